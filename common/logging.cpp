@@ -1,0 +1,94 @@
+#include "common/logging.hpp"
+
+#include "common/json_log_formatter.hpp"
+#include "common/reopenable_file_sink.hpp"
+
+#include <spdlog/logger.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace hornbeam::logging {
+namespace {
+
+// Gunicorn's layout, so that existing log tooling keeps working.
+constexpr const char* text_pattern = "[%Y-%m-%d %H:%M:%S %z] [%P] [%l] %v";
+
+struct Registry {
+  std::shared_ptr<spdlog::logger> error;
+  std::shared_ptr<spdlog::logger> access;
+  std::vector<std::shared_ptr<ReopenableFileSink>> files;
+};
+
+Registry& registry() {
+  static Registry instance = [] {
+    Registry r;
+    r.error = std::make_shared<spdlog::logger>(
+        "hornbeam", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    r.error->set_pattern(text_pattern);
+    return r;
+  }();
+  return instance;
+}
+
+spdlog::sink_ptr open_target(const std::string& target, bool is_access,
+                             std::vector<std::shared_ptr<ReopenableFileSink>>& files) {
+  if (target == "-") {
+    if (is_access) return std::make_shared<spdlog::sinks::stdout_sink_mt>();
+    return std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  }
+  try {
+    auto sink = std::make_shared<ReopenableFileSink>(target);
+    files.push_back(sink);
+    return sink;
+  } catch (const spdlog::spdlog_ex& e) {
+    throw std::runtime_error("cannot open log file " + target + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+int level_from_name(const std::string& name) {
+  if (name == "debug") return spdlog::level::debug;
+  if (name == "info") return spdlog::level::info;
+  if (name == "warning") return spdlog::level::warn;
+  if (name == "error") return spdlog::level::err;
+  if (name == "critical") return spdlog::level::critical;
+  throw std::invalid_argument("unknown log level: " + name);
+}
+
+void configure(const Options& options) {
+  Registry next;
+  const auto level = static_cast<spdlog::level::level_enum>(level_from_name(options.level));
+
+  next.error = std::make_shared<spdlog::logger>(
+      options.name, open_target(options.error_log, false, next.files));
+  if (options.format == Format::json) {
+    next.error->set_formatter(std::make_unique<JsonLogFormatter>(options.name));
+  } else {
+    next.error->set_pattern(text_pattern);
+  }
+  next.error->set_level(level);
+  next.error->flush_on(spdlog::level::warn);
+
+  if (!options.access_log.empty()) {
+    // Access lines are formatted by the request path (text or JSON) and written verbatim.
+    next.access = std::make_shared<spdlog::logger>(
+        "access", open_target(options.access_log, true, next.files));
+    next.access->set_pattern("%v");
+    next.access->set_level(spdlog::level::info);
+  }
+  registry() = std::move(next);
+}
+
+void reopen_files() {
+  for (auto& file : registry().files) file->reopen();
+}
+
+spdlog::logger& error_log() { return *registry().error; }
+
+spdlog::logger* access_log() { return registry().access.get(); }
+
+}  // namespace hornbeam::logging

@@ -1,0 +1,65 @@
+#include "config/checks.hpp"
+
+#include "common/bind_address.hpp"
+
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <string>
+
+namespace hornbeam::config {
+namespace {
+
+bool is_identifier(std::string_view word) {
+  if (word.empty() || std::isdigit(static_cast<unsigned char>(word.front()))) return false;
+  for (const char c : word) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+bool is_dotted_identifier(std::string_view path) {
+  while (true) {
+    const auto dot = path.find('.');
+    if (!is_identifier(path.substr(0, dot))) return false;
+    if (dot == std::string_view::npos) return true;
+    path.remove_prefix(dot + 1);
+  }
+}
+
+bool is_app_spec(std::string_view value) {
+  const auto colon = value.find(':');
+  if (!is_dotted_identifier(value.substr(0, colon))) return false;
+  return colon == std::string_view::npos || is_dotted_identifier(value.substr(colon + 1));
+}
+
+bool is_ip_or_star(std::string_view value) {
+  if (value == "*") return true;
+  const std::string text(value);
+  unsigned char buffer[16];
+  return inet_pton(AF_INET, text.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
+}  // namespace
+
+const TextCheck app_spec{is_app_spec,
+                         "an app as `module:callable` (e.g. `myproject.wsgi:application`)"};
+
+const TextCheck optional_app_spec{
+    [](std::string_view value) { return value.empty() || is_app_spec(value); },
+    "empty or `module:callable`"};
+
+const TextCheck bind_address{
+    [](std::string_view value) { return BindAddress::parse(value).has_value(); },
+    "an address as `host:port`, `[ipv6]:port`, `unix:/path` or `fd://N`"};
+
+const TextCheck mount_prefix{
+    [](std::string_view value) {
+      return value.starts_with('/') && (value == "/" || !value.ends_with('/'));
+    },
+    "a path prefix that starts with `/` and does not end with `/` (e.g. `/api`)"};
+
+const TextCheck forwarded_ip{is_ip_or_star, "an IP address or `*`"};
+
+}  // namespace hornbeam::config

@@ -1,0 +1,97 @@
+#pragma once
+
+// The effective configuration of hornbeam: plain data, defaults included. Every field here is
+// declared once more, with its key, flag, type and doc, in the settings table (settings.cpp);
+// nothing else knows about settings.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hornbeam::config {
+
+using Duration = std::chrono::milliseconds;
+
+inline constexpr std::uint64_t KiB = 1024;
+inline constexpr std::uint64_t MiB = 1024 * KiB;
+inline constexpr std::uint64_t GiB = 1024 * MiB;
+
+// Workers default to one per CPU, like the DESIGN says.
+std::int64_t cpu_count();
+
+struct Mount {
+  std::string prefix;        // "/api": longest prefix wins; becomes SCRIPT_NAME / root_path
+  std::string app;           // "module:callable"
+  std::string worker_class;  // "wsgi" or "asgi"; empty in a file means the top-level one
+  bool operator==(const Mount&) const = default;
+};
+
+struct Limits {
+  std::int64_t max_request_line = 8190;
+  std::int64_t max_header_size = 8190;  // per field
+  std::int64_t max_headers = 100;
+  std::uint64_t max_body_size = 0;  // 0 = no limit
+  std::uint64_t body_buffer_threshold = 64 * KiB;
+  Duration header_timeout = std::chrono::seconds(10);
+};
+
+struct Hooks {
+  std::string on_request;
+  std::string on_response;
+  std::string on_error;
+};
+
+struct WebSocket {
+  std::uint64_t max_message_size = 16 * MiB;
+  Duration ping_interval = std::chrono::seconds(20);
+  Duration idle_timeout = std::chrono::seconds(60);
+  bool compress = false;
+};
+
+struct SharedState {
+  std::uint64_t size = 64 * MiB;
+};
+
+struct Logging {
+  std::string level = "info";
+  std::string format = "text";
+  std::string access_log = "-";
+  std::string error_log = "-";
+  // Apache common log format plus the response time in seconds (Gunicorn's atoms).
+  std::string access_log_format = R"(%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s %(L)s)";
+};
+
+struct Config {
+  std::string app;
+  std::string worker_class = "wsgi";
+  std::vector<std::string> bind = {"127.0.0.1:8000"};
+  std::int64_t workers = cpu_count();
+  std::int64_t contexts = 1;
+  std::string context_mode = "thread";
+  std::vector<std::string> pythonpath = {"."};
+  std::string chdir = ".";
+  std::string venv;
+  Duration timeout = std::chrono::seconds(30);
+  Duration graceful_timeout = std::chrono::seconds(30);
+  Duration keepalive = std::chrono::seconds(5);
+  std::int64_t max_requests = 0;
+  std::int64_t max_requests_jitter = 0;
+  std::string lifespan = "auto";
+  Limits limits;
+  std::vector<Mount> mounts;
+  Hooks hooks;
+  WebSocket websocket;
+  std::string loop = "auto";
+  SharedState shared_state;
+  Logging logging;
+  std::vector<std::string> forwarded_allow_ips = {"127.0.0.1"};
+  std::string user;
+  std::string group;
+  std::int64_t umask = 022;
+  std::string pidfile;
+  bool reuse_port = false;
+  std::int64_t backlog = 2048;
+};
+
+}  // namespace hornbeam::config

@@ -1,0 +1,56 @@
+#include "config/json_output.hpp"
+
+#include "config/settings.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace hornbeam::config {
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+nlohmann::ordered_json value_of(const Field& field, Config& config) {
+  return std::visit(
+      Overloaded{
+          [&](const DurationField& f) -> nlohmann::ordered_json {
+            const auto ms = f.ref(config).count();
+            if (ms % 1000 == 0) return ms / 1000;
+            return static_cast<double>(ms) / 1000.0;
+          },
+          [&](const MountsField& f) -> nlohmann::ordered_json {
+            auto mounts = nlohmann::ordered_json::array();
+            for (const auto& mount : f.ref(config)) {
+              mounts.push_back({{"prefix", mount.prefix}, {"app", mount.app}, {"worker_class", mount.worker_class}});
+            }
+            return mounts;
+          },
+          [&](const IntegerField& f) -> nlohmann::ordered_json {
+            // JSON has no octal: a umask prints as its YAML spelling so that it reloads the same.
+            if (f.octal) return format_value(field, config);
+            return f.ref(config);
+          },
+          [&](const auto& f) -> nlohmann::ordered_json { return f.ref(config); },
+      },
+      field);
+}
+
+}  // namespace
+
+std::string to_json_text(const Config& config, int indent) {
+  Config copy = config;  // fields are reached through non-const references
+  nlohmann::ordered_json root = nlohmann::ordered_json::object();
+  for (const auto& setting : settings()) {
+    const auto value = value_of(setting.field, copy);
+    if (setting.section().empty()) {
+      root[std::string(setting.key)] = value;
+    } else {
+      root[std::string(setting.section())][std::string(setting.leaf())] = value;
+    }
+  }
+  return root.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace hornbeam::config

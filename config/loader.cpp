@@ -1,0 +1,244 @@
+#include "config/loader.hpp"
+
+#include "config/settings.hpp"
+#include "config/suggest.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <grp.h>
+#include <pwd.h>
+#include <set>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace hornbeam::config {
+namespace {
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += (text.empty() ? "" : "\n") + line;
+  return text;
+}
+
+// Applies the sources one after the other, remembering where each setting came from so that
+// later checks can point at it.
+class Loader {
+ public:
+  explicit Loader(const Sources& sources) : sources_(sources) {}
+
+  Config run() {
+    if (!sources_.config_file.empty()) apply_file(sources_.config_file);
+    apply_environment();
+    apply_command_line();
+    if (problems_.empty()) finish();
+    if (!problems_.empty()) throw ConfigError(problems_);
+    return config_;
+  }
+
+ private:
+  void apply_file(const std::string& path) {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(path);
+    } catch (const YAML::BadFile&) {
+      problems_.push_back(path + ": cannot read the config file: " + std::strerror(errno));
+      return;
+    } catch (const YAML::ParserException& e) {
+      problems_.push_back(path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                          std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+      return;
+    }
+    file_ = path;
+    base_dir_ = std::filesystem::absolute(path).parent_path().lexically_normal().string();
+    if (root.IsNull()) return;  // an empty file is a valid, empty config
+    if (!root.IsMap()) {
+      report(root, "expected a mapping of settings (`key: value` lines)");
+      return;
+    }
+    apply_mapping(root, "");
+  }
+
+  // `section` is "" for the top level, else e.g. "limits".
+  void apply_mapping(const YAML::Node& map, std::string_view section) {
+    std::set<std::string> seen;
+    for (const auto& entry : map) {
+      const YAML::Node& key_node = entry.first;
+      const std::string name = key_node.Scalar();
+      const std::string key = section.empty() ? name : std::string(section) + "." + name;
+      if (!seen.insert(name).second) {
+        report(key_node, "`" + key + "` is set twice in this mapping");
+        continue;
+      }
+      if (section.empty() && is_section(name)) {
+        if (entry.second.IsMap()) {
+          apply_mapping(entry.second, name);
+        } else if (!entry.second.IsNull()) {
+          report(entry.second, "`" + key + "`: expected a mapping of " + key + ".* settings");
+        }
+        continue;
+      }
+      const Setting* setting = find_setting(key);
+      if (!setting) {
+        report(key_node, "unknown key `" + key + "`" + suggestion_for_key(name, section));
+        continue;
+      }
+      try {
+        set_from_yaml(setting->field, config_, entry.second, base_dir_);
+        origins_[std::string(setting->key)] = position(entry.second);
+      } catch (const YamlValueError& e) {
+        problems_.push_back(file_ + ":" + std::to_string(e.line) + ":" + std::to_string(e.column) +
+                            ": `" + key + "`: " + e.message);
+      }
+    }
+  }
+
+  void apply_environment() {
+    for (const auto& [name, value] : sources_.environment) {
+      if (!name.starts_with("HORNBEAM_") || name == config_file_variable) continue;
+      const Setting* setting = nullptr;
+      for (const auto& candidate : settings()) {
+        if (candidate.env() == name) setting = &candidate;
+      }
+      if (!setting) {
+        std::vector<std::string> names = {config_file_variable};
+        for (const auto& candidate : settings()) names.push_back(candidate.env());
+        problems_.push_back("environment: unknown variable " + name + did_you_mean(name, names));
+        continue;
+      }
+      set_text(*setting, value, false, "environment " + name);
+    }
+  }
+
+  void apply_command_line() {
+    for (const auto& given : sources_.command_line) {
+      bool append = false;
+      for (const auto& value : given.values) {
+        set_text(*given.setting, value, append, "option --" + given.setting->flag());
+        append = true;
+      }
+    }
+  }
+
+  void set_text(const Setting& setting, const std::string& text, bool append, const std::string& origin) {
+    try {
+      set_from_text(setting.field, config_, text, append);
+      origins_[std::string(setting.key)] = origin;
+    } catch (const ValueError& e) {
+      problems_.push_back(origin + ": expected " + e.expected + ", found `" + e.found + "`");
+    }
+  }
+
+  // Checks that need the whole configuration, or the machine.
+  void finish() {
+    if (sources_.require_app && config_.app.empty()) {
+      problems_.push_back(
+          "no app given: name it as `module:callable` on the command line "
+          "(`hornbeam-arbiter myproject.wsgi:application`), as `app:` in the config file, "
+          "or in HORNBEAM_APP");
+    }
+    for (auto& mount : config_.mounts) {
+      if (mount.worker_class.empty()) mount.worker_class = config_.worker_class;
+    }
+    check_directory("chdir", config_.chdir);
+    if (!config_.venv.empty()) check_directory("venv", config_.venv);
+    if (!config_.user.empty() && !is_number(config_.user) && !getpwnam(config_.user.c_str())) {
+      problems_.push_back(origin("user") + "`user`: no such user `" + config_.user + "`");
+    }
+    if (!config_.group.empty() && !is_number(config_.group) && !getgrnam(config_.group.c_str())) {
+      problems_.push_back(origin("group") + "`group`: no such group `" + config_.group + "`");
+    }
+    if (config_.context_mode == "owngil" && !python_has_own_gil()) {
+      problems_.push_back(origin("context_mode") +
+                          "`context_mode`: `owngil` needs Python 3.12 or newer; this build embeds "
+                          "Python " HORNBEAM_PYTHON_VERSION);
+    }
+  }
+
+  void check_directory(const std::string& key, const std::string& path) {
+    std::error_code error;
+    if (!std::filesystem::is_directory(path, error)) {
+      problems_.push_back(origin(key) + "`" + key + "`: no such directory `" + path + "`");
+    }
+  }
+
+  static bool is_number(const std::string& text) {
+    return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  }
+
+  static bool python_has_own_gil() {
+    const std::string version = HORNBEAM_PYTHON_VERSION;
+    const auto dot = version.find('.');
+    const int major = std::stoi(version.substr(0, dot));
+    const int minor = std::stoi(version.substr(dot + 1));
+    return major > 3 || (major == 3 && minor >= 12);
+  }
+
+  static bool is_section(std::string_view name) {
+    for (const auto& section : sections()) {
+      if (section.name == name) return true;
+    }
+    return false;
+  }
+
+  // A top-level `max_body_size` is most likely `limits.max_body_size`; otherwise the closest
+  // key at the same level.
+  static std::string suggestion_for_key(const std::string& name, std::string_view section) {
+    std::vector<std::string> candidates;
+    for (const auto& setting : settings()) {
+      if (setting.section() == section) candidates.emplace_back(setting.leaf());
+      if (section.empty() && setting.leaf() == name && !setting.section().empty()) {
+        return " (did you mean `" + std::string(setting.key) + "`?)";
+      }
+    }
+    if (section.empty()) {
+      for (const auto& known : sections()) candidates.emplace_back(known.name);
+    }
+    return did_you_mean(name, candidates);
+  }
+
+  std::string position(const YAML::Node& node) const {
+    const YAML::Mark mark = node.Mark();
+    return file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+  }
+
+  void report(const YAML::Node& node, const std::string& message) {
+    problems_.push_back(position(node) + ": " + message);
+  }
+
+  // "hornbeam.yaml:4:8: " or "environment HORNBEAM_CHDIR: " or "" for a default.
+  std::string origin(const std::string& key) const {
+    const auto found = origins_.find(key);
+    return found == origins_.end() ? std::string() : found->second + ": ";
+  }
+
+  const Sources& sources_;
+  Config config_;
+  std::string file_;
+  std::string base_dir_;
+  std::map<std::string, std::string, std::less<>> origins_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error(join_lines(problems)), problems_(std::move(problems)) {}
+
+Environment process_environment() {
+  Environment environment;
+  for (char** entry = environ; *entry; ++entry) {
+    const std::string_view text(*entry);
+    const auto equals = text.find('=');
+    if (equals == std::string_view::npos || !text.starts_with("HORNBEAM_")) continue;
+    environment.emplace(text.substr(0, equals), text.substr(equals + 1));
+  }
+  return environment;
+}
+
+Config load(const Sources& sources) { return Loader(sources).run(); }
+
+}  // namespace hornbeam::config

@@ -1,0 +1,167 @@
+#include "config/settings.hpp"
+
+#include "config/checks.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <limits>
+#include <thread>
+
+namespace hornbeam::config {
+
+std::int64_t cpu_count() {
+  const unsigned count = std::thread::hardware_concurrency();
+  return count == 0 ? 1 : static_cast<std::int64_t>(count);
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+using std::string_view_literals::operator""sv;
+
+constexpr std::array worker_classes = {"wsgi"sv, "asgi"sv};
+constexpr std::array context_modes = {"thread"sv, "owngil"sv};
+constexpr std::array lifespan_modes = {"auto"sv, "on"sv, "off"sv};
+constexpr std::array loops = {"auto"sv, "asyncio"sv, "uvloop"sv};
+constexpr std::array log_levels = {"debug"sv, "info"sv, "warning"sv, "error"sv, "critical"sv};
+constexpr std::array log_formats = {"text"sv, "json"sv};
+
+constexpr std::uint64_t no_size_limit = std::numeric_limits<std::uint64_t>::max();
+constexpr Duration one_day = 24h;
+
+const Setting table[] = {
+    {"app", "The application to serve, as `module:callable`.", TextField{at<&Config::app>, &app_spec}},
+    {"worker_class", "`wsgi` (PEP 3333) or `asgi` (ASGI 3).",
+     ChoiceField{at<&Config::worker_class>, worker_classes}, "k"},
+    {"bind", "Addresses to listen on: `host:port`, `[v6]:port`, `unix:/path`, `fd://N`.",
+     ListField{at<&Config::bind>, &bind_address}, "b"},
+    {"workers", "Number of worker processes.", IntegerField{at<&Config::workers>, 1, 4096}, "w",
+     "number of CPUs"},
+    {"contexts", "Python contexts (threads or subinterpreters) per worker.",
+     IntegerField{at<&Config::contexts>, 1, 1024}},
+    {"context_mode", "`thread` (one interpreter) or `owngil` (subinterpreters, Python >= 3.12).",
+     ChoiceField{at<&Config::context_mode>, context_modes}},
+    {"pythonpath", "Directories prepended to `sys.path`.",
+     ListField{at<&Config::pythonpath>, nullptr, true}},
+    {"chdir", "Directory the workers change to before loading the app.",
+     TextField{at<&Config::chdir>, nullptr, true}},
+    {"venv", "A virtualenv whose site-packages become importable.",
+     TextField{at<&Config::venv>, nullptr, true}},
+    {"timeout", "A request or a silent worker taking longer than this gets the worker replaced (0 = never).",
+     DurationField{at<&Config::timeout>, 0ms, one_day}},
+    {"graceful_timeout", "Time given to in-flight work on stop and reload.",
+     DurationField{at<&Config::graceful_timeout>, 0ms, one_day}},
+    {"keepalive", "Idle keep-alive time of a connection (0 = close after each response).",
+     DurationField{at<&Config::keepalive>, 0ms, one_day}},
+    {"max_requests", "Recycle a worker after this many requests (0 = never).",
+     IntegerField{at<&Config::max_requests>, 0, std::numeric_limits<std::int32_t>::max()}},
+    {"max_requests_jitter", "Random extra requests added to `max_requests` per worker.",
+     IntegerField{at<&Config::max_requests_jitter>, 0, std::numeric_limits<std::int32_t>::max()}},
+    {"lifespan", "ASGI lifespan protocol: `auto`, `on` or `off`.",
+     ChoiceField{at<&Config::lifespan>, lifespan_modes}},
+    {"limits.max_request_line", "Longest request line in bytes; longer gets 414.",
+     IntegerField{at<&Config::limits, &Limits::max_request_line>, 64, 1 << 20}},
+    {"limits.max_header_size", "Largest header field in bytes; larger gets 431.",
+     IntegerField{at<&Config::limits, &Limits::max_header_size>, 64, 1 << 20}},
+    {"limits.max_headers", "Most header fields in a request; more gets 431.",
+     IntegerField{at<&Config::limits, &Limits::max_headers>, 1, 32768}},
+    {"limits.max_body_size", "Largest request body; larger gets 413 (0 = no limit).",
+     SizeField{at<&Config::limits, &Limits::max_body_size>, 0, no_size_limit}},
+    {"limits.body_buffer_threshold", "Bodies below this are read whole before the app runs; larger ones stream.",
+     SizeField{at<&Config::limits, &Limits::body_buffer_threshold>, 1 * KiB, 1 * GiB}},
+    {"limits.header_timeout", "Deadline for a client to send the whole request head.",
+     DurationField{at<&Config::limits, &Limits::header_timeout>, 100ms, 1h}},
+    {"mounts", "Apps served under path prefixes; the longest prefix wins.",
+     MountsField{at<&Config::mounts>}},
+    {"hooks.on_request", "Called with each request before the app (`module:callable`).",
+     TextField{at<&Config::hooks, &Hooks::on_request>, &optional_app_spec}},
+    {"hooks.on_response", "Called with each response after the app (`module:callable`).",
+     TextField{at<&Config::hooks, &Hooks::on_response>, &optional_app_spec}},
+    {"hooks.on_error", "Called when the app raises (`module:callable`).",
+     TextField{at<&Config::hooks, &Hooks::on_error>, &optional_app_spec}},
+    {"websocket.max_message_size", "Largest websocket message; larger closes with 1009.",
+     SizeField{at<&Config::websocket, &WebSocket::max_message_size>, 1 * KiB, 1 * GiB}},
+    {"websocket.ping_interval", "Time between server pings (0 = no pings).",
+     DurationField{at<&Config::websocket, &WebSocket::ping_interval>, 0ms, one_day}},
+    {"websocket.idle_timeout", "A peer silent for this long is closed.",
+     DurationField{at<&Config::websocket, &WebSocket::idle_timeout>, 1s, one_day}},
+    {"websocket.compress", "Negotiate permessage-deflate.",
+     BoolField{at<&Config::websocket, &WebSocket::compress>}},
+    {"loop", "ASGI event loop: `auto` (uvloop when importable), `asyncio` or `uvloop`.",
+     ChoiceField{at<&Config::loop>, loops}},
+    {"shared_state.size", "Size of the shared application state store.",
+     SizeField{at<&Config::shared_state, &SharedState::size>, 64 * KiB, 64 * GiB}},
+    {"logging.level", "Error log level.", ChoiceField{at<&Config::logging, &Logging::level>, log_levels}},
+    {"logging.format", "Log line format: `text` or `json`.",
+     ChoiceField{at<&Config::logging, &Logging::format>, log_formats}},
+    {"logging.access_log", "Access log: `-` for stdout, a file path, or empty for none.",
+     TextField{at<&Config::logging, &Logging::access_log>, nullptr, true}},
+    {"logging.error_log", "Error log: `-` for stderr, or a file path.",
+     TextField{at<&Config::logging, &Logging::error_log>, nullptr, true}},
+    {"logging.access_log_format", "Access line in Gunicorn's atoms (`%(h)s %(r)s %(s)s` ...).",
+     TextField{at<&Config::logging, &Logging::access_log_format>}},
+    {"forwarded_allow_ips", "Proxies whose X-Forwarded-* headers are trusted (`*` = all).",
+     ListField{at<&Config::forwarded_allow_ips>, &forwarded_ip}},
+    {"user", "Switch to this user after binding (name or uid).", TextField{at<&Config::user>}},
+    {"group", "Switch to this group after binding (name or gid).", TextField{at<&Config::group>}},
+    {"umask", "File mode mask for unix sockets and files the server creates.",
+     IntegerField{at<&Config::umask>, 0, 0777, true}},
+    {"pidfile", "Write the arbiter's pid to this file.", TextField{at<&Config::pidfile>, nullptr, true}},
+    {"reuse_port", "One SO_REUSEPORT socket per worker instead of one shared socket.",
+     BoolField{at<&Config::reuse_port>}},
+    {"backlog", "Listen queue length.", IntegerField{at<&Config::backlog>, 1, 65535}},
+};
+
+constexpr std::array<Section, 5> section_table = {{
+    {"limits", "Request limits: what a client may send before it is refused."},
+    {"hooks", "Python callables run around each request."},
+    {"websocket", "WebSocket connections (ASGI)."},
+    {"shared_state", "The store shared by all workers (the `hornbeam` module)."},
+    {"logging", "Error and access logs."},
+}};
+
+}  // namespace
+
+std::span<const Setting> settings() { return table; }
+
+std::span<const Section> sections() { return section_table; }
+
+const Setting* find_setting(std::string_view key) {
+  for (const auto& setting : settings()) {
+    if (setting.key == key) return &setting;
+  }
+  return nullptr;
+}
+
+std::string Setting::flag() const {
+  std::string flag(key);
+  std::replace_if(flag.begin(), flag.end(), [](char c) { return c == '.' || c == '_'; }, '-');
+  return flag;
+}
+
+std::string Setting::env() const {
+  std::string name = "HORNBEAM_";
+  for (const char c : key) {
+    name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+std::string_view Setting::section() const {
+  const auto dot = key.find('.');
+  return dot == std::string_view::npos ? std::string_view() : key.substr(0, dot);
+}
+
+std::string Setting::default_text() const {
+  if (!default_doc.empty()) return std::string(default_doc);
+  Config defaults;
+  return format_value(field, defaults);
+}
+
+std::string_view Setting::leaf() const {
+  const auto dot = key.find('.');
+  return dot == std::string_view::npos ? key : key.substr(dot + 1);
+}
+
+}  // namespace hornbeam::config
