@@ -37,7 +37,11 @@ po::options_description describe_options(const std::vector<ExtraOption>& extras)
     const std::string fallback = setting.default_text();
     if (!fallback.empty()) doc += " [" + fallback + "]";
     if (is_flag(setting.field)) {
-      table.add_options()(name.c_str(), po::value<std::string>()->implicit_value("true")->value_name("BOOL"), doc.c_str());
+      // Switches take no value, so that `--reuse-port app:main` never reads the app as a value.
+      table.add_options()(name.c_str(), po::value<std::string>()->zero_tokens()->implicit_value("true"), doc.c_str());
+      const std::string negated = "no-" + setting.flag();
+      table.add_options()(negated.c_str(), po::value<std::string>()->zero_tokens()->implicit_value("false"),
+                          ("turn off --" + setting.flag()).c_str());
     } else if (is_repeatable(setting.field)) {
       table.add_options()(name.c_str(), po::value<std::vector<std::string>>()->composing()->value_name("VALUE"), doc.c_str());
     } else {
@@ -83,7 +87,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, const std::vec
   line.show_version = given.count("version") > 0;
   line.show_help = given.count("help") > 0;
   for (const auto& setting : settings()) {
-    const std::string name = setting.flag();
+    std::string name = setting.flag();
+    if (is_flag(setting.field) && given.count("no-" + name)) name = "no-" + name;
     if (!given.count(name)) continue;
     const auto& value = given[name];
     if (is_repeatable(setting.field)) {

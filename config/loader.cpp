@@ -140,6 +140,7 @@ class Loader {
           "(`hornbeam-arbiter myproject.wsgi:application`), as `app:` in the config file, "
           "or in HORNBEAM_APP");
     }
+    make_paths_absolute();
     for (auto& mount : config_.mounts) {
       if (mount.worker_class.empty()) mount.worker_class = config_.worker_class;
     }
@@ -155,6 +156,25 @@ class Loader {
       problems_.push_back(origin("context_mode") +
                           "`context_mode`: `owngil` needs Python 3.12 or newer; this build embeds "
                           "Python " HORNBEAM_PYTHON_VERSION);
+    }
+  }
+
+  // Paths from the environment, the command line and the defaults are relative to the current
+  // directory; the effective config holds them absolute, so that a worker started elsewhere
+  // (or a JSON copy of the config) means the same files.
+  void make_paths_absolute() {
+    const auto absolute = [](std::string& path) {
+      if (path.empty() || path == "-") return;
+      std::string resolved = std::filesystem::absolute(path).lexically_normal().string();
+      if (resolved.size() > 1 && resolved.ends_with('/')) resolved.pop_back();
+      path = resolved;
+    };
+    for (const auto& setting : settings()) {
+      if (const auto* text = std::get_if<TextField>(&setting.field); text && text->is_path) {
+        absolute(text->ref(config_));
+      } else if (const auto* list = std::get_if<ListField>(&setting.field); list && list->is_path) {
+        for (auto& item : list->ref(config_)) absolute(item);
+      }
     }
   }
 

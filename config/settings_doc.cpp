@@ -46,6 +46,8 @@ std::string settings_markdown() {
          "comma-separated, and repeatable flags add up (`-b A -b B`).\n"
       << "- Relative paths in a config file are relative to the file's directory; on the command "
          "line and in the environment, to the current directory.\n"
+      << "- A `true`/`false` setting is a switch on the command line: `--reuse-port` turns it on, "
+         "`--no-reuse-port` off.\n"
       << "- `mounts` on the command line or in the environment: `PREFIX=module:callable[@asgi]`.\n"
       << "- The config file may also be named by `HORNBEAM_CONFIG`.\n\n"
       << "## Top-level settings\n\n";

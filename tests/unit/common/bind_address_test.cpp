@@ -1,0 +1,45 @@
+#include "common/bind_address.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hornbeam {
+namespace {
+
+TEST(BindAddress, ParsesEveryForm) {
+  auto v4 = BindAddress::parse("0.0.0.0:8000");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->kind, BindAddress::Kind::tcp);
+  EXPECT_EQ(v4->host, "0.0.0.0");
+  EXPECT_EQ(v4->port, 8000);
+
+  auto v6 = BindAddress::parse("[::1]:0");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 0);
+  EXPECT_EQ(v6->to_string(), "[::1]:0");
+
+  auto named = BindAddress::parse("localhost:80");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->host, "localhost");
+
+  auto unix_socket = BindAddress::parse("unix:/run/hb.sock");
+  ASSERT_TRUE(unix_socket);
+  EXPECT_EQ(unix_socket->kind, BindAddress::Kind::unix_socket);
+  EXPECT_EQ(unix_socket->path, "/run/hb.sock");
+
+  auto fd = BindAddress::parse("fd://3");
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(fd->kind, BindAddress::Kind::inherited_fd);
+  EXPECT_EQ(fd->fd, 3);
+  EXPECT_EQ(fd->to_string(), "fd://3");
+}
+
+TEST(BindAddress, RefusesMalformedOnes) {
+  for (const char* text : {"", "8000", ":8000", "host:", "host:65536", "host:-1", "::1:80", "[::1:80",
+                           "unix:", "fd://", "fd://x", "fd://-1", "a b:80"}) {
+    EXPECT_FALSE(BindAddress::parse(text).has_value()) << text;
+  }
+}
+
+}  // namespace
+}  // namespace hornbeam

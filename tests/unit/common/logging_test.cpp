@@ -1,0 +1,90 @@
+#include "common/logging.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace hornbeam::logging {
+namespace {
+
+class LoggingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("hornbeam-logging-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    configure(Options{});  // back to stderr, files closed
+    std::filesystem::remove_all(dir_);
+  }
+  std::string path(const char* name) const { return (dir_ / name).string(); }
+  static std::string read(const std::string& file) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(LoggingTest, TextLinesCarryTimePidAndLevel) {
+  Options options;
+  options.error_log = path("error.log");
+  options.level = "info";
+  configure(options);
+  error_log().info("hello {}", 42);
+  error_log().debug("not shown at info");
+  const std::string text = read(path("error.log"));
+  EXPECT_NE(text.find("[" + std::to_string(::getpid()) + "] [info] hello 42\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("not shown"), std::string::npos);
+}
+
+TEST_F(LoggingTest, JsonLinesAreValidJsonEvenForHostileText) {
+  Options options;
+  options.error_log = path("error.log");
+  options.format = Format::json;
+  options.name = "worker";
+  configure(options);
+  error_log().warn("quote \" newline \n tab \t bad utf8 \xff end");
+  const auto record = nlohmann::json::parse(read(path("error.log")));
+  EXPECT_EQ(record["level"], "warning");
+  EXPECT_EQ(record["process"], "worker");
+  EXPECT_EQ(record["pid"], ::getpid());
+  EXPECT_NE(record["message"].get<std::string>().find("newline \n tab"), std::string::npos);
+  EXPECT_TRUE(record["time"].get<std::string>().ends_with("Z"));
+}
+
+TEST_F(LoggingTest, ReopenAfterRotationWritesToANewFile) {
+  Options options;
+  options.error_log = path("error.log");
+  options.access_log = path("access.log");
+  configure(options);
+  access_log()->info("before rotation");
+  std::filesystem::rename(path("access.log"), path("access.log.1"));
+  reopen_files();
+  access_log()->info("after rotation");
+  EXPECT_EQ(read(path("access.log.1")), "before rotation\n");
+  EXPECT_EQ(read(path("access.log")), "after rotation\n");
+}
+
+TEST_F(LoggingTest, AccessLogCanBeOff) {
+  Options options;
+  options.access_log = "";
+  configure(options);
+  EXPECT_EQ(access_log(), nullptr);
+}
+
+TEST_F(LoggingTest, UnwritableFileIsAnErrorAndKeepsThePreviousLoggers) {
+  Options options;
+  options.error_log = "/proc/hornbeam-cannot-exist/error.log";  // spdlog creates missing dirs, not in /proc
+  EXPECT_THROW(configure(options), std::runtime_error);
+  error_log().info("still usable");
+  EXPECT_THROW(level_from_name("loud"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace hornbeam::logging
