@@ -1,5 +1,6 @@
 #include "config/fields.hpp"
 
+#include "common/overloaded.hpp"
 #include "config/suggest.hpp"
 #include "config/units.hpp"
 
@@ -10,11 +11,6 @@
 
 namespace hornbeam::config {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
 
 YamlValueError at_node(const YAML::Node& node, std::string message) {
   const YAML::Mark mark = node.Mark();

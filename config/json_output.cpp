@@ -1,16 +1,12 @@
 #include "config/json_output.hpp"
 
+#include "common/overloaded.hpp"
 #include "config/settings.hpp"
 
 #include <nlohmann/json.hpp>
 
 namespace hornbeam::config {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
 
 nlohmann::ordered_json value_of(const Field& field, Config& config) {
   return std::visit(
