@@ -1,0 +1,51 @@
+#pragma once
+
+// What crosses between the I/O side (Beast, worker/) and the protocol adapters (python/):
+// a parsed request, and a sink the adapter writes the response into. Neither side sees the
+// other's library.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hornbeam {
+
+struct HttpHeader {
+  std::string name;
+  std::string value;
+};
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // as sent: "/a%20b?x=1" or absolute-form
+  std::string path;    // raw (still percent-encoded), without the query
+  std::string query;
+  int version = 11;  // 10 or 11
+  std::vector<HttpHeader> headers;  // names as sent, in order
+  std::string body;
+  std::string remote_addr;
+  std::uint16_t remote_port = 0;
+  std::string server_name;
+  std::uint16_t server_port = 0;
+  std::string url_scheme = "http";
+};
+
+// The response of one request. Called from a context thread; implementations hand the bytes
+// to the I/O thread and never run Python.
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  // "200 OK" and headers already validated and stripped of hop-by-hop fields.
+  virtual void start(std::string status, std::vector<HttpHeader> headers) = 0;
+  // Queues body bytes; blocks while the client's buffer is full. False once the client is gone.
+  virtual bool write(std::string_view data) = 0;
+  // The response is complete.
+  virtual void finish() = 0;
+  // Nothing was started and the app failed: answer with this status.
+  virtual void fail(int status) = 0;
+  // The response was started and cannot be completed: cut the connection, no clean end.
+  virtual void abort() = 0;
+};
+
+}  // namespace hornbeam

@@ -1,0 +1,76 @@
+#include "python/context_pool.hpp"
+
+#include "python/interpreter.hpp"
+
+namespace hornbeam::python {
+
+ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup) : interpreter_(interpreter) {
+  for (int index = 0; index < count; ++index) {
+    threads_.emplace_back([this, index, &setup] { run(index, setup); });
+  }
+  std::unique_lock lock(mutex_);
+  wake_.wait(lock, [&] { return started_ == count || setup_error_; });
+  if (setup_error_) {
+    const auto error = setup_error_;
+    stopping_ = true;
+    wake_.notify_all();
+    lock.unlock();
+    for (auto& thread : threads_) thread.join();
+    std::rethrow_exception(error);
+  }
+}
+
+ContextPool::~ContextPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& thread : threads_) thread.join();
+}
+
+void ContextPool::submit(Job job) {
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void ContextPool::run(int index, Setup& setup) {
+  ThreadState thread_state(interpreter_.state());
+  std::unique_ptr<ContextState> state;
+  {
+    ThreadState::Attached gil(thread_state);
+    try {
+      state = setup(index);
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      if (!setup_error_) setup_error_ = std::current_exception();
+      wake_.notify_all();
+      return;
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++started_;
+  }
+  wake_.notify_all();
+
+  while (true) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) break;  // stopping, and nothing left to do
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    ThreadState::Attached gil(thread_state);
+    job(*state);
+  }
+  ThreadState::Attached gil(thread_state);
+  state.reset();  // Python objects of the context die with the GIL held
+}
+
+}  // namespace hornbeam::python

@@ -1,0 +1,54 @@
+#pragma once
+
+// The worker's Python contexts (thread mode): N long-lived threads on one interpreter, each
+// with its own thread state, taking jobs from one queue. A job runs with the GIL held; the
+// queue waits without it.
+
+#include "python/gil.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hornbeam::python {
+
+class Interpreter;
+
+// What a context keeps across jobs (the protocol adapter with its prepared objects).
+class ContextState {
+ public:
+  virtual ~ContextState() = default;
+};
+
+class ContextPool {
+ public:
+  using Setup = std::function<std::unique_ptr<ContextState>(int index)>;  // GIL held
+  using Job = std::function<void(ContextState&)>;                          // GIL held
+
+  // Starts `count` contexts and runs `setup` in each. Throws what a setup threw (after
+  // stopping the others): a context that cannot load the app fails the worker's boot.
+  ContextPool(Interpreter& interpreter, int count, Setup setup);
+  ~ContextPool();  // finishes queued jobs, then stops every context
+  ContextPool(const ContextPool&) = delete;
+  ContextPool& operator=(const ContextPool&) = delete;
+
+  void submit(Job job);
+
+ private:
+  void run(int index, Setup& setup);
+
+  Interpreter& interpreter_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  int started_ = 0;
+  std::exception_ptr setup_error_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace hornbeam::python

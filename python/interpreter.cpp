@@ -1,0 +1,112 @@
+#include "python/interpreter.hpp"
+
+#include "python/py_ref.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace hornbeam::python {
+namespace {
+
+void check_status(PyStatus status, PyConfig& config) {
+  if (!PyStatus_Exception(status)) return;
+  PyConfig_Clear(&config);
+  throw std::runtime_error(std::string("cannot initialize Python: ") +
+                           (status.err_msg ? status.err_msg : "unknown error"));
+}
+
+// venv/lib/python3.X/site-packages of the Python we embed.
+std::string venv_site_packages(const std::string& venv) {
+  return venv + "/lib/python" + std::to_string(PY_MAJOR_VERSION) + "." +
+         std::to_string(PY_MINOR_VERSION) + "/site-packages";
+}
+
+void run_or_throw(const char* code) {
+  PyRef globals = PyRef::steal(PyDict_New());
+  PyRef result = PyRef::steal(PyRun_String(code, Py_file_input, globals.get(), globals.get()));
+  if (!result) throw std::runtime_error(take_exception_text());
+}
+
+}  // namespace
+
+Interpreter::Interpreter(const InterpreterOptions& options) {
+  if (!options.chdir.empty() && ::chdir(options.chdir.c_str()) != 0) {
+    throw std::runtime_error("cannot change to directory " + options.chdir);
+  }
+  PyConfig config;
+  PyConfig_InitPythonConfig(&config);
+  config.install_signal_handlers = 0;  // the worker owns SIGTERM/SIGINT
+  config.parse_argv = 0;
+  // Without this sys.executable would be whatever `python3` PATH finds (a pyenv shim here),
+  // and subprocess/multiprocessing in the app would start the wrong Python.
+  check_status(PyConfig_SetBytesString(&config, &config.program_name, HORNBEAM_PYTHON_EXECUTABLE), config);
+  check_status(Py_InitializeFromConfig(&config), config);
+  PyConfig_Clear(&config);
+
+  try {
+    PyObject* sys_path = PySys_GetObject("path");  // borrowed
+    for (auto entry = options.pythonpath.rbegin(); entry != options.pythonpath.rend(); ++entry) {
+      PyRef text = PyRef::steal(PyUnicode_DecodeFSDefault(entry->c_str()));
+      if (!text || PyList_Insert(sys_path, 0, text.get()) != 0) throw std::runtime_error(take_exception_text());
+    }
+    if (!options.venv.empty()) {
+      const std::string site = venv_site_packages(options.venv);
+      if (!std::filesystem::is_directory(site)) {
+        throw std::runtime_error("venv " + options.venv + " has no " + site + " (is it a virtualenv of Python " +
+                                 std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION) + "?)");
+      }
+      // addsitedir also processes .pth files, as activating the venv would.
+      const std::string code = "import site, sys\nsys.prefix = " + std::string("'") + options.venv +
+                               "'\nsite.addsitedir('" + site + "')\n";
+      run_or_throw(code.c_str());
+    }
+  } catch (...) {
+    Py_FinalizeEx();
+    throw;
+  }
+  state_ = PyInterpreterState_Get();
+  main_thread_ = PyEval_SaveThread();
+}
+
+Interpreter::~Interpreter() {
+  PyEval_RestoreThread(main_thread_);
+  Py_FinalizeEx();
+}
+
+std::string take_exception_text() {
+  PyObject* raw_type = nullptr;
+  PyObject* raw_value = nullptr;
+  PyObject* raw_traceback = nullptr;
+  PyErr_Fetch(&raw_type, &raw_value, &raw_traceback);
+  if (!raw_type) return "unknown Python error";
+  PyErr_NormalizeException(&raw_type, &raw_value, &raw_traceback);
+  PyRef type = PyRef::steal(raw_type);
+  PyRef value = PyRef::steal(raw_value);
+  PyRef traceback = PyRef::steal(raw_traceback);
+
+  PyRef module = PyRef::steal(PyImport_ImportModule("traceback"));
+  PyRef lines;
+  if (module) {
+    lines = PyRef::steal(PyObject_CallMethod(module.get(), "format_exception", "OOO", type.get(),
+                                             value ? value.get() : Py_None,
+                                             traceback ? traceback.get() : Py_None));
+  }
+  std::string out;
+  if (lines && PyList_Check(lines.get())) {
+    for (Py_ssize_t i = 0; i < PyList_Size(lines.get()); ++i) {
+      const char* line = PyUnicode_AsUTF8(PyList_GetItem(lines.get(), i));
+      if (line) out += line;
+    }
+  } else {
+    PyErr_Clear();
+    PyRef text = PyRef::steal(PyObject_Str(value ? value.get() : type.get()));
+    const char* utf8 = text ? PyUnicode_AsUTF8(text.get()) : nullptr;
+    out = utf8 ? utf8 : "unprintable Python error";
+  }
+  PyErr_Clear();
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+}  // namespace hornbeam::python

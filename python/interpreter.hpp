@@ -1,0 +1,38 @@
+#pragma once
+
+// The embedded CPython of a worker: initialized once at boot, finalized at exit.
+
+#include <Python.h>
+
+#include <string>
+#include <vector>
+
+namespace hornbeam::python {
+
+struct InterpreterOptions {
+  std::vector<std::string> pythonpath;  // prepended to sys.path, in order
+  std::string venv;                     // its site-packages become importable ("" = none)
+  std::string chdir;                    // working directory of the app ("" = unchanged)
+};
+
+// Initializes Python (signals stay ours), applies the options, then releases the GIL so that
+// context threads can take it. Throws std::runtime_error with Python's message on failure.
+class Interpreter {
+ public:
+  explicit Interpreter(const InterpreterOptions& options);
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+
+  PyInterpreterState* state() const { return state_; }
+
+ private:
+  PyThreadState* main_thread_ = nullptr;
+  PyInterpreterState* state_ = nullptr;
+};
+
+// The pending Python exception as "Traceback (most recent call last): ...", cleared.
+// Call with the GIL held.
+std::string take_exception_text();
+
+}  // namespace hornbeam::python

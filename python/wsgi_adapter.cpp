@@ -1,0 +1,239 @@
+#include "python/wsgi_adapter.hpp"
+
+#include "common/logging.hpp"
+#include "common/version.hpp"
+#include "python/interpreter.hpp"
+#include "python/wsgi_start_response.hpp"
+
+#include <spdlog/logger.h>
+
+#include <cctype>
+#include <stdexcept>
+
+namespace hornbeam::python {
+namespace {
+
+PyRef intern(const char* text) { return PyRef::steal(PyUnicode_InternFromString(text)); }
+
+PyRef latin1(std::string_view text) {
+  return PyRef::steal(PyUnicode_DecodeLatin1(text.data(), static_cast<Py_ssize_t>(text.size()), nullptr));
+}
+
+void set_item(PyObject* dict, const PyRef& key, const PyRef& value) {
+  if (!value || PyDict_SetItem(dict, key.get(), value.get()) != 0) {
+    throw std::runtime_error("cannot build the WSGI environ: " + take_exception_text());
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// PATH_INFO is the percent-decoded path, its bytes as a latin-1 str (PEP 3333).
+std::string percent_decode(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size()) {
+      const int high = hex_value(raw[i + 1]);
+      const int low = hex_value(raw[i + 2]);
+      if (high >= 0 && low >= 0) {
+        out += static_cast<char>(high * 16 + low);
+        i += 2;
+        continue;
+      }
+    }
+    out += raw[i];
+  }
+  return out;
+}
+
+// "X-Forwarded-For" → "HTTP_X_FORWARDED_FOR".
+std::string cgi_name(std::string_view header) {
+  std::string name = "HTTP_";
+  for (const char c : header) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// wsgi.file_wrapper: iterates the file in blocks and closes it. (The sendfile fast path is a
+// later step; this one is correct for every file-like object.)
+constexpr const char* file_wrapper_source = R"(
+class FileWrapper:
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, 'close'):
+            self.close = filelike.close
+    def __iter__(self):
+        return self
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+)";
+
+}  // namespace
+
+struct WsgiAdapter::Keys {
+  PyRef request_method = intern("REQUEST_METHOD");
+  PyRef path_info = intern("PATH_INFO");
+  PyRef query_string = intern("QUERY_STRING");
+  PyRef raw_uri = intern("RAW_URI");
+  PyRef content_type = intern("CONTENT_TYPE");
+  PyRef content_length = intern("CONTENT_LENGTH");
+  PyRef server_name = intern("SERVER_NAME");
+  PyRef server_port = intern("SERVER_PORT");
+  PyRef server_protocol = intern("SERVER_PROTOCOL");
+  PyRef remote_addr = intern("REMOTE_ADDR");
+  PyRef remote_port = intern("REMOTE_PORT");
+  PyRef url_scheme = intern("wsgi.url_scheme");
+  PyRef input = intern("wsgi.input");
+  PyRef http_1_1 = intern("HTTP/1.1");
+  PyRef http_1_0 = intern("HTTP/1.0");
+  PyRef get = intern("GET");
+  PyRef post = intern("POST");
+};
+
+WsgiAdapter::WsgiAdapter(PyRef app, const WsgiSettings& settings)
+    : app_(std::move(app)), keys_(std::make_unique<Keys>()) {
+  start_response_type_ = make_start_response_type();
+  PyRef io = PyRef::steal(PyImport_ImportModule("io"));
+  if (io) bytes_io_ = PyRef::steal(PyObject_GetAttrString(io.get(), "BytesIO"));
+  PyObject* errors = PySys_GetObject("stderr");  // borrowed
+  PyRef namespace_dict = PyRef::steal(PyDict_New());
+  PyRef ran = PyRef::steal(PyRun_String(file_wrapper_source, Py_file_input, namespace_dict.get(), namespace_dict.get()));
+  if (!start_response_type_ || !bytes_io_ || !ran) {
+    throw std::runtime_error("cannot prepare the WSGI adapter: " + take_exception_text());
+  }
+
+  environ_template_ = PyRef::steal(PyDict_New());
+  PyObject* t = environ_template_.get();
+  set_item(t, intern("wsgi.version"), PyRef::steal(Py_BuildValue("(ii)", 1, 0)));
+  set_item(t, keys_->url_scheme, intern("http"));
+  set_item(t, intern("wsgi.errors"), PyRef::borrow(errors ? errors : Py_None));
+  set_item(t, intern("wsgi.multithread"), PyRef::borrow(settings.multithread ? Py_True : Py_False));
+  set_item(t, intern("wsgi.multiprocess"), PyRef::borrow(settings.multiprocess ? Py_True : Py_False));
+  set_item(t, intern("wsgi.run_once"), PyRef::borrow(Py_False));
+  set_item(t, intern("wsgi.input_terminated"), PyRef::borrow(Py_True));
+  set_item(t, intern("wsgi.file_wrapper"), PyRef::borrow(PyDict_GetItemString(namespace_dict.get(), "FileWrapper")));
+  set_item(t, intern("SCRIPT_NAME"), intern(""));
+  set_item(t, intern("SERVER_SOFTWARE"), latin1(std::string("hornbeam/") + version_number()));
+}
+
+WsgiAdapter::~WsgiAdapter() = default;
+
+PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
+  PyRef environ = PyRef::steal(PyDict_Copy(environ_template_.get()));
+  PyObject* e = environ.get();
+  const Keys& k = *keys_;
+  set_item(e, k.request_method,
+           request.method == "GET" ? k.get : request.method == "POST" ? k.post : latin1(request.method));
+  set_item(e, k.path_info, latin1(percent_decode(request.path)));
+  set_item(e, k.query_string, latin1(request.query));
+  set_item(e, k.raw_uri, latin1(request.target));
+  set_item(e, k.server_protocol, request.version == 10 ? k.http_1_0 : k.http_1_1);
+  set_item(e, k.server_name, latin1(request.server_name));
+  set_item(e, k.server_port, latin1(std::to_string(request.server_port)));
+  set_item(e, k.remote_addr, latin1(request.remote_addr));
+  set_item(e, k.remote_port, latin1(std::to_string(request.remote_port)));
+  if (request.url_scheme != "http") set_item(e, k.url_scheme, latin1(request.url_scheme));
+
+  for (const auto& header : request.headers) {
+    // "X_Foo" would collide with "X-Foo" once mapped: such headers are dropped, not guessed.
+    if (header.name.find('_') != std::string::npos) continue;
+    PyRef key;
+    if (iequals(header.name, "Content-Type")) key = k.content_type;
+    else if (iequals(header.name, "Content-Length")) key = k.content_length;
+    else key = PyRef::steal(PyUnicode_InternFromString(cgi_name(header.name).c_str()));
+    PyObject* existing = PyDict_GetItem(e, key.get());  // borrowed
+    if (existing && key.get() != k.content_length.get() && key.get() != k.content_type.get()) {
+      // Repeated fields are joined as one list-valued field (RFC 9110 §5.3).
+      PyRef joined = PyRef::steal(PyUnicode_FromFormat("%U, %U", existing, latin1(header.value).get()));
+      set_item(e, key, joined);
+    } else {
+      set_item(e, key, latin1(header.value));
+    }
+  }
+  PyRef body = PyRef::steal(
+      PyBytes_FromStringAndSize(request.body.data(), static_cast<Py_ssize_t>(request.body.size())));
+  // BytesIO shares the bytes object until it is written to: no second copy.
+  set_item(e, k.input, PyRef::steal(PyObject_CallOneArg(bytes_io_.get(), body.get())));
+  return environ;
+}
+
+void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
+  WsgiResponseState state;
+  state.sink = &sink;
+  PyRef start_response = make_start_response(start_response_type_.get(), &state);
+  PyRef result;
+  bool failed = false;
+  try {
+    PyRef environ = build_environ(request);
+    result = PyRef::steal(PyObject_CallFunctionObjArgs(app_.get(), environ.get(), start_response.get(), nullptr));
+  } catch (const std::exception& e) {
+    logging::error_log().error("{} {}: {}", request.method, request.target, e.what());
+    failed = true;
+  }
+  if (!result && !failed) {
+    logging::error_log().error("error handling {} {}:\n{}", request.method, request.target, take_exception_text());
+    failed = true;
+  }
+
+  if (!failed) {
+    PyRef iterator = PyRef::steal(PyObject_GetIter(result.get()));
+    while (iterator && !state.client_gone) {
+      PyRef chunk = PyRef::steal(PyIter_Next(iterator.get()));
+      if (!chunk) break;
+      if (!PyBytes_Check(chunk.get())) {
+        PyErr_Format(PyExc_TypeError, "the app's iterable yielded %.200s, not bytes", Py_TYPE(chunk.get())->tp_name);
+        break;
+      }
+      if (PyBytes_GET_SIZE(chunk.get()) == 0) continue;
+      if (!state.called) {
+        PyErr_SetString(PyExc_RuntimeError, "the app returned body data before calling start_response");
+        break;
+      }
+      state.write(std::string_view(PyBytes_AS_STRING(chunk.get()), PyBytes_GET_SIZE(chunk.get())));
+    }
+    if (PyErr_Occurred()) {
+      logging::error_log().error("error handling {} {}:\n{}", request.method, request.target, take_exception_text());
+      failed = true;
+    } else if (!state.called) {
+      logging::error_log().error("error handling {} {}: the app returned without calling start_response",
+                                 request.method, request.target);
+      failed = true;
+    }
+  }
+
+  // PEP 3333: close() is called whatever happened, client gone included.
+  if (result && PyObject_HasAttrString(result.get(), "close")) {
+    PyRef closed = PyRef::steal(PyObject_CallMethod(result.get(), "close", nullptr));
+    if (!closed) {
+      logging::error_log().error("error closing the response of {} {}:\n{}", request.method, request.target,
+                                 take_exception_text());
+    }
+  }
+  detach_start_response(start_response.get());
+
+  if (state.client_gone) {
+    sink.abort();
+  } else if (failed) {
+    if (state.head_sent) sink.abort();
+    else sink.fail(500);
+  } else {
+    state.send_head();
+    sink.finish();
+  }
+}
+
+}  // namespace hornbeam::python

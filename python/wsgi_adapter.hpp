@@ -1,0 +1,42 @@
+#pragma once
+
+// PEP 3333: runs a WSGI app for one request and writes its response into a ResponseSink.
+// One adapter per context; it owns the context's prepared objects (environ template,
+// interned keys, the start_response type), so nothing is shared between interpreters.
+
+#include "common/http_exchange.hpp"
+#include "python/context_pool.hpp"
+#include "python/py_ref.hpp"
+
+#include <memory>
+#include <string>
+
+namespace hornbeam::python {
+
+struct WsgiSettings {
+  bool multithread = false;   // more than one context in the worker
+  bool multiprocess = false;  // more than one worker
+};
+
+class WsgiAdapter final : public ContextState {
+ public:
+  // GIL held. `app` is the loaded callable.
+  WsgiAdapter(PyRef app, const WsgiSettings& settings);
+  ~WsgiAdapter() override;
+
+  // GIL held. Every outcome ends in exactly one of sink.finish(), fail() or abort().
+  void handle(const HttpRequest& request, ResponseSink& sink);
+
+ private:
+  PyRef build_environ(const HttpRequest& request);
+
+  struct Keys;  // interned environ keys of this context's interpreter
+
+  PyRef app_;
+  PyRef environ_template_;
+  PyRef start_response_type_;
+  PyRef bytes_io_;  // io.BytesIO, for wsgi.input
+  std::unique_ptr<Keys> keys_;
+};
+
+}  // namespace hornbeam::python

@@ -1,0 +1,204 @@
+#include "python/wsgi_start_response.hpp"
+
+#include "python/gil.hpp"
+
+#include <structmember.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace hornbeam::python {
+namespace {
+
+struct StartResponseObject {
+  PyObject_HEAD
+  WsgiResponseState* state;
+};
+
+// RFC 9110 hop-by-hop fields: the server decides these, never the app.
+bool is_hop_by_hop(std::string_view name) {
+  static constexpr std::array<std::string_view, 8> fields = {
+      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+      "te", "trailers", "transfer-encoding", "upgrade"};
+  return std::any_of(fields.begin(), fields.end(), [&](std::string_view field) {
+    return name.size() == field.size() &&
+           std::equal(name.begin(), name.end(), field.begin(),
+                      [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  });
+}
+
+bool is_token(std::string_view text) {
+  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || extra.find(c) != std::string_view::npos;
+  });
+}
+
+bool has_line_break_or_nul(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+// A str that is latin-1 (PEP 3333 "native string"), as bytes; sets TypeError otherwise.
+bool native_string(PyObject* object, const char* what, std::string& out) {
+  if (!PyUnicode_Check(object)) {
+    PyErr_Format(PyExc_TypeError, "%s must be a str, not %.200s", what, Py_TYPE(object)->tp_name);
+    return false;
+  }
+  PyRef bytes = PyRef::steal(PyUnicode_AsLatin1String(object));
+  if (!bytes) return false;
+  out.assign(PyBytes_AS_STRING(bytes.get()), PyBytes_GET_SIZE(bytes.get()));
+  return true;
+}
+
+bool parse_status(PyObject* object, std::string& status) {
+  if (!native_string(object, "status", status)) return false;
+  const bool shape_ok = status.size() >= 3 && std::isdigit(static_cast<unsigned char>(status[0])) &&
+                        std::isdigit(static_cast<unsigned char>(status[1])) &&
+                        std::isdigit(static_cast<unsigned char>(status[2])) && status[0] != '0' &&
+                        (status.size() == 3 || status[3] == ' ');
+  if (!shape_ok || has_line_break_or_nul(status)) {
+    PyErr_Format(PyExc_ValueError, "invalid status %R: expected '200 OK' style", object);
+    return false;
+  }
+  return true;
+}
+
+bool parse_headers(PyObject* object, std::vector<HttpHeader>& headers) {
+  if (!PyList_Check(object)) {
+    PyErr_Format(PyExc_TypeError, "headers must be a list, not %.200s", Py_TYPE(object)->tp_name);
+    return false;
+  }
+  headers.clear();
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(object); ++i) {
+    PyObject* item = PyList_GET_ITEM(object, i);
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+      PyErr_Format(PyExc_TypeError, "each header must be a (name, value) tuple, not %R", item);
+      return false;
+    }
+    HttpHeader header;
+    if (!native_string(PyTuple_GET_ITEM(item, 0), "header name", header.name) ||
+        !native_string(PyTuple_GET_ITEM(item, 1), "header value", header.value)) {
+      return false;
+    }
+    if (!is_token(header.name) || has_line_break_or_nul(header.value)) {
+      PyErr_Format(PyExc_ValueError, "invalid header %R (CR, LF or NUL, or a bad name)", item);
+      return false;
+    }
+    if (!is_hop_by_hop(header.name)) headers.push_back(std::move(header));
+  }
+  return true;
+}
+
+PyObject* start_response_call(PyObject* self, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"status", "headers", "exc_info", nullptr};
+  PyObject* status = nullptr;
+  PyObject* headers = nullptr;
+  PyObject* exc_info = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:start_response", const_cast<char**>(keywords),
+                                   &status, &headers, &exc_info)) {
+    return nullptr;
+  }
+  WsgiResponseState* state = reinterpret_cast<StartResponseObject*>(self)->state;
+  if (!state) {
+    PyErr_SetString(PyExc_RuntimeError, "start_response called after the request ended");
+    return nullptr;
+  }
+  if (exc_info != Py_None) {
+    // PEP 3333: with exc_info after the head went out, re-raise the app's exception.
+    if (state->head_sent) {
+      if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
+        PyErr_SetString(PyExc_TypeError, "exc_info must be a (type, value, traceback) tuple");
+        return nullptr;
+      }
+      PyObject* type = PyTuple_GET_ITEM(exc_info, 0);
+      PyObject* value = PyTuple_GET_ITEM(exc_info, 1);
+      PyObject* traceback = PyTuple_GET_ITEM(exc_info, 2);
+      Py_INCREF(type);
+      Py_INCREF(value);
+      Py_INCREF(traceback);
+      PyErr_Restore(type, value, traceback);
+      return nullptr;
+    }
+  } else if (state->called) {
+    PyErr_SetString(PyExc_RuntimeError, "start_response called a second time without exc_info");
+    return nullptr;
+  }
+  std::string parsed_status;
+  std::vector<HttpHeader> parsed_headers;
+  if (!parse_status(status, parsed_status) || !parse_headers(headers, parsed_headers)) return nullptr;
+  state->status = std::move(parsed_status);
+  state->headers = std::move(parsed_headers);
+  state->called = true;
+  return PyObject_GetAttrString(self, "write");
+}
+
+PyObject* start_response_write(PyObject* self, PyObject* data) {
+  WsgiResponseState* state = reinterpret_cast<StartResponseObject*>(self)->state;
+  if (!state || !state->called) {
+    PyErr_SetString(PyExc_RuntimeError, "write() called outside a started response");
+    return nullptr;
+  }
+  if (!PyBytes_Check(data)) {
+    PyErr_Format(PyExc_TypeError, "write() takes bytes, not %.200s", Py_TYPE(data)->tp_name);
+    return nullptr;
+  }
+  if (!state->write(std::string_view(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)))) {
+    PyErr_SetString(PyExc_OSError, "client disconnected");
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+void start_response_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  type->tp_free(self);
+  Py_DECREF(type);  // heap types are owned by their instances
+}
+
+PyMethodDef methods[] = {
+    {"write", start_response_write, METH_O, "Write body bytes (PEP 3333 write callable)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyType_Slot slots[] = {
+    {Py_tp_call, reinterpret_cast<void*>(start_response_call)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(start_response_dealloc)},
+    {Py_tp_methods, methods},
+    {0, nullptr},
+};
+
+PyType_Spec spec = {"hornbeam.StartResponse", sizeof(StartResponseObject), 0,
+                    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
+
+}  // namespace
+
+void WsgiResponseState::send_head() {
+  if (head_sent) return;
+  head_sent = true;
+  sink->start(status, headers);
+}
+
+bool WsgiResponseState::write(std::string_view data) {
+  if (client_gone) return false;
+  send_head();
+  if (data.empty()) return true;
+  GilRelease unlocked;
+  client_gone = !sink->write(data);
+  return !client_gone;
+}
+
+PyRef make_start_response_type() { return PyRef::steal(PyType_FromSpec(&spec)); }
+
+PyRef make_start_response(PyObject* type, WsgiResponseState* state) {
+  auto* object = PyObject_New(StartResponseObject, reinterpret_cast<PyTypeObject*>(type));
+  if (!object) return {};
+  object->state = state;
+  return PyRef::steal(reinterpret_cast<PyObject*>(object));
+}
+
+void detach_start_response(PyObject* start_response) {
+  reinterpret_cast<StartResponseObject*>(start_response)->state = nullptr;
+}
+
+}  // namespace hornbeam::python

@@ -1,0 +1,395 @@
+// Beast/Asio live in this translation unit only (see ../shared/TOOLCHAIN.md on build time).
+
+#include "worker/http_server.hpp"
+
+#include "common/bind_address.hpp"
+#include "common/logging.hpp"
+#include "worker/response_channel.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/logger.h>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <set>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Protocol = asio::generic::stream_protocol;
+
+namespace hornbeam::worker {
+namespace {
+
+constexpr std::size_t response_high_water = 1 << 20;
+
+class Session;
+
+// What all connections of the worker share.
+struct ServerState {
+  asio::io_context& io;
+  const config::Config& config;
+  Dispatch dispatch;
+  std::set<Session*> sessions;
+  bool draining = false;
+};
+
+std::pair<std::string, std::uint16_t> endpoint_address(const Protocol::endpoint& endpoint) {
+  char host[NI_MAXHOST] = "";
+  char port[NI_MAXSERV] = "";
+  if (endpoint.protocol().family() == AF_UNIX) return {"", 0};
+  getnameinfo(endpoint.data(), static_cast<socklen_t>(endpoint.size()), host, sizeof host, port, sizeof port,
+              NI_NUMERICHOST | NI_NUMERICSERV);
+  return {host, static_cast<std::uint16_t>(std::atoi(port))};
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(ServerState& server, Protocol::socket socket)
+      : server_(server), socket_(std::move(socket)), timer_(server.io) {
+    server_.sessions.insert(this);
+  }
+  ~Session() { server_.sessions.erase(this); }
+
+  void start() { read_head(true); }
+
+  // Stopping: an idle connection closes now, a busy one after its response.
+  void drain() {
+    if (!busy_) close();
+  }
+
+  // Fast stop: wake any context waiting on this client.
+  void cut() {
+    if (channel_) channel_->close();
+    close();
+  }
+
+ private:
+  void read_head(bool first) {
+    busy_ = false;
+    if (server_.draining) return close();
+    parser_.emplace();
+    const auto& limits = server_.config.limits;
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::int64_t>(
+        limits.max_request_line + limits.max_headers * (limits.max_header_size + 2) + 2, 0x7fffffff)));
+    parser_->body_limit(limits.max_body_size ? boost::optional<std::uint64_t>(limits.max_body_size)
+                                             : boost::optional<std::uint64_t>());
+    const auto deadline = first ? limits.header_timeout : server_.config.keepalive + limits.header_timeout;
+    arm_timer(deadline);
+    http::async_read_header(socket_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
+  }
+
+  void on_head(beast::error_code ec) {
+    busy_ = true;
+    if (ec) return refuse(ec);
+    const auto& limits = server_.config.limits;
+    const auto& message = parser_->get();
+    if (static_cast<std::int64_t>(message.target().size() + message.method_string().size() + 10) >
+        limits.max_request_line) {
+      return reject(414, "request line longer than limits.max_request_line");
+    }
+    std::int64_t count = 0;
+    for (const auto& field : message) {
+      ++count;
+      if (static_cast<std::int64_t>(field.name_string().size() + field.value().size() + 2) > limits.max_header_size) {
+        return reject(431, "header field larger than limits.max_header_size");
+      }
+    }
+    if (count > limits.max_headers) return reject(431, "more header fields than limits.max_headers");
+    if (beast::iequals(message[http::field::expect], "100-continue") && message.version() == 11) {
+      // TODO(worker): send 100 only when the app starts reading the body (streaming input).
+      static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+      beast::error_code ignored;
+      asio::write(socket_, asio::buffer(continue_line), ignored);
+    }
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code read_error, std::size_t) { self->on_body(read_error); });
+  }
+
+  void on_body(beast::error_code ec) {
+    timer_.cancel();
+    if (ec) return refuse(ec);
+    auto message = parser_->release();
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    std::string_view target = message.target();
+    if (!target.starts_with('/')) {
+      // absolute-form ("http://host/path?q"): the path starts after the authority.
+      const auto scheme = target.find("://");
+      const auto slash = scheme == std::string_view::npos ? std::string_view::npos : target.find('/', scheme + 3);
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+    const auto question = target.find('?');
+    request.path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+    request.version = message.version();
+    request.headers.reserve(16);
+    for (const auto& field : message) {
+      request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+    }
+    request.body = std::move(message.body());
+    beast::error_code ignored;
+    const auto [remote_host, remote_port] = endpoint_address(socket_.remote_endpoint(ignored));
+    const auto [local_host, local_port] = endpoint_address(socket_.local_endpoint(ignored));
+    request.remote_addr = remote_host;
+    request.remote_port = remote_port;
+    request.server_name = local_host;
+    request.server_port = local_port;
+
+    ResponseFraming framing;
+    framing.head_request = message.method() == http::verb::head;
+    framing.http_version = message.version();
+    framing.client_keep_alive = message.keep_alive() && server_.config.keepalive.count() > 0 && !server_.draining;
+    auto weak = weak_from_this();
+    channel_ = std::make_shared<ResponseChannel>(framing, response_high_water, [weak, this] {
+      asio::post(server_.io, [weak, this] {
+        if (auto self = weak.lock()) flush();
+      });
+    });
+    // While the app runs nothing else refers to this session: it keeps itself alive until
+    // the response ends or the connection closes.
+    in_flight_ = shared_from_this();
+    server_.dispatch(std::move(request), channel_);
+  }
+
+  // I/O thread: write what the context handed over; at the end, next request or close.
+  void flush() {
+    if (writing_ || !channel_) return;
+    auto batch = channel_->take();
+    if (batch.bytes.empty()) {
+      if (batch.complete) finish_response(batch);
+      return;
+    }
+    writing_ = true;
+    auto bytes = std::make_shared<std::string>(std::move(batch.bytes));
+    asio::async_write(socket_, asio::buffer(*bytes),
+                      [self = shared_from_this(), bytes](beast::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        if (ec) {
+                          self->channel_->close();
+                          return self->close();
+                        }
+                        self->flush();
+                      });
+  }
+
+  void finish_response(const ResponseChannel::Batch& batch) {
+    channel_.reset();
+    const auto keep = std::move(in_flight_);
+    if (batch.cut || !batch.keep_alive) return close();
+    read_head(false);
+  }
+
+  void refuse(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset) {
+      return close();
+    }
+    if (ec == http::error::header_limit) {
+      // Beast does not say which part was too long: a request line without its CRLF within
+      // the limit is a 414, anything else a 431.
+      const std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      const auto line_end = seen.find("\r\n");
+      if (line_end == std::string_view::npos ||
+          static_cast<std::int64_t>(line_end) > server_.config.limits.max_request_line) {
+        return reject(414, "request line longer than limits.max_request_line");
+      }
+      return reject(431, "request head larger than the header limits");
+    }
+    if (ec == http::error::body_limit) return reject(413, "body larger than limits.max_body_size");
+    reject(400, ec.message());
+  }
+
+  void reject(int status, const std::string& why) {
+    timer_.cancel();
+    beast::error_code ignored;
+    const auto [host, port] = endpoint_address(socket_.remote_endpoint(ignored));
+    logging::error_log().warn("refused a request from {}:{} with {}: {}", host, port, status, why);
+    ResponseFraming framing;
+    channel_ = std::make_shared<ResponseChannel>(framing, response_high_water, [] {});
+    channel_->fail(status);
+    flush();
+  }
+
+  void arm_timer(config::Duration deadline) {
+    timer_.expires_after(deadline);
+    timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->close();  // slow or idle client: cut
+    });
+  }
+
+  void close() {
+    timer_.cancel();
+    beast::error_code ignored;
+    socket_.shutdown(Protocol::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    if (channel_) channel_->close();  // a context still writing learns the client is gone
+    // Released last: this may be the final reference to the session.
+    const auto keep = std::move(in_flight_);
+  }
+
+  ServerState& server_;
+  Protocol::socket socket_;
+  asio::steady_timer timer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<ResponseChannel> channel_;
+  std::shared_ptr<Session> in_flight_;
+  bool writing_ = false;
+  bool busy_ = false;
+};
+
+class Listener {
+ public:
+  Listener(ServerState& server, int fd) : server_(server), acceptor_(server.io) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    acceptor_.assign(Protocol(address.ss_family, SOCK_STREAM), fd);
+  }
+
+  void accept() {
+    acceptor_.async_accept([this](beast::error_code ec, Protocol::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+        if (socket.local_endpoint().protocol().family() != AF_UNIX) {
+          socket.set_option(asio::ip::tcp::no_delay(true));
+        }
+        std::make_shared<Session>(server_, std::move(socket))->start();
+      } else {
+        logging::error_log().warn("accept failed: {}", ec.message());
+      }
+      if (!server_.draining) accept();
+    });
+  }
+
+  void stop() {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+ private:
+  ServerState& server_;
+  asio::basic_socket_acceptor<Protocol> acceptor_;
+};
+
+}  // namespace
+
+int open_listen_socket(const std::string& bind, int backlog) {
+  const auto address = BindAddress::parse(bind);
+  if (!address) throw std::runtime_error("invalid bind address " + bind);
+  if (address->kind == BindAddress::Kind::inherited_fd) return address->fd;
+  int fd = -1;
+  if (address->kind == BindAddress::Kind::unix_socket) {
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    if (address->path.size() >= sizeof un.sun_path) throw std::runtime_error("unix socket path too long: " + bind);
+    std::copy(address->path.begin(), address->path.end(), un.sun_path);
+    ::unlink(address->path.c_str());
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&un), sizeof un) != 0) {
+      const int error = errno;
+      if (fd >= 0) ::close(fd);
+      throw std::runtime_error("cannot bind " + bind + ": " + std::strerror(error));
+    }
+  } else {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(address->port);
+    if (const int rc = getaddrinfo(address->host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+      throw std::runtime_error("cannot resolve " + bind + ": " + gai_strerror(rc));
+    }
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner(found, freeaddrinfo);
+    fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (fd < 0 || ::bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
+      const int error = errno;
+      if (fd >= 0) ::close(fd);
+      throw std::runtime_error("cannot bind " + bind + ": " + std::strerror(error));
+    }
+  }
+  if (::listen(fd, backlog) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw std::runtime_error("cannot listen on " + bind + ": " + std::strerror(error));
+  }
+  return fd;
+}
+
+struct HttpServer::Impl {
+  Impl(const config::Config& config, const std::vector<int>& listen_fds) : state{io, config, {}, {}, false} {
+    for (const int fd : listen_fds) listeners.push_back(std::make_unique<Listener>(state, fd));
+  }
+  ~Impl() {
+    // Let the aborted operations run so that every session dies while `state` still exists.
+    cut_all();
+    listeners.clear();
+    io.restart();
+    io.poll();
+  }
+  void cut_all() {
+    for (auto* session : std::vector<Session*>(state.sessions.begin(), state.sessions.end())) session->cut();
+  }
+
+  asio::io_context io{1};
+  ServerState state;
+  std::vector<std::unique_ptr<Listener>> listeners;
+};
+
+HttpServer::HttpServer(const config::Config& config, const std::vector<int>& listen_fds)
+    : impl_(std::make_unique<Impl>(config, listen_fds)) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::run(Dispatch dispatch) {
+  auto& io = impl_->io;
+  auto& server = impl_->state;
+  const auto& config = server.config;
+  server.dispatch = std::move(dispatch);
+  for (auto& listener : impl_->listeners) listener->accept();
+
+  asio::steady_timer grace(io);
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGQUIT);
+  signals.async_wait([&](beast::error_code ec, int signal) {
+    if (ec) return;
+    for (auto& listener : impl_->listeners) listener->stop();
+    server.draining = true;
+    if (signal == SIGTERM) {
+      logging::error_log().info("SIGTERM: finishing in-flight requests (up to {}s)",
+                                std::chrono::duration_cast<std::chrono::seconds>(config.graceful_timeout).count());
+      for (auto* session : std::vector<Session*>(server.sessions.begin(), server.sessions.end())) session->drain();
+      grace.expires_after(config.graceful_timeout);
+      grace.async_wait([&](beast::error_code timer_error) {
+        if (!timer_error) io.stop();
+      });
+    } else {
+      logging::error_log().info("{}: stopping now", signal == SIGINT ? "SIGINT" : "SIGQUIT");
+      io.stop();
+    }
+  });
+  while (!io.stopped()) {
+    io.run_one();
+    if (server.draining && server.sessions.empty()) break;
+  }
+  impl_->cut_all();
+  signals.cancel();
+  grace.cancel();
+  io.restart();
+  io.poll();
+}
+
+}  // namespace hornbeam::worker

@@ -1,0 +1,200 @@
+#include "worker/response_channel.hpp"
+
+#include "common/logging.hpp"
+#include "common/version.hpp"
+
+#include <spdlog/logger.h>
+
+#include <charconv>
+#include <ctime>
+
+namespace hornbeam::worker {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+  }
+}
+
+}  // namespace
+
+const std::string& http_date() {
+  thread_local std::time_t cached_second = 0;
+  thread_local std::string cached;
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[64];
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    cached = text;
+    cached_second = now;
+  }
+  return cached;
+}
+
+ResponseChannel::ResponseChannel(ResponseFraming framing, std::size_t high_water, std::function<void()> wake_io)
+    : framing_(framing), high_water_(high_water), wake_io_(std::move(wake_io)) {}
+
+void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers) {
+  std::from_chars(status.data(), status.data() + 3, status_);
+  body_allowed_ = !framing_.head_request && status_ != 204 && status_ != 304 && status_ >= 200;
+  for (const auto& header : headers) {
+    if (iequals(header.name, "Content-Length")) {
+      std::uint64_t length = 0;
+      const auto [ptr, ec] = std::from_chars(header.value.data(), header.value.data() + header.value.size(), length);
+      if (ec == std::errc{} && ptr == header.value.data() + header.value.size()) content_length_ = length;
+    }
+  }
+  keep_alive_ = framing_.client_keep_alive;
+  const bool needs_framing = status_ != 204 && status_ != 304 && status_ >= 200;
+  if (needs_framing && !content_length_) {
+    if (framing_.http_version >= 11) chunked_ = !framing_.head_request;
+    else keep_alive_ = false;  // HTTP/1.0 without a length: the end of the body is the close
+  }
+
+  std::string head;
+  head.reserve(256);
+  head += framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += status;
+  head += "\r\nServer: hornbeam\r\nDate: ";
+  head += http_date();
+  head += "\r\n";
+  for (const auto& header : headers) {
+    head += header.name;
+    head += ": ";
+    head += header.value;
+    head += "\r\n";
+  }
+  if (chunked_ || (needs_framing && !content_length_ && framing_.head_request && framing_.http_version >= 11)) {
+    head += "Transfer-Encoding: chunked\r\n";
+  }
+  if (!keep_alive_) head += "Connection: close\r\n";
+  else if (framing_.http_version == 10) head += "Connection: keep-alive\r\n";
+  head += "\r\n";
+
+  std::unique_lock lock(mutex_);
+  append(head, lock);
+}
+
+bool ResponseChannel::write(std::string_view data) {
+  std::unique_lock lock(mutex_);
+  if (closed_) return false;
+  if (!body_allowed_) return true;
+  if (content_length_ && body_written_ + data.size() > *content_length_) {
+    // More than the app announced: send what fits, then cut (never a wrong framing).
+    data = data.substr(0, *content_length_ - body_written_);
+    body_written_ += data.size();
+    append(data, lock);
+    logging::error_log().error("the app wrote more than its Content-Length; the response was cut");
+    end(lock, true);
+    return false;
+  }
+  body_written_ += data.size();
+  if (chunked_) {
+    char size[24];
+    const int length = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    std::string chunk;
+    chunk.reserve(static_cast<std::size_t>(length) + data.size() + 2);
+    chunk.append(size, static_cast<std::size_t>(length)).append(data).append("\r\n");
+    append(chunk, lock);
+  } else {
+    append(data, lock);
+  }
+  drained_.wait(lock, [&] { return closed_ || pending_.size() < high_water_; });
+  return !closed_;
+}
+
+void ResponseChannel::finish() {
+  std::unique_lock lock(mutex_);
+  if (complete_) return;
+  if (content_length_ && body_allowed_ && body_written_ < *content_length_) {
+    logging::error_log().error("the app wrote {} of its {} Content-Length bytes; the response was cut",
+                               body_written_, *content_length_);
+    end(lock, true);
+    return;
+  }
+  if (chunked_) pending_ += "0\r\n\r\n";
+  end(lock, false);
+}
+
+void ResponseChannel::fail(int status) {
+  const std::string body = std::to_string(status) + " " + reason_phrase(status) + "\n";
+  std::string response = (framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) +
+                         " " + reason_phrase(status) + "\r\nServer: hornbeam\r\nDate: " + http_date() +
+                         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\nConnection: close\r\n\r\n";
+  if (!framing_.head_request) response += body;
+  std::unique_lock lock(mutex_);
+  status_ = status;
+  keep_alive_ = false;
+  pending_ += response;
+  end(lock, false);
+}
+
+void ResponseChannel::abort() {
+  std::unique_lock lock(mutex_);
+  if (complete_) return;
+  end(lock, true);
+}
+
+ResponseChannel::Batch ResponseChannel::take() {
+  Batch batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.bytes.swap(pending_);
+    batch.complete = complete_;
+    batch.keep_alive = keep_alive_ && !cut_;
+    batch.cut = cut_;
+    batch.status = status_;
+  }
+  drained_.notify_all();
+  return batch;
+}
+
+void ResponseChannel::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  drained_.notify_all();
+}
+
+std::uint64_t ResponseChannel::body_bytes() const {
+  std::lock_guard lock(mutex_);
+  return body_written_;
+}
+
+void ResponseChannel::append(std::string_view bytes, std::unique_lock<std::mutex>& lock) {
+  const bool was_empty = pending_.empty();
+  pending_.append(bytes);
+  if (was_empty) {
+    lock.unlock();
+    wake_io_();
+    lock.lock();
+  }
+}
+
+void ResponseChannel::end(std::unique_lock<std::mutex>& lock, bool cut) {
+  complete_ = true;
+  cut_ = cut;
+  lock.unlock();
+  wake_io_();
+  lock.lock();
+}
+
+}  // namespace hornbeam::worker

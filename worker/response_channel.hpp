@@ -1,0 +1,75 @@
+#pragma once
+
+// The bounded hand-over of one response from a context thread to the I/O thread. The context
+// writes framed HTTP bytes in and is free again as soon as they fit; the I/O thread takes them
+// out and writes them to the socket. A slow client therefore holds at most `high_water` bytes
+// of memory and, when the buffer is full, the context waits (with the GIL released).
+
+#include "common/http_exchange.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace hornbeam::worker {
+
+struct ResponseFraming {
+  bool head_request = false;      // HEAD: headers only
+  int http_version = 11;          // 10 or 11
+  bool client_keep_alive = true;  // what the request asked for
+};
+
+class ResponseChannel final : public ResponseSink {
+ public:
+  // `wake_io` is called (from the context thread) when there is something to take.
+  ResponseChannel(ResponseFraming framing, std::size_t high_water, std::function<void()> wake_io);
+
+  // ResponseSink, from the context thread.
+  void start(std::string status, std::vector<HttpHeader> headers) override;
+  bool write(std::string_view data) override;
+  void finish() override;
+  void fail(int status) override;
+  void abort() override;
+
+  // From the I/O thread.
+  struct Batch {
+    std::string bytes;
+    bool complete = false;  // the response ended: nothing more will come
+    bool keep_alive = false;  // with complete: the connection may serve another request
+    bool cut = false;       // with complete: close without a clean end
+    int status = 0;
+  };
+  Batch take();
+  // The client is gone (or the worker is stopping): writers stop waiting and get false.
+  void close();
+  std::uint64_t body_bytes() const;
+
+ private:
+  void append(std::string_view bytes, std::unique_lock<std::mutex>& lock);
+  void end(std::unique_lock<std::mutex>& lock, bool cut);
+
+  const ResponseFraming framing_;
+  const std::size_t high_water_;
+  std::function<void()> wake_io_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable drained_;
+  std::string pending_;
+  bool closed_ = false;
+  bool complete_ = false;
+  bool cut_ = false;
+  bool keep_alive_ = false;
+  bool chunked_ = false;
+  bool body_allowed_ = true;
+  int status_ = 0;
+  std::optional<std::uint64_t> content_length_;
+  std::uint64_t body_written_ = 0;
+};
+
+// "Sun, 29 Nov 2026 01:22:37 GMT", cached per second and per thread.
+const std::string& http_date();
+
+}  // namespace hornbeam::worker
