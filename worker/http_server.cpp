@@ -4,6 +4,7 @@
 
 #include "common/bind_address.hpp"
 #include "common/logging.hpp"
+#include "worker/request_head_check.hpp"
 #include "worker/response_channel.hpp"
 
 #include <boost/asio.hpp>
@@ -31,6 +32,13 @@ constexpr std::size_t response_high_water = 1 << 20;
 
 class Session;
 
+// The largest request head the limits allow: request line plus every field at its largest.
+std::size_t head_limit(const config::Limits& limits) {
+  return static_cast<std::size_t>(
+      std::min<std::int64_t>(limits.max_request_line + 2 + limits.max_headers * (limits.max_header_size + 2) + 2,
+                             0x7fffffff));
+}
+
 // What all connections of the worker share.
 struct ServerState {
   asio::io_context& io;
@@ -52,7 +60,7 @@ std::pair<std::string, std::uint16_t> endpoint_address(const Protocol::endpoint&
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(ServerState& server, Protocol::socket socket)
-      : server_(server), socket_(std::move(socket)), timer_(server.io) {
+      : server_(server), socket_(std::move(socket)), timer_(server.io), buffer_(head_limit(server.config.limits)) {
     server_.sessions.insert(this);
   }
   ~Session() { server_.sessions.erase(this); }
@@ -76,33 +84,45 @@ class Session : public std::enable_shared_from_this<Session> {
     if (server_.draining) return close();
     parser_.emplace();
     const auto& limits = server_.config.limits;
-    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::int64_t>(
-        limits.max_request_line + limits.max_headers * (limits.max_header_size + 2) + 2, 0x7fffffff)));
+    parser_->header_limit(static_cast<std::uint32_t>(head_limit(limits)));
     parser_->body_limit(limits.max_body_size ? boost::optional<std::uint64_t>(limits.max_body_size)
                                              : boost::optional<std::uint64_t>());
-    const auto deadline = first ? limits.header_timeout : server_.config.keepalive + limits.header_timeout;
-    arm_timer(deadline);
-    http::async_read_header(socket_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
+    // One deadline for the whole head (slow-loris clients are cut however they drip).
+    arm_timer(first ? limits.header_timeout : server_.config.keepalive + limits.header_timeout);
+    scanned_ = 0;
+    read_more_head();
   }
 
-  void on_head(beast::error_code ec) {
+  // Reads until the blank line that ends the head is in buffer_ (it may be there already,
+  // pipelined behind the previous request). asio::async_read_until would copy a Beast
+  // flat_buffer instead of filling it, hence this loop.
+  void read_more_head() {
+    const std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    const auto end = seen.find("\r\n\r\n", scanned_ > 3 ? scanned_ - 3 : 0);
+    if (end != std::string_view::npos) return on_head({}, end + 4);
+    scanned_ = seen.size();
+    if (buffer_.size() >= buffer_.max_size()) return on_head(asio::error::not_found, 0);
+    const std::size_t room = std::min<std::size_t>(16 * 1024, buffer_.max_size() - buffer_.size());
+    socket_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->buffer_.commit(n);
+      if (ec) return self->on_head(ec, 0);
+      self->read_more_head();
+    });
+  }
+
+  // The raw head is in buffer_: judge it strictly, then let Beast parse it from the buffer.
+  void on_head(beast::error_code ec, std::size_t head_size) {
     busy_ = true;
+    if (ec == asio::error::not_found) return refuse_oversized_head();
     if (ec) return refuse(ec);
-    const auto& limits = server_.config.limits;
+    const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
+    if (const auto verdict = check_request_head(head, server_.config.limits); verdict.status) {
+      return reject(verdict.status, verdict.reason);
+    }
+    beast::error_code parse_error;
+    buffer_.consume(parser_->put(asio::buffer(buffer_.data().data(), head_size), parse_error));
+    if (parse_error || !parser_->is_header_done()) return refuse(parse_error ? parse_error : http::error::partial_message);
     const auto& message = parser_->get();
-    if (static_cast<std::int64_t>(message.target().size() + message.method_string().size() + 10) >
-        limits.max_request_line) {
-      return reject(414, "request line longer than limits.max_request_line");
-    }
-    std::int64_t count = 0;
-    for (const auto& field : message) {
-      ++count;
-      if (static_cast<std::int64_t>(field.name_string().size() + field.value().size() + 2) > limits.max_header_size) {
-        return reject(431, "header field larger than limits.max_header_size");
-      }
-    }
-    if (count > limits.max_headers) return reject(431, "more header fields than limits.max_headers");
     if (beast::iequals(message[http::field::expect], "100-continue") && message.version() == 11) {
       // TODO(worker): send 100 only when the app starts reading the body (streaming input).
       static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -111,6 +131,18 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code read_error, std::size_t) { self->on_body(read_error); });
+  }
+
+  // The head did not end within the size limits: a request line without its CRLF within
+  // max_request_line is a 414, anything else a 431.
+  void refuse_oversized_head() {
+    const std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    const auto line_end = seen.find("\r\n");
+    if (line_end == std::string_view::npos ||
+        static_cast<std::int64_t>(line_end) > server_.config.limits.max_request_line) {
+      return reject(414, "request line longer than limits.max_request_line");
+    }
+    reject(431, "request head larger than limits.max_headers x limits.max_header_size");
   }
 
   void on_body(beast::error_code ec) {
@@ -193,17 +225,6 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::connection_reset) {
       return close();
     }
-    if (ec == http::error::header_limit) {
-      // Beast does not say which part was too long: a request line without its CRLF within
-      // the limit is a 414, anything else a 431.
-      const std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-      const auto line_end = seen.find("\r\n");
-      if (line_end == std::string_view::npos ||
-          static_cast<std::int64_t>(line_end) > server_.config.limits.max_request_line) {
-        return reject(414, "request line longer than limits.max_request_line");
-      }
-      return reject(431, "request head larger than the header limits");
-    }
     if (ec == http::error::body_limit) return reject(413, "body larger than limits.max_body_size");
     reject(400, ec.message());
   }
@@ -244,6 +265,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<ResponseChannel> channel_;
   std::shared_ptr<Session> in_flight_;
+  std::size_t scanned_ = 0;  // bytes of buffer_ already searched for the end of the head
   bool writing_ = false;
   bool busy_ = false;
 };

@@ -1,0 +1,167 @@
+"""Test apps: each callable exercises one part of PEP 3333."""
+
+import json
+import os
+import threading
+import time
+
+_local = threading.local()
+
+
+def environ_json(environ, start_response):
+    """The environ as JSON (values that JSON cannot carry as their repr)."""
+    shown = {}
+    for key, value in environ.items():
+        shown[key] = value if isinstance(value, (str, int, bool, type(None))) else repr(value)
+    shown["wsgi.version"] = list(environ["wsgi.version"])
+    shown["body"] = environ["wsgi.input"].read().decode("latin-1")
+    body = json.dumps(shown).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def echo_body(environ, start_response):
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return [body]
+
+
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return [b"Hello, World!"]
+
+
+def status_from_path(environ, start_response):
+    """/204, /304, /200: respond with that status and a body the server must drop when needed."""
+    code = environ["PATH_INFO"].strip("/") or "200"
+    start_response(code + " Whatever", [("Content-Type", "text/plain")])
+    return [b"body"]
+
+
+def stream_until_file(environ, start_response):
+    """Yields one chunk, then waits until the file named in the query string exists."""
+    marker = environ["QUERY_STRING"]
+    start_response("200 OK", [("Content-Type", "text/event-stream")])
+    yield b"data: first\n\n"
+    deadline = time.monotonic() + 10
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield b"data: second\n\n"
+
+
+class _Closing:
+    """An iterable whose close() leaves a trace in the file named by the query string."""
+
+    def __init__(self, environ, chunks, fail_at=None):
+        self.marker = environ["QUERY_STRING"]
+        self.chunks = chunks
+        self.fail_at = fail_at
+
+    def __iter__(self):
+        for index, chunk in enumerate(self.chunks):
+            if index == self.fail_at:
+                raise RuntimeError("boom in the middle of the body")
+            yield chunk
+
+    def close(self):
+        with open(self.marker, "w") as f:
+            f.write("closed")
+
+
+def closing_ok(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return _Closing(environ, [b"a", b"b"])
+
+
+def closing_fails_midstream(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return _Closing(environ, [b"a" * 1000, b"never"], fail_at=1)
+
+
+def endless_until_closed(environ, start_response):
+    """Streams forever; the server must stop iterating and call close() when the client goes."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return _Closing(environ, iter(lambda: b"x" * 65536, None))
+
+
+def raises_before_start(environ, start_response):
+    raise ValueError("the app failed before start_response")
+
+
+def bad_status(environ, start_response):
+    start_response("200 OK\r\nX-Injected: yes", [])
+    return [b""]
+
+
+def bad_header_value(environ, start_response):
+    start_response("200 OK", [("X-Test", "a\r\nX-Injected: yes")])
+    return [b""]
+
+
+def bad_header_type(environ, start_response):
+    start_response("200 OK", [("X-Test", 42)])
+    return [b""]
+
+
+def no_start_response(environ, start_response):
+    return [b"body without start_response"]
+
+
+def yields_str(environ, start_response):
+    start_response("200 OK", [])
+    return ["text, not bytes"]
+
+
+def headers_kept_and_dropped(environ, start_response):
+    start_response("200 OK", [
+        ("Set-Cookie", "a=1"), ("Connection", "close"), ("Set-Cookie", "b=2"),
+        ("Transfer-Encoding", "gzip"), ("Keep-Alive", "timeout=99"), ("X-Kept", "yes"), ("Set-Cookie", "c=3"),
+    ])
+    return [b"ok"]
+
+
+def uses_write(environ, start_response):
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"written, ")
+    return [b"then returned"]
+
+
+def exc_info_after_start(environ, start_response):
+    write = start_response("200 OK", [])
+    write(b"partial")
+    try:
+        raise KeyError("late")
+    except KeyError:
+        import sys
+        start_response("500 Error", [], sys.exc_info())  # must re-raise: the head is out
+    return [b"unreachable"]
+
+
+def exc_info_before_body(environ, start_response):
+    start_response("200 OK", [("X-First", "1")])
+    try:
+        raise KeyError("early")
+    except KeyError:
+        import sys
+        start_response("503 Service Unavailable", [("X-Second", "2")], sys.exc_info())
+    return [b"replaced"]
+
+
+def sleeps(environ, start_response):
+    time.sleep(float(environ["QUERY_STRING"] or "1"))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"slept"]
+
+
+def thread_local_counter(environ, start_response):
+    """Counts requests per context thread: a context keeps its thread state across requests."""
+    _local.count = getattr(_local, "count", 0) + 1
+    body = f"{threading.get_ident()} {_local.count}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
+
+
+def file_wrapper(environ, start_response):
+    path = environ["QUERY_STRING"]
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return environ["wsgi.file_wrapper"](open(path, "rb"), 4096)

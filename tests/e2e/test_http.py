@@ -1,0 +1,168 @@
+"""HTTP/1.1 behaviour of the worker: keep-alive, pipelining, HTTP/1.0, limits, refusals."""
+
+import json
+import socket
+import time
+
+import pytest
+import requests
+
+from conftest import read_response
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(start_worker):
+    worker = start_worker("echo:hello")
+    with worker.connect() as sock:
+        for _ in range(3):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = read_response(sock)
+            assert (status, body) == (200, b"Hello, World!")
+            assert "connection" not in dict(headers)
+
+
+def test_pipelined_requests_are_answered_in_order(start_worker):
+    worker = start_worker("echo:environ_json")
+    with worker.connect() as connection:
+        connection.sendall(b"".join(f"GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(5)))
+        paths = [json.loads(read_response(connection)[2])["PATH_INFO"] for _ in range(5)]
+    assert paths == [f"/{i}" for i in range(5)]
+
+
+def test_http10_closes_by_default_and_keeps_alive_when_asked(start_worker):
+    worker = start_worker("echo:hello")
+    with worker.connect() as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        status, headers, body = read_response(sock)
+        assert status == 200 and body == b"Hello, World!"
+        assert dict(headers)["connection"] == "close"
+        assert sock.recv(10) == b""
+    with worker.connect() as sock:
+        for _ in range(2):
+            sock.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            status, headers, body = read_response(sock)
+            assert dict(headers)["connection"] == "keep-alive"
+
+
+def test_connection_close_is_honoured(start_worker):
+    worker = start_worker("echo:hello")
+    with worker.connect() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        status, headers, _ = read_response(sock)
+        assert dict(headers)["connection"] == "close"
+        assert sock.recv(10) == b""
+
+
+def test_date_and_server_headers(start_worker):
+    worker = start_worker("echo:hello")
+    response = requests.get(worker.url)
+    assert response.headers["Server"] == "hornbeam"
+    assert response.headers["Date"].endswith(" GMT")
+
+
+def test_absolute_form_target(start_worker):
+    worker = start_worker("echo:environ_json")
+    with worker.connect() as sock:
+        sock.sendall(b"GET http://example.com/p/q?z=9 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        status, _, body = read_response(sock)
+    environ = json.loads(body)
+    assert (environ["PATH_INFO"], environ["QUERY_STRING"]) == ("/p/q", "z=9")
+
+
+def test_expect_100_continue(start_worker):
+    worker = start_worker("echo:echo_body")
+    with worker.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        interim = sock.recv(65536)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(b"hello")
+        status, _, body = read_response(sock)
+    assert (status, body) == (200, b"hello")
+
+
+def exchange(worker, raw):
+    """Sends raw bytes; returns the status of the answer and whether the server then closed."""
+    with worker.connect() as sock:
+        sock.sendall(raw)
+        status, _, _ = read_response(sock)
+        sock.settimeout(5)
+        try:
+            closed = sock.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            closed = True
+    return status, closed
+
+
+def test_request_line_too_long_is_414(start_worker):
+    worker = start_worker("echo:hello", "--limits-max-request-line", "1024")
+    status, closed = exchange(worker, b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (status, closed) == (414, True)
+    worker.wait_for_log("limits.max_request_line")
+    assert requests.get(worker.url).status_code == 200
+
+
+def test_header_field_too_large_is_431(start_worker):
+    worker = start_worker("echo:hello", "--limits-max-header-size", "1024")
+    status, closed = exchange(worker, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 1500 + b"\r\n\r\n")
+    assert (status, closed) == (431, True)
+    worker.wait_for_log("limits.max_header_size")
+    assert requests.get(worker.url).status_code == 200
+
+
+def test_too_many_header_fields_is_431(start_worker):
+    worker = start_worker("echo:hello", "--limits-max-headers", "10")
+    fields = b"".join(b"X-F%d: v\r\n" % i for i in range(20))
+    status, closed = exchange(worker, b"GET / HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+    assert (status, closed) == (431, True)
+    worker.wait_for_log("limits.max_headers")
+    assert requests.get(worker.url).status_code == 200
+
+
+def test_body_over_max_body_size_is_413(start_worker):
+    worker = start_worker("echo:echo_body", "--limits-max-body-size", "1KiB")
+    status, closed = exchange(worker, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
+    assert (status, closed) == (413, True)
+    worker.wait_for_log("limits.max_body_size")
+    assert requests.post(worker.url, data=b"small").content == b"small"
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\rb\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\n: empty-name\r\n\r\n",
+    b"G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+], ids=["cl-and-te", "repeated-cl", "signed-cl", "junk-cl", "te-not-chunked", "bad-chunk-size", "obs-fold",
+        "bare-cr", "empty-name", "bad-method", "bad-version"])
+def test_ambiguous_or_malformed_requests_are_refused(start_worker, raw):
+    worker = start_worker("echo:echo_body")
+    status, closed = exchange(worker, raw)
+    assert 400 <= status < 600 and closed
+    assert requests.post(worker.url, data=b"still").content == b"still"
+
+
+def test_slow_request_head_is_cut_after_header_timeout(start_worker):
+    worker = start_worker("echo:hello", "--limits-header-timeout", "500ms")
+    with worker.connect() as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        sock.settimeout(10)
+        for _ in range(100):
+            try:
+                sock.sendall(b"X-Drip: 1\r\n")  # trickling in, never finishing the head
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            try:
+                if sock.recv(1, socket.MSG_DONTWAIT) == b"":
+                    break
+            except BlockingIOError:
+                pass
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+    assert elapsed < 3, "the deadline is for the whole head, not per byte"
+    assert requests.get(worker.url).status_code == 200

@@ -1,0 +1,61 @@
+#include "worker/request_head_check.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hornbeam::worker {
+namespace {
+
+int status_of(std::string_view head, config::Limits limits = {}) { return check_request_head(head, limits).status; }
+
+TEST(RequestHeadCheck, AcceptsOrdinaryRequests) {
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("POST /a?b=c HTTP/1.0\r\nContent-Length: 3\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("PUT /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nX-Obs: caf\xc3\xa9\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("GET http://h/p HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n\r\n"), 0);
+}
+
+TEST(RequestHeadCheck, RequestLine) {
+  EXPECT_EQ(status_of("G(T / HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/2.0\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / http/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET /\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET  / HTTP/1.1\r\n\r\n"), 400);  // empty target between two spaces
+  EXPECT_EQ(status_of("GET /a\x01 HTTP/1.1\r\n\r\n"), 400);
+}
+
+TEST(RequestHeadCheck, Limits) {
+  config::Limits limits;
+  limits.max_request_line = 64;
+  limits.max_header_size = 32;
+  limits.max_headers = 2;
+  EXPECT_EQ(status_of("GET /" + std::string(100, 'a') + " HTTP/1.1\r\n\r\n", limits), 414);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: " + std::string(40, 'b') + "\r\n\r\n", limits), 431);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits), 431);
+  EXPECT_EQ(check_request_head("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits).reason,
+            "more header fields than limits.max_headers");
+}
+
+TEST(RequestHeadCheck, AmbiguousFraming) {
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+}
+
+TEST(RequestHeadCheck, FieldSyntax) {
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"), 400);        // obs-fold
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\n: v\r\n\r\n"), 400);               // empty name
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nNo colon\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX Y: v\r\n\r\n"), 400);            // space in name
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), 400);           // bare CR
+  EXPECT_EQ(status_of("GET / HTTP/1.1\nX: a\n\n"), 400);                    // bare LF
+  EXPECT_EQ(status_of(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 27)), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n"), 400);
+}
+
+}  // namespace
+}  // namespace hornbeam::worker

@@ -1,0 +1,141 @@
+// Framing of responses: what bytes the client gets for each way an app can answer.
+
+#include "worker/response_channel.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace hornbeam::worker {
+namespace {
+
+std::string drain(ResponseChannel& channel, ResponseChannel::Batch* last = nullptr) {
+  auto batch = channel.take();
+  if (last) *last = batch;
+  return batch.bytes;
+}
+
+// The response without its Date line (which changes every second).
+std::string without_date(std::string bytes) {
+  const auto date = bytes.find("Date: ");
+  if (date != std::string::npos) bytes.erase(date, bytes.find("\r\n", date) + 2 - date);
+  return bytes;
+}
+
+TEST(ResponseChannel, ContentLengthFromTheApp) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.start("200 OK", {{"Content-Length", "5"}});
+  EXPECT_TRUE(channel.write("hello"));
+  channel.finish();
+  ResponseChannel::Batch batch;
+  EXPECT_EQ(without_date(drain(channel, &batch)),
+            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_TRUE(batch.complete);
+  EXPECT_TRUE(batch.keep_alive);
+  EXPECT_FALSE(batch.cut);
+}
+
+TEST(ResponseChannel, ChunkedWithoutLengthOnHttp11) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.start("200 OK", {});
+  channel.write("ab");
+  channel.write("cde");
+  channel.finish();
+  EXPECT_EQ(without_date(drain(channel)),
+            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n");
+}
+
+TEST(ResponseChannel, CloseDelimitedOnHttp10) {
+  ResponseChannel channel({.http_version = 10}, 1 << 20, [] {});
+  channel.start("200 OK", {});
+  channel.write("abc");
+  channel.finish();
+  ResponseChannel::Batch batch;
+  EXPECT_EQ(without_date(drain(channel, &batch)), "HTTP/1.0 200 OK\r\nServer: hornbeam\r\nConnection: close\r\n\r\nabc");
+  EXPECT_FALSE(batch.keep_alive);
+}
+
+TEST(ResponseChannel, HeadAnd204And304CarryNoBody) {
+  for (const auto& [head_request, status] : {std::pair{true, "200 OK"}, {false, "204 No Content"}, {false, "304 Not Modified"}}) {
+    ResponseChannel channel({.head_request = head_request}, 1 << 20, [] {});
+    channel.start(status, {{"Content-Length", "4"}});
+    channel.write("body");
+    channel.finish();
+    const std::string bytes = drain(channel);
+    EXPECT_TRUE(bytes.ends_with("\r\n\r\n")) << bytes;
+    EXPECT_EQ(bytes.find("body"), std::string::npos) << bytes;
+  }
+}
+
+TEST(ResponseChannel, ShortBodyForItsContentLengthIsCut) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.start("200 OK", {{"Content-Length", "10"}});
+  channel.write("short");
+  channel.finish();
+  ResponseChannel::Batch batch;
+  drain(channel, &batch);
+  EXPECT_TRUE(batch.cut);
+}
+
+TEST(ResponseChannel, LongBodyForItsContentLengthIsCutAtTheLength) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.start("200 OK", {{"Content-Length", "3"}});
+  EXPECT_FALSE(channel.write("toolong"));
+  ResponseChannel::Batch batch;
+  EXPECT_TRUE(drain(channel, &batch).ends_with("\r\n\r\ntoo"));
+  EXPECT_TRUE(batch.cut);
+}
+
+TEST(ResponseChannel, AbortAfterStartCutsWithoutTheLastChunk) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.start("200 OK", {});
+  channel.write("partial");
+  channel.abort();
+  ResponseChannel::Batch batch;
+  const std::string bytes = drain(channel, &batch);
+  EXPECT_TRUE(batch.cut);
+  EXPECT_EQ(bytes.find("0\r\n\r\n"), std::string::npos);
+}
+
+TEST(ResponseChannel, FailSendsAComplete500AndCloses) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.fail(500);
+  ResponseChannel::Batch batch;
+  const std::string bytes = drain(channel, &batch);
+  EXPECT_TRUE(bytes.starts_with("HTTP/1.1 500 Internal Server Error\r\n"));
+  EXPECT_NE(bytes.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_TRUE(batch.complete);
+  EXPECT_FALSE(batch.keep_alive);
+}
+
+TEST(ResponseChannel, WriterWaitsWhileTheBufferIsFullAndIsReleasedByTake) {
+  std::atomic<int> wakes = 0;
+  ResponseChannel channel({}, 1024, [&] { ++wakes; });
+  channel.start("200 OK", {{"Content-Length", "4096"}});
+  std::atomic<bool> returned = false;
+  std::thread writer([&] {
+    channel.write(std::string(4096, 'x'));  // over the high-water mark: blocks until drained
+    returned = true;
+  });
+  while (wakes == 0) std::this_thread::yield();
+  EXPECT_FALSE(returned);
+  std::size_t taken = 0;
+  while (taken < 4096 + 40) taken += drain(channel).size();
+  writer.join();
+  EXPECT_TRUE(returned);
+}
+
+TEST(ResponseChannel, ClosingReleasesAWaitingWriter) {
+  ResponseChannel channel({}, 16, [] {});
+  channel.start("200 OK", {});
+  std::atomic<bool> result = true;
+  std::thread writer([&] { result = channel.write(std::string(1000, 'x')); });
+  channel.close();
+  writer.join();
+  EXPECT_FALSE(result);
+  EXPECT_FALSE(channel.write("more"));
+}
+
+}  // namespace
+}  // namespace hornbeam::worker

@@ -1,0 +1,21 @@
+#pragma once
+
+// The strict reading of a request head that Beast is lenient about. The raw head (request
+// line and fields, up to and including the blank line) is judged before Beast parses it:
+// anything ambiguous is refused, never guessed (request smuggling lives in the guesses).
+
+#include "config/config.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace hornbeam::worker {
+
+struct HeadVerdict {
+  int status = 0;      // 0: acceptable; else 400, 414 or 431
+  std::string reason;  // for the log line: which rule or which limit
+};
+
+HeadVerdict check_request_head(std::string_view head, const config::Limits& limits);
+
+}  // namespace hornbeam::worker
