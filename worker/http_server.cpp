@@ -4,6 +4,7 @@
 
 #include "common/bind_address.hpp"
 #include "common/logging.hpp"
+#include "worker/access_log.hpp"
 #include "worker/request_head_check.hpp"
 #include "worker/response_channel.hpp"
 
@@ -46,6 +47,8 @@ struct ServerState {
   Dispatch dispatch;
   std::set<Session*> sessions;
   bool draining = false;
+  AccessLogFormat access_format{config.logging.access_log_format};
+  bool access_json = config.logging.format == "json";
 };
 
 std::pair<std::string, std::uint16_t> endpoint_address(const Protocol::endpoint& endpoint) {
@@ -168,10 +171,21 @@ class Session : public std::enable_shared_from_this<Session> {
       request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
     }
     request.body = std::move(message.body());
+    access_pending_ = logging::access_log() != nullptr;
+    if (access_pending_) {
+      access_ = AccessEntry{};
+      access_.method = request.method;
+      access_.target = request.target;
+      access_.version = request.version;
+      access_.started = std::chrono::system_clock::now();
+      access_started_ = std::chrono::steady_clock::now();
+      if (server_.access_format.uses_request_headers()) request_headers_ = request.headers;
+    }
     beast::error_code ignored;
     const auto [remote_host, remote_port] = endpoint_address(socket_.remote_endpoint(ignored));
     const auto [local_host, local_port] = endpoint_address(socket_.local_endpoint(ignored));
     request.remote_addr = remote_host;
+    access_.remote_addr = remote_host;
     request.remote_port = remote_port;
     request.server_name = local_host;
     request.server_port = local_port;
@@ -180,6 +194,7 @@ class Session : public std::enable_shared_from_this<Session> {
     framing.head_request = message.method() == http::verb::head;
     framing.http_version = message.version();
     framing.client_keep_alive = message.keep_alive() && server_.config.keepalive.count() > 0 && !server_.draining;
+    framing.keep_headers = logging::access_log() && server_.access_format.uses_response_headers();
     auto weak = weak_from_this();
     channel_ = std::make_shared<ResponseChannel>(framing, response_high_water, [weak, this] {
       asio::post(server_.io, [weak, this] {
@@ -214,10 +229,24 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void finish_response(const ResponseChannel::Batch& batch) {
+    write_access_line(batch.status);
     channel_.reset();
     const auto keep = std::move(in_flight_);
     if (batch.cut || !batch.keep_alive) return close();
     read_head(false);
+  }
+
+  void write_access_line(int status) {
+    auto* log = logging::access_log();
+    if (!log || !channel_ || !access_pending_) return;  // refused requests are in the error log
+    access_pending_ = false;
+    access_.status = status;
+    access_.body_bytes = channel_->body_bytes();
+    access_.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                             access_started_);
+    access_.request_headers = &request_headers_;
+    access_.response_headers = &channel_->headers();
+    log->info(server_.access_json ? AccessLogFormat::json(access_) : server_.access_format.text(access_));
   }
 
   void refuse(beast::error_code ec) {
@@ -265,6 +294,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<ResponseChannel> channel_;
   std::shared_ptr<Session> in_flight_;
+  AccessEntry access_;
+  bool access_pending_ = false;  // a dispatched request whose line is still to be written
+  std::chrono::steady_clock::time_point access_started_;
+  std::vector<HttpHeader> request_headers_;  // only when the access log format prints them
   std::size_t scanned_ = 0;  // bytes of buffer_ already searched for the end of the head
   bool writing_ = false;
   bool busy_ = false;

@@ -88,6 +88,7 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   head += "\r\n";
 
   std::unique_lock lock(mutex_);
+  if (framing_.keep_headers) headers_ = std::move(headers);
   append(head, lock);
 }
 

@@ -20,6 +20,7 @@ struct ResponseFraming {
   bool head_request = false;      // HEAD: headers only
   int http_version = 11;          // 10 or 11
   bool client_keep_alive = true;  // what the request asked for
+  bool keep_headers = false;      // keep the response headers for the access log
 };
 
 class ResponseChannel final : public ResponseSink {
@@ -46,6 +47,8 @@ class ResponseChannel final : public ResponseSink {
   // The client is gone (or the worker is stopping): writers stop waiting and get false.
   void close();
   std::uint64_t body_bytes() const;
+  // The app's response headers, when framing.keep_headers; read after the response completed.
+  const std::vector<HttpHeader>& headers() const { return headers_; }
 
  private:
   void append(std::string_view bytes, std::unique_lock<std::mutex>& lock);
@@ -67,6 +70,7 @@ class ResponseChannel final : public ResponseSink {
   int status_ = 0;
   std::optional<std::uint64_t> content_length_;
   std::uint64_t body_written_ = 0;
+  std::vector<HttpHeader> headers_;
 };
 
 // "Sun, 29 Nov 2026 01:22:37 GMT", cached per second and per thread.

@@ -25,8 +25,8 @@ class Worker:
         self.lines = []
         self._ready = threading.Event()
         self.port = None
-        command = [WORKER_BIN, "-b", "127.0.0.1:0", "--pythonpath", str(APPS), "--logging-access-log", "",
-                   *args, app]
+        quiet = [] if "--logging-access-log" in args else ["--logging-access-log", ""]
+        command = [WORKER_BIN, "-b", "127.0.0.1:0", "--pythonpath", str(APPS), *quiet, *args, app]
         self.process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})},
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True, errors="replace")
