@@ -19,6 +19,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <set>
 
 namespace asio = boost::asio;
@@ -58,6 +60,34 @@ std::pair<std::string, std::uint16_t> endpoint_address(const Protocol::endpoint&
   getnameinfo(endpoint.data(), static_cast<socklen_t>(endpoint.size()), host, sizeof host, port, sizeof port,
               NI_NUMERICHOST | NI_NUMERICSERV);
   return {host, static_cast<std::uint16_t>(std::atoi(port))};
+}
+
+// Trailer fields that would change framing, routing or authentication after the fact.
+bool is_forbidden_trailer(std::string_view name) {
+  static constexpr std::array<std::string_view, 13> forbidden = {
+      "content-length", "transfer-encoding", "host", "trailer", "te", "connection", "keep-alive",
+      "upgrade", "expect", "max-forwards", "authorization", "proxy-authorization", "content-encoding"};
+  return std::any_of(forbidden.begin(), forbidden.end(), [&](std::string_view f) { return beast::iequals(name, f); });
+}
+
+// PATH_INFO and QUERY_STRING from the request target, whatever its form (RFC 9112 §3.2).
+// The fragment is never part of either (clients should not send one; some do).
+void split_target(std::string_view target, bool connect, HttpRequest& request) {
+  if (target == "*" || connect) {
+    request.path = std::string(target);  // asterisk-form and authority-form: no path to speak of
+    return;
+  }
+  if (!target.starts_with('/')) {
+    // absolute-form ("http://host/path?q"): the path starts after the authority.
+    const auto authority = target.find("://") + 3;
+    const auto path = target.find_first_of("/?#", authority);
+    target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+    if (target.front() != '/') request.path = "/";
+  }
+  target = target.substr(0, target.find('#'));
+  const auto question = target.find('?');
+  request.path += std::string(target.substr(0, question));
+  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
 }
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -126,6 +156,7 @@ class Session : public std::enable_shared_from_this<Session> {
     buffer_.consume(parser_->put(asio::buffer(buffer_.data().data(), head_size), parse_error));
     if (parse_error || !parser_->is_header_done()) return refuse(parse_error ? parse_error : http::error::partial_message);
     const auto& message = parser_->get();
+    header_fields_ = static_cast<std::size_t>(std::distance(message.begin(), message.end()));
     if (beast::iequals(message[http::field::expect], "100-continue") && message.version() == 11) {
       // TODO(worker): send 100 only when the app starts reading the body (streaming input).
       static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -155,20 +186,18 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest request;
     request.method = std::string(message.method_string());
     request.target = std::string(message.target());
-    std::string_view target = message.target();
-    if (!target.starts_with('/')) {
-      // absolute-form ("http://host/path?q"): the path starts after the authority.
-      const auto scheme = target.find("://");
-      const auto slash = scheme == std::string_view::npos ? std::string_view::npos : target.find('/', scheme + 3);
-      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
-    const auto question = target.find('?');
-    request.path = std::string(target.substr(0, question));
-    if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+    split_target(message.target(), message.method() == http::verb::connect, request);
     request.version = message.version();
-    request.headers.reserve(16);
+    request.headers.reserve(header_fields_);
+    std::size_t index = 0;
     for (const auto& field : message) {
-      request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+      if (index++ < header_fields_) {
+        request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+      } else if (is_forbidden_trailer(field.name_string())) {
+        // Beast appends chunked trailers to the fields; WSGI has no place for them, and one
+        // that would change routing or framing after the fact is refused.
+        return reject(400, "forbidden trailer field " + std::string(field.name_string()));
+      }
     }
     request.body = std::move(message.body());
     access_pending_ = logging::access_log() != nullptr;
@@ -298,7 +327,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool access_pending_ = false;  // a dispatched request whose line is still to be written
   std::chrono::steady_clock::time_point access_started_;
   std::vector<HttpHeader> request_headers_;  // only when the access log format prints them
-  std::size_t scanned_ = 0;  // bytes of buffer_ already searched for the end of the head
+  std::size_t scanned_ = 0;
+  std::size_t header_fields_ = 0;  // fields of the head; Beast appends trailers after them  // bytes of buffer_ already searched for the end of the head
   bool writing_ = false;
   bool busy_ = false;
 };

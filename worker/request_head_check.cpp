@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <vector>
 
 namespace hornbeam::worker {
 namespace {
@@ -28,6 +29,57 @@ std::string_view trim(std::string_view text) {
 
 HeadVerdict refuse(int status, std::string reason) { return {status, std::move(reason)}; }
 
+// absolute-form: scheme "://" authority [path-abempty] [ "?" query ].
+bool is_absolute_form(std::string_view target) {
+  const auto separator = target.find("://");
+  if (separator == std::string_view::npos || separator == 0) return false;
+  const std::string_view scheme = target.substr(0, separator);
+  if (!std::isalpha(static_cast<unsigned char>(scheme.front())) ||
+      !std::all_of(scheme.begin(), scheme.end(),
+                   [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.'; })) {
+    return false;
+  }
+  const std::string_view rest = target.substr(separator + 3);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  return is_authority(authority);
+}
+
+}  // namespace
+
+bool is_authority(std::string_view authority) {
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (authority.empty()) return false;
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos || close < 2) return false;
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return false;
+    if (!after.empty()) port = after.substr(1);
+    if (!std::all_of(host.begin(), host.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'; })) {
+      return false;
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    if (colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+    }
+    static constexpr std::string_view allowed = "-._~!$&'()*+,;=%";
+    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || allowed.find(c) != std::string_view::npos;
+        })) {
+      return false;
+    }
+  }
+  return std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+namespace {
+
 HeadVerdict check_request_line(std::string_view line) {
   const auto first_space = line.find(' ');
   const auto last_space = line.rfind(' ');
@@ -37,13 +89,39 @@ HeadVerdict check_request_line(std::string_view line) {
   const std::string_view method = line.substr(0, first_space);
   const std::string_view target = line.substr(first_space + 1, last_space - first_space - 1);
   const std::string_view version = line.substr(last_space + 1);
-  if (method.empty() || !std::all_of(method.begin(), method.end(), [](char c) { return is_token_char(c); })) {
+  // Methods are case-sensitive tokens; like Gunicorn, lower case is refused rather than
+  // guessed at (a lower-case "get" is a client bug or a probe, never a real method).
+  if (method.empty() || !std::all_of(method.begin(), method.end(), [](char c) {
+        return is_token_char(static_cast<unsigned char>(c)) && !std::islower(static_cast<unsigned char>(c)) && c != '#';
+      })) {
     return refuse(400, "invalid method");
   }
   if (target.empty() || std::any_of(target.begin(), target.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; })) {
     return refuse(400, "invalid request target");
   }
+  // RFC 9112 §3.2: the four target forms, each where it belongs.
+  const bool form_ok = target.front() == '/' || is_absolute_form(target) ||
+                       (target == "*" && method == "OPTIONS") || (method == "CONNECT" && is_authority(target));
+  if (!form_ok) return refuse(400, "invalid request target");
   if (version != "HTTP/1.1" && version != "HTTP/1.0") return refuse(400, "unsupported HTTP version");
+  return {};
+}
+
+// RFC 9112 §6.3: the final coding must be chunked, and chunked only once; the codings
+// before it (gzip, identity...) are the app's to undo.
+HeadVerdict check_transfer_codings(std::string_view list) {
+  std::vector<std::string_view> codings;
+  while (true) {
+    const auto comma = list.find(',');
+    codings.push_back(trim(list.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  for (std::size_t i = 0; i < codings.size(); ++i) {
+    const bool last = i + 1 == codings.size();
+    if (codings[i].empty()) return refuse(400, "empty Transfer-Encoding coding");
+    if (iequals(codings[i], "chunked") != last) return refuse(400, "Transfer-Encoding without a final, single chunked");
+  }
   return {};
 }
 
@@ -65,14 +143,17 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
 
   std::int64_t fields = 0;
   int content_lengths = 0;
-  int transfer_encodings = 0;
+  int hosts = 0;
+  int content_types = 0;
+  std::string transfer_codings;  // every Transfer-Encoding field, joined as one list
   std::size_t start = line_end + 2;
   while (true) {
     line_end = head.find("\r\n", start);
     if (line_end == std::string_view::npos || line_end == start) break;  // the blank line
     const std::string_view line = head.substr(start, line_end - start);
     start = line_end + 2;
-    if (static_cast<std::int64_t>(line.size()) > limits.max_header_size) {
+    // The field's line with its CRLF, as Gunicorn counts limit_request_field_size.
+    if (static_cast<std::int64_t>(line.size() + 2) > limits.max_header_size) {
       return refuse(431, "header field larger than limits.max_header_size");
     }
     if (++fields > limits.max_headers) return refuse(431, "more header fields than limits.max_headers");
@@ -93,15 +174,20 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
         return refuse(400, "Content-Length is not a plain number");
       }
     } else if (iequals(name, "Transfer-Encoding")) {
-      ++transfer_encodings;
-      if (!iequals(value, "chunked")) return refuse(400, "Transfer-Encoding other than a single chunked");
+      transfer_codings += (transfer_codings.empty() ? "" : ",") + std::string(value);
+    } else if (iequals(name, "Host")) {
+      ++hosts;
+    } else if (iequals(name, "Content-Type")) {
+      ++content_types;
     }
   }
   if (content_lengths > 1) return refuse(400, "repeated Content-Length");
-  if (transfer_encodings > 1) return refuse(400, "repeated Transfer-Encoding");
-  if (content_lengths && transfer_encodings) return refuse(400, "both Content-Length and Transfer-Encoding");
-  if (transfer_encodings && request_line.ends_with("HTTP/1.0")) {
-    return refuse(400, "Transfer-Encoding on HTTP/1.0");
+  if (hosts > 1) return refuse(400, "repeated Host");
+  if (content_types > 1) return refuse(400, "repeated Content-Type");
+  if (!transfer_codings.empty()) {
+    if (content_lengths) return refuse(400, "both Content-Length and Transfer-Encoding");
+    if (request_line.ends_with("HTTP/1.0")) return refuse(400, "Transfer-Encoding on HTTP/1.0");
+    if (const auto verdict = check_transfer_codings(transfer_codings); verdict.status) return verdict;
   }
   return {};
 }

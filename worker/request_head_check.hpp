@@ -18,4 +18,7 @@ struct HeadVerdict {
 
 HeadVerdict check_request_head(std::string_view head, const config::Limits& limits);
 
+// host[:port], [v6][:port] or user@host[:port] (the authority of RFC 3986).
+bool is_authority(std::string_view authority);
+
 }  // namespace hornbeam::worker

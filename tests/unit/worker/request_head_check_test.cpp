@@ -41,9 +41,43 @@ TEST(RequestHeadCheck, AmbiguousFraming) {
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
-  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+}
+
+TEST(RequestHeadCheck, TargetForms) {
+  EXPECT_EQ(status_of("OPTIONS * HTTP/1.1\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("GET * HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("CONNECT example.com:443 HTTP/1.1\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("CONNECT [::1]:443 HTTP/1.1\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("GET example.com:443 HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET foo/bar HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET http://user@host:8080/p?q HTTP/1.1\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("PUT s://]ufd/: HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("get / HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("-bl /foo HTTP/1.1\r\n\r\n"), 400);
+}
+
+TEST(RequestHeadCheck, TransferCodingLists) {
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: ,chunked\r\n\r\n"), 400);
+}
+
+TEST(RequestHeadCheck, SingletonFields) {
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nContent-Type: a\r\ncontent-type: b\r\n\r\n"), 400);
+}
+
+TEST(RequestHeadCheck, FieldSizeCountsTheCrlfLikeGunicorn) {
+  config::Limits limits;
+  limits.max_header_size = 10;
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: 12345\r\n\r\n", limits), 0);   // 8 + CRLF = 10
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: 123456\r\n\r\n", limits), 431);
 }
 
 TEST(RequestHeadCheck, FieldSyntax) {
