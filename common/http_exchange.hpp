@@ -5,6 +5,7 @@
 // other's library.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,16 @@ struct HttpHeader {
   std::string value;
 };
 
+// A request body that is still arriving (large, chunked or behind `Expect: 100-continue`).
+// Read from a context thread, without the GIL: read() waits for the network.
+class RequestBodySource {
+ public:
+  virtual ~RequestBodySource() = default;
+  // Up to `max` bytes (at least one), or "" at the end of the body. Throws
+  // std::runtime_error when the client went away or the body broke a limit.
+  virtual std::string read(std::size_t max) = 0;
+};
+
 struct HttpRequest {
   std::string method;
   std::string target;  // as sent: "/a%20b?x=1" or absolute-form
@@ -23,7 +34,8 @@ struct HttpRequest {
   std::string query;
   int version = 11;  // 10 or 11
   std::vector<HttpHeader> headers;  // names as sent, in order
-  std::string body;
+  std::string body;  // the whole body, unless body_stream is set
+  std::shared_ptr<RequestBodySource> body_stream;
   std::string remote_addr;
   std::uint16_t remote_port = 0;
   std::string server_name;

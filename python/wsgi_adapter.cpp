@@ -3,6 +3,7 @@
 #include "common/logging.hpp"
 #include "common/version.hpp"
 #include "python/interpreter.hpp"
+#include "python/wsgi_input.hpp"
 #include "python/wsgi_start_response.hpp"
 
 #include <spdlog/logger.h>
@@ -107,12 +108,13 @@ struct WsgiAdapter::Keys {
 WsgiAdapter::WsgiAdapter(PyRef app, const WsgiSettings& settings)
     : app_(std::move(app)), keys_(std::make_unique<Keys>()) {
   start_response_type_ = make_start_response_type();
+  input_type_ = make_input_type();
   PyRef io = PyRef::steal(PyImport_ImportModule("io"));
   if (io) bytes_io_ = PyRef::steal(PyObject_GetAttrString(io.get(), "BytesIO"));
   PyObject* errors = PySys_GetObject("stderr");  // borrowed
   PyRef namespace_dict = PyRef::steal(PyDict_New());
   PyRef ran = PyRef::steal(PyRun_String(file_wrapper_source, Py_file_input, namespace_dict.get(), namespace_dict.get()));
-  if (!start_response_type_ || !bytes_io_ || !ran) {
+  if (!start_response_type_ || !input_type_ || !bytes_io_ || !ran) {
     throw std::runtime_error("cannot prepare the WSGI adapter: " + take_exception_text());
   }
 
@@ -164,10 +166,14 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
       set_item(e, key, latin1(header.value));
     }
   }
-  PyRef body = PyRef::steal(
-      PyBytes_FromStringAndSize(request.body.data(), static_cast<Py_ssize_t>(request.body.size())));
-  // BytesIO shares the bytes object until it is written to: no second copy.
-  set_item(e, k.input, PyRef::steal(PyObject_CallOneArg(bytes_io_.get(), body.get())));
+  if (request.body_stream) {
+    set_item(e, k.input, make_input(input_type_.get(), request.body_stream));
+  } else {
+    PyRef body = PyRef::steal(
+        PyBytes_FromStringAndSize(request.body.data(), static_cast<Py_ssize_t>(request.body.size())));
+    // BytesIO shares the bytes object until it is written to: no second copy.
+    set_item(e, k.input, PyRef::steal(PyObject_CallOneArg(bytes_io_.get(), body.get())));
+  }
   return environ;
 }
 

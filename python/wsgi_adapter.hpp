@@ -35,6 +35,7 @@ class WsgiAdapter final : public ContextState {
   PyRef app_;
   PyRef environ_template_;
   PyRef start_response_type_;
+  PyRef input_type_;
   PyRef bytes_io_;  // io.BytesIO, for wsgi.input
   std::unique_ptr<Keys> keys_;
 };

@@ -5,6 +5,7 @@
 #include "common/bind_address.hpp"
 #include "common/logging.hpp"
 #include "worker/access_log.hpp"
+#include "worker/request_body_stream.hpp"
 #include "worker/request_head_check.hpp"
 #include "worker/response_channel.hpp"
 
@@ -32,6 +33,7 @@ namespace hornbeam::worker {
 namespace {
 
 constexpr std::size_t response_high_water = 1 << 20;
+constexpr std::size_t stream_high_water = 256 * 1024;
 
 class Session;
 
@@ -115,11 +117,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_head(bool first) {
     busy_ = false;
     if (server_.draining) return close();
-    parser_.emplace();
+    head_parser_.emplace();
+    whole_parser_.reset();
+    stream_parser_.reset();
+    stream_.reset();
     const auto& limits = server_.config.limits;
-    parser_->header_limit(static_cast<std::uint32_t>(head_limit(limits)));
-    parser_->body_limit(limits.max_body_size ? boost::optional<std::uint64_t>(limits.max_body_size)
-                                             : boost::optional<std::uint64_t>());
+    head_parser_->header_limit(static_cast<std::uint32_t>(head_limit(limits)));
+    head_parser_->body_limit(body_limit());  // a Content-Length over it fails at the head: 413
     // One deadline for the whole head (slow-loris clients are cut however they drip).
     arm_timer(first ? limits.header_timeout : server_.config.keepalive + limits.header_timeout);
     scanned_ = 0;
@@ -153,18 +157,96 @@ class Session : public std::enable_shared_from_this<Session> {
       return reject(verdict.status, verdict.reason);
     }
     beast::error_code parse_error;
-    buffer_.consume(parser_->put(asio::buffer(buffer_.data().data(), head_size), parse_error));
-    if (parse_error || !parser_->is_header_done()) return refuse(parse_error ? parse_error : http::error::partial_message);
-    const auto& message = parser_->get();
-    header_fields_ = static_cast<std::size_t>(std::distance(message.begin(), message.end()));
-    if (beast::iequals(message[http::field::expect], "100-continue") && message.version() == 11) {
-      // TODO(worker): send 100 only when the app starts reading the body (streaming input).
-      static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-      beast::error_code ignored;
-      asio::write(socket_, asio::buffer(continue_line), ignored);
+    buffer_.consume(head_parser_->put(asio::buffer(buffer_.data().data(), head_size), parse_error));
+    if (parse_error || !head_parser_->is_header_done()) {
+      return refuse(parse_error ? parse_error : http::error::partial_message);
     }
-    http::async_read(socket_, buffer_, *parser_,
+    const auto& message = head_parser_->get();
+    header_fields_ = static_cast<std::size_t>(std::distance(message.begin(), message.end()));
+    expect_continue_ = message.version() == 11 && beast::iequals(message[http::field::expect], "100-continue");
+    const auto length = head_parser_->content_length();
+    // Small bodies are read whole before the app runs; large, chunked and 100-continue ones
+    // stream, and the app reads them as they arrive.
+    if (head_parser_->chunked() || expect_continue_ ||
+        (length && *length >= server_.config.limits.body_buffer_threshold)) {
+      return start_streaming();
+    }
+    whole_parser_.emplace(std::move(*head_parser_));
+    whole_parser_->body_limit(body_limit());
+    http::async_read(socket_, buffer_, *whole_parser_,
                      [self = shared_from_this()](beast::error_code read_error, std::size_t) { self->on_body(read_error); });
+  }
+
+  boost::optional<std::uint64_t> body_limit() const {
+    const auto limit = server_.config.limits.max_body_size;
+    return limit ? boost::optional<std::uint64_t>(limit) : boost::optional<std::uint64_t>();
+  }
+
+  void start_streaming() {
+    timer_.cancel();
+    stream_parser_.emplace(std::move(*head_parser_));
+    stream_parser_->body_limit(body_limit());
+    auto weak = weak_from_this();
+    stream_ = std::make_shared<RequestBodyStream>(stream_high_water, [weak, this] {
+      asio::post(server_.io, [weak, this] {
+        if (auto self = weak.lock()) read_body_piece();
+      });
+    });
+    HttpRequest request = make_request(stream_parser_->get());
+    request.body_stream = stream_;
+    dispatch(std::move(request), stream_parser_->get(), stream_parser_->get().keep_alive());
+  }
+
+  // I/O thread: read more of a streamed body while the app wants it and there is room.
+  void read_body_piece() {
+    if (!stream_ || stream_reading_ || !stream_->wants_more()) return;
+    if (expect_continue_) {
+      expect_continue_ = false;
+      // The app is reading the body, so the client may send it now: unless the response has
+      // begun already (then the client sends the body anyway or gives up).
+      if (!response_begun_) {
+        static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+        beast::error_code ignored;
+        asio::write(socket_, asio::buffer(continue_line), ignored);
+      }
+    }
+    if (stream_parser_->is_done()) return stream_->end();
+    stream_reading_ = true;
+    piece_.resize(64 * 1024);
+    auto& body = stream_parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    body.more = true;
+    http::async_read_some(socket_, buffer_, *stream_parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body_piece(ec); });
+  }
+
+  void on_body_piece(beast::error_code ec) {
+    stream_reading_ = false;
+    if (!stream_) return;
+    const std::size_t produced = piece_.size() - stream_parser_->get().body().size;
+    if (ec == http::error::need_buffer) ec = {};
+    if (produced) stream_->push(std::string_view(piece_.data(), produced));
+    if (ec) {
+      if (ec == http::error::body_limit) {
+        if (channel_) channel_->set_failure_status(413);
+        logging::error_log().warn("request body larger than limits.max_body_size: reading stopped");
+      }
+      stream_->fail(ec == http::error::body_limit ? "request body larger than limits.max_body_size"
+                                                  : "client disconnected: " + ec.message());
+      return;
+    }
+    if (stream_parser_->is_done()) {
+      const auto& fields = stream_parser_->get();
+      std::size_t index = 0;
+      for (const auto& field : fields) {
+        if (index++ >= header_fields_ && is_forbidden_trailer(field.name_string())) {
+          return stream_->fail("forbidden trailer field " + std::string(field.name_string()));
+        }
+      }
+      return stream_->end();
+    }
+    read_body_piece();
   }
 
   // The head did not end within the size limits: a request line without its CRLF within
@@ -182,7 +264,22 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_body(beast::error_code ec) {
     timer_.cancel();
     if (ec) return refuse(ec);
-    auto message = parser_->release();
+    auto message = whole_parser_->release();
+    std::size_t index = 0;
+    for (const auto& field : message) {
+      if (index++ >= header_fields_ && is_forbidden_trailer(field.name_string())) {
+        // Beast appends chunked trailers to the fields; one that would change routing or
+        // framing after the fact is refused.
+        return reject(400, "forbidden trailer field " + std::string(field.name_string()));
+      }
+    }
+    HttpRequest request = make_request(message);
+    request.body = std::move(message.body());
+    dispatch(std::move(request), message, message.keep_alive());
+  }
+
+  // The request as the adapters see it: trailers (fields after the head's) are left out.
+  HttpRequest make_request(const http::request_header<>& message) {
     HttpRequest request;
     request.method = std::string(message.method_string());
     request.target = std::string(message.target());
@@ -191,18 +288,25 @@ class Session : public std::enable_shared_from_this<Session> {
     request.headers.reserve(header_fields_);
     std::size_t index = 0;
     for (const auto& field : message) {
-      if (index++ < header_fields_) {
-        request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
-      } else if (is_forbidden_trailer(field.name_string())) {
-        // Beast appends chunked trailers to the fields; WSGI has no place for them, and one
-        // that would change routing or framing after the fact is refused.
-        return reject(400, "forbidden trailer field " + std::string(field.name_string()));
-      }
+      if (index++ == header_fields_) break;
+      request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
     }
-    request.body = std::move(message.body());
+    beast::error_code ignored;
+    const auto [remote_host, remote_port] = endpoint_address(socket_.remote_endpoint(ignored));
+    const auto [local_host, local_port] = endpoint_address(socket_.local_endpoint(ignored));
+    request.remote_addr = remote_host;
+    request.remote_port = remote_port;
+    request.server_name = local_host;
+    request.server_port = local_port;
+    return request;
+  }
+
+  void dispatch(HttpRequest request, const http::request_header<>& message, bool keep_alive) {
+    timer_.cancel();
     access_pending_ = logging::access_log() != nullptr;
     if (access_pending_) {
       access_ = AccessEntry{};
+      access_.remote_addr = request.remote_addr;
       access_.method = request.method;
       access_.target = request.target;
       access_.version = request.version;
@@ -210,20 +314,12 @@ class Session : public std::enable_shared_from_this<Session> {
       access_started_ = std::chrono::steady_clock::now();
       if (server_.access_format.uses_request_headers()) request_headers_ = request.headers;
     }
-    beast::error_code ignored;
-    const auto [remote_host, remote_port] = endpoint_address(socket_.remote_endpoint(ignored));
-    const auto [local_host, local_port] = endpoint_address(socket_.local_endpoint(ignored));
-    request.remote_addr = remote_host;
-    access_.remote_addr = remote_host;
-    request.remote_port = remote_port;
-    request.server_name = local_host;
-    request.server_port = local_port;
-
     ResponseFraming framing;
     framing.head_request = message.method() == http::verb::head;
     framing.http_version = message.version();
-    framing.client_keep_alive = message.keep_alive() && server_.config.keepalive.count() > 0 && !server_.draining;
+    framing.client_keep_alive = keep_alive && server_.config.keepalive.count() > 0 && !server_.draining;
     framing.keep_headers = logging::access_log() && server_.access_format.uses_response_headers();
+    response_begun_ = false;
     auto weak = weak_from_this();
     channel_ = std::make_shared<ResponseChannel>(framing, response_high_water, [weak, this] {
       asio::post(server_.io, [weak, this] {
@@ -245,6 +341,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     writing_ = true;
+    response_begun_ = true;
     auto bytes = std::make_shared<std::string>(std::move(batch.bytes));
     asio::async_write(socket_, asio::buffer(*bytes),
                       [self = shared_from_this(), bytes](beast::error_code ec, std::size_t) {
@@ -261,7 +358,11 @@ class Session : public std::enable_shared_from_this<Session> {
     write_access_line(batch.status);
     channel_.reset();
     const auto keep = std::move(in_flight_);
-    if (batch.cut || !batch.keep_alive) return close();
+    // A body the app did not read to the end is still on the wire: the connection cannot be
+    // reused without reading it, and a client that sends gigabytes should not make us read them.
+    const bool body_left = stream_parser_ && !stream_parser_->is_done();
+    if (stream_) stream_->fail("the response is complete");
+    if (batch.cut || !batch.keep_alive || body_left) return close();
     read_head(false);
   }
 
@@ -312,6 +413,7 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.shutdown(Protocol::socket::shutdown_both, ignored);
     socket_.close(ignored);
     if (channel_) channel_->close();  // a context still writing learns the client is gone
+    if (stream_) stream_->fail("client disconnected");
     // Released last: this may be the final reference to the session.
     const auto keep = std::move(in_flight_);
   }
@@ -320,7 +422,14 @@ class Session : public std::enable_shared_from_this<Session> {
   Protocol::socket socket_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::empty_body>> head_parser_;
+  std::optional<http::request_parser<http::string_body>> whole_parser_;   // small bodies
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;  // streamed bodies
+  std::shared_ptr<RequestBodyStream> stream_;
+  std::string piece_;  // where a streamed body piece is read into
+  bool stream_reading_ = false;
+  bool expect_continue_ = false;
+  bool response_begun_ = false;
   std::shared_ptr<ResponseChannel> channel_;
   std::shared_ptr<Session> in_flight_;
   AccessEntry access_;

@@ -94,6 +94,10 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
 
 bool ResponseChannel::write(std::string_view data) {
   std::unique_lock lock(mutex_);
+  // Wait while the client has not taken what is already here, then take this chunk whole:
+  // a response given as one large bytes object frees its context at once, and a generator
+  // is held back once `high_water_` bytes wait.
+  drained_.wait(lock, [&] { return closed_ || pending_.size() < high_water_; });
   if (closed_) return false;
   if (!body_allowed_) return true;
   if (content_length_ && body_written_ + data.size() > *content_length_) {
@@ -116,8 +120,7 @@ bool ResponseChannel::write(std::string_view data) {
   } else {
     append(data, lock);
   }
-  drained_.wait(lock, [&] { return closed_ || pending_.size() < high_water_; });
-  return !closed_;
+  return true;
 }
 
 void ResponseChannel::finish() {
@@ -133,7 +136,16 @@ void ResponseChannel::finish() {
   end(lock, false);
 }
 
+void ResponseChannel::set_failure_status(int status) {
+  std::lock_guard lock(mutex_);
+  failure_status_ = status;
+}
+
 void ResponseChannel::fail(int status) {
+  {
+    std::lock_guard lock(mutex_);
+    if (failure_status_) status = failure_status_;
+  }
   const std::string body = std::to_string(status) + " " + reason_phrase(status) + "\n";
   std::string response = (framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) +
                          " " + reason_phrase(status) + "\r\nServer: hornbeam\r\nDate: " + http_date() +

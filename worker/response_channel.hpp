@@ -1,9 +1,10 @@
 #pragma once
 
 // The bounded hand-over of one response from a context thread to the I/O thread. The context
-// writes framed HTTP bytes in and is free again as soon as they fit; the I/O thread takes them
-// out and writes them to the socket. A slow client therefore holds at most `high_water` bytes
-// of memory and, when the buffer is full, the context waits (with the GIL released).
+// writes framed HTTP bytes in and moves on; the I/O thread takes them out and writes them to
+// the socket. A write waits (the GIL released) only while `high_water` bytes are still waiting
+// for the client, so a slow client holds at most high_water plus one chunk of memory, and a
+// response given as one block never holds its context.
 
 #include "common/http_exchange.hpp"
 
@@ -44,6 +45,9 @@ class ResponseChannel final : public ResponseSink {
     int status = 0;
   };
   Batch take();
+  // From the I/O thread: the status fail() sends instead of the adapter's (413 when the body
+  // broke max_body_size while the app was reading it).
+  void set_failure_status(int status);
   // The client is gone (or the worker is stopping): writers stop waiting and get false.
   void close();
   std::uint64_t body_bytes() const;
@@ -68,6 +72,7 @@ class ResponseChannel final : public ResponseSink {
   bool chunked_ = false;
   bool body_allowed_ = true;
   int status_ = 0;
+  int failure_status_ = 0;
   std::optional<std::uint64_t> content_length_;
   std::uint64_t body_written_ = 0;
   std::vector<HttpHeader> headers_;

@@ -140,6 +140,8 @@ class Connection:
         status = int(head[0].split(" ")[1])
         headers = [(name.lower(), value.strip()) for name, _, value in (line.partition(":") for line in head[1:])]
         fields = dict(headers)
+        if status < 200 or status in (204, 304):
+            return status, headers, b""
         if "content-length" in fields:
             return status, headers, self._take(int(fields["content-length"]))
         if fields.get("transfer-encoding") == "chunked":

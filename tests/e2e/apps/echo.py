@@ -165,3 +165,46 @@ def file_wrapper(environ, start_response):
     path = environ["QUERY_STRING"]
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     return environ["wsgi.file_wrapper"](open(path, "rb"), 4096)
+
+
+def upload_digest(environ, start_response):
+    """Reads the body in 64 KiB pieces; answers its length and SHA-256."""
+    import hashlib
+    digest = hashlib.sha256()
+    total = 0
+    stream = environ["wsgi.input"]
+    while True:
+        piece = stream.read(65536)
+        if not piece:
+            break
+        digest.update(piece)
+        total += len(piece)
+    body = f"{total} {digest.hexdigest()}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def input_lines(environ, start_response):
+    """readline(), readlines(hint) and iteration over one body, as JSON."""
+    stream = environ["wsgi.input"]
+    first = stream.readline()
+    limited = stream.readline(3)
+    rest_of_line = stream.readline()
+    some = stream.readlines(1)
+    iterated = list(stream)
+    body = json.dumps([x.decode() if isinstance(x, bytes) else [y.decode() for y in x]
+                       for x in (first, limited, rest_of_line, some, iterated)]).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def ignores_body(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"did not read"]
+
+
+def big_download(environ, start_response):
+    """10 MiB in one block (a typical in-memory download)."""
+    body = b"d" * (10 * 1024 * 1024)
+    start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))])
+    return [body]

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 namespace hornbeam::worker {
@@ -109,26 +110,28 @@ TEST(ResponseChannel, FailSendsAComplete500AndCloses) {
   EXPECT_FALSE(batch.keep_alive);
 }
 
-TEST(ResponseChannel, WriterWaitsWhileTheBufferIsFullAndIsReleasedByTake) {
+TEST(ResponseChannel, ALargeChunkIsTakenWholeAndTheNextWriteWaitsForTheClient) {
   std::atomic<int> wakes = 0;
   ResponseChannel channel({}, 1024, [&] { ++wakes; });
-  channel.start("200 OK", {{"Content-Length", "4096"}});
+  channel.start("200 OK", {{"Content-Length", "8192"}});
+  EXPECT_TRUE(channel.write(std::string(4096, 'x')));  // over the high-water mark, yet accepted
   std::atomic<bool> returned = false;
   std::thread writer([&] {
-    channel.write(std::string(4096, 'x'));  // over the high-water mark: blocks until drained
+    channel.write(std::string(4096, 'y'));  // waits: the first chunk has not been taken
     returned = true;
   });
-  while (wakes == 0) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // give a wrong implementation time to return
   EXPECT_FALSE(returned);
-  std::size_t taken = 0;
-  while (taken < 4096 + 40) taken += drain(channel).size();
+  std::size_t taken = drain(channel).size();
   writer.join();
   EXPECT_TRUE(returned);
+  taken += drain(channel).size();
+  EXPECT_GT(taken, 8192u);
 }
 
 TEST(ResponseChannel, ClosingReleasesAWaitingWriter) {
   ResponseChannel channel({}, 16, [] {});
-  channel.start("200 OK", {});
+  channel.start("200 OK", {});  // the head alone is over the mark: the next write waits
   std::atomic<bool> result = true;
   std::thread writer([&] { result = channel.write(std::string(1000, 'x')); });
   channel.close();

@@ -1,0 +1,87 @@
+"""Request bodies: buffered below limits.body_buffer_threshold, streamed above it."""
+
+import hashlib
+import json
+import os
+import re
+
+import requests
+
+
+def test_large_body_streams_through_intact(start_worker):
+    worker = start_worker("echo:upload_digest")
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    response = requests.post(worker.url, data=data)
+    assert response.text == f"{len(data)} {hashlib.sha256(data).hexdigest()}"
+
+
+def test_chunked_body_streams_through_intact(start_worker):
+    worker = start_worker("echo:upload_digest")
+    pieces = [os.urandom(size) for size in (1, 70000, 3, 200000)]
+    response = requests.post(worker.url, data=iter(pieces))  # a generator: chunked encoding
+    data = b"".join(pieces)
+    assert response.text == f"{len(data)} {hashlib.sha256(data).hexdigest()}"
+
+
+def test_readline_readlines_and_iteration_on_a_streamed_body(start_worker):
+    worker = start_worker("echo:input_lines")
+    body = b"first line\nabcdef\nthird\nfourth\nfifth\nlast without newline"
+    with worker.connect() as connection:
+        connection.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for index in range(0, len(body), 5):
+            piece = body[index:index + 5]
+            connection.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        connection.sendall(b"0\r\n\r\n")
+        status, _, answer = connection.read_response()
+    assert status == 200
+    assert json.loads(answer) == ["first line\n", "abc", "def\n", ["third\n"],
+                                  ["fourth\n", "fifth\n", "last without newline"]]
+
+
+def test_100_continue_is_sent_only_when_the_app_reads(start_worker):
+    worker = start_worker("echo:ignores_body")
+    with worker.connect() as connection:
+        connection.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        status, headers, body = connection.read_response()  # the final answer, no 100 before it
+        assert (status, body) == (200, b"did not read")
+        # The unread body would still be on the wire: the server closes instead of reading it.
+        assert connection.recv(1) == b""
+    worker2 = start_worker("echo:echo_body")
+    with worker2.connect() as connection:
+        connection.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        assert connection.read_response()[0] == 100
+        connection.sendall(b"hello")
+        assert connection.read_response()[2] == b"hello"
+
+
+def test_streamed_body_over_max_body_size_is_413(start_worker):
+    worker = start_worker("echo:upload_digest", "--limits-max-body-size", "100KiB")
+    response = requests.post(worker.url, data=iter([b"x" * 65536] * 4))  # chunked, 256 KiB
+    assert response.status_code == 413
+    worker.wait_for_log("limits.max_body_size")
+    assert requests.post(worker.url, data=b"small").status_code == 200
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status.read()).group(1))
+
+
+def test_one_gib_upload_keeps_memory_growth_under_64_mib(start_worker):
+    worker = start_worker("echo:upload_digest")
+    requests.post(worker.url, data=b"warm-up")
+    before = peak_rss_kib(worker.process.pid)
+    piece = b"u" * (1024 * 1024)
+    size = 1024 * len(piece)
+
+    def body():
+        for _ in range(1024):
+            yield piece
+
+    response = requests.post(worker.url, data=body())  # chunked
+    expected = hashlib.sha256()
+    for _ in range(1024):
+        expected.update(piece)
+    assert response.text == f"{size} {expected.hexdigest()}"
+    growth_mib = (peak_rss_kib(worker.process.pid) - before) / 1024
+    assert growth_mib < 64, f"the worker grew by {growth_mib:.0f} MiB for a 1 GiB upload"

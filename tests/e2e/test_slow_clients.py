@@ -1,0 +1,35 @@
+"""Slow and stalled clients must not take the worker's Python contexts or stop others."""
+
+import socket
+import time
+
+import requests
+
+
+def test_stalled_downloads_do_not_hold_the_only_context(start_worker):
+    worker = start_worker("echo:big_download", "--contexts", "1")
+    stalled = []
+    for _ in range(20):
+        sock = socket.create_connection(("127.0.0.1", worker.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        stalled.append(sock)  # never read: 10 MiB each waits in the worker, not in Python
+    started = time.monotonic()
+    response = requests.get(worker.url + "/fast", timeout=30)
+    assert response.status_code == 200 and len(response.content) == 10 * 1024 * 1024
+    assert time.monotonic() - started < 10
+    for sock in stalled:
+        sock.close()
+
+
+def test_a_thousand_slow_heads_do_not_stop_a_normal_client(start_worker):
+    worker = start_worker("echo:hello", "--limits-header-timeout", "30s")
+    slow = []
+    for _ in range(1000):
+        sock = socket.create_connection(("127.0.0.1", worker.port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+        slow.append(sock)
+    response = requests.get(worker.url, timeout=10)
+    assert response.text == "Hello, World!"
+    for sock in slow:
+        sock.close()

@@ -1,0 +1,44 @@
+#pragma once
+
+// The hand-over of a streamed request body from the I/O thread to the context reading it.
+// The I/O thread reads from the socket only while fewer than `high_water` bytes wait here, so
+// a 1 GiB upload costs `high_water` of memory, not 1 GiB; and it starts only when the app
+// first reads (that is when `Expect: 100-continue` gets its 100).
+
+#include "common/http_exchange.hpp"
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+
+namespace hornbeam::worker {
+
+class RequestBodyStream final : public RequestBodySource {
+ public:
+  // `wake_io` is called from the reading thread when the I/O side should read more.
+  RequestBodyStream(std::size_t high_water, std::function<void()> wake_io);
+
+  // Context thread.
+  std::string read(std::size_t max) override;
+
+  // I/O thread.
+  bool wants_more() const;  // the app has started reading and there is room
+  bool app_started_reading() const;
+  void push(std::string_view data);
+  void end();                        // the body is complete
+  void fail(const std::string& why);  // client gone, limit broken
+
+ private:
+  const std::size_t high_water_;
+  std::function<void()> wake_io_;
+  mutable std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::string buffer_;
+  std::size_t offset_ = 0;  // bytes of buffer_ already read
+  bool started_ = false;
+  bool ended_ = false;
+  std::string error_;
+};
+
+}  // namespace hornbeam::worker
