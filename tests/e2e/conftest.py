@@ -20,13 +20,16 @@ WORKER_BIN = os.environ.get("HB_TEST_WORKER_BIN", str(SOURCE / "build" / "worker
 class Worker:
     """A running hornbeam-worker; its stderr (the error log) is collected in `log`."""
 
-    def __init__(self, app, *args, cwd=APPS, env=None, expect_ready=True):
+    def __init__(self, app, *args, config=None, cwd=APPS, env=None, expect_ready=True):
+        """`app` is "module:callable" from tests/e2e/apps, or None with `config` (a YAML file
+        whose own app and pythonpath are used)."""
         self.app = app
         self.lines = []
         self._ready = threading.Event()
         self.port = None
         quiet = [] if "--logging-access-log" in args else ["--logging-access-log", ""]
-        command = [WORKER_BIN, "-b", "127.0.0.1:0", "--pythonpath", str(APPS), *quiet, *args, app]
+        where = ["-c", str(config)] if config else ["--pythonpath", str(APPS)]
+        command = [WORKER_BIN, *where, "-b", "127.0.0.1:0", *quiet, *args, *([app] if app else [])]
         self.process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})},
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True, errors="replace")

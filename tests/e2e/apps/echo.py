@@ -8,20 +8,30 @@ import time
 _local = threading.local()
 
 
+def read_all(stream):
+    """The whole body, read the portable way (PEP 3333 and wsgiref.validate want a size)."""
+    pieces = []
+    while True:
+        piece = stream.read(65536)
+        if not piece:
+            return b"".join(pieces)
+        pieces.append(piece)
+
+
 def environ_json(environ, start_response):
     """The environ as JSON (values that JSON cannot carry as their repr)."""
     shown = {}
     for key, value in environ.items():
         shown[key] = value if isinstance(value, (str, int, bool, type(None))) else repr(value)
     shown["wsgi.version"] = list(environ["wsgi.version"])
-    shown["body"] = environ["wsgi.input"].read().decode("latin-1")
+    shown["body"] = read_all(environ["wsgi.input"]).decode("latin-1")
     body = json.dumps(shown).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
 
 
 def echo_body(environ, start_response):
-    body = environ["wsgi.input"].read()
+    body = read_all(environ["wsgi.input"])
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     return [body]
 
@@ -191,7 +201,7 @@ def input_lines(environ, start_response):
     limited = stream.readline(3)
     rest_of_line = stream.readline()
     some = stream.readlines(1)
-    iterated = list(stream)
+    iterated = [line for line in stream]
     body = json.dumps([x.decode() if isinstance(x, bytes) else [y.decode() for y in x]
                        for x in (first, limited, rest_of_line, some, iterated)]).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
