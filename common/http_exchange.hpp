@@ -4,6 +4,8 @@
 // a parsed request, and a sink the adapter writes the response into. Neither side sees the
 // other's library.
 
+#include "common/unique_fd.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -52,6 +54,9 @@ class ResponseSink {
   virtual void start(std::string status, std::vector<HttpHeader> headers) = 0;
   // Queues body bytes; blocks while the client's buffer is full. False once the client is gone.
   virtual bool write(std::string_view data) = 0;
+  // Queues `length` bytes of a regular file from `offset`, sent with sendfile(2) by the I/O
+  // side; the sink owns the descriptor from here on. False once the client is gone.
+  virtual bool send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) = 0;
   // The response is complete.
   virtual void finish() = 0;
   // Nothing was started and the app failed: answer with this status.

@@ -3,12 +3,17 @@
 #include "common/logging.hpp"
 #include "common/version.hpp"
 #include "python/interpreter.hpp"
+#include "python/gil.hpp"
+#include "python/wsgi_file_wrapper.hpp"
 #include "python/wsgi_input.hpp"
 #include "python/wsgi_start_response.hpp"
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <cctype>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdexcept>
 
 namespace hornbeam::python {
@@ -65,24 +70,6 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-// wsgi.file_wrapper: iterates the file in blocks and closes it. (The sendfile fast path is a
-// later step; this one is correct for every file-like object.)
-constexpr const char* file_wrapper_source = R"(
-class FileWrapper:
-    def __init__(self, filelike, blksize=8192):
-        self.filelike = filelike
-        self.blksize = blksize
-        if hasattr(filelike, 'close'):
-            self.close = filelike.close
-    def __iter__(self):
-        return self
-    def __next__(self):
-        data = self.filelike.read(self.blksize)
-        if data:
-            return data
-        raise StopIteration
-)";
-
 }  // namespace
 
 struct WsgiAdapter::Keys {
@@ -111,10 +98,9 @@ WsgiAdapter::WsgiAdapter(PyRef app, const WsgiSettings& settings)
   input_type_ = make_input_type();
   PyRef io = PyRef::steal(PyImport_ImportModule("io"));
   if (io) bytes_io_ = PyRef::steal(PyObject_GetAttrString(io.get(), "BytesIO"));
+  file_wrapper_type_ = make_file_wrapper_type();
   PyObject* errors = PySys_GetObject("stderr");  // borrowed
-  PyRef namespace_dict = PyRef::steal(PyDict_New());
-  PyRef ran = PyRef::steal(PyRun_String(file_wrapper_source, Py_file_input, namespace_dict.get(), namespace_dict.get()));
-  if (!start_response_type_ || !input_type_ || !bytes_io_ || !ran) {
+  if (!start_response_type_ || !input_type_ || !file_wrapper_type_ || !bytes_io_) {
     throw std::runtime_error("cannot prepare the WSGI adapter: " + take_exception_text());
   }
 
@@ -127,7 +113,7 @@ WsgiAdapter::WsgiAdapter(PyRef app, const WsgiSettings& settings)
   set_item(t, intern("wsgi.multiprocess"), PyRef::borrow(settings.multiprocess ? Py_True : Py_False));
   set_item(t, intern("wsgi.run_once"), PyRef::borrow(Py_False));
   set_item(t, intern("wsgi.input_terminated"), PyRef::borrow(Py_True));
-  set_item(t, intern("wsgi.file_wrapper"), PyRef::borrow(PyDict_GetItemString(namespace_dict.get(), "FileWrapper")));
+  set_item(t, intern("wsgi.file_wrapper"), file_wrapper_type_);
   set_item(t, intern("SCRIPT_NAME"), intern(""));
   set_item(t, intern("SERVER_SOFTWARE"), latin1(std::string("hornbeam/") + version_number()));
 }
@@ -177,6 +163,42 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
   return environ;
 }
 
+// The sendfile fast path, taken only when provably safe: the app returned our file_wrapper
+// untouched, nothing was written yet, and the file-like object is a regular file with a
+// descriptor. Its logical position (tell(), which sees Python's buffer) is where sending
+// starts. Anything else falls back to iterating the wrapper.
+bool WsgiAdapter::send_as_file(PyObject* result, WsgiResponseState& state) {
+  PyObject* filelike = wrapped_file(file_wrapper_type_.get(), result);
+  if (!filelike || !state.called || state.head_sent) return false;
+  PyRef fileno = PyRef::steal(PyObject_CallMethod(filelike, "fileno", nullptr));
+  PyRef position = fileno ? PyRef::steal(PyObject_CallMethod(filelike, "tell", nullptr)) : PyRef();
+  if (!fileno || !position) {
+    PyErr_Clear();
+    return false;
+  }
+  const long fd = PyLong_AsLong(fileno.get());
+  const long long offset = PyLong_AsLongLong(position.get());
+  struct stat info {};
+  if (PyErr_Occurred() || fd < 0 || offset < 0 || ::fstat(static_cast<int>(fd), &info) != 0 ||
+      !S_ISREG(info.st_mode) || offset > info.st_size) {
+    PyErr_Clear();
+    return false;
+  }
+  UniqueFd copy(::fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, 0));  // the app's close() must not pull it away
+  if (!copy) return false;
+  std::uint64_t length = static_cast<std::uint64_t>(info.st_size - offset);
+  const auto declared = std::find_if(state.headers.begin(), state.headers.end(), [](const HttpHeader& header) {
+    return iequals(header.name, "Content-Length");
+  });
+  if (declared == state.headers.end()) {
+    state.headers.push_back({"Content-Length", std::to_string(length)});  // known: no chunking needed
+  }
+  state.send_head();
+  GilRelease unlocked;
+  state.client_gone = !state.sink->send_file(std::move(copy), static_cast<std::uint64_t>(offset), length);
+  return true;
+}
+
 void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
   WsgiResponseState state;
   state.sink = &sink;
@@ -195,7 +217,8 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
     failed = true;
   }
 
-  if (!failed) {
+  const bool sent_as_file = !failed && send_as_file(result.get(), state);
+  if (!failed && !sent_as_file) {
     PyRef iterator = PyRef::steal(PyObject_GetIter(result.get()));
     while (iterator && !state.client_gone) {
       PyRef chunk = PyRef::steal(PyIter_Next(iterator.get()));

@@ -29,6 +29,7 @@ class WsgiAdapter final : public ContextState {
 
  private:
   PyRef build_environ(const HttpRequest& request);
+  bool send_as_file(PyObject* result, struct WsgiResponseState& state);
 
   struct Keys;  // interned environ keys of this context's interpreter
 
@@ -36,6 +37,7 @@ class WsgiAdapter final : public ContextState {
   PyRef environ_template_;
   PyRef start_response_type_;
   PyRef input_type_;
+  PyRef file_wrapper_type_;
   PyRef bytes_io_;  // io.BytesIO, for wsgi.input
   std::unique_ptr<Keys> keys_;
 };

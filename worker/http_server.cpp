@@ -15,6 +15,7 @@
 #include <spdlog/logger.h>
 
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -336,6 +337,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void flush() {
     if (writing_ || !channel_) return;
     auto batch = channel_->take();
+    if (batch.file) {
+      writing_ = true;
+      response_begun_ = true;
+      auto file = std::make_shared<ResponseChannel::FileSegment>(std::move(*batch.file));
+      return send_file_piece(file);  // then flush() takes what follows and the end
+    }
     if (batch.bytes.empty()) {
       if (batch.complete) finish_response(batch);
       return;
@@ -352,6 +359,44 @@ class Session : public std::enable_shared_from_this<Session> {
                         }
                         self->flush();
                       });
+  }
+
+  // sendfile(2) until the segment is out, waiting for the socket whenever it is full.
+  void send_file_piece(std::shared_ptr<ResponseChannel::FileSegment> file) {
+    beast::error_code ec;
+    socket_.native_non_blocking(true, ec);
+    while (!ec && file->length > 0) {
+      off_t offset = static_cast<off_t>(file->offset);
+      const ssize_t sent = ::sendfile(socket_.native_handle(), file->file.get(), &offset,
+                                      std::min<std::uint64_t>(file->length, 1 << 30));
+      if (sent > 0) {
+        file->offset += static_cast<std::uint64_t>(sent);
+        file->length -= static_cast<std::uint64_t>(sent);
+        continue;
+      }
+      if (sent < 0 && errno == EINTR) continue;
+      if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        socket_.async_wait(Protocol::socket::wait_write,
+                           [self = shared_from_this(), file](beast::error_code wait_error) {
+                             if (wait_error) {
+                               self->writing_ = false;
+                               if (self->channel_) self->channel_->close();
+                               return self->close();
+                             }
+                             self->send_file_piece(file);
+                           });
+        return;
+      }
+      // 0 bytes: the file is shorter than it was (truncated under us); anything else: an error.
+      ec = sent == 0 ? beast::error_code(asio::error::eof) : beast::error_code(errno, beast::system_category());
+    }
+    writing_ = false;
+    if (ec) {
+      logging::error_log().error("sendfile failed: {}; the response was cut", ec.message());
+      if (channel_) channel_->close();
+      return close();
+    }
+    flush();
   }
 
   void finish_response(const ResponseChannel::Batch& batch) {

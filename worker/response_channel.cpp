@@ -97,7 +97,7 @@ bool ResponseChannel::write(std::string_view data) {
   // Wait while the client has not taken what is already here, then take this chunk whole:
   // a response given as one large bytes object frees its context at once, and a generator
   // is held back once `high_water_` bytes wait.
-  drained_.wait(lock, [&] { return closed_ || pending_.size() < high_water_; });
+  drained_.wait(lock, [&] { return closed_ || (pending_.size() < high_water_ && !file_); });
   if (closed_) return false;
   if (!body_allowed_) return true;
   if (content_length_ && body_written_ + data.size() > *content_length_) {
@@ -123,6 +123,27 @@ bool ResponseChannel::write(std::string_view data) {
   return true;
 }
 
+bool ResponseChannel::send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) {
+  std::unique_lock lock(mutex_);
+  drained_.wait(lock, [&] { return closed_ || (pending_.empty() && !file_); });
+  if (closed_) return false;
+  if (!body_allowed_ || length == 0) return true;
+  if (content_length_ && body_written_ + length > *content_length_) {
+    length = *content_length_ - body_written_;  // never more than announced
+  }
+  body_written_ += length;
+  if (chunked_) {
+    char size[24];
+    const int printed = std::snprintf(size, sizeof size, "%llx\r\n", static_cast<unsigned long long>(length));
+    pending_.append(size, static_cast<std::size_t>(printed));
+  }
+  file_ = FileSegment{std::move(file), offset, length};
+  if (chunked_) after_file_ = "\r\n";
+  lock.unlock();
+  wake_io_();
+  return true;
+}
+
 void ResponseChannel::finish() {
   std::unique_lock lock(mutex_);
   if (complete_) return;
@@ -132,7 +153,7 @@ void ResponseChannel::finish() {
     end(lock, true);
     return;
   }
-  if (chunked_) pending_ += "0\r\n\r\n";
+  if (chunked_) tail() += "0\r\n\r\n";
   end(lock, false);
 }
 
@@ -169,8 +190,15 @@ ResponseChannel::Batch ResponseChannel::take() {
   Batch batch;
   {
     std::lock_guard lock(mutex_);
-    batch.bytes.swap(pending_);
-    batch.complete = complete_;
+    if (!pending_.empty()) {
+      batch.bytes.swap(pending_);
+    } else if (file_) {
+      batch.file = std::move(file_);
+      file_.reset();
+      pending_.swap(after_file_);
+    }
+    // Complete only when this batch is the last of the response.
+    batch.complete = complete_ && pending_.empty() && !file_ && after_file_.empty();
     batch.keep_alive = keep_alive_ && !cut_;
     batch.cut = cut_;
     batch.status = status_;
@@ -193,8 +221,8 @@ std::uint64_t ResponseChannel::body_bytes() const {
 }
 
 void ResponseChannel::append(std::string_view bytes, std::unique_lock<std::mutex>& lock) {
-  const bool was_empty = pending_.empty();
-  pending_.append(bytes);
+  const bool was_empty = pending_.empty() && !file_;
+  tail().append(bytes);
   if (was_empty) {
     lock.unlock();
     wake_io_();

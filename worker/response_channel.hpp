@@ -32,13 +32,21 @@ class ResponseChannel final : public ResponseSink {
   // ResponseSink, from the context thread.
   void start(std::string status, std::vector<HttpHeader> headers) override;
   bool write(std::string_view data) override;
+  bool send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) override;
   void finish() override;
   void fail(int status) override;
   void abort() override;
 
   // From the I/O thread.
+  struct FileSegment {
+    UniqueFd file;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+  };
+  // Bytes first; a file segment comes alone, once the bytes before it are taken.
   struct Batch {
     std::string bytes;
+    std::optional<FileSegment> file;
     bool complete = false;  // the response ended: nothing more will come
     bool keep_alive = false;  // with complete: the connection may serve another request
     bool cut = false;       // with complete: close without a clean end
@@ -76,6 +84,10 @@ class ResponseChannel final : public ResponseSink {
   std::optional<std::uint64_t> content_length_;
   std::uint64_t body_written_ = 0;
   std::vector<HttpHeader> headers_;
+  std::optional<FileSegment> file_;  // waiting behind pending_
+  std::string after_file_;           // bytes queued behind file_
+  // Where new bytes go: behind the file when one is queued.
+  std::string& tail() { return file_ ? after_file_ : pending_; }
 };
 
 // "Sun, 29 Nov 2026 01:22:37 GMT", cached per second and per thread.

@@ -218,3 +218,49 @@ def big_download(environ, start_response):
     body = b"d" * (10 * 1024 * 1024)
     start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+class _ReadSpy:
+    """A real file whose read() calls are recorded: the sendfile path never calls read()."""
+
+    def __init__(self, path, marker):
+        self.file = open(path, "rb")
+        self.marker = marker
+
+    def fileno(self):
+        return self.file.fileno()
+
+    def tell(self):
+        return self.file.tell()
+
+    def seek(self, *args):
+        return self.file.seek(*args)
+
+    def read(self, size=-1):
+        with open(self.marker, "a") as f:
+            f.write("read\n")
+        return self.file.read(size)
+
+    def close(self):
+        self.file.close()
+        with open(self.marker, "a") as f:
+            f.write("closed\n")
+
+
+def file_wrapper_spy(environ, start_response):
+    """?PATH&MARKER[&seek=N][&length=N][&bytesio]"""
+    from urllib.parse import parse_qs
+    query = parse_qs(environ["QUERY_STRING"])
+    path, marker = query["path"][0], query["marker"][0]
+    headers = [("Content-Type", "application/octet-stream")]
+    if "length" in query:
+        headers.append(("Content-Length", query["length"][0]))
+    if "bytesio" in query:
+        import io
+        filelike = io.BytesIO(open(path, "rb").read())
+    else:
+        filelike = _ReadSpy(path, marker)
+        if "seek" in query:
+            filelike.seek(int(query["seek"][0]))
+    start_response("200 OK", headers)
+    return environ["wsgi.file_wrapper"](filelike, 8192)

@@ -13,8 +13,9 @@ namespace {
 
 std::string drain(ResponseChannel& channel, ResponseChannel::Batch* last = nullptr) {
   auto batch = channel.take();
-  if (last) *last = batch;
-  return batch.bytes;
+  std::string bytes = batch.bytes;
+  if (last) *last = std::move(batch);
+  return bytes;
 }
 
 // The response without its Date line (which changes every second).
