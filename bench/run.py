@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Side-by-side HTTP benchmark of hornbeam-worker against its peers, on this machine.
+
+Each server runs pinned to CPU 0 and wrk to CPU 1, on loopback, one after the other, with the
+same WSGI app (bench/apps/wsgi_app.py). Every (server, workload, connections) cell is run
+several times; the table shows medians with the spread (min-max) and hornbeam's ratio.
+
+    bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--out FILE]
+
+Machines here are noisy: compare ratios from one run, never absolute numbers across runs."""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ROOT / "bench" / "apps"
+WORKER = ROOT / "build" / "worker" / "hornbeam-worker"
+SERVER_CPU, CLIENT_CPU = "0", "1"
+
+WORKLOADS = {
+    "hello": {"path": "/", "script": None},
+    "64KiB": {"path": "/64k", "script": None},
+    "POST 1MiB": {"path": "/echo", "script": ROOT / "bench" / "post_1mib.lua"},
+}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def nginx_command(port, tmp):
+    static = Path(tmp) / "static"
+    static.mkdir(exist_ok=True)
+    (static / "64k").write_bytes(b"x" * 65536)
+    # nginx's workers run as an unprivileged user: they must be able to read the file.
+    os.chmod(tmp, 0o755)
+    os.chmod(static, 0o755)
+    os.chmod(static / "64k", 0o644)
+    conf = Path(tmp) / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location = / {{ default_type text/plain; return 200 "Hello, World!"; }}
+    location = /64k {{ root {static}; default_type application/octet-stream; }}
+  }}
+}}
+""")
+    return ["nginx", "-c", str(conf), "-p", tmp]
+
+
+def servers(port, tmp):
+    app = "wsgi_app:application"
+    return {
+        "hornbeam": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
+                     "--logging-access-log", "", "--logging-level", "warning", app],
+        "gunicorn sync": ["/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
+                          "--chdir", str(APPS), "--log-level", "warning", app],
+        "gunicorn gthread": ["/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4",
+                             "-b", f"127.0.0.1:{port}", "--chdir", str(APPS), "--log-level", "warning", app],
+        "uwsgi": ["uwsgi", "--plugin", "python3", "--http11-socket", f"127.0.0.1:{port}", "--processes", "1",
+                  "--master", "--chdir", str(APPS), "--wsgi", app, "--disable-logging", "--die-on-term",
+                  "--post-buffering", "65536", "--buffer-size", "32768"],
+        "nginx": nginx_command(port, tmp),
+    }
+
+
+def wait_for_port(port, process, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not open its port")
+
+
+def tree_rss_kib(pid):
+    """RSS of a process and all its descendants."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pending.extend(int(child) for child in children)
+        except (FileNotFoundError, AttributeError, ProcessLookupError):
+            pass
+    return total
+
+
+def to_ms(text):
+    value = float(re.match(r"[\d.]+", text).group(0))
+    if text.endswith("us"):
+        return value / 1000
+    if text.endswith("ms"):
+        return value
+    if text.endswith("s"):
+        return value * 1000
+    return value
+
+
+def run_wrk(port, workload, connections, duration):
+    command = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+               f"http://127.0.0.1:{port}{workload['path']}"]
+    if workload["script"]:
+        command[6:6] = ["-s", str(workload["script"])]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
+    errors = re.search(r"Socket errors: (.*)", output)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rps": rps, "p50": p50, "p99": p99,
+            "errors": (errors.group(1) if errors else "") + (f" non-2xx {non2xx.group(1)}" if non2xx else "")}
+
+
+def measure(name, command, args, tmp, port):
+    results = {}
+    process = subprocess.Popen(["taskset", "-c", SERVER_CPU, *command], stdout=subprocess.DEVNULL,
+                               stderr=open(Path(tmp) / f"{name.replace(' ', '_')}.log", "w"), cwd=APPS)
+    try:
+        wait_for_port(port, process)
+        for workload_name, workload in WORKLOADS.items():
+            if name == "nginx" and workload["script"]:
+                continue  # nginx cannot echo a body: it is only the ceiling for GETs
+            for connections in (1, 50):
+                run_wrk(port, workload, connections, 1)  # warm-up
+                runs = [run_wrk(port, workload, connections, args.duration) for _ in range(args.runs)]
+                results[(workload_name, connections)] = runs
+        results["rss_kib"] = tree_rss_kib(process.pid)
+    finally:
+        process.send_signal(signal.SIGINT if name == "hornbeam" else signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return results
+
+
+def median_and_spread(runs, key):
+    values = [run[key] for run in runs]
+    return statistics.median(values), min(values), max(values)
+
+
+def table(all_results):
+    lines = ["| workload | conns | server | req/s (median, min-max) | p50 ms | p99 ms | hornbeam ÷ server | errors |",
+             "|---|---|---|---|---|---|---|---|"]
+    for workload in WORKLOADS:
+        for connections in (1, 50):
+            base = all_results.get("hornbeam", {}).get((workload, connections))
+            base_rps = median_and_spread(base, "rps")[0] if base else None
+            for name, results in all_results.items():
+                runs = results.get((workload, connections))
+                if not runs:
+                    continue
+                rps, low, high = median_and_spread(runs, "rps")
+                p50 = median_and_spread(runs, "p50")[0]
+                p99 = median_and_spread(runs, "p99")[0]
+                ratio = f"{base_rps / rps:.2f}×" if base_rps else "—"
+                errors = "; ".join(sorted({run["errors"].strip() for run in runs if run["errors"].strip()})) or "0"
+                lines.append(f"| {workload} | {connections} | {name} | {rps:,.0f} ({low:,.0f}-{high:,.0f}) | "
+                             f"{p50:.2f} | {p99:.2f} | {ratio} | {errors} |")
+    lines += ["", "| server | RSS after the runs (all processes) |", "|---|---|"]
+    for name, results in all_results.items():
+        lines.append(f"| {name} | {results['rss_kib'] / 1024:.1f} MiB |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--servers", default="hornbeam,gunicorn sync,gunicorn gthread,uwsgi,nginx")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
+    args = parser.parse_args()
+    for tool in ("wrk", "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: run bench/setup first")
+    all_results = {}
+    with tempfile.TemporaryDirectory(prefix="hornbeam-bench-") as tmp:
+        for name in args.servers.split(","):
+            port = free_port()
+            command = servers(port, tmp)[name]
+            print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
+            all_results[name] = measure(name, command, args, tmp, port)
+    report = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+              f"{args.runs} runs × {args.duration} s per cell, server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}\n\n"
+              + table(all_results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report + "\n")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
