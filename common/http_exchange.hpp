@@ -27,6 +27,9 @@ class RequestBodySource {
   // Up to `max` bytes (at least one), or "" at the end of the body. Throws
   // std::runtime_error when the client went away or the body broke a limit.
   virtual std::string read(std::size_t max) = 0;
+  // The same into `out` (wsgi.input.read(n) fills its bytes object directly): the number of
+  // bytes written, 0 at the end of the body.
+  virtual std::size_t read_into(char* out, std::size_t max) = 0;
 };
 
 struct HttpRequest {

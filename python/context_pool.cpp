@@ -66,8 +66,18 @@ void ContextPool::run(int index, Setup& setup) {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
+    // Keep the GIL while more jobs are queued; it is released only to wait (never wait for
+    // the queue while holding it).
     ThreadState::Attached gil(thread_state);
-    job(*state);
+    while (job) {
+      job(*state);
+      job = nullptr;
+      std::lock_guard lock(mutex_);
+      if (!jobs_.empty()) {
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+    }
   }
   ThreadState::Attached gil(thread_state);
   state.reset();  // Python objects of the context die with the GIL held

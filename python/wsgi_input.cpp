@@ -2,6 +2,8 @@
 
 #include "python/gil.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -65,10 +67,42 @@ Py_ssize_t size_argument(PyObject* args, const char* name) {
   return value < 0 ? -1 : value;
 }
 
+// read(n): one bytes object of n bytes, filled straight from the stream (one copy), then cut
+// to what arrived before the end of the body.
+PyObject* read_exactly(InputState& state, Py_ssize_t size) {
+  PyObject* bytes = PyBytes_FromStringAndSize(nullptr, size);
+  if (!bytes) return nullptr;
+  char* out = PyBytes_AS_STRING(bytes);
+  Py_ssize_t filled = std::min<Py_ssize_t>(size, static_cast<Py_ssize_t>(state.pending.size()));
+  std::memcpy(out, state.pending.data(), static_cast<std::size_t>(filled));
+  state.pending.erase(0, static_cast<std::size_t>(filled));
+  std::string error;
+  {
+    GilRelease unlocked;
+    try {
+      while (filled < size && !state.ended) {
+        const std::size_t got = state.source->read_into(out + filled, static_cast<std::size_t>(size - filled));
+        if (got == 0) state.ended = true;
+        filled += static_cast<Py_ssize_t>(got);
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  if (!error.empty()) {
+    Py_DECREF(bytes);
+    PyErr_SetString(PyExc_OSError, error.c_str());
+    return nullptr;
+  }
+  if (filled < size && _PyBytes_Resize(&bytes, filled) != 0) return nullptr;
+  return bytes;
+}
+
 PyObject* input_read(PyObject* self, PyObject* args) {
   const Py_ssize_t size = size_argument(args, "read");
   if (size == -2) return nullptr;
   InputState& state = state_of(self);
+  if (size > 0) return read_exactly(state, size);
   if (size < 0) {
     while (fill(state)) {
     }

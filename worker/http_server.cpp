@@ -15,8 +15,10 @@
 #include <spdlog/logger.h>
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/sendfile.h>
-#include <netdb.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -52,17 +54,26 @@ struct ServerState {
   Dispatch dispatch;
   std::set<Session*> sessions;
   bool draining = false;
+  std::uint64_t requests_since_trim = 0;
   AccessLogFormat access_format{config.logging.access_log_format};
   bool access_json = config.logging.format == "json";
 };
 
+// Numeric address and port of a socket endpoint ("" and 0 for unix sockets).
 std::pair<std::string, std::uint16_t> endpoint_address(const Protocol::endpoint& endpoint) {
-  char host[NI_MAXHOST] = "";
-  char port[NI_MAXSERV] = "";
-  if (endpoint.protocol().family() == AF_UNIX) return {"", 0};
-  getnameinfo(endpoint.data(), static_cast<socklen_t>(endpoint.size()), host, sizeof host, port, sizeof port,
-              NI_NUMERICHOST | NI_NUMERICSERV);
-  return {host, static_cast<std::uint16_t>(std::atoi(port))};
+  char host[INET6_ADDRSTRLEN] = "";
+  const auto* address = endpoint.data();
+  if (address->sa_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+    inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+    return {host, ntohs(v4->sin_port)};
+  }
+  if (address->sa_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+    return {host, ntohs(v6->sin6_port)};
+  }
+  return {"", 0};
 }
 
 // Trailer fields that would change framing, routing or authentication after the fact.
@@ -101,7 +112,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   ~Session() { server_.sessions.erase(this); }
 
-  void start() { read_head(true); }
+  void start() {
+    // Once per connection, not per request.
+    beast::error_code ignored;
+    remote_ = endpoint_address(socket_.remote_endpoint(ignored));
+    local_ = endpoint_address(socket_.local_endpoint(ignored));
+    read_head(true);
+  }
 
   // Stopping: an idle connection closes now, a busy one after its response.
   void drain() {
@@ -245,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session> {
           return stream_->fail("forbidden trailer field " + std::string(field.name_string()));
         }
       }
+      std::string().swap(piece_);  // 64 KiB per connection only while a body streams
       return stream_->end();
     }
     read_body_piece();
@@ -292,13 +310,10 @@ class Session : public std::enable_shared_from_this<Session> {
       if (index++ == header_fields_) break;
       request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
     }
-    beast::error_code ignored;
-    const auto [remote_host, remote_port] = endpoint_address(socket_.remote_endpoint(ignored));
-    const auto [local_host, local_port] = endpoint_address(socket_.local_endpoint(ignored));
-    request.remote_addr = remote_host;
-    request.remote_port = remote_port;
-    request.server_name = local_host;
-    request.server_port = local_port;
+    request.remote_addr = remote_.first;
+    request.remote_port = remote_.second;
+    request.server_name = local_.first;
+    request.server_port = local_.second;
     return request;
   }
 
@@ -400,6 +415,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void finish_response(const ResponseChannel::Batch& batch) {
+    ++server_.requests_since_trim;
     write_access_line(batch.status);
     channel_.reset();
     const auto keep = std::move(in_flight_);
@@ -435,9 +451,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void reject(int status, const std::string& why) {
     timer_.cancel();
-    beast::error_code ignored;
-    const auto [host, port] = endpoint_address(socket_.remote_endpoint(ignored));
-    logging::error_log().warn("refused a request from {}:{} with {}: {}", host, port, status, why);
+    logging::error_log().warn("refused a request from {}:{} with {}: {}", remote_.first, remote_.second, status, why);
     ResponseFraming framing;
     channel_ = std::make_shared<ResponseChannel>(framing, response_high_water, [] {});
     channel_->fail(status);
@@ -477,6 +491,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool response_begun_ = false;
   std::shared_ptr<ResponseChannel> channel_;
   std::shared_ptr<Session> in_flight_;
+  std::pair<std::string, std::uint16_t> remote_;  // the client's address and port
+  std::pair<std::string, std::uint16_t> local_;
   AccessEntry access_;
   bool access_pending_ = false;  // a dispatched request whose line is still to be written
   std::chrono::steady_clock::time_point access_started_;
@@ -601,6 +617,21 @@ void HttpServer::run(Dispatch dispatch) {
   server.dispatch = std::move(dispatch);
   for (auto& listener : impl_->listeners) listener->accept();
 
+  // Freed request and response buffers go back to the system a moment after a busy spell,
+  // off the request path (glibc keeps large freed blocks otherwise).
+  asio::steady_timer trim(io);
+  std::function<void()> schedule_trim = [&] {
+    trim.expires_after(std::chrono::seconds(2));
+    trim.async_wait([&](beast::error_code ec) {
+      if (ec) return;
+      if (server.requests_since_trim > 0) {
+        server.requests_since_trim = 0;
+        malloc_trim(0);
+      }
+      schedule_trim();
+    });
+  };
+  schedule_trim();
   asio::steady_timer grace(io);
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGQUIT);
   signals.async_wait([&](beast::error_code ec, int signal) {
@@ -627,6 +658,7 @@ void HttpServer::run(Dispatch dispatch) {
   impl_->cut_all();
   signals.cancel();
   grace.cancel();
+  trim.cancel();
   io.restart();
   io.poll();
 }

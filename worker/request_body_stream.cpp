@@ -1,5 +1,6 @@
 #include "worker/request_body_stream.hpp"
 
+#include <cstring>
 #include <stdexcept>
 
 namespace hornbeam::worker {
@@ -8,6 +9,12 @@ RequestBodyStream::RequestBodyStream(std::size_t high_water, std::function<void(
     : high_water_(high_water), wake_io_(std::move(wake_io)) {}
 
 std::string RequestBodyStream::read(std::size_t max) {
+  std::string out(max == 0 ? 64 * 1024 : max, '\0');
+  out.resize(read_into(out.data(), out.size()));
+  return out;
+}
+
+std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
   std::unique_lock lock(mutex_);
   bool wake = !started_;
   started_ = true;
@@ -19,12 +26,13 @@ std::string RequestBodyStream::read(std::size_t max) {
   arrived_.wait(lock, [&] { return offset_ < buffer_.size() || ended_ || !error_.empty(); });
   if (offset_ == buffer_.size()) {
     if (!error_.empty()) throw std::runtime_error(error_);
-    return {};  // ended
+    return 0;  // ended
   }
   const std::size_t available = buffer_.size() - offset_;
-  std::string out = buffer_.substr(offset_, std::min(max == 0 ? available : max, available));
-  offset_ += out.size();
-  const bool was_full = buffer_.size() - offset_ + out.size() >= high_water_;
+  const std::size_t count = std::min(max, available);
+  std::memcpy(out, buffer_.data() + offset_, count);
+  offset_ += count;
+  const bool was_full = available >= high_water_;
   if (offset_ == buffer_.size()) {
     buffer_.clear();
     offset_ = 0;
@@ -33,7 +41,7 @@ std::string RequestBodyStream::read(std::size_t max) {
   wake = was_full && !ended_ && error_.empty();
   lock.unlock();
   if (wake) wake_io_();
-  return out;
+  return count;
 }
 
 bool RequestBodyStream::wants_more() const {

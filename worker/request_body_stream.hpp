@@ -21,6 +21,7 @@ class RequestBodyStream final : public RequestBodySource {
 
   // Context thread.
   std::string read(std::size_t max) override;
+  std::size_t read_into(char* out, std::size_t max) override;
 
   // I/O thread.
   bool wants_more() const;  // the app has started reading and there is room

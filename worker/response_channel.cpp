@@ -87,9 +87,11 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   else if (framing_.http_version == 10) head += "Connection: keep-alive\r\n";
   head += "\r\n";
 
-  std::unique_lock lock(mutex_);
+  std::lock_guard lock(mutex_);
   if (framing_.keep_headers) headers_ = std::move(headers);
-  append(head, lock);
+  // No wake-up for the head alone: PEP 3333 sends it with the first body bytes or the end,
+  // which wake the I/O thread once for both.
+  tail() += head;
 }
 
 bool ResponseChannel::write(std::string_view data) {
@@ -139,8 +141,7 @@ bool ResponseChannel::send_file(UniqueFd file, std::uint64_t offset, std::uint64
   }
   file_ = FileSegment{std::move(file), offset, length};
   if (chunked_) after_file_ = "\r\n";
-  lock.unlock();
-  wake_io_();
+  wake(lock);
   return true;
 }
 
@@ -190,6 +191,7 @@ ResponseChannel::Batch ResponseChannel::take() {
   Batch batch;
   {
     std::lock_guard lock(mutex_);
+    woken_ = false;
     if (!pending_.empty()) {
       batch.bytes.swap(pending_);
     } else if (file_) {
@@ -221,18 +223,20 @@ std::uint64_t ResponseChannel::body_bytes() const {
 }
 
 void ResponseChannel::append(std::string_view bytes, std::unique_lock<std::mutex>& lock) {
-  const bool was_empty = pending_.empty() && !file_;
   tail().append(bytes);
-  if (was_empty) {
-    lock.unlock();
-    wake_io_();
-    lock.lock();
-  }
+  wake(lock);
 }
 
 void ResponseChannel::end(std::unique_lock<std::mutex>& lock, bool cut) {
   complete_ = true;
   cut_ = cut;
+  wake(lock);
+}
+
+// One wake-up until the I/O thread has taken what is here: each costs a thread switch.
+void ResponseChannel::wake(std::unique_lock<std::mutex>& lock) {
+  if (woken_) return;
+  woken_ = true;
   lock.unlock();
   wake_io_();
   lock.lock();

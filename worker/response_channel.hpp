@@ -65,6 +65,7 @@ class ResponseChannel final : public ResponseSink {
  private:
   void append(std::string_view bytes, std::unique_lock<std::mutex>& lock);
   void end(std::unique_lock<std::mutex>& lock, bool cut);
+  void wake(std::unique_lock<std::mutex>& lock);
 
   const ResponseFraming framing_;
   const std::size_t high_water_;
@@ -74,6 +75,7 @@ class ResponseChannel final : public ResponseSink {
   std::condition_variable drained_;
   std::string pending_;
   bool closed_ = false;
+  bool woken_ = false;  // a wake-up is on its way to the I/O thread
   bool complete_ = false;
   bool cut_ = false;
   bool keep_alive_ = false;
