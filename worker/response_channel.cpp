@@ -99,7 +99,7 @@ bool ResponseChannel::write(std::string_view data) {
   // Wait while the client has not taken what is already here, then take this chunk whole:
   // a response given as one large bytes object frees its context at once, and a generator
   // is held back once `high_water_` bytes wait.
-  drained_.wait(lock, [&] { return closed_ || (pending_.size() < high_water_ && !file_); });
+  wait_for_room(lock, [&] { return pending_.size() < high_water_ && !file_; });
   if (closed_) return false;
   if (!body_allowed_) return true;
   if (content_length_ && body_written_ + data.size() > *content_length_) {
@@ -127,7 +127,7 @@ bool ResponseChannel::write(std::string_view data) {
 
 bool ResponseChannel::send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) {
   std::unique_lock lock(mutex_);
-  drained_.wait(lock, [&] { return closed_ || (pending_.empty() && !file_); });
+  wait_for_room(lock, [&] { return pending_.empty() && !file_; });
   if (closed_) return false;
   if (!body_allowed_ || length == 0) return true;
   if (content_length_ && body_written_ + length > *content_length_) {
@@ -231,6 +231,15 @@ void ResponseChannel::end(std::unique_lock<std::mutex>& lock, bool cut) {
   complete_ = true;
   cut_ = cut;
   wake(lock);
+}
+
+// Waits until `has_room` or the channel closes. Whatever is waiting must be on its way to the
+// I/O thread first (the head alone does not wake it), or nothing would ever drain it.
+template <class HasRoom>
+void ResponseChannel::wait_for_room(std::unique_lock<std::mutex>& lock, HasRoom has_room) {
+  if (closed_ || has_room()) return;
+  wake(lock);
+  drained_.wait(lock, [&] { return closed_ || has_room(); });
 }
 
 // One wake-up until the I/O thread has taken what is here: each costs a thread switch.

@@ -66,6 +66,8 @@ class ResponseChannel final : public ResponseSink {
   void append(std::string_view bytes, std::unique_lock<std::mutex>& lock);
   void end(std::unique_lock<std::mutex>& lock, bool cut);
   void wake(std::unique_lock<std::mutex>& lock);
+  template <class HasRoom>
+  void wait_for_room(std::unique_lock<std::mutex>& lock, HasRoom has_room);
 
   const ResponseFraming framing_;
   const std::size_t high_water_;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <unistd.h>
 
 namespace hornbeam::worker {
 namespace {
@@ -128,6 +129,29 @@ TEST(ResponseChannel, ALargeChunkIsTakenWholeAndTheNextWriteWaitsForTheClient) {
   EXPECT_TRUE(returned);
   taken += drain(channel).size();
   EXPECT_GT(taken, 8192u);
+}
+
+// The head alone does not wake the I/O thread; a write that must wait for it to drain has to
+// wake it first, or both sides wait for ever (this hung sendfile responses once).
+TEST(ResponseChannel, AWaitingWriterWakesTheIoSideFirst) {
+  std::atomic<int> wakes = 0;
+  ResponseChannel channel({}, 1 << 20, [&] { ++wakes; });
+  channel.start("200 OK", {});
+  EXPECT_EQ(wakes, 0);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[1]);
+  std::thread writer([&] { channel.send_file(UniqueFd(fds[0]), 0, 10); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (wakes == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(wakes, 1) << "the writer waits for a head nobody was told to take";
+  drain(channel);  // the I/O side takes the head: the writer proceeds
+  writer.join();
+  ResponseChannel::Batch batch;
+  EXPECT_EQ(drain(channel, &batch), "a\r\n");  // chunked: the chunk's size line, then the file
+  drain(channel, &batch);
+  ASSERT_TRUE(batch.file.has_value());
+  EXPECT_EQ(batch.file->length, 10u);
 }
 
 TEST(ResponseChannel, ClosingReleasesAWaitingWriter) {
