@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Side-by-side HTTP benchmark of hornbeam-worker against its peers, on this machine.
 
-Each server runs pinned to CPU 0 and wrk to CPU 1, on loopback, one after the other, with the
-same WSGI app (bench/apps/wsgi_app.py). Every (server, workload, connections) cell is run
-several times; the table shows medians with the spread (min-max) and hornbeam's ratio.
+Every server runs pinned to CPU 0 and wrk to CPU 1, on loopback, with the same WSGI app
+(bench/apps/wsgi_app.py). All servers are started at once and take turns run by run in every
+(workload, connections) cell, so that the machine's drift does not favour any of them; the
+table shows medians with the spread (min-max) and hornbeam's ratio.
 
     bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--out FILE]
 
@@ -143,26 +144,38 @@ def run_wrk(port, workload, connections, duration):
             "errors": (errors.group(1) if errors else "") + (f" non-2xx {non2xx.group(1)}" if non2xx else "")}
 
 
-def measure(name, command, args, tmp, port):
-    results = {}
+def start(name, command, tmp, port):
     process = subprocess.Popen(["taskset", "-c", SERVER_CPU, *command], stdout=subprocess.DEVNULL,
                                stderr=open(Path(tmp) / f"{name.replace(' ', '_')}.log", "w"), cwd=APPS)
+    wait_for_port(port, process)
+    return process
+
+
+def stop(name, process):
+    process.send_signal(signal.SIGINT if name == "hornbeam" else signal.SIGTERM)
     try:
-        wait_for_port(port, process)
-        for workload_name, workload in WORKLOADS.items():
-            if name == "nginx" and workload["script"]:
-                continue  # nginx cannot echo a body: it is only the ceiling for GETs
-            for connections in (1, 50):
-                run_wrk(port, workload, connections, 1)  # warm-up
-                runs = [run_wrk(port, workload, connections, args.duration) for _ in range(args.runs)]
-                results[(workload_name, connections)] = runs
-        results["rss_kib"] = tree_rss_kib(process.pid)
-    finally:
-        process.send_signal(signal.SIGINT if name == "hornbeam" else signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def measure_all(running, args):
+    """Every cell, the servers taking turns run by run: drift in the machine's speed (other
+    load, frequency) spreads over all of them instead of biasing whoever runs at that time.
+    Idle servers use no CPU while the others are measured."""
+    results = {name: {} for name in running}
+    for workload_name, workload in WORKLOADS.items():
+        for connections in (1, 50):
+            names = [name for name in running if not (name == "nginx" and workload["script"])]
+            for name in names:  # warm-up
+                run_wrk(running[name][1], workload, connections, 1)
+            for _ in range(args.runs):
+                for name in names:
+                    run = run_wrk(running[name][1], workload, connections, args.duration)
+                    results[name].setdefault((workload_name, connections), []).append(run)
+            print(f"  {workload_name} at {connections} connection(s) done", file=sys.stderr, flush=True)
+    for name, (process, _) in running.items():
+        results[name]["rss_kib"] = tree_rss_kib(process.pid)
     return results
 
 
@@ -205,15 +218,20 @@ def main():
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: run bench/setup first")
-    all_results = {}
     with tempfile.TemporaryDirectory(prefix="hornbeam-bench-") as tmp:
-        for name in args.servers.split(","):
-            port = free_port()
-            command = servers(port, tmp)[name]
-            print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
-            all_results[name] = measure(name, command, args, tmp, port)
+        running = {}
+        try:
+            for name in args.servers.split(","):
+                port = free_port()
+                print(f"starting {name} on port {port}", file=sys.stderr, flush=True)
+                running[name] = (start(name, servers(port, tmp)[name], tmp, port), port)
+            all_results = measure_all(running, args)
+        finally:
+            for name, (process, _) in running.items():
+                stop(name, process)
     report = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
-              f"{args.runs} runs × {args.duration} s per cell, server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}\n\n"
+              f"{args.runs} runs × {args.duration} s per cell, servers interleaved, server on CPU {SERVER_CPU}, "
+              f"wrk on CPU {CLIENT_CPU}\n\n"
               + table(all_results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report + "\n")

@@ -1,4 +1,5 @@
 #include "python/wsgi_adapter.hpp"
+#include "common/http_text.hpp"
 
 #include "common/logging.hpp"
 #include "common/version.hpp"
@@ -62,12 +63,6 @@ std::string cgi_name(std::string_view header) {
   std::string name = "HTTP_";
   for (const char c : header) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return name;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 }  // namespace

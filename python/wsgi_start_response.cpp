@@ -1,5 +1,6 @@
 #include "python/wsgi_start_response.hpp"
 
+#include "common/http_text.hpp"
 #include "python/gil.hpp"
 
 #include <structmember.h>
@@ -21,18 +22,7 @@ bool is_hop_by_hop(std::string_view name) {
   static constexpr std::array<std::string_view, 8> fields = {
       "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
       "te", "trailers", "transfer-encoding", "upgrade"};
-  return std::any_of(fields.begin(), fields.end(), [&](std::string_view field) {
-    return name.size() == field.size() &&
-           std::equal(name.begin(), name.end(), field.begin(),
-                      [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
-  });
-}
-
-bool is_token(std::string_view text) {
-  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || extra.find(c) != std::string_view::npos;
-  });
+  return std::any_of(fields.begin(), fields.end(), [&](std::string_view field) { return iequals(name, field); });
 }
 
 bool has_line_break_or_nul(std::string_view text) {

@@ -1,4 +1,5 @@
 #include "worker/access_log.hpp"
+#include "common/http_text.hpp"
 
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -8,12 +9,6 @@
 
 namespace hornbeam::worker {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string header_value(const std::vector<HttpHeader>* headers, std::string_view name) {
   if (!headers) return "-";

@@ -1,4 +1,5 @@
 #include "worker/request_head_check.hpp"
+#include "common/http_text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -7,19 +8,8 @@
 namespace hornbeam::worker {
 namespace {
 
-bool is_token_char(unsigned char c) {
-  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-  return std::isalnum(c) || extra.find(static_cast<char>(c)) != std::string_view::npos;
-}
-
 // Field values: visible characters, SP, HTAB and obs-text; no other control characters.
 bool is_value_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -92,7 +82,7 @@ HeadVerdict check_request_line(std::string_view line) {
   // Methods are case-sensitive tokens; like Gunicorn, lower case is refused rather than
   // guessed at (a lower-case "get" is a client bug or a probe, never a real method).
   if (method.empty() || !std::all_of(method.begin(), method.end(), [](char c) {
-        return is_token_char(static_cast<unsigned char>(c)) && !std::islower(static_cast<unsigned char>(c)) && c != '#';
+        return is_token_char(c) && !std::islower(static_cast<unsigned char>(c)) && c != '#';
       })) {
     return refuse(400, "invalid method");
   }
@@ -161,7 +151,7 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
     const auto colon = line.find(':');
     if (colon == 0 || colon == std::string_view::npos) return refuse(400, "header field without a name");
     const std::string_view name = line.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(), [](char c) { return is_token_char(c); })) {
+    if (!std::all_of(name.begin(), name.end(), is_token_char)) {
       return refuse(400, "invalid header field name");
     }
     const std::string_view value = trim(line.substr(colon + 1));

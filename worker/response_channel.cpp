@@ -1,4 +1,5 @@
 #include "worker/response_channel.hpp"
+#include "common/http_text.hpp"
 
 #include "common/logging.hpp"
 #include "common/version.hpp"
@@ -10,12 +11,6 @@
 
 namespace hornbeam::worker {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 const char* reason_phrase(int status) {
   switch (status) {
