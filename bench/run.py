@@ -13,6 +13,7 @@ Machines here are noisy: compare ratios from one run, never absolute numbers acr
 import argparse
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -174,9 +175,41 @@ def measure_all(running, args):
                     run = run_wrk(running[name][1], workload, connections, args.duration)
                     results[name].setdefault((workload_name, connections), []).append(run)
             print(f"  {workload_name} at {connections} connection(s) done", file=sys.stderr, flush=True)
-    for name, (process, _) in running.items():
+    for name, (process, port) in running.items():
+        results[name]["fairness"] = fairness(port)
         results[name]["rss_kib"] = tree_rss_kib(process.pid)
     return results
+
+
+def fairness(port, connections=50, seconds=2.0):
+    """How many of `connections` keep-alive clients, each sending its next request as soon as
+    the previous answer arrives, get any answer within `seconds`, and the fewest and most
+    answers one of them got. wrk records latency only for completed requests: a server that
+    serves one connection and starves the others shows an excellent p99. This shows it."""
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
+    request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+    answers = {sock: 0 for sock in socks}
+    pending = {sock: b"" for sock in socks}
+    for sock in socks:
+        sock.sendall(request)
+    deadline = time.monotonic() + seconds
+    open_socks = list(socks)
+    while time.monotonic() < deadline and open_socks:
+        ready, _, _ = select.select(open_socks, [], [], 0.05)
+        for sock in ready:
+            data = sock.recv(65536)
+            if not data:
+                open_socks.remove(sock)
+                continue
+            pending[sock] += data
+            while b"Hello, World!" in pending[sock]:
+                pending[sock] = pending[sock].split(b"Hello, World!", 1)[1]
+                answers[sock] += 1
+                sock.sendall(request)
+    for sock in socks:
+        sock.close()
+    counts = sorted(answers.values())
+    return sum(1 for count in counts if count), counts[0], counts[-1]
 
 
 def median_and_spread(runs, key):
@@ -202,9 +235,11 @@ def table(all_results):
                 errors = "; ".join(sorted({run["errors"].strip() for run in runs if run["errors"].strip()})) or "0"
                 lines.append(f"| {workload} | {connections} | {name} | {rps:,.0f} ({low:,.0f}-{high:,.0f}) | "
                              f"{p50:.2f} | {p99:.2f} | {ratio} | {errors} |")
-    lines += ["", "| server | RSS after the runs (all processes) |", "|---|---|"]
+    lines += ["", "| server | RSS after the runs (all processes) | of 50 keep-alive clients, answered within 2 s "
+                  "(fewest-most answers per client) |", "|---|---|---|"]
     for name, results in all_results.items():
-        lines.append(f"| {name} | {results['rss_kib'] / 1024:.1f} MiB |")
+        served, fewest, most = results["fairness"]
+        lines.append(f"| {name} | {results['rss_kib'] / 1024:.1f} MiB | {served}/50 ({fewest:,}-{most:,}) |")
     return "\n".join(lines)
 
 

@@ -142,8 +142,10 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& limits = server_.config.limits;
     head_parser_->header_limit(static_cast<std::uint32_t>(head_limit(limits)));
     head_parser_->body_limit(body_limit());  // a Content-Length over it fails at the head: 413
-    // One deadline for the whole head (slow-loris clients are cut however they drip).
-    arm_timer(first ? limits.header_timeout : server_.config.keepalive + limits.header_timeout);
+    // Between requests the connection may idle for `keepalive`; from the first byte of a head
+    // on, one deadline covers the whole head (slow-loris clients are cut however they drip).
+    idle_ = !first && buffer_.size() == 0;
+    arm_timer(idle_ ? server_.config.keepalive : limits.header_timeout);
     scanned_ = 0;
     read_more_head();
   }
@@ -161,6 +163,10 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       self->buffer_.commit(n);
       if (ec) return self->on_head(ec, 0);
+      if (self->idle_ && n > 0) {
+        self->idle_ = false;
+        self->arm_timer(self->server_.config.limits.header_timeout);
+      }
       self->read_more_head();
     });
   }
@@ -498,6 +504,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point access_started_;
   std::vector<HttpHeader> request_headers_;  // only when the access log format prints them
   std::size_t scanned_ = 0;
+  bool idle_ = false;  // a kept-alive connection waiting for the first byte of its next request
   std::size_t header_fields_ = 0;  // fields of the head; Beast appends trailers after them  // bytes of buffer_ already searched for the end of the head
   bool writing_ = false;
   bool busy_ = false;

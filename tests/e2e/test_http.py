@@ -166,3 +166,36 @@ def test_slow_request_head_is_cut_after_header_timeout(start_worker):
         elapsed = time.monotonic() - started
     assert elapsed < 3, "the deadline is for the whole head, not per byte"
     assert requests.get(worker.url).status_code == 200
+
+
+def test_idle_keep_alive_connection_is_closed_after_keepalive(start_worker):
+    # keepalive 1 s, header deadline 30 s: an idle connection goes after about 1 s, and the
+    # long head deadline does not extend the idle time.
+    worker = start_worker("echo:hello", "--keepalive", "1", "--limits-header-timeout", "30s")
+    with worker.connect() as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert connection.read_response()[0] == 200
+        connection.settimeout(20)
+        started = time.monotonic()
+        assert connection.recv(1) == b""  # closed by the server while idle
+        assert time.monotonic() - started < 10
+
+
+def test_a_started_head_gets_header_timeout_not_keepalive(start_worker):
+    worker = start_worker("echo:hello", "--keepalive", "1", "--limits-header-timeout", "30s")
+    with worker.connect() as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert connection.read_response()[0] == 200
+        connection.sendall(b"GET / HTTP/1.1\r\n")  # the next head has begun...
+        time.sleep(2)  # ...and takes longer than keepalive: that is header_timeout's business
+        connection.sendall(b"Host: x\r\n\r\n")
+        assert connection.read_response()[0] == 200
+
+
+def test_keepalive_zero_closes_after_each_response(start_worker):
+    worker = start_worker("echo:hello", "--keepalive", "0")
+    with worker.connect() as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, _ = connection.read_response()
+        assert status == 200 and dict(headers)["connection"] == "close"
+        assert connection.recv(1) == b""

@@ -52,3 +52,42 @@ def test_sigint_stops_at_once(start_worker):
     worker = start_worker("echo:hello")
     assert requests.get(worker.url).status_code == 200
     assert worker.stop(signal.SIGINT) == 0
+
+
+def test_venv_site_packages_become_importable(start_worker, tmp_path):
+    import subprocess
+    import sys
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    site = venv / "lib" / version / "site-packages"
+    (site / "only_in_the_venv.py").write_text("GREETING = b'from the venv'\n")
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "venv_app.py").write_text(
+        "import only_in_the_venv\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [only_in_the_venv.GREETING]\n")
+    worker = start_worker("venv_app:application", "--venv", str(venv), "--pythonpath", str(app_dir))
+    assert requests.get(worker.url).content == b"from the venv"
+
+
+def test_chdir_is_the_apps_working_directory(start_worker, tmp_path):
+    (tmp_path / "cwd_app.py").write_text(
+        "import os\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [os.getcwd().encode()]\n")
+    worker = start_worker("cwd_app:application", "--chdir", str(tmp_path), "--pythonpath", str(tmp_path))
+    assert requests.get(worker.url).text == str(tmp_path)
+
+
+def test_sys_executable_is_debians_python(start_worker, tmp_path):
+    (tmp_path / "exe_app.py").write_text(
+        "import sys\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [sys.executable.encode()]\n")
+    worker = start_worker("exe_app:application", "--pythonpath", str(tmp_path))
+    assert requests.get(worker.url).text.startswith("/usr/bin/python3")
