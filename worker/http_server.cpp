@@ -7,6 +7,7 @@
 #include "worker/access_log.hpp"
 #include "worker/request_body_stream.hpp"
 #include "worker/request_head_check.hpp"
+#include "worker/request_target.hpp"
 #include "worker/response_channel.hpp"
 
 #include <boost/asio.hpp>
@@ -74,34 +75,6 @@ std::pair<std::string, std::uint16_t> endpoint_address(const Protocol::endpoint&
     return {host, ntohs(v6->sin6_port)};
   }
   return {"", 0};
-}
-
-// Trailer fields that would change framing, routing or authentication after the fact.
-bool is_forbidden_trailer(std::string_view name) {
-  static constexpr std::array<std::string_view, 13> forbidden = {
-      "content-length", "transfer-encoding", "host", "trailer", "te", "connection", "keep-alive",
-      "upgrade", "expect", "max-forwards", "authorization", "proxy-authorization", "content-encoding"};
-  return std::any_of(forbidden.begin(), forbidden.end(), [&](std::string_view f) { return beast::iequals(name, f); });
-}
-
-// PATH_INFO and QUERY_STRING from the request target, whatever its form (RFC 9112 §3.2).
-// The fragment is never part of either (clients should not send one; some do).
-void split_target(std::string_view target, bool connect, HttpRequest& request) {
-  if (target == "*" || connect) {
-    request.path = std::string(target);  // asterisk-form and authority-form: no path to speak of
-    return;
-  }
-  if (!target.starts_with('/')) {
-    // absolute-form ("http://host/path?q"): the path starts after the authority.
-    const auto authority = target.find("://") + 3;
-    const auto path = target.find_first_of("/?#", authority);
-    target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
-    if (target.front() != '/') request.path = "/";
-  }
-  target = target.substr(0, target.find('#'));
-  const auto question = target.find('?');
-  request.path += std::string(target.substr(0, question));
-  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
 }
 
 class Session : public std::enable_shared_from_this<Session> {

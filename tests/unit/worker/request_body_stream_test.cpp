@@ -1,0 +1,80 @@
+// The streamed-body hand-over between the I/O thread (push) and a context (read).
+
+#include "worker/request_body_stream.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace hornbeam::worker {
+namespace {
+
+TEST(RequestBodyStream, NothingIsReadFromTheNetworkBeforeTheAppAsks) {
+  std::atomic<int> wakes = 0;
+  RequestBodyStream stream(1024, [&] { ++wakes; });
+  EXPECT_FALSE(stream.wants_more());  // 100-continue: no reading before the app reads
+  EXPECT_FALSE(stream.app_started_reading());
+  std::thread reader([&] { EXPECT_EQ(stream.read(10), "hello"); });
+  while (wakes == 0) std::this_thread::yield();
+  EXPECT_TRUE(stream.app_started_reading());
+  EXPECT_TRUE(stream.wants_more());
+  stream.push("hello");
+  reader.join();
+}
+
+TEST(RequestBodyStream, ABodyCrossesWholeAndInOrderBetweenThreads) {
+  std::atomic<int> wakes = 0;
+  RequestBodyStream stream(4096, [&] { ++wakes; });
+  std::string sent;
+  for (int i = 0; i < 2000; ++i) sent += std::to_string(i) + ",";
+  std::string received;
+  std::thread reader([&] {
+    char buffer[333];
+    while (const std::size_t n = stream.read_into(buffer, sizeof buffer)) received.append(buffer, n);
+  });
+  std::size_t offset = 0;
+  while (offset < sent.size()) {
+    if (!stream.wants_more()) {  // the I/O side reads only while there is room
+      std::this_thread::yield();
+      continue;
+    }
+    const std::size_t piece = std::min<std::size_t>(500, sent.size() - offset);
+    stream.push(std::string_view(sent).substr(offset, piece));
+    offset += piece;
+  }
+  stream.end();
+  reader.join();
+  EXPECT_EQ(received, sent);
+}
+
+TEST(RequestBodyStream, RoomIsBoundedByTheHighWaterMark) {
+  RequestBodyStream stream(100, [] {});
+  std::thread reader([&] { EXPECT_EQ(stream.read(1).size(), 1u); });
+  while (!stream.app_started_reading()) std::this_thread::yield();
+  stream.push(std::string(150, 'x'));
+  reader.join();
+  EXPECT_FALSE(stream.wants_more());  // 149 bytes wait: over the mark, stop reading
+}
+
+TEST(RequestBodyStream, AFailureReachesTheWaitingReader) {
+  RequestBodyStream stream(1024, [] {});
+  std::thread failer([&] {
+    while (!stream.app_started_reading()) std::this_thread::yield();
+    stream.fail("client disconnected");
+  });
+  EXPECT_THROW(stream.read(10), std::runtime_error);
+  failer.join();
+}
+
+TEST(RequestBodyStream, EndAfterDataGivesTheDataThenEnd) {
+  RequestBodyStream stream(1024, [] {});
+  stream.push("abc");
+  stream.end();
+  EXPECT_EQ(stream.read(2), "ab");
+  EXPECT_EQ(stream.read(10), "c");
+  EXPECT_EQ(stream.read(10), "");
+}
+
+}  // namespace
+}  // namespace hornbeam::worker
