@@ -91,3 +91,13 @@ def test_sys_executable_is_debians_python(start_worker, tmp_path):
         "    return [sys.executable.encode()]\n")
     worker = start_worker("exe_app:application", "--pythonpath", str(tmp_path))
     assert requests.get(worker.url).text.startswith("/usr/bin/python3")
+
+
+def test_sigterm_after_graceful_timeout_closes_open_iterables(start_worker, tmp_path):
+    worker = start_worker("echo:endless_until_closed", "--graceful-timeout", "1")
+    marker = tmp_path / "closed"
+    with worker.connect() as connection:
+        connection.sendall(f"GET /?{marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert connection.recv(65536)  # the endless response has started
+        assert worker.stop(signal.SIGTERM) == 0  # gives up on it after graceful_timeout
+    assert marker.read_text() == "closed"
