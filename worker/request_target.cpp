@@ -17,20 +17,22 @@ bool is_forbidden_trailer(std::string_view name) {
 
 void split_target(std::string_view target, bool connect, HttpRequest& request) {
   if (target == "*" || connect) {
-    request.path = std::string(target);  // asterisk-form and authority-form: no path to speak of
+    request.path.assign(target);  // asterisk-form and authority-form: no path to speak of
     return;
   }
+  bool root_only = false;  // absolute-form without a path: the path is "/"
   if (!target.starts_with('/')) {
     // absolute-form ("http://host/path?q"): the path starts after the authority.
     const auto authority = target.find("://") + 3;
     const auto path = target.find_first_of("/?#", authority);
-    target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
-    if (target.front() != '/') request.path = "/";
+    target = path == std::string_view::npos ? std::string_view() : target.substr(path);
+    root_only = target.empty() || target.front() != '/';
   }
   target = target.substr(0, target.find('#'));
   const auto question = target.find('?');
-  request.path += std::string(target.substr(0, question));
-  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+  const std::string_view path = target.substr(0, question);
+  request.path.assign(root_only ? std::string_view("/") : path);
+  if (question != std::string_view::npos) request.query.assign(target.substr(question + 1));
 }
 
 }  // namespace hornbeam::worker
