@@ -93,9 +93,11 @@ class Session : public std::enable_shared_from_this<Session> {
     read_head(true);
   }
 
-  // Stopping: an idle connection closes now, a busy one after its response.
+  // Stopping: a kept-alive connection idle between requests closes now; one busy with a
+  // request, or still receiving its first one, is served and then closed (graceful_timeout
+  // bounds both).
   void drain() {
-    if (!busy_) close();
+    if (!busy_ && idle_) close();
   }
 
   // Fast stop: wake any context waiting on this client.

@@ -2,6 +2,7 @@
 
 import signal
 import threading
+import time
 
 import requests
 
@@ -21,31 +22,37 @@ def test_missing_callable_names_the_part_not_found(start_worker):
     assert "`echo` has no attribute `no_such_app`" in worker.log
 
 
-def test_sigterm_lets_the_request_in_flight_finish(start_worker):
-    worker = start_worker("echo:sleeps")
+def test_sigterm_lets_the_request_in_flight_finish(start_worker, tmp_path):
+    worker = start_worker("echo:marks_then_sleeps")
+    marker = tmp_path / "running"
     result = {}
 
     def slow_request():
-        result["response"] = requests.get(worker.url + "/?1.5")
+        result["response"] = requests.get(f"{worker.url}/?{marker}&1.5")
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    worker.wait_for_log("ready")  # already ready; the request is now on its way
-    import time
-    deadline = time.monotonic() + 5
-    # Wait until the app is running the request (its context is busy) before sending TERM.
-    while time.monotonic() < deadline and not _connections_established(worker.port):
-        time.sleep(0.01)
+    deadline = time.monotonic() + 10
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the app is running the request
+    assert marker.exists()
     assert worker.stop(signal.SIGTERM) == 0
     thread.join(10)
     assert result["response"].status_code == 200
     assert result["response"].text == "slept"
 
 
-def _connections_established(port):
-    with open("/proc/net/tcp") as table:
-        local = f":{port:04X}"
-        return any(line.split()[1].endswith(local) and line.split()[3] == "01" for line in table.readlines()[1:])
+def test_sigterm_serves_a_request_whose_connection_is_already_open(start_worker):
+    worker = start_worker("echo:hello")
+    with worker.connect() as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # the head is on its way...
+        worker.process.send_signal(signal.SIGTERM)
+        worker.wait_for_log("SIGTERM")
+        connection.sendall(b"\r\n")  # ...and completes after the signal
+        status, headers, body = connection.read_response()
+    assert (status, body) == (200, b"Hello, World!")
+    assert dict(headers)["connection"] == "close"
+    assert worker.process.wait(10) == 0
 
 
 def test_sigint_stops_at_once(start_worker):

@@ -157,6 +157,15 @@ def exc_info_before_body(environ, start_response):
     return [b"replaced"]
 
 
+def marks_then_sleeps(environ, start_response):
+    """?MARKER&SECONDS: creates MARKER when the app starts running, then sleeps."""
+    marker, seconds = environ["QUERY_STRING"].split("&")
+    open(marker, "w").close()
+    time.sleep(float(seconds))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"slept"]
+
+
 def sleeps(environ, start_response):
     time.sleep(float(environ["QUERY_STRING"] or "1"))
     start_response("200 OK", [("Content-Type", "text/plain")])
