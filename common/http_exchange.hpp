@@ -56,7 +56,9 @@ class ResponseSink {
   // "200 OK" and headers already validated and stripped of hop-by-hop fields.
   virtual void start(std::string status, std::vector<HttpHeader> headers) = 0;
   // Queues body bytes; blocks while the client's buffer is full. False once the client is gone.
-  virtual bool write(std::string_view data) = 0;
+  // `more_follows`: the app's whole body is already known (a list), so the I/O thread need not
+  // be woken for these bytes alone: finish() or the next write will (one thread switch saved).
+  virtual bool write(std::string_view data, bool more_follows) = 0;
   // Queues `length` bytes of a regular file from `offset`, sent with sendfile(2) by the I/O
   // side; the sink owns the descriptor from here on. False once the client is gone.
   virtual bool send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) = 0;

@@ -214,6 +214,8 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
 
   const bool sent_as_file = !failed && send_as_file(result.get(), state);
   if (!failed && !sent_as_file) {
+    // A list or tuple is the whole body already: its chunks need not be flushed one by one.
+    const bool whole_body = PyList_CheckExact(result.get()) || PyTuple_CheckExact(result.get());
     PyRef iterator = PyRef::steal(PyObject_GetIter(result.get()));
     while (iterator && !state.client_gone) {
       PyRef chunk = PyRef::steal(PyIter_Next(iterator.get()));
@@ -227,7 +229,7 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
         PyErr_SetString(PyExc_RuntimeError, "the app returned body data before calling start_response");
         break;
       }
-      state.write(std::string_view(PyBytes_AS_STRING(chunk.get()), PyBytes_GET_SIZE(chunk.get())));
+      state.write(std::string_view(PyBytes_AS_STRING(chunk.get()), PyBytes_GET_SIZE(chunk.get())), whole_body);
     }
     if (PyErr_Occurred()) {
       logging::error_log().error("error handling {} {}:\n{}", request.method, request.target, take_exception_text());

@@ -169,12 +169,12 @@ void WsgiResponseState::send_head() {
   sink->start(status, headers);
 }
 
-bool WsgiResponseState::write(std::string_view data) {
+bool WsgiResponseState::write(std::string_view data, bool more_follows) {
   if (client_gone) return false;
   send_head();
   if (data.empty()) return true;
   GilRelease unlocked;
-  client_gone = !sink->write(data);
+  client_gone = !sink->write(data, more_follows);
   return !client_gone;
 }
 

@@ -23,8 +23,9 @@ struct WsgiResponseState {
 
   // Hands status and headers to the sink once.
   void send_head();
-  // Writes body bytes with the GIL released. False once the client has gone.
-  bool write(std::string_view data);
+  // Writes body bytes with the GIL released. False once the client has gone. `more_follows`
+  // as in ResponseSink::write.
+  bool write(std::string_view data, bool more_follows = false);
 };
 
 // The type object (GIL held). Create once per context.

@@ -89,7 +89,7 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   tail() += head;
 }
 
-bool ResponseChannel::write(std::string_view data) {
+bool ResponseChannel::write(std::string_view data, bool more_follows) {
   std::unique_lock lock(mutex_);
   // Wait while the client has not taken what is already here, then take this chunk whole:
   // a response given as one large bytes object frees its context at once, and a generator
@@ -113,9 +113,9 @@ bool ResponseChannel::write(std::string_view data) {
     std::string chunk;
     chunk.reserve(static_cast<std::size_t>(length) + data.size() + 2);
     chunk.append(size, static_cast<std::size_t>(length)).append(data).append("\r\n");
-    append(chunk, lock);
+    append(chunk, lock, more_follows);
   } else {
-    append(data, lock);
+    append(data, lock, more_follows);
   }
   return true;
 }
@@ -217,9 +217,9 @@ std::uint64_t ResponseChannel::body_bytes() const {
   return body_written_;
 }
 
-void ResponseChannel::append(std::string_view bytes, std::unique_lock<std::mutex>& lock) {
+void ResponseChannel::append(std::string_view bytes, std::unique_lock<std::mutex>& lock, bool more_follows) {
   tail().append(bytes);
-  wake(lock);
+  if (!more_follows || pending_.size() >= high_water_) wake(lock);
 }
 
 void ResponseChannel::end(std::unique_lock<std::mutex>& lock, bool cut) {

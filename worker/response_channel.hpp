@@ -31,7 +31,7 @@ class ResponseChannel final : public ResponseSink {
 
   // ResponseSink, from the context thread.
   void start(std::string status, std::vector<HttpHeader> headers) override;
-  bool write(std::string_view data) override;
+  bool write(std::string_view data, bool more_follows) override;
   bool send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) override;
   void finish() override;
   void fail(int status) override;
@@ -63,7 +63,7 @@ class ResponseChannel final : public ResponseSink {
   const std::vector<HttpHeader>& headers() const { return headers_; }
 
  private:
-  void append(std::string_view bytes, std::unique_lock<std::mutex>& lock);
+  void append(std::string_view bytes, std::unique_lock<std::mutex>& lock, bool more_follows = false);
   void end(std::unique_lock<std::mutex>& lock, bool cut);
   void wake(std::unique_lock<std::mutex>& lock);
   template <class HasRoom>

@@ -29,7 +29,7 @@ std::string without_date(std::string bytes) {
 TEST(ResponseChannel, ContentLengthFromTheApp) {
   ResponseChannel channel({}, 1 << 20, [] {});
   channel.start("200 OK", {{"Content-Length", "5"}});
-  EXPECT_TRUE(channel.write("hello"));
+  EXPECT_TRUE(channel.write("hello", false));
   channel.finish();
   ResponseChannel::Batch batch;
   EXPECT_EQ(without_date(drain(channel, &batch)),
@@ -42,8 +42,8 @@ TEST(ResponseChannel, ContentLengthFromTheApp) {
 TEST(ResponseChannel, ChunkedWithoutLengthOnHttp11) {
   ResponseChannel channel({}, 1 << 20, [] {});
   channel.start("200 OK", {});
-  channel.write("ab");
-  channel.write("cde");
+  channel.write("ab", false);
+  channel.write("cde", false);
   channel.finish();
   EXPECT_EQ(without_date(drain(channel)),
             "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n");
@@ -52,7 +52,7 @@ TEST(ResponseChannel, ChunkedWithoutLengthOnHttp11) {
 TEST(ResponseChannel, CloseDelimitedOnHttp10) {
   ResponseChannel channel({.http_version = 10}, 1 << 20, [] {});
   channel.start("200 OK", {});
-  channel.write("abc");
+  channel.write("abc", false);
   channel.finish();
   ResponseChannel::Batch batch;
   EXPECT_EQ(without_date(drain(channel, &batch)), "HTTP/1.0 200 OK\r\nServer: hornbeam\r\nConnection: close\r\n\r\nabc");
@@ -63,7 +63,7 @@ TEST(ResponseChannel, HeadAnd204And304CarryNoBody) {
   for (const auto& [head_request, status] : {std::pair{true, "200 OK"}, {false, "204 No Content"}, {false, "304 Not Modified"}}) {
     ResponseChannel channel({.head_request = head_request}, 1 << 20, [] {});
     channel.start(status, {{"Content-Length", "4"}});
-    channel.write("body");
+    channel.write("body", false);
     channel.finish();
     const std::string bytes = drain(channel);
     EXPECT_TRUE(bytes.ends_with("\r\n\r\n")) << bytes;
@@ -74,7 +74,7 @@ TEST(ResponseChannel, HeadAnd204And304CarryNoBody) {
 TEST(ResponseChannel, ShortBodyForItsContentLengthIsCut) {
   ResponseChannel channel({}, 1 << 20, [] {});
   channel.start("200 OK", {{"Content-Length", "10"}});
-  channel.write("short");
+  channel.write("short", false);
   channel.finish();
   ResponseChannel::Batch batch;
   drain(channel, &batch);
@@ -84,7 +84,7 @@ TEST(ResponseChannel, ShortBodyForItsContentLengthIsCut) {
 TEST(ResponseChannel, LongBodyForItsContentLengthIsCutAtTheLength) {
   ResponseChannel channel({}, 1 << 20, [] {});
   channel.start("200 OK", {{"Content-Length", "3"}});
-  EXPECT_FALSE(channel.write("toolong"));
+  EXPECT_FALSE(channel.write("toolong", false));
   ResponseChannel::Batch batch;
   EXPECT_TRUE(drain(channel, &batch).ends_with("\r\n\r\ntoo"));
   EXPECT_TRUE(batch.cut);
@@ -93,7 +93,7 @@ TEST(ResponseChannel, LongBodyForItsContentLengthIsCutAtTheLength) {
 TEST(ResponseChannel, AbortAfterStartCutsWithoutTheLastChunk) {
   ResponseChannel channel({}, 1 << 20, [] {});
   channel.start("200 OK", {});
-  channel.write("partial");
+  channel.write("partial", false);
   channel.abort();
   ResponseChannel::Batch batch;
   const std::string bytes = drain(channel, &batch);
@@ -116,10 +116,10 @@ TEST(ResponseChannel, ALargeChunkIsTakenWholeAndTheNextWriteWaitsForTheClient) {
   std::atomic<int> wakes = 0;
   ResponseChannel channel({}, 1024, [&] { ++wakes; });
   channel.start("200 OK", {{"Content-Length", "8192"}});
-  EXPECT_TRUE(channel.write(std::string(4096, 'x')));  // over the high-water mark, yet accepted
+  EXPECT_TRUE(channel.write(std::string(4096, 'x'), false));  // over the high-water mark, yet accepted
   std::atomic<bool> returned = false;
   std::thread writer([&] {
-    channel.write(std::string(4096, 'y'));  // waits: the first chunk has not been taken
+    channel.write(std::string(4096, 'y'), false);  // waits: the first chunk has not been taken
     returned = true;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // give a wrong implementation time to return
@@ -154,15 +154,35 @@ TEST(ResponseChannel, AWaitingWriterWakesTheIoSideFirst) {
   EXPECT_EQ(batch.file->length, 10u);
 }
 
+TEST(ResponseChannel, AKnownWholeBodyWakesTheIoThreadOnce) {
+  int wakes = 0;
+  ResponseChannel channel({}, 1 << 20, [&] { ++wakes; });
+  channel.start("200 OK", {{"Content-Length", "6"}});
+  channel.write("abc", true);  // more follows: no wake-up for these bytes alone
+  channel.write("def", true);
+  EXPECT_EQ(wakes, 0);
+  channel.finish();
+  EXPECT_EQ(wakes, 1);
+  EXPECT_TRUE(drain(channel).ends_with("\r\n\r\nabcdef"));
+}
+
+TEST(ResponseChannel, AStreamedChunkWakesTheIoThreadAtOnce) {
+  int wakes = 0;
+  ResponseChannel channel({}, 1 << 20, [&] { ++wakes; });
+  channel.start("200 OK", {});
+  channel.write("event", false);
+  EXPECT_EQ(wakes, 1);
+}
+
 TEST(ResponseChannel, ClosingReleasesAWaitingWriter) {
   ResponseChannel channel({}, 16, [] {});
   channel.start("200 OK", {});  // the head alone is over the mark: the next write waits
   std::atomic<bool> result = true;
-  std::thread writer([&] { result = channel.write(std::string(1000, 'x')); });
+  std::thread writer([&] { result = channel.write(std::string(1000, 'x'), false); });
   channel.close();
   writer.join();
   EXPECT_FALSE(result);
-  EXPECT_FALSE(channel.write("more"));
+  EXPECT_FALSE(channel.write("more", false));
 }
 
 }  // namespace
