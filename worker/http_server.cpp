@@ -585,6 +585,9 @@ struct HttpServer::Impl {
   asio::io_context io{1};
   ServerState state;
   std::vector<std::unique_ptr<Listener>> listeners;
+  // Registered at construction, before the worker says it is ready: a SIGTERM that arrives
+  // between "ready" and run() is queued by Asio instead of killing the process.
+  asio::signal_set signals{io, SIGTERM, SIGINT, SIGQUIT};
 };
 
 HttpServer::HttpServer(const config::Config& config, const std::vector<int>& listen_fds)
@@ -615,7 +618,7 @@ void HttpServer::run(Dispatch dispatch) {
   };
   schedule_trim();
   asio::steady_timer grace(io);
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGQUIT);
+  auto& signals = impl_->signals;
   signals.async_wait([&](beast::error_code ec, int signal) {
     if (ec) return;
     for (auto& listener : impl_->listeners) listener->stop();

@@ -19,8 +19,9 @@ using Dispatch = std::function<void(HttpRequest request, std::shared_ptr<Respons
 // Throws std::runtime_error naming the address.
 int open_listen_socket(const std::string& bind, int backlog);
 
-// Owns the I/O thread's world (io_context, listeners, connections). Create it before the
-// context pool and destroy it after, so that contexts never post into a dead io_context.
+// Owns the I/O thread's world (io_context, listeners, connections, stop signals). Create it
+// before the context pool and destroy it after, so that contexts never post into a dead
+// io_context; from its construction on, SIGTERM/SIGINT/SIGQUIT wait for run().
 class HttpServer {
  public:
   HttpServer(const config::Config& config, const std::vector<int>& listen_fds);
