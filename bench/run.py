@@ -197,15 +197,17 @@ def fairness(port, connections=50, seconds=2.0):
     while time.monotonic() < deadline and open_socks:
         ready, _, _ = select.select(open_socks, [], [], 0.05)
         for sock in ready:
-            data = sock.recv(65536)
-            if not data:
+            try:
+                data = sock.recv(65536)
+                if not data:
+                    raise ConnectionResetError
+                pending[sock] += data
+                while b"Hello, World!" in pending[sock]:
+                    pending[sock] = pending[sock].split(b"Hello, World!", 1)[1]
+                    answers[sock] += 1
+                    sock.sendall(request)
+            except OSError:  # closed or reset by the server: this client is done
                 open_socks.remove(sock)
-                continue
-            pending[sock] += data
-            while b"Hello, World!" in pending[sock]:
-                pending[sock] = pending[sock].split(b"Hello, World!", 1)[1]
-                answers[sock] += 1
-                sock.sendall(request)
     for sock in socks:
         sock.close()
     counts = sorted(answers.values())
