@@ -1,5 +1,6 @@
 """Slow and stalled clients must not take the worker's Python contexts or stop others."""
 
+import resource
 import socket
 import time
 
@@ -23,6 +24,9 @@ def test_stalled_downloads_do_not_hold_the_only_context(start_worker):
 
 
 def test_a_thousand_slow_heads_do_not_stop_a_normal_client(start_worker):
+    # This client needs a thousand sockets too (the worker raises its own limit at start).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
     worker = start_worker("echo:hello", "--limits-header-timeout", "30s")
     slow = []
     for _ in range(1000):
