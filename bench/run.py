@@ -74,7 +74,13 @@ http {{
     return ["nginx", "-c", str(conf), "-p", tmp]
 
 
-def servers(port, tmp):
+SERVERS = ("hornbeam", "gunicorn sync", "gunicorn gthread", "uwsgi", "nginx")
+
+
+def server_command(name, port, tmp):
+    """The command line of one server (nginx's also writes its config file)."""
+    if name == "nginx":
+        return nginx_command(port, tmp)
     app = "wsgi_app:application"
     return {
         "hornbeam": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
@@ -86,8 +92,7 @@ def servers(port, tmp):
         "uwsgi": ["uwsgi", "--plugin", "python3", "--http11-socket", f"127.0.0.1:{port}", "--processes", "1",
                   "--master", "--chdir", str(APPS), "--wsgi", app, "--disable-logging", "--die-on-term",
                   "--post-buffering", "65536", "--buffer-size", "32768"],
-        "nginx": nginx_command(port, tmp),
-    }
+    }[name]
 
 
 def wait_for_port(port, process, timeout=30):
@@ -249,7 +254,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--servers", default="hornbeam,gunicorn sync,gunicorn gthread,uwsgi,nginx")
+    parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
@@ -261,7 +266,7 @@ def main():
             for name in args.servers.split(","):
                 port = free_port()
                 print(f"starting {name} on port {port}", file=sys.stderr, flush=True)
-                running[name] = (start(name, servers(port, tmp)[name], tmp, port), port)
+                running[name] = (start(name, server_command(name, port, tmp), tmp, port), port)
             all_results = measure_all(running, args)
         finally:
             for name, (process, _) in running.items():

@@ -1,5 +1,7 @@
 #include "python/wsgi_file_wrapper.hpp"
 
+#include "python/heap_type.hpp"
+
 namespace hornbeam::python {
 namespace {
 
@@ -29,11 +31,6 @@ PyObject* wrapper_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   return reinterpret_cast<PyObject*>(self);
 }
 
-PyObject* wrapper_iter(PyObject* self) {
-  Py_INCREF(self);
-  return self;
-}
-
 PyObject* wrapper_next(PyObject* self) {
   auto* wrapper = reinterpret_cast<FileWrapperObject*>(self);
   PyObject* data = PyObject_CallMethod(wrapper->filelike, "read", "n", wrapper->block_size);
@@ -54,10 +51,8 @@ PyObject* wrapper_close(PyObject* self, PyObject*) {
 }
 
 void wrapper_dealloc(PyObject* self) {
-  PyTypeObject* type = Py_TYPE(self);
   Py_XDECREF(reinterpret_cast<FileWrapperObject*>(self)->filelike);
-  type->tp_free(self);
-  Py_DECREF(type);
+  free_heap_object(self);
 }
 
 PyMethodDef methods[] = {
@@ -68,7 +63,7 @@ PyMethodDef methods[] = {
 PyType_Slot slots[] = {
     {Py_tp_new, reinterpret_cast<void*>(wrapper_new)},
     {Py_tp_dealloc, reinterpret_cast<void*>(wrapper_dealloc)},
-    {Py_tp_iter, reinterpret_cast<void*>(wrapper_iter)},
+    {Py_tp_iter, reinterpret_cast<void*>(iter_self)},
     {Py_tp_iternext, reinterpret_cast<void*>(wrapper_next)},
     {Py_tp_methods, methods},
     {0, nullptr},

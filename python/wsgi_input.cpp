@@ -1,6 +1,7 @@
 #include "python/wsgi_input.hpp"
 
 #include "python/gil.hpp"
+#include "python/heap_type.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -160,16 +161,9 @@ PyObject* input_iternext(PyObject* self) {
   return line;
 }
 
-PyObject* input_iter(PyObject* self) {
-  Py_INCREF(self);
-  return self;
-}
-
 void input_dealloc(PyObject* self) {
-  PyTypeObject* type = Py_TYPE(self);
   delete reinterpret_cast<InputObject*>(self)->state;
-  type->tp_free(self);
-  Py_DECREF(type);
+  free_heap_object(self);
 }
 
 PyMethodDef methods[] = {
@@ -181,7 +175,7 @@ PyMethodDef methods[] = {
 
 PyType_Slot slots[] = {
     {Py_tp_dealloc, reinterpret_cast<void*>(input_dealloc)},
-    {Py_tp_iter, reinterpret_cast<void*>(input_iter)},
+    {Py_tp_iter, reinterpret_cast<void*>(iter_self)},
     {Py_tp_iternext, reinterpret_cast<void*>(input_iternext)},
     {Py_tp_methods, methods},
     {0, nullptr},

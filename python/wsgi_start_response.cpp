@@ -2,6 +2,7 @@
 
 #include "common/http_text.hpp"
 #include "python/gil.hpp"
+#include "python/heap_type.hpp"
 
 #include <structmember.h>
 
@@ -140,12 +141,6 @@ PyObject* start_response_write(PyObject* self, PyObject* data) {
   Py_RETURN_NONE;
 }
 
-void start_response_dealloc(PyObject* self) {
-  PyTypeObject* type = Py_TYPE(self);
-  type->tp_free(self);
-  Py_DECREF(type);  // heap types are owned by their instances
-}
-
 PyMethodDef methods[] = {
     {"write", start_response_write, METH_O, "Write body bytes (PEP 3333 write callable)."},
     {nullptr, nullptr, 0, nullptr},
@@ -153,7 +148,7 @@ PyMethodDef methods[] = {
 
 PyType_Slot slots[] = {
     {Py_tp_call, reinterpret_cast<void*>(start_response_call)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(start_response_dealloc)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(free_heap_object)},
     {Py_tp_methods, methods},
     {0, nullptr},
 };

@@ -47,7 +47,8 @@ ResponseChannel::ResponseChannel(ResponseFraming framing, std::size_t high_water
 
 void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers) {
   std::from_chars(status.data(), status.data() + 3, status_);
-  body_allowed_ = !framing_.head_request && status_ != 204 && status_ != 304 && status_ >= 200;
+  const bool has_body = status_ >= 200 && status_ != 204 && status_ != 304;  // RFC 9110 §6.4.1
+  body_allowed_ = has_body && !framing_.head_request;
   for (const auto& header : headers) {
     if (iequals(header.name, "Content-Length")) {
       std::uint64_t length = 0;
@@ -55,12 +56,12 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
       if (ec == std::errc{} && ptr == header.value.data() + header.value.size()) content_length_ = length;
     }
   }
-  keep_alive_ = framing_.client_keep_alive;
-  const bool needs_framing = status_ != 204 && status_ != 304 && status_ >= 200;
-  if (needs_framing && !content_length_) {
-    if (framing_.http_version >= 11) chunked_ = !framing_.head_request;
-    else keep_alive_ = false;  // HTTP/1.0 without a length: the end of the body is the close
-  }
+  // Without a length: chunked on HTTP/1.1 (a HEAD announces what its GET would use), and on
+  // HTTP/1.0 the end of the body is the close.
+  const bool length_unknown = has_body && !content_length_;
+  const bool announce_chunked = length_unknown && framing_.http_version >= 11;
+  chunked_ = announce_chunked && !framing_.head_request;
+  keep_alive_ = framing_.client_keep_alive && !(length_unknown && framing_.http_version < 11);
 
   std::string head;
   head.reserve(256);
@@ -75,9 +76,7 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
     head += header.value;
     head += "\r\n";
   }
-  if (chunked_ || (needs_framing && !content_length_ && framing_.head_request && framing_.http_version >= 11)) {
-    head += "Transfer-Encoding: chunked\r\n";
-  }
+  if (announce_chunked) head += "Transfer-Encoding: chunked\r\n";
   if (!keep_alive_) head += "Connection: close\r\n";
   else if (framing_.http_version == 10) head += "Connection: keep-alive\r\n";
   head += "\r\n";
