@@ -1,28 +1,41 @@
-// hornbeam-arbiter: reads the configuration and (in later steps) supervises the workers.
+// hornbeam-arbiter: reads the configuration, opens the listen sockets and supervises the
+// workers (arbiter/arbiter.cpp).
 
+#include "arbiter/arbiter.hpp"
 #include "common/exit_codes.hpp"
 #include "common/logging.hpp"
-#include "config/json_output.hpp"
 #include "config/logging_options.hpp"
 #include "config/startup.hpp"
-
-#include <spdlog/logger.h>
 
 #include <iostream>
 
 int main(int argc, char** argv) {
   using namespace hornbeam;
-  const auto startup = config::start(argc, argv, "hornbeam-arbiter", {}, std::cout, std::cerr);
+  arbiter::ArbiterOptions options;
+  std::vector<std::string> shm_fd;
+  const std::vector<config::ExtraOption> extras = {
+      {"inherit-listen", "BIND=FD", "binary upgrade: a listen socket of the old arbiter (set by USR2)",
+       &options.inherited.listen},
+      {"inherit-shm-fd", "FD", "binary upgrade: the old arbiter's shared-memory segment (set by USR2)", &shm_fd}};
+  auto startup = config::start(argc, argv, "hornbeam-arbiter", extras, std::cout, std::cerr);
   if (!startup.config) return startup.exit_status;
-  const config::Config& config = *startup.config;
   try {
-    logging::configure(config::logging_options(config, "arbiter"));
+    logging::configure(config::logging_options(*startup.config, "arbiter"));
   } catch (const std::exception& e) {
     std::cerr << "hornbeam-arbiter: error: " << e.what() << "\n";
     return exit_code::config_error;
   }
-  logging::error_log().info("configuration loaded: app {}, {} worker(s), {} context(s) each",
-                            config.app, config.workers, config.contexts);
-  std::cout << config::to_json_text(config) << "\n";
-  return exit_code::ok;
+  if (!shm_fd.empty()) options.inherited.shm_fd = std::stoi(shm_fd.back());
+  options.config = std::move(*startup.config);
+  options.sources = std::move(startup.sources);
+  // The upgraded arbiter gets the same arguments, minus what describes this one's inheritance.
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument.starts_with("--inherit-")) {
+      if (argument.find('=') == std::string::npos) ++i;
+      continue;
+    }
+    options.argv.push_back(argument);
+  }
+  return arbiter::run_arbiter(std::move(options));
 }

@@ -50,6 +50,7 @@ Startup start(int argc, const char* const* argv, std::string_view program,
   try {
     Config config = load(sources);
     result.config_file = sources.config_file;
+    result.sources = sources;
     if (line.check_config) {
       out << program << ": configuration "
           << (sources.config_file.empty() ? std::string("(no file)") : sources.config_file)

@@ -5,6 +5,7 @@
 
 #include "config/command_line.hpp"
 #include "config/config.hpp"
+#include "config/loader.hpp"
 
 #include <iosfwd>
 #include <optional>
@@ -15,7 +16,8 @@ namespace hornbeam::config {
 struct Startup {
   std::optional<Config> config;  // set when the program should go on and serve
   int exit_status = 0;           // otherwise, exit with this
-  std::string config_file;       // the file that was loaded, for later reloads
+  std::string config_file;       // the file that was loaded
+  Sources sources;               // what it was loaded from: a reload loads them again
 };
 
 Startup start(int argc, const char* const* argv, std::string_view program,

@@ -4,7 +4,8 @@
 
 namespace hornbeam::python {
 
-ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup) : interpreter_(interpreter) {
+ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup, Activity activity)
+    : interpreter_(interpreter), activity_(std::move(activity)) {
   for (int index = 0; index < count; ++index) {
     threads_.emplace_back([this, index, &setup] { run(index, setup); });
   }
@@ -70,8 +71,10 @@ void ContextPool::run(int index, Setup& setup) {
     // the queue while holding it).
     ThreadState::Attached gil(thread_state);
     while (job) {
+      if (activity_) activity_(index, true);
       job(*state);
       job = nullptr;
+      if (activity_) activity_(index, false);
       std::lock_guard lock(mutex_);
       if (!jobs_.empty()) {
         job = std::move(jobs_.front());

@@ -28,20 +28,27 @@ class ContextPool {
  public:
   using Setup = std::function<std::unique_ptr<ContextState>(int index)>;  // GIL held
   using Job = std::function<void(ContextState&)>;                          // GIL held
+  // Told when a context starts (busy = true) and ends a job, from the context's thread: the
+  // worker's shared-memory slot keeps a "busy since" per context for the arbiter's timeout.
+  using Activity = std::function<void(int index, bool busy)>;
 
   // Starts `count` contexts and runs `setup` in each. Throws what a setup threw (after
   // stopping the others): a context that cannot load the app fails the worker's boot.
-  ContextPool(Interpreter& interpreter, int count, Setup setup);
+  ContextPool(Interpreter& interpreter, int count, Setup setup, Activity activity = {});
   ~ContextPool();  // finishes queued jobs, then stops every context
   ContextPool(const ContextPool&) = delete;
   ContextPool& operator=(const ContextPool&) = delete;
 
   void submit(Job job);
+  int size() const { return static_cast<int>(threads_.size()); }
+  // The context's thread as Python's tracebacks name it (threading.get_ident()).
+  unsigned long thread_ident(int index) { return static_cast<unsigned long>(threads_.at(index).native_handle()); }
 
  private:
   void run(int index, Setup& setup);
 
   Interpreter& interpreter_;
+  Activity activity_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> jobs_;

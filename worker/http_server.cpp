@@ -2,7 +2,6 @@
 
 #include "worker/http_server.hpp"
 
-#include "common/bind_address.hpp"
 #include "common/logging.hpp"
 #include "worker/access_log.hpp"
 #include "worker/request_body_stream.hpp"
@@ -38,6 +37,10 @@ namespace {
 
 constexpr std::size_t response_high_water = 1 << 20;
 constexpr std::size_t stream_high_water = 256 * 1024;
+// While the worker drains, a kept-alive connection may still bring one more request this long
+// after its last response (a client under load sends it within milliseconds; closing the
+// moment it looks idle would race with it and fail it). That request gets `Connection: close`.
+constexpr config::Duration drain_linger = std::chrono::seconds(1);
 
 class Session;
 
@@ -93,11 +96,23 @@ class Session : public std::enable_shared_from_this<Session> {
     read_head(true);
   }
 
-  // Stopping: a kept-alive connection idle between requests closes now; one busy with a
-  // request, or still receiving its first one, is served and then closed (graceful_timeout
-  // bounds both).
+  // Stopping: a kept-alive connection idle between requests closes unless a request arrives
+  // within drain_linger; one busy with a request, or still receiving its first one, is served
+  // and then closed (graceful_timeout bounds both).
   void drain() {
-    if (!busy_ && idle_) close();
+    if (!busy_ && idle_) arm_timer(std::min(drain_linger, server_.config.keepalive));
+  }
+
+  // The arbiter is replacing this worker because the app is stuck: a request whose response
+  // has not started gets a 504, then the connection closes; one mid-response is cut.
+  void time_out() {
+    if (!channel_) return close();
+    if (channel_->fail_unstarted(504)) {
+      logging::error_log().error("answered 504 to {}:{}: the worker timed out running its request", remote_.first,
+                                 remote_.second);
+      return flush();
+    }
+    cut();
   }
 
   // Fast stop: wake any context waiting on this client.
@@ -109,7 +124,6 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read_head(bool first) {
     busy_ = false;
-    if (server_.draining) return close();
     head_parser_.emplace();
     whole_parser_.reset();
     stream_parser_.reset();
@@ -120,7 +134,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // Between requests the connection may idle for `keepalive`; from the first byte of a head
     // on, one deadline covers the whole head (slow-loris clients are cut however they drip).
     idle_ = !first && buffer_.size() == 0;
-    arm_timer(idle_ ? server_.config.keepalive : limits.header_timeout);
+    const auto idle_deadline = server_.draining ? std::min(drain_linger, server_.config.keepalive)
+                                                : server_.config.keepalive;
+    arm_timer(idle_ ? idle_deadline : limits.header_timeout);
     scanned_ = 0;
     read_more_head();
   }
@@ -522,51 +538,6 @@ class Listener {
 
 }  // namespace
 
-int open_listen_socket(const std::string& bind, int backlog) {
-  const auto address = BindAddress::parse(bind);
-  if (!address) throw std::runtime_error("invalid bind address " + bind);
-  if (address->kind == BindAddress::Kind::inherited_fd) return address->fd;
-  int fd = -1;
-  if (address->kind == BindAddress::Kind::unix_socket) {
-    sockaddr_un un{};
-    un.sun_family = AF_UNIX;
-    if (address->path.size() >= sizeof un.sun_path) throw std::runtime_error("unix socket path too long: " + bind);
-    std::copy(address->path.begin(), address->path.end(), un.sun_path);
-    ::unlink(address->path.c_str());
-    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&un), sizeof un) != 0) {
-      const int error = errno;
-      if (fd >= 0) ::close(fd);
-      throw std::runtime_error("cannot bind " + bind + ": " + std::strerror(error));
-    }
-  } else {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    const std::string port = std::to_string(address->port);
-    if (const int rc = getaddrinfo(address->host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-      throw std::runtime_error("cannot resolve " + bind + ": " + gai_strerror(rc));
-    }
-    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner(found, freeaddrinfo);
-    fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int on = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (fd < 0 || ::bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
-      const int error = errno;
-      if (fd >= 0) ::close(fd);
-      throw std::runtime_error("cannot bind " + bind + ": " + std::strerror(error));
-    }
-  }
-  if (::listen(fd, backlog) != 0) {
-    const int error = errno;
-    ::close(fd);
-    throw std::runtime_error("cannot listen on " + bind + ": " + std::strerror(error));
-  }
-  return fd;
-}
-
 struct HttpServer::Impl {
   Impl(const config::Config& config, const std::vector<int>& listen_fds) : state{io, config, {}, {}, false} {
     for (const int fd : listen_fds) listeners.push_back(std::make_unique<Listener>(state, fd));
@@ -578,28 +549,89 @@ struct HttpServer::Impl {
     io.restart();
     io.poll();
   }
+  std::vector<Session*> sessions() const { return {state.sessions.begin(), state.sessions.end()}; }
   void cut_all() {
-    for (auto* session : std::vector<Session*>(state.sessions.begin(), state.sessions.end())) session->cut();
+    for (auto* session : sessions()) session->cut();
+  }
+  void stop_accepting() {
+    for (auto& listener : listeners) listener->stop();
+    state.draining = true;
+  }
+
+  // SIGTERM or max_requests: stop accepting, finish in-flight requests within graceful_timeout.
+  void drain(const char* why) {
+    if (state.draining) return;
+    stop_accepting();
+    if (events && events->on_drain) events->on_drain();
+    logging::error_log().info("{}: finishing in-flight requests (up to {}s)", why,
+                              std::chrono::duration_cast<std::chrono::seconds>(state.config.graceful_timeout).count());
+    for (auto* session : sessions()) session->drain();
+    grace.expires_after(state.config.graceful_timeout);
+    grace.async_wait([this](beast::error_code ec) {
+      if (!ec) io.stop();
+    });
+  }
+
+  // SIGABRT from the arbiter: the app is stuck. Say where, answer 504s, go within a second.
+  void time_out() {
+    stop_accepting();
+    stop_reason = StopReason::stuck;
+    if (events && events->on_stuck) events->on_stuck();
+    for (auto* session : sessions()) session->time_out();
+    grace.expires_after(std::chrono::seconds(1));
+    grace.async_wait([this](beast::error_code ec) {
+      if (!ec) io.stop();
+    });
+  }
+
+  void wait_for_signal() {
+    signals.async_wait([this](beast::error_code ec, int signal) {
+      if (ec) return;
+      switch (signal) {
+        case SIGTERM: drain("SIGTERM"); break;
+        case SIGUSR1:
+          logging::reopen_files();
+          logging::error_log().info("SIGUSR1: log files reopened");
+          break;
+        case SIGABRT: time_out(); break;
+        default:
+          logging::error_log().info("{}: stopping now", signal == SIGINT ? "SIGINT" : "SIGQUIT");
+          stop_reason = StopReason::fast;
+          io.stop();
+          return;
+      }
+      wait_for_signal();
+    });
   }
 
   asio::io_context io{1};
   ServerState state;
   std::vector<std::unique_ptr<Listener>> listeners;
-  // Registered at construction, before the worker says it is ready: a SIGTERM that arrives
+  asio::steady_timer grace{io};
+  StopReason stop_reason = StopReason::graceful;
+  const ServerEvents* events = nullptr;  // while run() runs
+  // Registered at construction, before the worker says it is ready: a signal that arrives
   // between "ready" and run() is queued by Asio instead of killing the process.
   asio::signal_set signals{io, SIGTERM, SIGINT, SIGQUIT};
 };
 
 HttpServer::HttpServer(const config::Config& config, const std::vector<int>& listen_fds)
-    : impl_(std::make_unique<Impl>(config, listen_fds)) {}
+    : impl_(std::make_unique<Impl>(config, listen_fds)) {
+  impl_->signals.add(SIGUSR1);
+  impl_->signals.add(SIGABRT);
+}
 
 HttpServer::~HttpServer() = default;
 
-void HttpServer::run(Dispatch dispatch) {
+void HttpServer::request_graceful_stop(const char* why) {
+  asio::post(impl_->io, [impl = impl_.get(), why] { impl->drain(why); });
+}
+
+StopReason HttpServer::run(ServerEvents events) {
   auto& io = impl_->io;
   auto& server = impl_->state;
-  const auto& config = server.config;
-  server.dispatch = std::move(dispatch);
+  server.dispatch = std::move(events.dispatch);
+  impl_->events = &events;
   for (auto& listener : impl_->listeners) listener->accept();
 
   // Freed request and response buffers go back to the system a moment after a busy spell,
@@ -617,35 +649,30 @@ void HttpServer::run(Dispatch dispatch) {
     });
   };
   schedule_trim();
-  asio::steady_timer grace(io);
-  auto& signals = impl_->signals;
-  signals.async_wait([&](beast::error_code ec, int signal) {
-    if (ec) return;
-    for (auto& listener : impl_->listeners) listener->stop();
-    server.draining = true;
-    if (signal == SIGTERM) {
-      logging::error_log().info("SIGTERM: finishing in-flight requests (up to {}s)",
-                                std::chrono::duration_cast<std::chrono::seconds>(config.graceful_timeout).count());
-      for (auto* session : std::vector<Session*>(server.sessions.begin(), server.sessions.end())) session->drain();
-      grace.expires_after(config.graceful_timeout);
-      grace.async_wait([&](beast::error_code timer_error) {
-        if (!timer_error) io.stop();
-      });
-    } else {
-      logging::error_log().info("{}: stopping now", signal == SIGINT ? "SIGINT" : "SIGQUIT");
-      io.stop();
-    }
-  });
+  // The heartbeat: proof for the arbiter that this thread still turns.
+  asio::steady_timer tick(io);
+  std::function<void()> schedule_tick = [&] {
+    if (events.on_tick) events.on_tick();
+    tick.expires_after(events.tick_interval);
+    tick.async_wait([&](beast::error_code ec) {
+      if (!ec) schedule_tick();
+    });
+  };
+  schedule_tick();
+  impl_->wait_for_signal();
   while (!io.stopped()) {
     io.run_one();
     if (server.draining && server.sessions.empty()) break;
   }
   impl_->cut_all();
-  signals.cancel();
-  grace.cancel();
+  impl_->signals.cancel();
+  impl_->grace.cancel();
   trim.cancel();
+  tick.cancel();
   io.restart();
   io.poll();
+  impl_->events = nullptr;
+  return impl_->stop_reason;
 }
 
 }  // namespace hornbeam::worker

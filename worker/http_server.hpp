@@ -7,6 +7,7 @@
 #include "common/http_exchange.hpp"
 #include "config/config.hpp"
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -15,24 +16,42 @@ namespace hornbeam::worker {
 
 using Dispatch = std::function<void(HttpRequest request, std::shared_ptr<ResponseSink> sink)>;
 
-// Opens a listen socket for a `bind` entry (host:port, [v6]:port, unix:/path), close-on-exec.
-// Throws std::runtime_error naming the address.
-int open_listen_socket(const std::string& bind, int backlog);
+// What the server calls back, all on the I/O thread.
+struct ServerEvents {
+  Dispatch dispatch;
+  std::function<void()> on_tick;  // every tick_interval while serving (the heartbeat)
+  std::chrono::milliseconds tick_interval{1000};
+  std::function<void()> on_drain;  // a graceful stop began
+  std::function<void()> on_stuck;  // SIGABRT (the arbiter timed the worker out): log where
+};
 
-// Owns the I/O thread's world (io_context, listeners, connections, stop signals). Create it
+enum class StopReason {
+  graceful,  // SIGTERM or request_graceful_stop: in-flight requests finished (or graceful_timeout)
+  fast,      // SIGINT / SIGQUIT
+  stuck,     // SIGABRT: the app is stuck; contexts may never return
+};
+
+// Owns the I/O thread's world (io_context, listeners, connections, signals). Create it
 // before the context pool and destroy it after, so that contexts never post into a dead
-// io_context; from its construction on, SIGTERM/SIGINT/SIGQUIT wait for run().
+// io_context; from its construction on, SIGTERM/SIGINT/SIGQUIT/SIGUSR1/SIGABRT wait for run().
 class HttpServer {
  public:
+  // Takes ownership of the listen sockets.
   HttpServer(const config::Config& config, const std::vector<int>& listen_fds);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Serves until SIGTERM (stop accepting, finish in-flight requests within graceful_timeout)
-  // or SIGINT/SIGQUIT (stop now). On return every connection is closed and any context still
-  // writing a response has been told the client is gone.
-  void run(Dispatch dispatch);
+  // Serves until told to stop:
+  // - SIGTERM: stop accepting, finish in-flight requests within graceful_timeout;
+  // - SIGINT / SIGQUIT: stop now;
+  // - SIGABRT: on_stuck, then a 504 to every request whose response has not started;
+  // and reopens the log files on SIGUSR1. On return every connection is closed and any
+  // context still writing a response has been told the client is gone.
+  StopReason run(ServerEvents events);
+
+  // From any thread: the same as SIGTERM (a worker past max_requests with no arbiter).
+  void request_graceful_stop(const char* why);
 
  private:
   struct Impl;

@@ -1,29 +1,42 @@
 // hornbeam-worker: one process serving the app over HTTP/1.1 with a pool of Python contexts.
-// Runs alone (`--bind`) for development, tests and benchmarks, or under the arbiter (`--fd`).
+// Runs alone (`--bind`) for development, tests and benchmarks, or under the arbiter, which
+// passes the listen sockets (`--fd`), the shared-memory segment and the worker's slot.
 
 #include "common/exit_codes.hpp"
+#include "common/listen_socket.hpp"
 #include "common/logging.hpp"
 #include "config/logging_options.hpp"
 #include "config/startup.hpp"
 #include "python/app_loader.hpp"
 #include "python/context_pool.hpp"
 #include "python/interpreter.hpp"
+#include "python/traceback_dump.hpp"
 #include "python/wsgi_adapter.hpp"
+#include "worker/arbiter_link.hpp"
 #include "worker/http_server.hpp"
 
 #include <spdlog/logger.h>
 
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <netdb.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <optional>
+#include <random>
+#include <sstream>
 
 namespace {
 
 using namespace hornbeam;
+
+// What the arbiter tells a worker on its command line (absent when the worker runs alone).
+struct ArbiterArguments {
+  std::vector<std::string> fds;                // listen sockets opened by the arbiter
+  std::vector<std::string> reuse_port_binds;   // addresses this worker binds itself (reuse_port)
+  std::vector<std::string> shm_fd, slot, generation;
+
+  bool any_listen() const { return !fds.empty() || !reuse_port_binds.empty(); }
+};
 
 // Slow clients cost one fd each: take every fd the hard limit allows.
 void raise_open_files_limit() {
@@ -34,64 +47,130 @@ void raise_open_files_limit() {
   }
 }
 
-// "127.0.0.1:43817" for a TCP socket (the real port when bound to 0), "unix:/path" otherwise.
-std::string socket_name(int fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof address;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "fd " + std::to_string(fd);
-  if (address.ss_family == AF_UNIX) return "unix:" + std::string(reinterpret_cast<sockaddr_un*>(&address)->sun_path);
-  char host[NI_MAXHOST];
-  char port[NI_MAXSERV];
-  getnameinfo(reinterpret_cast<sockaddr*>(&address), length, host, sizeof host, port, sizeof port,
-              NI_NUMERICHOST | NI_NUMERICSERV);
-  return address.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + port : std::string(host) + ":" + port;
+std::vector<int> open_listen_sockets(const config::Config& config, const ArbiterArguments& arguments) {
+  std::vector<int> fds;
+  ListenOptions options;
+  options.backlog = static_cast<int>(config.backlog);
+  options.umask = static_cast<mode_t>(config.umask);
+  if (arguments.any_listen()) {
+    for (const auto& fd : arguments.fds) fds.push_back(std::stoi(fd));
+    options.reuse_port = true;
+    for (const auto& bind : arguments.reuse_port_binds) fds.push_back(open_listen_socket(bind, options).release());
+  } else {
+    options.reuse_port = config.reuse_port;
+    for (const auto& bind : config.bind) fds.push_back(open_listen_socket(bind, options).release());
+  }
+  return fds;
 }
 
-int run(const config::Config& config, const std::vector<std::string>& inherited_fds) {
+std::optional<worker::ArbiterLink::Placement> placement(const ArbiterArguments& arguments) {
+  if (arguments.shm_fd.empty()) return std::nullopt;
+  if (arguments.slot.empty() || arguments.generation.empty()) {
+    throw std::runtime_error("--shm-fd needs --slot and --generation");
+  }
+  return worker::ArbiterLink::Placement{std::stoi(arguments.shm_fd.back()),
+                                        static_cast<std::uint32_t>(std::stoul(arguments.slot.back())),
+                                        std::stoull(arguments.generation.back())};
+}
+
+// max_requests plus a random share of max_requests_jitter, so that workers do not all recycle
+// at the same moment.
+std::uint64_t draw_max_requests(const config::Config& config) {
+  if (config.max_requests <= 0) return 0;
+  std::uint64_t jitter = 0;
+  if (config.max_requests_jitter > 0) {
+    std::mt19937_64 random(std::random_device{}());
+    jitter = std::uniform_int_distribution<std::uint64_t>(0, static_cast<std::uint64_t>(config.max_requests_jitter))(random);
+  }
+  return static_cast<std::uint64_t>(config.max_requests) + jitter;
+}
+
+// The tracebacks of a stuck worker, one log line each, threads named by their context.
+void log_tracebacks(const python::Interpreter& interpreter, python::ContextPool& pool) {
+  std::string text = python::dump_thread_tracebacks(interpreter);
+  for (int index = 0; index < pool.size(); ++index) {
+    char ident[32];
+    std::snprintf(ident, sizeof ident, "Thread 0x%016lx", pool.thread_ident(index));
+    for (auto at = text.find(ident); at != std::string::npos; at = text.find(ident, at + 1)) {
+      text.replace(at, std::string_view(ident).size(), "Context " + std::to_string(index) + " (" + ident + ")");
+    }
+  }
+  auto& log = logging::error_log();
+  log.error("worker timed out: Python tracebacks of its threads follow");
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) log.error("{}", line);
+}
+
+int run(const config::Config& config, const ArbiterArguments& arguments) {
   raise_open_files_limit();
+  worker::ArbiterLink link;
   std::vector<int> listen_fds;
   try {
-    if (!inherited_fds.empty()) {
-      for (const auto& fd : inherited_fds) listen_fds.push_back(std::stoi(fd));
-    } else {
-      for (const auto& bind : config.bind) {
-        listen_fds.push_back(worker::open_listen_socket(bind, static_cast<int>(config.backlog)));
-      }
-    }
+    if (const auto where = placement(arguments)) link.attach(*where);
+    listen_fds = open_listen_sockets(config, arguments);
   } catch (const std::exception& e) {
     logging::error_log().critical("{}", e.what());
+    link.boot_failed(e.what());
     return exit_code::config_error;
   }
+  link.set_max_requests(draw_max_requests(config));
 
   std::optional<python::Interpreter> interpreter;
   try {
     interpreter.emplace(python::InterpreterOptions{config.pythonpath, config.venv, config.chdir});
   } catch (const std::exception& e) {
     logging::error_log().critical("{}", e.what());
+    link.boot_failed(e.what());
     return exit_code::app_load_error;
   }
 
   // Declared before the pool: the pool (and its contexts) must be gone before the server.
   worker::HttpServer server(config, listen_fds);
   std::optional<python::ContextPool> pool;
-  const python::WsgiSettings wsgi{config.contexts > 1, config.workers > 1 && inherited_fds.size() > 0};
+  const python::WsgiSettings wsgi{config.contexts > 1, config.workers > 1 && link.supervised()};
+  const auto activity = [&](int index, bool busy) {
+    link.context_busy(index, busy);
+    if (busy || !link.count_request()) return;
+    if (link.supervised()) {
+      logging::error_log().info("reached max_requests: the arbiter starts a replacement, then this worker drains");
+    } else {
+      server.request_graceful_stop("max_requests reached");
+    }
+  };
   try {
-    pool.emplace(*interpreter, static_cast<int>(config.contexts), [&](int) {
-      return std::make_unique<python::WsgiAdapter>(python::load_app(config.app), wsgi);
-    });
+    pool.emplace(
+        *interpreter, static_cast<int>(config.contexts),
+        [&](int) { return std::make_unique<python::WsgiAdapter>(python::load_app(config.app), wsgi); }, activity);
   } catch (const std::exception& e) {
     logging::error_log().critical("failed to load the app: {}", e.what());
+    link.boot_failed(std::string("failed to load the app: ") + e.what());
     return exit_code::app_load_error;
   }
 
   for (const int fd : listen_fds) logging::error_log().info("listening on {}", socket_name(fd));
   logging::error_log().info("ready: app {} with {} context(s)", config.app, config.contexts);
+  link.ready(static_cast<int>(config.contexts));
 
-  server.run([&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
+  worker::ServerEvents events;
+  events.dispatch = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
     pool->submit([request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
       static_cast<python::WsgiAdapter&>(state).handle(request, *sink);
     });
-  });
+  };
+  // A few beats per timeout, so that one late beat never looks like a dead worker.
+  const auto beat = config.timeout.count() > 0 ? config.timeout / 4 : std::chrono::seconds(1);
+  events.tick_interval = std::clamp<config::Duration>(beat, std::chrono::milliseconds(50), std::chrono::seconds(1));
+  events.on_tick = [&] { link.heartbeat(); };
+  events.on_drain = [&] { link.draining(); };
+  events.on_stuck = [&] { log_tracebacks(*interpreter, *pool); };
+  const auto reason = server.run(std::move(events));
+  if (reason == worker::StopReason::stuck) {
+    // A context may never return: do not wait for it (nor finalize Python under it).
+    logging::error_log().info("stopped (timed out)");
+    logging::error_log().flush();
+    if (auto* access = logging::access_log()) access->flush();
+    std::_Exit(1);
+  }
   pool.reset();
   logging::error_log().info("stopped");
   return exit_code::ok;
@@ -100,11 +179,18 @@ int run(const config::Config& config, const std::vector<std::string>& inherited_
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> inherited_fds;
+  ArbiterArguments arguments;
   const std::vector<config::ExtraOption> extras = {
       {"fd", "N", "serve on this already-open listen socket (repeatable; how the arbiter starts workers)",
-       &inherited_fds}};
+       &arguments.fds},
+      {"reuse-port-bind", "ADDR", "bind this address with SO_REUSEPORT (set by the arbiter under reuse_port)",
+       &arguments.reuse_port_binds},
+      {"shm-fd", "N", "the arbiter's shared-memory segment (set by the arbiter)", &arguments.shm_fd},
+      {"slot", "N", "this worker's slot in the segment (set by the arbiter)", &arguments.slot},
+      {"generation", "N", "this worker's generation (set by the arbiter)", &arguments.generation}};
   const auto startup = config::start(argc, argv, "hornbeam-worker", extras, std::cout, std::cerr);
+  // The arbiter hands the resolved configuration over as /dev/fd/N; the fd is not needed after.
+  if (startup.config_file.starts_with("/dev/fd/")) ::close(std::atoi(startup.config_file.c_str() + 8));
   if (!startup.config) return startup.exit_status;
   try {
     logging::configure(config::logging_options(*startup.config, "worker"));
@@ -112,5 +198,5 @@ int main(int argc, char** argv) {
     std::cerr << "hornbeam-worker: error: " << e.what() << "\n";
     return exit_code::config_error;
   }
-  return run(*startup.config, inherited_fds);
+  return run(*startup.config, arguments);
 }

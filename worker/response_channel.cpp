@@ -82,6 +82,7 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   head += "\r\n";
 
   std::lock_guard lock(mutex_);
+  started_ = true;
   if (framing_.keep_headers) headers_ = std::move(headers);
   // No wake-up for the head alone: PEP 3333 sends it with the first body bytes or the end,
   // which wake the I/O thread once for both.
@@ -157,18 +158,35 @@ void ResponseChannel::set_failure_status(int status) {
   failure_status_ = status;
 }
 
-void ResponseChannel::fail(int status) {
-  {
-    std::lock_guard lock(mutex_);
-    if (failure_status_) status = failure_status_;
-  }
+std::string ResponseChannel::error_response(int status) const {
   const std::string body = std::to_string(status) + " " + reason_phrase(status) + "\n";
   std::string response = (framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) +
                          " " + reason_phrase(status) + "\r\nServer: hornbeam\r\nDate: " + http_date() +
                          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
                          "\r\nConnection: close\r\n\r\n";
   if (!framing_.head_request) response += body;
+  return response;
+}
+
+void ResponseChannel::fail(int status) {
+  {
+    std::lock_guard lock(mutex_);
+    if (failure_status_) status = failure_status_;
+  }
+  const std::string response = error_response(status);
   std::unique_lock lock(mutex_);
+  end_with(response, status, lock);
+}
+
+bool ResponseChannel::fail_unstarted(int status) {
+  const std::string response = error_response(status);
+  std::unique_lock lock(mutex_);
+  if (started_ || complete_) return false;
+  end_with(response, status, lock);
+  return true;
+}
+
+void ResponseChannel::end_with(const std::string& response, int status, std::unique_lock<std::mutex>& lock) {
   status_ = status;
   keep_alive_ = false;
   pending_ += response;

@@ -56,6 +56,10 @@ class ResponseChannel final : public ResponseSink {
   // From the I/O thread: the status fail() sends instead of the adapter's (413 when the body
   // broke max_body_size while the app was reading it).
   void set_failure_status(int status);
+  // From the I/O thread, when the worker is replaced because the app is stuck: answers
+  // `status` (504) if the app has not started its response; false otherwise (then the caller
+  // can only cut the connection).
+  bool fail_unstarted(int status);
   // The client is gone (or the worker is stopping): writers stop waiting and get false.
   void close();
   std::uint64_t body_bytes() const;
@@ -65,6 +69,8 @@ class ResponseChannel final : public ResponseSink {
  private:
   void append(std::string_view bytes, std::unique_lock<std::mutex>& lock, bool more_follows = false);
   void end(std::unique_lock<std::mutex>& lock, bool cut);
+  std::string error_response(int status) const;
+  void end_with(const std::string& response, int status, std::unique_lock<std::mutex>& lock);
   void wake(std::unique_lock<std::mutex>& lock);
   template <class HasRoom>
   void wait_for_room(std::unique_lock<std::mutex>& lock, HasRoom has_room);
@@ -78,6 +84,7 @@ class ResponseChannel final : public ResponseSink {
   std::string pending_;
   bool closed_ = false;
   bool woken_ = false;  // a wake-up is on its way to the I/O thread
+  bool started_ = false;  // start() ran: the head is on its way
   bool complete_ = false;
   bool cut_ = false;
   bool keep_alive_ = false;

@@ -112,6 +112,25 @@ TEST(ResponseChannel, FailSendsAComplete500AndCloses) {
   EXPECT_FALSE(batch.keep_alive);
 }
 
+TEST(ResponseChannel, AStuckAppThatHasNotStartedGetsA504) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  EXPECT_TRUE(channel.fail_unstarted(504));
+  ResponseChannel::Batch batch;
+  const std::string bytes = drain(channel, &batch);
+  EXPECT_TRUE(bytes.starts_with("HTTP/1.1 504 Gateway Timeout\r\n"));
+  EXPECT_TRUE(batch.complete);
+  EXPECT_FALSE(batch.keep_alive);
+}
+
+TEST(ResponseChannel, AStartedResponseIsNotReplacedByA504) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.start("200 OK", {});
+  EXPECT_FALSE(channel.fail_unstarted(504));
+  const std::string bytes = drain(channel);
+  EXPECT_TRUE(bytes.starts_with("HTTP/1.1 200 OK\r\n"));
+  EXPECT_EQ(bytes.find("504"), std::string::npos);
+}
+
 TEST(ResponseChannel, ALargeChunkIsTakenWholeAndTheNextWriteWaitsForTheClient) {
   std::atomic<int> wakes = 0;
   ResponseChannel channel({}, 1024, [&] { ++wakes; });

@@ -1,0 +1,397 @@
+#include "arbiter/arbiter.hpp"
+
+#include "arbiter/listen_set.hpp"
+#include "arbiter/pidfile.hpp"
+#include "arbiter/sd_notify.hpp"
+#include "arbiter/signal_queue.hpp"
+#include "arbiter/spawner.hpp"
+#include "arbiter/supervisor.hpp"
+#include "arbiter/wait_status.hpp"
+#include "common/exit_codes.hpp"
+#include "common/logging.hpp"
+#include "config/json_output.hpp"
+#include "config/logging_options.hpp"
+
+#include <spdlog/logger.h>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+namespace hornbeam::arbiter {
+namespace {
+
+constexpr std::chrono::milliseconds loop_period{100};
+
+// Room for every worker of two generations side by side (a reload), and then some.
+std::uint32_t slot_capacity(const config::Config& config) {
+  return static_cast<std::uint32_t>(std::max<std::int64_t>(64, 4 * config.workers));
+}
+
+std::string worker_executable() {
+  // Installed side by side; in the build tree, where CMake put it.
+  const auto beside = std::filesystem::path(own_executable_path()).parent_path() / "hornbeam-worker";
+  if (::access(beside.c_str(), X_OK) == 0) return beside.string();
+  return HORNBEAM_WORKER_BUILD_PATH;
+}
+
+bool hornbeam_variable(const std::string& name) { return name.starts_with("HORNBEAM_"); }
+
+std::optional<uid_t> resolve_user(const std::string& user) {
+  if (user.empty()) return std::nullopt;
+  if (const passwd* entry = ::getpwnam(user.c_str())) return entry->pw_uid;
+  return static_cast<uid_t>(std::stoul(user));
+}
+
+std::optional<gid_t> resolve_group(const std::string& group, const std::string& user) {
+  if (!group.empty()) {
+    if (const struct group* entry = ::getgrnam(group.c_str())) return entry->gr_gid;
+    return static_cast<gid_t>(std::stoul(group));
+  }
+  if (user.empty()) return std::nullopt;
+  // Like su: a user without a group gets its own primary group.
+  const passwd* entry = ::getpwnam(user.c_str());
+  return entry ? std::optional<gid_t>(entry->pw_gid) : std::nullopt;
+}
+
+bool is_listening(int fd) {
+  int listening = 0;
+  socklen_t length = sizeof listening;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 && listening;
+}
+
+GenerationSettings settings_of(const config::Config& config) {
+  return {static_cast<int>(config.workers), config.timeout, config.graceful_timeout};
+}
+
+// Everything a generation's workers are started with.
+struct GenerationLaunch {
+  std::shared_ptr<const config::Config> config;
+  UniqueFd config_fd;  // the resolved configuration as JSON, read by workers as /dev/fd/N
+  ListenSockets sockets;
+};
+
+UniqueFd config_memfd(const config::Config& config) {
+  UniqueFd fd(::memfd_create("hornbeam-config", MFD_CLOEXEC));
+  if (!fd) throw std::runtime_error("cannot create the configuration memfd");
+  const std::string text = config::to_json_text(config);
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    throw std::runtime_error("cannot write the configuration memfd");
+  }
+  return fd;
+}
+
+class Arbiter final : public Processes {
+ public:
+  explicit Arbiter(ArbiterOptions options)
+      : options_(std::move(options)),
+        executable_(own_executable_path()),
+        segment_(make_segment()),
+        supervisor_(*this, segment_, ::getpid()) {}
+
+  int run() {
+    SignalQueue signals{SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
+    try {
+      adopt_sockets();
+      start_generation(std::make_shared<const config::Config>(options_.config));
+      if (!options_.config.pidfile.empty()) pidfile_ = Pidfile(options_.config.pidfile);
+    } catch (const std::exception& e) {
+      logging::error_log().critical("{}", e.what());
+      return exit_code::config_error;
+    }
+    logging::error_log().info("arbiter started (pid {}): app {}, {} worker(s) of {} context(s)", ::getpid(),
+                              options_.config.app, options_.config.workers, options_.config.contexts);
+    for (const auto& socket : launches_.rbegin()->second.sockets) {
+      logging::error_log().info("listening on {}{}", socket->name(),
+                                socket->reserved_for_reuse_port() ? " (one SO_REUSEPORT socket per worker)" : "");
+    }
+    while (true) {
+      for (const int signal : signals.wait(loop_period)) handle_signal(signal);
+      reap();
+      supervisor_.tick(Clock::now());
+      handle_events();
+      forget_unused_launches();
+      if (supervisor_.stopping() && supervisor_.idle()) break;
+    }
+    if (upgrade_pid_) {
+      for (const auto& socket : listen_set_.alive()) socket->hand_over();  // the new arbiter serves on them
+    }
+    if (gave_up_) {
+      logging::error_log().critical("{}", *gave_up_);
+      return exit_code::boot_failure;
+    }
+    logging::error_log().info("arbiter stopped");
+    return exit_code::ok;
+  }
+
+  // Processes
+  pid_t spawn(std::uint32_t slot, std::uint64_t generation) override {
+    const auto& launch = launches_.at(generation);
+    ChildSpec spec;
+    spec.executable = worker_executable();
+    spec.arguments = {"-c", "/dev/fd/" + std::to_string(launch.config_fd.get()), "--shm-fd",
+                      std::to_string(segment_.fd()), "--slot", std::to_string(slot), "--generation",
+                      std::to_string(generation)};
+    spec.pass_fds = {launch.config_fd.get(), segment_.fd()};
+    for (const auto& socket : launch.sockets) {
+      if (socket->reserved_for_reuse_port()) {
+        spec.arguments.insert(spec.arguments.end(), {"--reuse-port-bind", socket->name()});
+      } else {
+        spec.arguments.insert(spec.arguments.end(), {"--fd", std::to_string(socket->fd())});
+        spec.pass_fds.push_back(socket->fd());
+      }
+    }
+    // Workers get their configuration from the arbiter, not from HORNBEAM_* a second time.
+    spec.environment = current_environment(hornbeam_variable);
+    spec.user = resolve_user(launch.config->user);
+    spec.group = resolve_group(launch.config->group, launch.config->user);
+    if (spec.user == ::getuid()) spec.user.reset();
+    if (spec.group == ::getgid()) spec.group.reset();
+    spec.pid_cell = &segment_.slot(slot).pid;
+    return spawn_child(spec);
+  }
+
+  void signal(pid_t pid, int signal) override {
+    if (pid > 0) ::kill(pid, signal);
+  }
+
+ private:
+  shm::Segment make_segment() {
+    if (options_.inherited.shm_fd >= 0) {
+      auto segment = shm::Segment::attach(options_.inherited.shm_fd);
+      ::close(options_.inherited.shm_fd);
+      return segment;
+    }
+    return shm::Segment::create(slot_capacity(options_.config));
+  }
+
+  void adopt_sockets() {
+    auto activated = take_activated_sockets();
+    if (!activated.empty()) {
+      listen_set_.set_socket_activated(true);
+      logging::error_log().info("socket activation: serving on the {} socket(s) systemd passed; `bind` is not used",
+                                activated.size());
+      for (auto& fd : activated) {
+        const std::string name = socket_name(fd.get());
+        listen_set_.adopt(std::make_shared<ListenSocket>(name, std::move(fd), false));
+      }
+    }
+    for (const auto& entry : options_.inherited.listen) {
+      const auto equals = entry.rfind('=');
+      if (equals == std::string::npos) throw std::runtime_error("--inherit-listen expects BIND=FD, got " + entry);
+      UniqueFd fd(std::stoi(entry.substr(equals + 1)));
+      ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
+      const bool reserved = !is_listening(fd.get());
+      listen_set_.adopt(std::make_shared<ListenSocket>(entry.substr(0, equals), std::move(fd), reserved));
+    }
+  }
+
+  // Opens what the config needs (throws: nothing changed) and makes it the current generation.
+  void start_generation(std::shared_ptr<const config::Config> config) {
+    GenerationLaunch launch;
+    launch.config = config;
+    launch.sockets = listen_set_.open(*config, resolve_user(config->user).value_or(static_cast<uid_t>(-1)),
+                                      resolve_group(config->group, config->user).value_or(static_cast<gid_t>(-1)));
+    launch.config_fd = config_memfd(*config);
+    const auto generation = ++last_generation_;
+    launches_[generation] = std::move(launch);
+    supervisor_.start_generation(generation, settings_of(*config));
+  }
+
+  void handle_signal(int signal) {
+    const auto now = Clock::now();
+    switch (signal) {
+      case SIGCHLD: break;  // reaped below, every turn
+      case SIGHUP: reload(); break;
+      case SIGTERM:
+        if (supervisor_.stopping()) return stop_fast("SIGTERM again");
+        logging::error_log().info("SIGTERM: graceful stop (up to {}s)",
+                                  std::chrono::duration_cast<std::chrono::seconds>(options_.config.graceful_timeout).count());
+        notifier_.notify("STOPPING=1");
+        supervisor_.stop_all(true, now);
+        break;
+      case SIGINT:
+      case SIGQUIT: stop_fast(signal == SIGINT ? "SIGINT" : "SIGQUIT"); break;
+      case SIGTTIN:
+        supervisor_.set_target(supervisor_.target() + 1);
+        logging::error_log().info("SIGTTIN: {} worker(s)", supervisor_.target());
+        report_status();
+        break;
+      case SIGTTOU:
+        supervisor_.set_target(std::max(1, supervisor_.target() - 1));
+        logging::error_log().info("SIGTTOU: {} worker(s)", supervisor_.target());
+        report_status();
+        break;
+      case SIGUSR1:
+        logging::reopen_files();
+        supervisor_.signal_all(SIGUSR1);
+        logging::error_log().info("SIGUSR1: log files reopened (arbiter and workers)");
+        break;
+      case SIGUSR2: upgrade(); break;
+      case SIGWINCH:
+        logging::error_log().info("SIGWINCH: stopping the workers gracefully; SIGHUP starts them again");
+        supervisor_.set_target(0);
+        break;
+      default: break;
+    }
+  }
+
+  void stop_fast(const char* why) {
+    logging::error_log().info("{}: fast stop", why);
+    notifier_.notify("STOPPING=1");
+    supervisor_.stop_all(false, Clock::now());
+  }
+
+  // HUP: the configuration file and environment again; an invalid one changes nothing.
+  void reload() {
+    if (supervisor_.stopping()) return;
+    notifier_.notify("RELOADING=1");
+    auto sources = options_.sources;
+    sources.environment = config::process_environment();
+    std::shared_ptr<const config::Config> config;
+    try {
+      config = std::make_shared<const config::Config>(config::load(sources));
+    } catch (const config::ConfigError& error) {
+      for (const auto& problem : error.problems()) logging::error_log().error("reload: {}", problem);
+      logging::error_log().error("SIGHUP: the new configuration is invalid; still serving with the previous one");
+      notifier_.notify("READY=1");
+      return;
+    }
+    try {
+      logging::configure(config::logging_options(*config, "arbiter"));
+      start_generation(config);
+    } catch (const std::exception& e) {
+      logging::error_log().error("SIGHUP: {}; still serving with the previous configuration", e.what());
+      notifier_.notify("READY=1");
+      return;
+    }
+    options_.config = *config;
+    logging::error_log().info("SIGHUP: configuration reloaded; starting generation {}", last_generation_);
+  }
+
+  // USR2: a new arbiter from the binary on disk now, inheriting sockets and shared memory.
+  void upgrade() {
+    if (upgrade_pid_) {
+      logging::error_log().warn("SIGUSR2: an upgraded arbiter (pid {}) is already running; ignored", upgrade_pid_);
+      return;
+    }
+    ChildSpec spec;
+    spec.executable = executable_;
+    spec.arguments = options_.argv;
+    for (const auto& socket : listen_set_.alive()) {
+      spec.arguments.push_back("--inherit-listen=" + socket->bind() + "=" + std::to_string(socket->fd()));
+      spec.pass_fds.push_back(socket->fd());
+    }
+    spec.arguments.push_back("--inherit-shm-fd=" + std::to_string(segment_.fd()));
+    spec.pass_fds.push_back(segment_.fd());
+    spec.environment = current_environment([](const std::string&) { return false; });
+    if (notifier_.enabled()) spec.environment.push_back("NOTIFY_SOCKET=" + notifier_.socket_path());
+    spec.die_with_parent = false;  // it outlives this arbiter: that is the point
+    pidfile_.rename_to_oldbin();
+    try {
+      upgrade_pid_ = spawn_child(spec);
+    } catch (const std::exception& e) {
+      pidfile_.restore_name();
+      logging::error_log().error("SIGUSR2: cannot start the new arbiter: {}", e.what());
+      return;
+    }
+    logging::error_log().info("SIGUSR2: started the new arbiter {} (pid {}); stop this one with TERM, or WINCH then QUIT",
+                              executable_, upgrade_pid_);
+  }
+
+  void reap() {
+    int status = 0;
+    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+      if (pid == upgrade_pid_) {
+        logging::error_log().error("the upgraded arbiter (pid {}) {}; this arbiter keeps serving", pid,
+                                   describe_wait_status(status));
+        upgrade_pid_ = 0;
+        pidfile_.restore_name();
+        continue;
+      }
+      // Anything else that is not a worker: an orphan reparented to us (PID 1 in a
+      // container), reaped quietly.
+      supervisor_.on_exit(pid, status, Clock::now());
+    }
+  }
+
+  void handle_events() {
+    for (const auto& event : supervisor_.take_events()) {
+      switch (event.kind) {
+        case SupervisorEvent::Kind::generation_ready:
+          logging::error_log().info("generation {}: {} worker(s) ready", event.generation, supervisor_.target());
+          ready_generation_ = event.generation;
+          if (options_.inherited.any() && !announced_ready_) {
+            notifier_.notify("MAINPID=" + std::to_string(::getpid()));
+          }
+          announced_ready_ = true;
+          notifier_.notify("READY=1");
+          report_status();
+          break;
+        case SupervisorEvent::Kind::generation_failed:
+          launches_.erase(event.generation);
+          notifier_.notify("READY=1");
+          break;
+        case SupervisorEvent::Kind::gave_up:
+          gave_up_ = event.error;
+          logging::error_log().error("{}: stopping", event.error);
+          supervisor_.stop_all(false, Clock::now());
+          break;
+      }
+    }
+  }
+
+  // A generation's launch (its config fd, its sockets) goes once it is neither current nor
+  // has workers left: sockets no generation uses close then.
+  void forget_unused_launches() {
+    for (auto it = launches_.begin(); it != launches_.end();) {
+      const auto generation = it->first;
+      const bool in_use = generation == supervisor_.generation() ||
+                          std::any_of(supervisor_.workers().begin(), supervisor_.workers().end(),
+                                      [&](const WorkerRecord& w) { return w.generation == generation; });
+      it = in_use ? std::next(it) : launches_.erase(it);
+    }
+  }
+
+  void report_status() {
+    notifier_.notify("STATUS=" + std::to_string(supervisor_.ready_count()) + " of " +
+                     std::to_string(supervisor_.target()) + " workers ready (generation " +
+                     std::to_string(ready_generation_) + ")");
+  }
+
+  ArbiterOptions options_;
+  std::string executable_;
+  shm::Segment segment_;
+  Supervisor supervisor_;
+  ListenSet listen_set_;
+  std::map<std::uint64_t, GenerationLaunch> launches_;
+  std::uint64_t last_generation_ = 0;
+  std::uint64_t ready_generation_ = 0;
+  Pidfile pidfile_;
+  SystemdNotifier notifier_;
+  pid_t upgrade_pid_ = 0;
+  bool announced_ready_ = false;
+  std::optional<std::string> gave_up_;
+};
+
+}  // namespace
+
+int run_arbiter(ArbiterOptions options) {
+  try {
+    Arbiter arbiter(std::move(options));
+    return arbiter.run();
+  } catch (const std::exception& e) {
+    logging::error_log().critical("{}", e.what());
+    return exit_code::boot_failure;
+  }
+}
+
+}  // namespace hornbeam::arbiter

@@ -1,0 +1,30 @@
+#pragma once
+
+// The arbiter's pidfile: written at start, renamed to `<path>.oldbin` when a binary upgrade
+// starts (the new arbiter writes `<path>`), removed at exit when it still holds our pid.
+
+#include <string>
+
+namespace hornbeam::arbiter {
+
+class Pidfile {
+ public:
+  Pidfile() = default;
+  // Throws std::runtime_error naming the path when it cannot be written.
+  explicit Pidfile(std::string path);
+  ~Pidfile();
+  Pidfile(const Pidfile&) = delete;
+  Pidfile& operator=(const Pidfile&) = delete;
+  Pidfile(Pidfile&& other) noexcept;
+  Pidfile& operator=(Pidfile&& other) noexcept;
+
+  const std::string& path() const { return path_; }
+  void rename_to_oldbin();   // USR2
+  void restore_name();       // the upgraded arbiter failed: <path> is ours again
+
+ private:
+  std::string original_;  // the configured path
+  std::string path_;      // where the file is now
+};
+
+}  // namespace hornbeam::arbiter

@@ -1,0 +1,120 @@
+#include "common/listen_socket.hpp"
+
+#include "common/bind_address.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+namespace hornbeam {
+namespace {
+
+std::runtime_error socket_error(const std::string& what, const std::string& bind, int error) {
+  return std::runtime_error(what + " " + bind + ": " + std::strerror(error));
+}
+
+UniqueFd bind_unix(const BindAddress& address, const std::string& bind, const ListenOptions& options) {
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  if (address.path.size() >= sizeof un.sun_path) throw std::runtime_error("unix socket path too long: " + bind);
+  std::copy(address.path.begin(), address.path.end(), un.sun_path);
+  ::unlink(address.path.c_str());  // a socket file left by a previous run
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw socket_error("cannot create a socket for", bind, errno);
+  // The umask decides the socket file's mode at bind time; restore the process's own after.
+  const mode_t previous = ::umask(options.umask);
+  const int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&un), sizeof un);
+  const int error = errno;
+  ::umask(previous);
+  if (rc != 0) throw socket_error("cannot bind", bind, error);
+  if ((options.owner != static_cast<uid_t>(-1) || options.group != static_cast<gid_t>(-1)) &&
+      ::chown(address.path.c_str(), options.owner, options.group) != 0) {
+    throw socket_error("cannot change the owner of", bind, errno);
+  }
+  return fd;
+}
+
+UniqueFd bind_tcp(const BindAddress& address, const std::string& bind, const ListenOptions& options) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(address.port);
+  if (const int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    throw std::runtime_error("cannot resolve " + bind + ": " + gai_strerror(rc));
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner(found, freeaddrinfo);
+  UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw socket_error("cannot create a socket for", bind, errno);
+  const int on = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (options.reuse_port) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+  if (::bind(fd.get(), found->ai_addr, found->ai_addrlen) != 0) throw socket_error("cannot bind", bind, errno);
+  return fd;
+}
+
+}  // namespace
+
+UniqueFd open_listen_socket(const std::string& bind, const ListenOptions& options) {
+  const auto address = BindAddress::parse(bind);
+  if (!address) throw std::runtime_error("invalid bind address " + bind);
+  if (address->kind == BindAddress::Kind::inherited_fd) {
+    if (::fcntl(address->fd, F_SETFD, FD_CLOEXEC) != 0) throw socket_error("cannot use", bind, errno);
+    return UniqueFd(address->fd);
+  }
+  UniqueFd fd = address->kind == BindAddress::Kind::unix_socket ? bind_unix(*address, bind, options)
+                                                                 : bind_tcp(*address, bind, options);
+  if (options.listen && ::listen(fd.get(), options.backlog) != 0) throw socket_error("cannot listen on", bind, errno);
+  return fd;
+}
+
+std::string socket_name(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "fd " + std::to_string(fd);
+  if (address.ss_family == AF_UNIX) return "unix:" + std::string(reinterpret_cast<sockaddr_un*>(&address)->sun_path);
+  char host[NI_MAXHOST];
+  char port[NI_MAXSERV];
+  getnameinfo(reinterpret_cast<sockaddr*>(&address), length, host, sizeof host, port, sizeof port,
+              NI_NUMERICHOST | NI_NUMERICSERV);
+  return address.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + port : std::string(host) + ":" + port;
+}
+
+bool is_unix_socket(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  return getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0 && address.ss_family == AF_UNIX;
+}
+
+std::vector<UniqueFd> take_activated_sockets() {
+  // sd_listen_fds(3): the fds start at 3 and are meant for the process named by LISTEN_PID.
+  constexpr int first_fd = 3;
+  std::vector<UniqueFd> sockets;
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* count = std::getenv("LISTEN_FDS");
+  if (pid && count && std::atol(pid) == static_cast<long>(::getpid())) {
+    const long n = std::atol(count);
+    for (long i = 0; i < n; ++i) {
+      const int fd = first_fd + static_cast<int>(i);
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      sockets.emplace_back(fd);
+    }
+  }
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("LISTEN_FDNAMES");
+  return sockets;
+}
+
+}  // namespace hornbeam

@@ -1,0 +1,106 @@
+#pragma once
+
+// The shared-memory segment the arbiter creates and every worker maps: a versioned header and
+// one slot per worker (pid, generation, state, heartbeat, per-context "busy since", counters).
+// Every field a process writes while others read is a lock-free atomic, so a worker killed at
+// any instant leaves nothing half-locked. The shared application state (a later issue) goes
+// after the slots; the header already says where.
+
+#include "common/unique_fd.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace hornbeam::shm {
+
+inline constexpr std::uint32_t segment_magic = 0x4842'4d53;  // "HBMS"
+inline constexpr std::uint32_t layout_version = 1;
+// Matches the `contexts` setting's maximum: every context has its own busy-since entry.
+inline constexpr std::size_t max_contexts = 1024;
+inline constexpr std::size_t boot_error_size = 2048;
+
+// CLOCK_MONOTONIC in nanoseconds: one clock for every process on the host.
+std::int64_t monotonic_ns();
+
+enum class SlotState : std::uint32_t {
+  free = 0,
+  booting = 1,   // spawned; the app is not imported yet
+  ready = 2,     // app imported, accepting
+  retiring = 3,  // past max_requests: still serving, asks the arbiter for a replacement
+  draining = 4,  // stopping: finishing in-flight requests
+};
+std::string_view to_string(SlotState state);
+
+struct WorkerSlot {
+  std::atomic<std::int32_t> owner;  // pid of the arbiter that claimed the slot; 0 = free
+  std::atomic<std::int32_t> pid;
+  std::atomic<std::uint64_t> generation;
+  std::atomic<std::uint32_t> state;  // SlotState
+  std::atomic<std::uint32_t> contexts;
+  std::atomic<std::int64_t> heartbeat_ns;  // last sign of life of the worker's I/O thread
+  std::atomic<std::uint64_t> requests;     // responses completed
+  std::atomic<std::uint64_t> max_requests; // the limit this worker drew (jitter included); 0 = none
+  char boot_error[boot_error_size];        // why the worker could not boot, written before it exits
+  std::atomic<std::int64_t> busy_since_ns[max_contexts];  // 0 = idle
+
+  SlotState current_state() const { return static_cast<SlotState>(state.load(std::memory_order_acquire)); }
+  void set_state(SlotState next) { state.store(static_cast<std::uint32_t>(next), std::memory_order_release); }
+  // The oldest request still running, 0 when every context is idle.
+  std::int64_t oldest_busy_since() const;
+  void set_boot_error(std::string_view text);
+  std::string boot_error_text() const;
+  // Fresh state for a newly spawned worker (called by the arbiter before it spawns).
+  void reset(std::int32_t worker_pid, std::uint64_t worker_generation);
+};
+
+struct SegmentHeader {
+  std::uint32_t magic;
+  std::uint32_t version;
+  std::uint64_t size;          // bytes of the whole segment
+  std::uint32_t slot_count;
+  std::uint32_t reserved;
+  std::uint64_t slots_offset;  // from the segment's start
+  std::uint64_t slot_stride;
+  std::uint64_t state_offset;  // the shared application state; state_size == 0 until it exists
+  std::uint64_t state_size;
+};
+
+static_assert(std::atomic<std::int64_t>::is_always_lock_free && std::atomic<std::int32_t>::is_always_lock_free,
+              "slots are shared between processes: their atomics must not hide a lock");
+
+// A mapping of the segment. The arbiter creates it (a memfd, close-on-exec, mode 0600: only
+// processes it hands the fd to can map it); a worker or an upgraded arbiter attaches by fd.
+class Segment {
+ public:
+  static Segment create(std::uint32_t slot_count);
+  // Throws std::runtime_error when the fd is not a segment of this layout version.
+  static Segment attach(int fd);
+
+  Segment(Segment&& other) noexcept;
+  Segment& operator=(Segment&& other) noexcept;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();
+
+  int fd() const { return fd_.get(); }
+  std::uint32_t slot_count() const { return header()->slot_count; }
+  WorkerSlot& slot(std::uint32_t index) const;
+  // Claims a free slot for the arbiter `owner` (compare-and-swap, so two arbiters sharing
+  // the segment during a binary upgrade never take the same one). Slots whose owner died
+  // are taken back. Returns -1 when every slot is in use.
+  int claim_slot(std::int32_t owner) const;
+  void release_slot(std::uint32_t index) const;
+
+ private:
+  Segment(UniqueFd fd, void* base, std::size_t size) : fd_(std::move(fd)), base_(base), size_(size) {}
+  SegmentHeader* header() const { return static_cast<SegmentHeader*>(base_); }
+
+  UniqueFd fd_;
+  void* base_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace hornbeam::shm

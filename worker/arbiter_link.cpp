@@ -1,0 +1,56 @@
+#include "worker/arbiter_link.hpp"
+
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace hornbeam::worker {
+
+void ArbiterLink::attach(const Placement& placement) {
+  segment_.emplace(shm::Segment::attach(placement.shm_fd));
+  // The worker keeps its own duplicate (attach made it); the inherited number is not needed.
+  ::close(placement.shm_fd);
+  slot_ = &segment_->slot(placement.slot);
+  if (slot_->pid.load() != ::getpid() || slot_->generation.load() != placement.generation) {
+    throw std::runtime_error("slot " + std::to_string(placement.slot) + " of the shared-memory segment is not this worker's");
+  }
+}
+
+void ArbiterLink::set_max_requests(std::uint64_t limit) {
+  max_requests_ = limit;
+  if (slot_) slot_->max_requests.store(limit, std::memory_order_relaxed);
+}
+
+void ArbiterLink::ready(int contexts) {
+  if (!slot_) return;
+  slot_->contexts.store(static_cast<std::uint32_t>(contexts), std::memory_order_relaxed);
+  heartbeat();
+  slot_->set_state(shm::SlotState::ready);
+}
+
+void ArbiterLink::draining() {
+  if (slot_) slot_->set_state(shm::SlotState::draining);
+}
+
+void ArbiterLink::heartbeat() {
+  if (slot_) slot_->heartbeat_ns.store(shm::monotonic_ns(), std::memory_order_relaxed);
+}
+
+void ArbiterLink::boot_failed(std::string_view error) {
+  if (slot_) slot_->set_boot_error(error);
+}
+
+void ArbiterLink::context_busy(int index, bool busy) {
+  if (!slot_ || index < 0 || static_cast<std::size_t>(index) >= shm::max_contexts) return;
+  slot_->busy_since_ns[index].store(busy ? shm::monotonic_ns() : 0, std::memory_order_relaxed);
+}
+
+bool ArbiterLink::count_request() {
+  const auto done = requests_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (slot_) slot_->requests.store(done, std::memory_order_relaxed);
+  if (max_requests_ == 0 || done != max_requests_) return false;
+  if (slot_) slot_->set_state(shm::SlotState::retiring);
+  return true;
+}
+
+}  // namespace hornbeam::worker

@@ -1,0 +1,49 @@
+#pragma once
+
+// The worker's side of its shared-memory slot: what the arbiter reads to supervise it (state,
+// heartbeat, per-context busy-since, request count). Without an arbiter (a worker run alone)
+// there is no slot and every call only keeps the local counters.
+
+#include "common/shared_segment.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace hornbeam::worker {
+
+class ArbiterLink {
+ public:
+  struct Placement {
+    int shm_fd = -1;
+    std::uint32_t slot = 0;
+    std::uint64_t generation = 0;
+  };
+
+  // Until attach(): standalone, no slot.
+  // Throws std::runtime_error when the fd is not a segment or the slot is not ours.
+  void attach(const Placement& placement);
+
+  bool supervised() const { return segment_.has_value(); }
+
+  void set_max_requests(std::uint64_t limit);  // 0 = none
+  void ready(int contexts);
+  void draining();
+  void heartbeat();
+  // Before exiting with a boot failure: the arbiter logs this as the reason it gave up.
+  void boot_failed(std::string_view error);
+
+  // From context threads.
+  void context_busy(int index, bool busy);
+  // Counts a finished request; true exactly once, when it reaches max_requests.
+  bool count_request();
+
+ private:
+  std::optional<shm::Segment> segment_;
+  shm::WorkerSlot* slot_ = nullptr;
+  std::uint64_t max_requests_ = 0;
+  std::atomic<std::uint64_t> requests_{0};
+};
+
+}  // namespace hornbeam::worker
