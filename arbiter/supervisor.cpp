@@ -172,7 +172,7 @@ void Supervisor::reconcile(TimePoint now) {
     for (auto& worker : workers_) {
       if (worker.generation != current_.generation) continue;
       if (worker.phase != Phase::booting && worker.phase != Phase::ready) continue;
-      const auto rank = [](const WorkerRecord& w) { return std::make_pair(w.phase == Phase::booting, w.spawned); };
+      const auto rank = [](const WorkerRecord& w) { return std::make_pair(w.phase == Phase::booting, w.spawn_order); };
       if (!newest || rank(worker) > rank(*newest)) newest = &worker;
     }
     if (!newest) break;
@@ -217,6 +217,7 @@ void Supervisor::spawn_in(std::uint32_t slot, TimePoint now) {
   worker.slot = slot;
   worker.generation = current_.generation;
   worker.spawned = now;
+  worker.spawn_order = ++spawns_;
   worker.settings = current_.settings;
   try {
     worker.pid = processes_.spawn(slot, current_.generation);

@@ -42,6 +42,7 @@ struct WorkerRecord {
   std::uint64_t generation = 0;
   Phase phase = Phase::booting;
   TimePoint spawned{};
+  std::uint64_t spawn_order = 0;  // newest has the highest
   TimePoint deadline{};       // stopping/killing: when the next, harder signal goes
   GenerationSettings settings;
   bool kill_sent = false;
@@ -123,6 +124,7 @@ class Supervisor {
   std::map<std::uint32_t, Respawn> respawns_;
   std::map<std::uint32_t, int> crash_streaks_;  // per slot, reset when its worker gets ready
   int boot_failures_in_a_row_ = 0;
+  std::uint64_t spawns_ = 0;
   bool stopping_ = false;
   bool no_free_slot_logged_ = false;
   std::vector<SupervisorEvent> events_;
