@@ -91,8 +91,9 @@ void log_tracebacks(const python::Interpreter& interpreter, python::ContextPool&
   for (int index = 0; index < pool.size(); ++index) {
     char ident[32];
     std::snprintf(ident, sizeof ident, "Thread 0x%016lx", pool.thread_ident(index));
-    for (auto at = text.find(ident); at != std::string::npos; at = text.find(ident, at + 1)) {
-      text.replace(at, std::string_view(ident).size(), "Context " + std::to_string(index) + " (" + ident + ")");
+    const std::string named = "Context " + std::to_string(index) + " (" + ident + ")";
+    for (auto at = text.find(ident); at != std::string::npos; at = text.find(ident, at + named.size())) {
+      text.replace(at, std::string_view(ident).size(), named);
     }
   }
   auto& log = logging::error_log();

@@ -166,3 +166,171 @@ class Connection:
 
 def read_response(connection):
     return connection.read_response()
+
+
+ARBITER_BIN = os.environ.get("HB_TEST_ARBITER_BIN", str(SOURCE / "build" / "arbiter" / "hornbeam-arbiter"))
+
+
+class Arbiter:
+    """A running hornbeam-arbiter with its workers, configured by a YAML file written for the
+    test; its stderr (the arbiter's and the workers' error log) is collected in `log`."""
+
+    def __init__(self, tmp_path, app, workers=2, settings=None, args=(), env=None, expect_ready=True,
+                 pass_fds=(), preexec=None, command_prefix=()):
+        self.tmp_path = tmp_path
+        self.config_path = tmp_path / "hornbeam.yaml"
+        self.settings = {"app": app, "pythonpath": [str(APPS)], "bind": ["127.0.0.1:0"], "workers": workers,
+                         "logging": {"access_log": ""}, **(settings or {})}
+        self.write_config()
+        self.lines = []
+        self.port = None
+        self._lock = threading.Lock()
+        command = [*command_prefix, ARBITER_BIN, "-c", str(self.config_path), *args]
+        self.process = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, **(env or {})},
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True, errors="replace",
+                                        pass_fds=pass_fds, preexec_fn=preexec)
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+        if expect_ready:
+            self.wait_for_log(r"generation 1: \d+ worker\(s\) ready", timeout=60)
+            assert self.port is not None or not any("127.0.0.1" in b for b in self.settings["bind"]), self.log
+
+    def write_config(self):
+        import json
+        self.config_path.write_text(json.dumps(self.settings))  # JSON is YAML
+
+    def _read_log(self):
+        for line in self.process.stderr:
+            with self._lock:
+                self.lines.append(line)
+            match = re.search(r"\] \[\d+\] \[info\] listening on 127\.0\.0\.1:(\d+)", line)
+            if match and self.port is None:
+                self.port = int(match.group(1))
+
+    @property
+    def log(self):
+        with self._lock:
+            return "".join(self.lines)
+
+    def count(self, pattern):
+        return len(re.findall(pattern, self.log))
+
+    def wait_for_log(self, pattern, timeout=30, count=1):
+        """Waits until `pattern` (a regular expression) matched `count` times in the log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count(pattern) >= count:
+                return
+            if self.process.poll() is not None and self.count(pattern) < count:
+                time.sleep(0.2)  # let the reader catch the last lines
+                if self.count(pattern) >= count:
+                    return
+                raise AssertionError(f"arbiter exited ({self.process.returncode}) before {pattern!r}:\n{self.log}")
+            time.sleep(0.02)
+        raise AssertionError(f"{pattern!r} not {count} time(s) in the log:\n{self.log}")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def workers(self):
+        """Pids of the arbiter's live worker processes."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = [int(p) for p in path.read_text().split()] if path.exists() else []
+        return [p for p in pids if _is_worker(p)]
+
+    def wait_for_workers(self, count, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.workers()) == count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{count} workers expected, have {self.workers()}:\n{self.log}")
+
+    def send(self, sig):
+        self.process.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code
+
+
+def _is_worker(pid):
+    try:
+        return Path(f"/proc/{pid}/exe").resolve().name == "hornbeam-worker"
+    except OSError:
+        return False
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[0] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return status != "Z"
+
+
+@pytest.fixture
+def start_arbiter(tmp_path):
+    arbiters = []
+
+    def start(app, **kwargs):
+        arbiter = Arbiter(tmp_path, app, **kwargs)
+        arbiters.append(arbiter)
+        return arbiter
+
+    yield start
+    for arbiter in arbiters:
+        if arbiter.process.poll() is None:
+            arbiter.stop(signal.SIGKILL)
+        for pid in arbiter.workers():
+            os.kill(pid, signal.SIGKILL)
+
+
+class Load:
+    """Clients hammering a URL from threads, each on a keep-alive session, until stopped;
+    counts every response status and every failure."""
+
+    def __init__(self, url, clients=8):
+        import requests
+        self.url = url
+        self.statuses = {}
+        self.errors = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(requests.Session(),), daemon=True)
+                         for _ in range(clients)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, session):
+        while not self._stop.is_set():
+            try:
+                status = session.get(self.url, timeout=30).status_code
+                with self._lock:
+                    self.statuses[status] = self.statuses.get(status, 0) + 1
+            except Exception as error:  # noqa: BLE001 - every failure is what we count
+                with self._lock:
+                    self.errors.append(repr(error))
+
+    @property
+    def total(self):
+        with self._lock:
+            return sum(self.statuses.values())
+
+    def wait_for(self, responses, timeout=30):
+        deadline = time.monotonic() + timeout
+        start = self.total
+        while self.total - start < responses and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.total - start >= responses, f"load stalled: {self.statuses} {self.errors[:3]}"
+
+    def stop(self):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)

@@ -1,0 +1,27 @@
+"""Apps for the arbiter's end-to-end tests."""
+
+import os
+import time
+from urllib.parse import parse_qs
+
+
+def pid(environ, start_response):
+    """Answers with the worker's pid; ?sleep=SECONDS first (a request in flight)."""
+    query = parse_qs(environ["QUERY_STRING"])
+    if "sleep" in query:
+        time.sleep(float(query["sleep"][0]))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+
+
+def stuck_forever_in_here():
+    while True:
+        time.sleep(0.05)
+
+
+def stuck(environ, start_response):
+    """/stuck never returns (the arbiter's timeout must replace the worker); anything else is fast."""
+    if environ["PATH_INFO"] == "/stuck":
+        stuck_forever_in_here()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]

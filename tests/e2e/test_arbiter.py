@@ -1,0 +1,330 @@
+"""hornbeam-arbiter with real workers: supervision, timeouts, crashes, signals, sockets."""
+
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from conftest import APPS, Load, pid_alive
+
+
+def test_workers_boot_serve_and_stop_with_term(start_arbiter, tmp_path):
+    pidfile = tmp_path / "hornbeam.pid"
+    arbiter = start_arbiter("supervised:pid", workers=2, settings={"pidfile": str(pidfile)})
+    assert int(pidfile.read_text()) == arbiter.process.pid
+    assert arbiter.count(r"worker \d+ \(pid \d+, generation 1\) ready") == 2
+    workers = arbiter.workers()
+    assert len(workers) == 2
+    answered = {int(requests.get(arbiter.url).text) for _ in range(20)}
+    assert answered <= set(workers)
+    assert arbiter.stop(signal.SIGTERM) == 0
+    assert not pidfile.exists()
+    assert not any(pid_alive(pid) for pid in workers)
+
+
+def test_no_fd_of_the_arbiter_leaks_into_a_worker_but_the_sockets_and_the_segment(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=1)
+    [worker] = arbiter.workers()
+
+    def targets(pid):
+        result = {}
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                result[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                pass
+        return result
+
+    shared = {fd: target for fd, target in targets(worker).items()
+              if target in set(targets(arbiter.process.pid).values()) and fd > 2}
+    kinds = sorted("socket" if t.startswith("socket:") else "shm" if "hornbeam-shm" in t else t
+                   for t in shared.values())
+    assert kinds == ["shm", "socket"], shared
+
+
+def test_a_worker_killed_under_load_is_replaced_within_2s(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=2)
+    load = Load(arbiter.url, clients=6)
+    try:
+        load.wait_for(200)
+        victim = arbiter.workers()[0]
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        arbiter.wait_for_log(rf"pid {victim}, generation 1\) was killed by SIGKILL \(perhaps out of memory\?\)")
+        arbiter.wait_for_log(r"generation 1\) ready", count=3, timeout=5)
+        assert time.monotonic() - killed_at < 2.5
+        assert victim not in arbiter.workers() and len(arbiter.workers()) == 2
+        load.wait_for(200)
+    finally:
+        load.stop()
+    assert set(load.statuses) == {200}
+    # Only requests in flight on the killed worker fail: at most one per client.
+    assert len(load.errors) <= 6, load.errors
+
+
+def test_a_stuck_request_gets_504_the_traceback_is_logged_and_the_worker_replaced(start_arbiter):
+    arbiter = start_arbiter("supervised:stuck", workers=1, settings={"timeout": "2s"})
+    [stuck_worker] = arbiter.workers()
+    started = time.monotonic()
+    response = requests.get(arbiter.url + "/stuck", timeout=30)
+    assert response.status_code == 504
+    assert 1.5 < time.monotonic() - started < 10
+    arbiter.wait_for_log(r"has been running a request for [\d.]+s \(timeout 2.0s\): replacing it")
+    arbiter.wait_for_log(r"worker timed out: Python tracebacks of its threads follow")
+    assert re.search(r'File ".*supervised.py", line \d+ in stuck_forever_in_here', arbiter.log), arbiter.log
+    assert re.search(r"Context 0 \(Thread 0x[0-9a-f]+\)", arbiter.log)
+    arbiter.wait_for_log(r"generation 1\) ready", count=2)
+    replacement = requests.get(arbiter.url, timeout=10)
+    assert replacement.status_code == 200 and int(replacement.text) != stuck_worker
+    arbiter.wait_for_log(rf"pid {stuck_worker}, generation 1\) exited with code 1")
+
+
+def test_five_hups_under_load_fail_no_request(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=2, settings={"graceful_timeout": "10s"})
+    first = set(arbiter.workers())
+    load = Load(arbiter.url, clients=6)
+    try:
+        load.wait_for(100)
+        for generation in range(2, 7):
+            arbiter.send(signal.SIGHUP)
+            arbiter.wait_for_log(rf"generation {generation}: 2 worker\(s\) ready", timeout=60)
+            load.wait_for(50)
+        arbiter.wait_for_workers(2)
+    finally:
+        load.stop()
+    assert load.errors == []
+    assert set(load.statuses) == {200}
+    assert not first & set(arbiter.workers())
+
+
+def test_hup_with_a_broken_config_keeps_serving(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=1)
+    workers = arbiter.workers()
+    arbiter.settings["workers"] = "lots"
+    arbiter.write_config()
+    arbiter.send(signal.SIGHUP)
+    arbiter.wait_for_log(r"the new configuration is invalid; still serving with the previous one")
+    assert re.search(r"reload: .*hornbeam.yaml:1:\d+: `workers`", arbiter.log), arbiter.log
+    assert requests.get(arbiter.url).status_code == 200
+    assert arbiter.workers() == workers
+
+
+def test_hup_to_an_app_that_cannot_boot_keeps_the_old_generation(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=1)
+    workers = arbiter.workers()
+    arbiter.settings["app"] = "broken_import:application"
+    arbiter.write_config()
+    arbiter.send(signal.SIGHUP)
+    arbiter.wait_for_log(r"reload abandoned: generation 2 cannot boot; generation 1 keeps serving")
+    assert requests.get(arbiter.url).status_code == 200
+    time.sleep(1.5)
+    assert arbiter.workers() == workers
+
+
+def test_term_lets_a_slow_request_finish_then_exits_0(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=1)
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(r=requests.get(arbiter.url + "/?sleep=3", timeout=30)))
+    thread.start()
+    time.sleep(0.5)  # the request is running
+    arbiter.send(signal.SIGTERM)
+    assert arbiter.stop(timeout=30) == 0
+    thread.join(10)
+    assert result["r"].status_code == 200
+
+
+def test_int_stops_at_once(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=1)
+    threading.Thread(target=lambda: requests.get(arbiter.url + "/?sleep=30", timeout=60), daemon=True).start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert arbiter.stop(signal.SIGINT) == 0
+    assert time.monotonic() - started < 8
+
+
+def test_ttin_and_ttou_change_the_number_of_workers_never_below_one(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=2)
+    arbiter.send(signal.SIGTTIN)
+    arbiter.wait_for_workers(3)
+    for sent, expected in enumerate((2, 1, 1), start=1):
+        arbiter.send(signal.SIGTTOU)
+        arbiter.wait_for_log(r"SIGTTOU: \d worker\(s\)", count=sent)
+        arbiter.wait_for_workers(expected)
+    assert arbiter.log.count("SIGTTOU: 1 worker(s)") == 2  # never below one
+    assert requests.get(arbiter.url).status_code == 200
+
+
+def test_usr1_reopens_the_access_log_after_logrotate(start_arbiter, tmp_path):
+    access = tmp_path / "access.log"
+    arbiter = start_arbiter("supervised:pid", workers=2, settings={"logging": {"access_log": str(access)}})
+    requests.get(arbiter.url + "/before")
+    deadline = time.monotonic() + 5
+    while "/before" not in access.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    access.rename(tmp_path / "access.log.1")
+    arbiter.send(signal.SIGUSR1)
+    arbiter.wait_for_log(r"SIGUSR1: log files reopened", count=3)  # the arbiter and both workers
+    for _ in range(6):
+        requests.get(arbiter.url + "/after", headers={"Connection": "close"})
+    deadline = time.monotonic() + 5
+    while not (access.exists() and access.read_text().count("/after") == 6) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert access.read_text().count("/after") == 6
+    assert "/after" not in (tmp_path / "access.log.1").read_text()
+
+
+def test_usr2_upgrade_then_term_to_the_old_arbiter_fails_no_request(start_arbiter, tmp_path):
+    pidfile = tmp_path / "hornbeam.pid"
+    arbiter = start_arbiter("supervised:pid", workers=2, settings={"pidfile": str(pidfile)})
+    old_pid = arbiter.process.pid
+    load = Load(arbiter.url, clients=6)
+    new_pid = None
+    try:
+        load.wait_for(100)
+        arbiter.send(signal.SIGUSR2)
+        arbiter.wait_for_log(r"generation 1: 2 worker\(s\) ready", count=2, timeout=60)  # the new arbiter's
+        oldbin = Path(str(pidfile) + ".oldbin")
+        assert int(oldbin.read_text()) == old_pid
+        new_pid = int(pidfile.read_text())
+        assert new_pid != old_pid
+        load.wait_for(100)
+        assert arbiter.stop(signal.SIGTERM) == 0
+        assert not oldbin.exists()
+        load.wait_for(100)
+        assert int(requests.get(arbiter.url).text) > 0
+    finally:
+        load.stop()
+        if new_pid:
+            os.kill(new_pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while pid_alive(new_pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+    assert load.errors == []
+    assert set(load.statuses) == {200}
+
+
+def test_an_app_that_cannot_import_stops_the_arbiter_with_3(start_arbiter):
+    arbiter = start_arbiter("broken_import:application", workers=2, expect_ready=False)
+    assert arbiter.process.wait(60) == 3
+    arbiter.stop()
+    assert "Traceback (most recent call last)" in arbiter.log
+    last = arbiter.lines[-1]
+    assert "failed to boot 3 times in a row" in last, last
+    assert "No module named 'module_that_does_not_exist_hornbeam'" in last, last
+
+
+def test_workers_die_with_a_killed_arbiter(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=2)
+    workers = arbiter.workers()
+    arbiter.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 1.5
+    while any(pid_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(pid_alive(pid) for pid in workers)
+
+
+def test_socket_activation(start_arbiter):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
+    # What systemd does: the socket as fd 3, LISTEN_FDS=1 and LISTEN_PID = the server's pid.
+    activate = ("import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); os.close(fd); "
+                "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); os.execv(sys.argv[2], sys.argv[2:])")
+    arbiter = start_arbiter("supervised:pid", workers=1, settings={"bind": ["127.0.0.1:1"]},
+                            pass_fds=(fd,), command_prefix=("/usr/bin/python3", "-c", activate, str(fd)))
+    listener.close()
+    assert "socket activation: serving on the 1 socket(s) systemd passed" in arbiter.log
+    assert requests.get(f"http://127.0.0.1:{port}/").status_code == 200
+
+
+def unix_get(path):
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(path)
+    client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = b""
+    while chunk := client.recv(65536):
+        data += chunk
+    client.close()
+    return data
+
+
+def test_unix_socket_with_umask(start_arbiter, tmp_path):
+    path = tmp_path / "hornbeam.sock"
+    arbiter = start_arbiter("supervised:pid", workers=1, settings={"bind": [f"unix:{path}"], "umask": "0o077"})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    assert unix_get(str(path)).startswith(b"HTTP/1.1 200 OK")
+    assert arbiter.stop() == 0
+    assert not path.exists()
+
+
+def test_reuse_port_gives_each_worker_its_own_socket(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=2, settings={"reuse_port": True})
+    assert "(one SO_REUSEPORT socket per worker)" in arbiter.log
+    pids = {int(requests.get(arbiter.url, headers={"Connection": "close"}).text) for _ in range(60)}
+    assert pids == set(arbiter.workers())
+
+
+def test_max_requests_recycles_a_worker_without_failing_a_request(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=1, settings={"max_requests": 30})
+    [first] = arbiter.workers()
+    session = requests.Session()
+    answered = [session.get(arbiter.url, timeout=10) for _ in range(40)]
+    assert all(response.status_code == 200 for response in answered)
+    arbiter.wait_for_log(r"reached max_requests \(30\): starting its replacement")
+    arbiter.wait_for_log(rf"pid {first}, generation 1\) exited")
+    later = {int(session.get(arbiter.url, timeout=10).text) for _ in range(5)}
+    assert first not in later
+
+
+def test_winch_stops_the_workers_and_hup_brings_them_back(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=2)
+    arbiter.send(signal.SIGWINCH)
+    arbiter.wait_for_workers(0)
+    assert arbiter.process.poll() is None
+    arbiter.send(signal.SIGHUP)
+    arbiter.wait_for_log(r"generation 2: 2 worker\(s\) ready")
+    assert requests.get(arbiter.url).status_code == 200
+
+
+def test_systemd_notify(start_arbiter, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(path)
+    notify.settimeout(30)
+    arbiter = start_arbiter("supervised:pid", workers=1, env={"NOTIFY_SOCKET": path})
+    messages = []
+
+    def wait_for(text):
+        while not any(text in m for m in messages):
+            messages.append(notify.recv(4096).decode())
+
+    wait_for("READY=1")
+    wait_for("STATUS=1 of 1 workers ready")
+    arbiter.send(signal.SIGHUP)
+    wait_for("RELOADING=1")
+    messages.clear()
+    wait_for("READY=1")
+    arbiter.stop(signal.SIGTERM)
+    wait_for("STOPPING=1")
+
+
+def test_workers_run_as_the_configured_user(start_arbiter):
+    if os.getuid() != 0:
+        import pytest
+        pytest.skip("switching users needs root")
+    arbiter = start_arbiter("supervised:pid", workers=1, settings={"user": "nobody", "chdir": str(APPS)})
+    [worker] = arbiter.workers()
+    uid_line = next(line for line in Path(f"/proc/{worker}/status").read_text().splitlines()
+                    if line.startswith("Uid:"))
+    assert uid_line.split()[1:] == ["65534"] * 4
+    assert requests.get(arbiter.url).status_code == 200
