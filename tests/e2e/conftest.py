@@ -200,6 +200,12 @@ class Arbiter:
         import json
         self.config_path.write_text(json.dumps(self.settings))  # JSON is YAML
 
+    def reload_with(self, **settings):
+        """Rewrites the config file with these settings changed, then sends HUP."""
+        self.settings.update(settings)
+        self.write_config()
+        self.send(signal.SIGHUP)
+
     def _read_log(self):
         for line in self.process.stderr:
             with self._lock:

@@ -108,9 +108,7 @@ def test_five_hups_under_load_fail_no_request(start_arbiter):
 def test_hup_with_a_broken_config_keeps_serving(start_arbiter):
     arbiter = start_arbiter("supervised:pid", workers=1)
     workers = arbiter.workers()
-    arbiter.settings["workers"] = "lots"
-    arbiter.write_config()
-    arbiter.send(signal.SIGHUP)
+    arbiter.reload_with(workers="lots")
     arbiter.wait_for_log(r"the new configuration is invalid; still serving with the previous one")
     assert re.search(r"reload: .*hornbeam.yaml:1:\d+: `workers`", arbiter.log), arbiter.log
     assert requests.get(arbiter.url).status_code == 200
@@ -120,9 +118,7 @@ def test_hup_with_a_broken_config_keeps_serving(start_arbiter):
 def test_hup_to_an_app_that_cannot_boot_keeps_the_old_generation(start_arbiter):
     arbiter = start_arbiter("supervised:pid", workers=1)
     workers = arbiter.workers()
-    arbiter.settings["app"] = "broken_import:application"
-    arbiter.write_config()
-    arbiter.send(signal.SIGHUP)
+    arbiter.reload_with(app="broken_import:application")
     arbiter.wait_for_log(r"reload abandoned: generation 2 cannot boot; generation 1 keeps serving")
     assert requests.get(arbiter.url).status_code == 200
     time.sleep(1.5)
