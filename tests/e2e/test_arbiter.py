@@ -330,3 +330,21 @@ def test_workers_run_as_the_configured_user(start_arbiter):
                     if line.startswith("Uid:"))
     assert uid_line.split()[1:] == ["65534"] * 4
     assert requests.get(arbiter.url).status_code == 200
+
+
+def test_hup_opens_new_binds_and_closes_removed_ones(start_arbiter, tmp_path):
+    arbiter = start_arbiter("supervised:pid", workers=1)
+    path = tmp_path / "after-reload.sock"
+    arbiter.reload_with(bind=[f"unix:{path}"])
+    arbiter.wait_for_log(r"generation 2: 1 worker\(s\) ready")
+    assert unix_get(str(path)).startswith(b"HTTP/1.1 200 OK")
+    arbiter.wait_for_workers(1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", arbiter.port), timeout=1).close()
+        except ConnectionRefusedError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the removed address still accepts connections")
