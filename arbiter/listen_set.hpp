@@ -52,7 +52,6 @@ class ListenSet {
 
   // Every socket still used by some generation (the others closed with their last user).
   ListenSockets alive() const;
-  bool socket_activated() const { return activated_; }
   void set_socket_activated(bool activated) { activated_ = activated; }
 
  private:

@@ -18,7 +18,6 @@ class Pidfile {
   Pidfile(Pidfile&& other) noexcept;
   Pidfile& operator=(Pidfile&& other) noexcept;
 
-  const std::string& path() const { return path_; }
   void rename_to_oldbin();   // USR2
   void restore_name();       // the upgraded arbiter failed: <path> is ours again
 

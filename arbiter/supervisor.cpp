@@ -29,17 +29,6 @@ std::string last_line(const std::string& text) {
 
 }  // namespace
 
-const char* to_string(Phase phase) {
-  switch (phase) {
-    case Phase::booting: return "booting";
-    case Phase::ready: return "ready";
-    case Phase::retiring: return "retiring";
-    case Phase::stopping: return "stopping";
-    case Phase::killing: return "killing";
-  }
-  return "unknown";
-}
-
 Supervisor::Supervisor(Processes& processes, const shm::Segment& segment, std::int32_t owner_pid)
     : processes_(processes), segment_(segment), owner_(owner_pid) {}
 

@@ -34,7 +34,6 @@ struct GenerationSettings {
 };
 
 enum class Phase { booting, ready, retiring, stopping, killing };
-const char* to_string(Phase phase);
 
 struct WorkerRecord {
   pid_t pid = 0;

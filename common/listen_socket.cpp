@@ -91,12 +91,6 @@ std::string socket_name(int fd) {
   return address.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + port : std::string(host) + ":" + port;
 }
 
-bool is_unix_socket(int fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof address;
-  return getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0 && address.ss_family == AF_UNIX;
-}
-
 std::vector<UniqueFd> take_activated_sockets() {
   // sd_listen_fds(3): the fds start at 3 and are meant for the process named by LISTEN_PID.
   constexpr int first_fd = 3;

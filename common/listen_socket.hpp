@@ -28,8 +28,6 @@ UniqueFd open_listen_socket(const std::string& bind, const ListenOptions& option
 // "127.0.0.1:43817" for a TCP socket (the real port when bound to 0), "unix:/path" otherwise.
 std::string socket_name(int fd);
 
-bool is_unix_socket(int fd);
-
 // Sockets handed over by systemd socket activation (LISTEN_FDS / LISTEN_PID for this process),
 // made close-on-exec; the variables are removed so that children do not see them. Empty when
 // the process was not socket-activated.

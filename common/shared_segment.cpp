@@ -33,17 +33,6 @@ std::int64_t monotonic_ns() {
   return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
-std::string_view to_string(SlotState state) {
-  switch (state) {
-    case SlotState::free: return "free";
-    case SlotState::booting: return "booting";
-    case SlotState::ready: return "ready";
-    case SlotState::retiring: return "retiring";
-    case SlotState::draining: return "draining";
-  }
-  return "unknown";
-}
-
 std::int64_t WorkerSlot::oldest_busy_since() const {
   std::int64_t oldest = 0;
   const auto count = std::min<std::size_t>(contexts.load(std::memory_order_relaxed), max_contexts);

@@ -32,7 +32,6 @@ enum class SlotState : std::uint32_t {
   retiring = 3,  // past max_requests: still serving, asks the arbiter for a replacement
   draining = 4,  // stopping: finishing in-flight requests
 };
-std::string_view to_string(SlotState state);
 
 struct WorkerSlot {
   std::atomic<std::int32_t> owner;  // pid of the arbiter that claimed the slot; 0 = free
