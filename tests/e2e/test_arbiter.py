@@ -125,28 +125,38 @@ def test_hup_to_an_app_that_cannot_boot_keeps_the_old_generation(start_arbiter):
     assert arbiter.workers() == workers
 
 
-def test_term_lets_a_slow_request_finish_then_exits_0(start_arbiter):
-    arbiter = start_arbiter("supervised:pid", workers=1)
+def wait_until_running(marker):
+    """Until the app has started the request (echo:marks_then_sleeps creates `marker`)."""
+    deadline = time.monotonic() + 10
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert marker.exists()
+
+
+def test_term_lets_a_slow_request_finish_then_exits_0(start_arbiter, tmp_path):
+    arbiter = start_arbiter("echo:marks_then_sleeps", workers=1)
+    marker = tmp_path / "running"
     result = {}
-    thread = threading.Thread(target=lambda: result.update(r=requests.get(arbiter.url + "/?sleep=3", timeout=30)))
+    thread = threading.Thread(target=lambda: result.update(r=requests.get(f"{arbiter.url}/?{marker}&3", timeout=30)))
     thread.start()
-    time.sleep(0.5)  # the request is running
+    wait_until_running(marker)
     arbiter.send(signal.SIGTERM)
     assert arbiter.stop(timeout=30) == 0
     thread.join(10)
     assert result["r"].status_code == 200
 
 
-def test_int_stops_at_once(start_arbiter):
-    arbiter = start_arbiter("supervised:pid", workers=1)
+def test_int_stops_at_once(start_arbiter, tmp_path):
+    arbiter = start_arbiter("echo:marks_then_sleeps", workers=1)
+    marker = tmp_path / "running"
     def doomed_request():
         try:
-            requests.get(arbiter.url + "/?sleep=30", timeout=60)
+            requests.get(f"{arbiter.url}/?{marker}&30", timeout=60)
         except requests.ConnectionError:
             pass  # a fast stop does not wait for it
 
     threading.Thread(target=doomed_request, daemon=True).start()
-    time.sleep(0.5)
+    wait_until_running(marker)
     started = time.monotonic()
     assert arbiter.stop(signal.SIGINT) == 0
     assert time.monotonic() - started < 8
