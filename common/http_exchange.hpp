@@ -7,7 +7,9 @@
 #include "common/unique_fd.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +32,14 @@ class RequestBodySource {
   // The same into `out` (wsgi.input.read(n) fills its bytes object directly): the number of
   // bytes written, 0 at the end of the body.
   virtual std::size_t read_into(char* out, std::size_t max) = 0;
+
+  // The event-loop flavour (ASGI), which never blocks: up to `max` bytes that have arrived,
+  // "" at the end of the body, or nullopt when nothing is here yet (the waker will be called
+  // when something comes). Throws like read().
+  virtual std::optional<std::string> try_read(std::size_t max) = 0;
+  // Called from the I/O thread whenever bytes arrive, the body ends or reading fails. Set it
+  // before the first try_read().
+  virtual void set_waker(std::function<void()> waker) = 0;
 };
 
 struct HttpRequest {
@@ -64,10 +74,27 @@ class ResponseSink {
   virtual bool send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) = 0;
   // The response is complete.
   virtual void finish() = 0;
+  // The same, ending a chunked body with these trailer fields (dropped when the body is not
+  // chunked: a Content-Length response or HTTP/1.0 has nowhere to put them).
+  virtual void finish_with_trailers(const std::vector<HttpHeader>& trailers) = 0;
   // Nothing was started and the app failed: answer with this status.
   virtual void fail(int status) = 0;
   // The response was started and cannot be completed: cut the connection, no clean end.
   virtual void abort() = 0;
+
+  // The event-loop flavour (ASGI): these never block. A loop writes, then asks for room
+  // before writing more.
+  // Queues body bytes whatever is already waiting. False once the client is gone.
+  virtual bool write_nowait(std::string_view data) = 0;
+  // send_file without waiting; one file per response. False once the client is gone.
+  virtual bool send_file_nowait(UniqueFd file, std::uint64_t offset, std::uint64_t length) = 0;
+  // True when the client has taken enough that more may be written (or is gone); otherwise
+  // false, and the waker will be called once it has.
+  virtual bool has_room_or_notify() = 0;
+  virtual bool client_gone() const = 0;
+  // Called from the I/O thread when room frees up after has_room_or_notify() said no, and
+  // when the client leaves. Set it before writing.
+  virtual void set_waker(std::function<void()> waker) = 0;
 };
 
 }  // namespace hornbeam

@@ -3,6 +3,8 @@
 // Small ASCII helpers for HTTP text (field names are case-insensitive ASCII tokens).
 
 #include <algorithm>
+#include <array>
+#include <string>
 #include <string_view>
 
 namespace hornbeam {
@@ -25,5 +27,24 @@ inline bool is_token_char(char c) {
 inline bool is_token(std::string_view text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), is_token_char);
 }
+
+// RFC 9110 hop-by-hop fields: the server decides these, never the app.
+inline bool is_hop_by_hop(std::string_view name) {
+  static constexpr std::array<std::string_view, 8> fields = {
+      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+      "te", "trailers", "transfer-encoding", "upgrade"};
+  return std::any_of(fields.begin(), fields.end(), [&](std::string_view field) { return iequals(name, field); });
+}
+
+// What would split a response if an app's status or field carried it.
+inline bool has_line_break_or_nul(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+// "%41%2F" → "A/": the bytes a percent-encoded path stands for (invalid escapes stay as sent).
+std::string percent_decode(std::string_view raw);
+
+// RFC 9110's reason phrase for a status code ("" for codes it does not name).
+std::string_view reason_phrase(int status);
 
 }  // namespace hornbeam

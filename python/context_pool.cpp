@@ -5,7 +5,7 @@
 namespace hornbeam::python {
 
 ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup, Activity activity)
-    : interpreter_(interpreter), activity_(std::move(activity)) {
+    : interpreter_(interpreter), activity_(std::move(activity)), states_(static_cast<std::size_t>(count), nullptr) {
   for (int index = 0; index < count; ++index) {
     threads_.emplace_back([this, index, &setup] { run(index, setup); });
   }
@@ -13,7 +13,7 @@ ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup, Activ
   wake_.wait(lock, [&] { return started_ == count || setup_error_; });
   if (setup_error_) {
     const auto error = setup_error_;
-    stopping_ = true;
+    stop_all();
     wake_.notify_all();
     lock.unlock();
     for (auto& thread : threads_) thread.join();
@@ -24,10 +24,17 @@ ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup, Activ
 ContextPool::~ContextPool() {
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    stop_all();
   }
   wake_.notify_all();
   for (auto& thread : threads_) thread.join();
+}
+
+void ContextPool::stop_all() {
+  stopping_ = true;
+  for (auto* state : states_) {
+    if (state) state->stop_serving();
+  }
 }
 
 void ContextPool::submit(Job job) {
@@ -55,10 +62,17 @@ void ContextPool::run(int index, Setup& setup) {
   {
     std::lock_guard lock(mutex_);
     ++started_;
+    states_[static_cast<std::size_t>(index)] = state.get();
+    if (stopping_) state->stop_serving();  // another context failed its setup meanwhile
   }
   wake_.notify_all();
 
-  while (true) {
+  bool served = false;
+  {
+    ThreadState::Attached gil(thread_state);
+    served = state->serve();
+  }
+  while (!served) {
     Job job;
     {
       std::unique_lock lock(mutex_);

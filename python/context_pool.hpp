@@ -22,6 +22,11 @@ class Interpreter;
 class ContextState {
  public:
   virtual ~ContextState() = default;
+  // A context with its own event loop (ASGI) serves from here, GIL held, until stop_serving()
+  // and returns true; a job context (WSGI) returns false and takes jobs from the pool's queue.
+  virtual bool serve() { return false; }
+  // From any thread: makes serve() return.
+  virtual void stop_serving() {}
 };
 
 class ContextPool {
@@ -40,12 +45,15 @@ class ContextPool {
   ContextPool& operator=(const ContextPool&) = delete;
 
   void submit(Job job);
+  // The state a context's setup made (valid until the pool is destroyed).
+  ContextState& state(int index) { return *states_.at(index); }
   int size() const { return static_cast<int>(threads_.size()); }
   // The context's thread as Python's tracebacks name it (threading.get_ident()).
   unsigned long thread_ident(int index) { return static_cast<unsigned long>(threads_.at(index).native_handle()); }
 
  private:
   void run(int index, Setup& setup);
+  void stop_all();  // mutex_ held
 
   Interpreter& interpreter_;
   Activity activity_;
@@ -56,6 +64,7 @@ class ContextPool {
   int started_ = 0;
   std::exception_ptr setup_error_;
   std::vector<std::thread> threads_;
+  std::vector<ContextState*> states_;  // set by each context once its setup is done
 };
 
 }  // namespace hornbeam::python

@@ -61,6 +61,10 @@ Interpreter::Interpreter(const InterpreterOptions& options) {
                                "'\nsite.addsitedir('" + site + "')\n";
       run_or_throw(code.c_str());
     }
+    for (const auto& module : options.preload) {
+      PyRef imported = PyRef::steal(PyImport_ImportModule(module.c_str()));
+      if (!imported) PyErr_Clear();  // optional: whoever needs it reports its absence
+    }
   } catch (...) {
     Py_FinalizeEx();
     throw;

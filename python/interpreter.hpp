@@ -13,6 +13,9 @@ struct InterpreterOptions {
   std::vector<std::string> pythonpath;  // prepended to sys.path, in order
   std::string venv;                     // its site-packages become importable ("" = none)
   std::string chdir;                    // working directory of the app ("" = unchanged)
+  // Imported on the main thread at start when importable (uvloop records the importing
+  // thread as the main one, and would then try to own signals from a context thread).
+  std::vector<std::string> preload;
 };
 
 // Initializes Python (signals stay ours), applies the options, then releases the GIL so that

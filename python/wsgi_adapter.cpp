@@ -32,32 +32,6 @@ void set_item(PyObject* dict, const PyRef& key, const PyRef& value) {
   }
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// PATH_INFO is the percent-decoded path, its bytes as a latin-1 str (PEP 3333).
-std::string percent_decode(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '%' && i + 2 < raw.size()) {
-      const int high = hex_value(raw[i + 1]);
-      const int low = hex_value(raw[i + 2]);
-      if (high >= 0 && low >= 0) {
-        out += static_cast<char>(high * 16 + low);
-        i += 2;
-        continue;
-      }
-    }
-    out += raw[i];
-  }
-  return out;
-}
-
 // "X-Forwarded-For" → "HTTP_X_FORWARDED_FOR".
 std::string cgi_name(std::string_view header) {
   std::string name = "HTTP_";

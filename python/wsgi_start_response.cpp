@@ -18,18 +18,6 @@ struct StartResponseObject {
   WsgiResponseState* state;
 };
 
-// RFC 9110 hop-by-hop fields: the server decides these, never the app.
-bool is_hop_by_hop(std::string_view name) {
-  static constexpr std::array<std::string_view, 8> fields = {
-      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-      "te", "trailers", "transfer-encoding", "upgrade"};
-  return std::any_of(fields.begin(), fields.end(), [&](std::string_view field) { return iequals(name, field); });
-}
-
-bool has_line_break_or_nul(std::string_view text) {
-  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
 // A str that is latin-1 (PEP 3333 "native string"), as bytes; sets TypeError otherwise.
 bool native_string(PyObject* object, const char* what, std::string& out) {
   if (!PyUnicode_Check(object)) {

@@ -59,6 +59,9 @@ struct ServerState {
   std::set<Session*> sessions;
   bool draining = false;
   std::uint64_t requests_since_trim = 0;
+  // ASGI tells the app at once when its client leaves (http.disconnect): while a request
+  // runs, its connection is watched by a read.
+  bool watch_disconnects = config.worker_class == "asgi";
   AccessLogFormat access_format{config.logging.access_log_format};
   bool access_json = config.logging.format == "json";
 };
@@ -152,13 +155,36 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() >= buffer_.max_size()) return on_head(asio::error::not_found, 0);
     const std::size_t room = std::min<std::size_t>(16 * 1024, buffer_.max_size() - buffer_.size());
     socket_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      self->buffer_.commit(n);
-      if (ec) return self->on_head(ec, 0);
-      if (self->idle_ && n > 0) {
-        self->idle_ = false;
-        self->arm_timer(self->server_.config.limits.header_timeout);
+      self->on_head_bytes(ec, n);
+    });
+  }
+
+  void on_head_bytes(beast::error_code ec, std::size_t n) {
+    buffer_.commit(n);
+    if (ec) return on_head(ec, 0);
+    if (idle_ && n > 0) {
+      idle_ = false;
+      arm_timer(server_.config.limits.header_timeout);
+    }
+    read_more_head();
+  }
+
+  // While the app runs with the whole body read, the connection is watched (a wait, which
+  // takes no bytes) so that a client that leaves is noticed at once. Bytes that arrive
+  // meanwhile (a pipelined request) end the watch: they are the next request's.
+  void watch_for_disconnect() {
+    if (!server_.watch_disconnects || watching_ || !channel_) return;
+    watching_ = true;
+    socket_.async_wait(Protocol::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      self->watching_ = false;
+      if (ec == asio::error::operation_aborted || !self->socket_.is_open()) return;
+      char byte = 0;
+      const ssize_t peeked = ec ? -1 : ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (peeked > 0) return;  // a pipelined request: not a disconnect
+      if (peeked < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return self->watch_for_disconnect();
       }
-      self->read_more_head();
+      if (self->channel_) self->close();  // end of stream or error: the client left mid-request
     });
   }
 
@@ -260,7 +286,8 @@ class Session : public std::enable_shared_from_this<Session> {
         }
       }
       std::string().swap(piece_);  // 64 KiB per connection only while a body streams
-      return stream_->end();
+      stream_->end();
+      return watch_for_disconnect();
     }
     read_body_piece();
   }
@@ -343,6 +370,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // the response ends or the connection closes.
     in_flight_ = shared_from_this();
     server_.dispatch(std::move(request), channel_);
+    if (!stream_) watch_for_disconnect();
   }
 
   // I/O thread: write what the context handed over; at the end, next request or close.
@@ -494,11 +522,12 @@ class Session : public std::enable_shared_from_this<Session> {
   bool access_pending_ = false;  // a dispatched request whose line is still to be written
   std::chrono::steady_clock::time_point access_started_;
   std::vector<HttpHeader> request_headers_;  // only when the access log format prints them
-  std::size_t scanned_ = 0;
+  std::size_t scanned_ = 0;  // bytes of buffer_ already searched for the end of the head
   bool idle_ = false;  // a kept-alive connection waiting for the first byte of its next request
-  std::size_t header_fields_ = 0;  // fields of the head; Beast appends trailers after them  // bytes of buffer_ already searched for the end of the head
+  std::size_t header_fields_ = 0;  // fields of the head; Beast appends trailers after them
   bool writing_ = false;
   bool busy_ = false;
+  bool watching_ = false;  // watch_for_disconnect's wait is pending
 };
 
 class Listener {

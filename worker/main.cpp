@@ -8,6 +8,7 @@
 #include "config/logging_options.hpp"
 #include "config/startup.hpp"
 #include "python/app_loader.hpp"
+#include "python/asgi_context.hpp"
 #include "python/context_pool.hpp"
 #include "python/interpreter.hpp"
 #include "python/traceback_dump.hpp"
@@ -19,6 +20,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -118,7 +120,9 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
 
   std::optional<python::Interpreter> interpreter;
   try {
-    interpreter.emplace(python::InterpreterOptions{config.pythonpath, config.venv, config.chdir});
+    python::InterpreterOptions options{config.pythonpath, config.venv, config.chdir, {}};
+    if (config.worker_class == "asgi" && config.loop != "asyncio") options.preload.push_back("uvloop");
+    interpreter.emplace(options);
   } catch (const std::exception& e) {
     logging::error_log().critical("{}", e.what());
     link.boot_failed(e.what());
@@ -128,20 +132,44 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   // Declared before the pool: the pool (and its contexts) must be gone before the server.
   worker::HttpServer server(config, listen_fds);
   std::optional<python::ContextPool> pool;
-  const python::WsgiSettings wsgi{config.contexts > 1, config.workers > 1 && link.supervised()};
-  const auto activity = [&](int index, bool busy) {
-    link.context_busy(index, busy);
-    if (busy || !link.count_request()) return;
+  // Counts a finished request; at max_requests the worker is replaced.
+  const auto count_request = [&] {
+    if (!link.count_request()) return;
     if (link.supervised()) {
       logging::error_log().info("reached max_requests: the arbiter starts a replacement, then this worker drains");
     } else {
       server.request_graceful_stop("max_requests reached");
     }
   };
+  const auto activity = [&](int index, bool busy) {
+    link.context_busy(index, busy);
+    if (!busy) count_request();
+  };
+  const bool asgi = config.worker_class == "asgi";
+  // A few beats per timeout, so that one late beat never looks like a dead worker.
+  const auto beat = config.timeout.count() > 0 ? config.timeout / 4 : std::chrono::seconds(1);
+  const auto tick_interval = std::clamp<config::Duration>(beat, std::chrono::milliseconds(50), std::chrono::seconds(1));
+  std::vector<python::AsgiContext*> asgi_contexts(static_cast<std::size_t>(config.contexts), nullptr);
+  const auto make_context = [&](int index) -> std::unique_ptr<python::ContextState> {
+    if (!asgi) {
+      const python::WsgiSettings wsgi{config.contexts > 1, config.workers > 1 && link.supervised()};
+      return std::make_unique<python::WsgiAdapter>(python::load_app(config.app), wsgi);
+    }
+    const python::AsgiSettings settings{config.loop, config.lifespan, config.graceful_timeout, tick_interval, index};
+    // An event loop is never idle in the WSGI sense: it proves every tick that it still turns,
+    // so the arbiter's timeout catches a loop that an app blocks.
+    python::AsgiHooks hooks{[&link, index] { link.context_busy(index, true); }, count_request};
+    auto context = std::make_unique<python::AsgiContext>(python::load_app(config.app), settings, std::move(hooks));
+    asgi_contexts[static_cast<std::size_t>(index)] = context.get();
+    return context;
+  };
   try {
-    pool.emplace(
-        *interpreter, static_cast<int>(config.contexts),
-        [&](int) { return std::make_unique<python::WsgiAdapter>(python::load_app(config.app), wsgi); }, activity);
+    pool.emplace(*interpreter, static_cast<int>(config.contexts), make_context,
+                 asgi ? python::ContextPool::Activity() : activity);
+  } catch (const python::LifespanStartupFailed& e) {
+    logging::error_log().critical("{}", e.what());
+    link.boot_failed(e.what());
+    return exit_code::boot_failure;
   } catch (const std::exception& e) {
     logging::error_log().critical("failed to load the app: {}", e.what());
     link.boot_failed(std::string("failed to load the app: ") + e.what());
@@ -149,18 +177,30 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   }
 
   for (const int fd : listen_fds) logging::error_log().info("listening on {}", socket_name(fd));
-  logging::error_log().info("ready: app {} with {} context(s)", config.app, config.contexts);
+  if (asgi) {
+    logging::error_log().info("ready: app {} (ASGI, {} loop) with {} context(s)", config.app,
+                              asgi_contexts.front()->loop_name(), config.contexts);
+  } else {
+    logging::error_log().info("ready: app {} with {} context(s)", config.app, config.contexts);
+  }
   link.ready(static_cast<int>(config.contexts));
 
   worker::ServerEvents events;
-  events.dispatch = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
-    pool->submit([request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
-      static_cast<python::WsgiAdapter&>(state).handle(request, *sink);
-    });
-  };
-  // A few beats per timeout, so that one late beat never looks like a dead worker.
-  const auto beat = config.timeout.count() > 0 ? config.timeout / 4 : std::chrono::seconds(1);
-  events.tick_interval = std::clamp<config::Duration>(beat, std::chrono::milliseconds(50), std::chrono::seconds(1));
+  if (asgi) {
+    events.dispatch = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
+      const auto least_loaded = std::min_element(asgi_contexts.begin(), asgi_contexts.end(), [](auto* a, auto* b) {
+        return a->load() < b->load();
+      });
+      (*least_loaded)->dispatch(std::move(request), std::move(sink));
+    };
+  } else {
+    events.dispatch = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
+      pool->submit([request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
+        static_cast<python::WsgiAdapter&>(state).handle(request, *sink);
+      });
+    };
+  }
+  events.tick_interval = tick_interval;
   events.on_tick = [&] { link.heartbeat(); };
   events.on_drain = [&] { link.draining(); };
   events.on_stuck = [&] { log_tracebacks(*interpreter, *pool); };

@@ -1,5 +1,6 @@
 #include "worker/request_body_stream.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -44,6 +45,46 @@ std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
   return count;
 }
 
+std::optional<std::string> RequestBodyStream::try_read(std::size_t max) {
+  std::unique_lock lock(mutex_);
+  const bool first = !started_;
+  started_ = true;
+  if (offset_ == buffer_.size()) {
+    if (!error_.empty()) throw std::runtime_error(error_);
+    if (ended_) return std::string();
+    lock.unlock();
+    if (first) wake_io_();  // the app's first read is what starts the reading
+    return std::nullopt;
+  }
+  const std::size_t available = buffer_.size() - offset_;
+  const std::size_t count = std::min(max, available);
+  std::string out(buffer_.data() + offset_, count);
+  offset_ += count;
+  if (offset_ == buffer_.size()) {
+    buffer_.clear();
+    offset_ = 0;
+  }
+  const bool wake = (first || available >= high_water_) && !ended_ && error_.empty();
+  lock.unlock();
+  if (wake) wake_io_();
+  return out;
+}
+
+void RequestBodyStream::set_waker(std::function<void()> waker) {
+  std::lock_guard lock(mutex_);
+  waker_ = std::move(waker);
+}
+
+void RequestBodyStream::changed() {
+  arrived_.notify_all();
+  std::function<void()> waker;
+  {
+    std::lock_guard lock(mutex_);
+    waker = waker_;
+  }
+  if (waker) waker();
+}
+
 bool RequestBodyStream::wants_more() const {
   std::lock_guard lock(mutex_);
   return started_ && !ended_ && error_.empty() && buffer_.size() - offset_ < high_water_;
@@ -59,7 +100,7 @@ void RequestBodyStream::push(std::string_view data) {
     std::lock_guard lock(mutex_);
     buffer_.append(data);
   }
-  arrived_.notify_all();
+  changed();
 }
 
 void RequestBodyStream::end() {
@@ -67,7 +108,7 @@ void RequestBodyStream::end() {
     std::lock_guard lock(mutex_);
     ended_ = true;
   }
-  arrived_.notify_all();
+  changed();
 }
 
 void RequestBodyStream::fail(const std::string& why) {
@@ -75,7 +116,7 @@ void RequestBodyStream::fail(const std::string& why) {
     std::lock_guard lock(mutex_);
     if (!ended_ && error_.empty()) error_ = why;
   }
-  arrived_.notify_all();
+  changed();
 }
 
 }  // namespace hornbeam::worker

@@ -22,6 +22,8 @@ class RequestBodyStream final : public RequestBodySource {
   // Context thread.
   std::string read(std::size_t max) override;
   std::size_t read_into(char* out, std::size_t max) override;
+  std::optional<std::string> try_read(std::size_t max) override;
+  void set_waker(std::function<void()> waker) override;
 
   // I/O thread.
   bool wants_more() const;  // the app has started reading and there is room
@@ -40,6 +42,9 @@ class RequestBodyStream final : public RequestBodySource {
   bool started_ = false;
   bool ended_ = false;
   std::string error_;
+  std::function<void()> waker_;  // the event loop's (ASGI)
+
+  void changed();  // wakes whoever waits: a blocked read() or the event loop
 };
 
 }  // namespace hornbeam::worker

@@ -8,24 +8,10 @@
 
 #include <charconv>
 #include <ctime>
+#include <stdexcept>
+#include <utility>
 
 namespace hornbeam::worker {
-namespace {
-
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
-  }
-}
-
-}  // namespace
 
 const std::string& http_date() {
   thread_local std::time_t cached_second = 0;
@@ -96,6 +82,42 @@ bool ResponseChannel::write(std::string_view data, bool more_follows) {
   // is held back once `high_water_` bytes wait.
   wait_for_room(lock, [&] { return pending_.size() < high_water_ && !file_; });
   if (closed_) return false;
+  return append_body(data, more_follows, lock);
+}
+
+bool ResponseChannel::write_nowait(std::string_view data) {
+  std::unique_lock lock(mutex_);
+  if (closed_) return false;
+  return append_body(data, false, lock);
+}
+
+bool ResponseChannel::has_room_or_notify() {
+  std::lock_guard lock(mutex_);
+  if (closed_ || (pending_.size() < high_water_ && !file_)) return true;
+  wants_room_ = true;
+  return false;
+}
+
+bool ResponseChannel::client_gone() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
+void ResponseChannel::set_waker(std::function<void()> waker) {
+  std::lock_guard lock(mutex_);
+  waker_ = std::move(waker);
+}
+
+void ResponseChannel::call_waker() {
+  std::function<void()> waker;
+  {
+    std::lock_guard lock(mutex_);
+    waker = waker_;
+  }
+  if (waker) waker();
+}
+
+bool ResponseChannel::append_body(std::string_view data, bool more_follows, std::unique_lock<std::mutex>& lock) {
   if (!body_allowed_) return true;
   if (content_length_ && body_written_ + data.size() > *content_length_) {
     // More than the app announced: send what fits, then cut (never a wrong framing).
@@ -106,6 +128,7 @@ bool ResponseChannel::write(std::string_view data, bool more_follows) {
     end(lock, true);
     return false;
   }
+  if (data.empty()) return true;  // an empty chunk would end a chunked body
   body_written_ += data.size();
   if (chunked_) {
     char size[24];
@@ -124,7 +147,22 @@ bool ResponseChannel::send_file(UniqueFd file, std::uint64_t offset, std::uint64
   std::unique_lock lock(mutex_);
   wait_for_room(lock, [&] { return pending_.empty() && !file_; });
   if (closed_) return false;
-  if (!body_allowed_ || length == 0) return true;
+  queue_file(std::move(file), offset, length, lock);
+  return true;
+}
+
+// The bytes already waiting go first (take() hands them out before the file).
+bool ResponseChannel::send_file_nowait(UniqueFd file, std::uint64_t offset, std::uint64_t length) {
+  std::unique_lock lock(mutex_);
+  if (closed_) return false;
+  if (file_) throw std::logic_error("send_file_nowait: a file is already queued");
+  queue_file(std::move(file), offset, length, lock);
+  return true;
+}
+
+void ResponseChannel::queue_file(UniqueFd file, std::uint64_t offset, std::uint64_t length,
+                                 std::unique_lock<std::mutex>& lock) {
+  if (!body_allowed_ || length == 0) return;
   if (content_length_ && body_written_ + length > *content_length_) {
     length = *content_length_ - body_written_;  // never more than announced
   }
@@ -137,7 +175,6 @@ bool ResponseChannel::send_file(UniqueFd file, std::uint64_t offset, std::uint64
   file_ = FileSegment{std::move(file), offset, length};
   if (chunked_) after_file_ = "\r\n";
   wake(lock);
-  return true;
 }
 
 void ResponseChannel::finish() {
@@ -153,15 +190,29 @@ void ResponseChannel::finish() {
   end(lock, false);
 }
 
+void ResponseChannel::finish_with_trailers(const std::vector<HttpHeader>& trailers) {
+  std::unique_lock lock(mutex_);
+  if (complete_) return;
+  if (!chunked_) {
+    lock.unlock();
+    return finish();
+  }
+  std::string last = "0\r\n";
+  for (const auto& field : trailers) last += field.name + ": " + field.value + "\r\n";
+  last += "\r\n";
+  tail() += last;
+  end(lock, false);
+}
+
 void ResponseChannel::set_failure_status(int status) {
   std::lock_guard lock(mutex_);
   failure_status_ = status;
 }
 
 std::string ResponseChannel::error_response(int status) const {
-  const std::string body = std::to_string(status) + " " + reason_phrase(status) + "\n";
+  const std::string body = std::to_string(status) + " " + std::string(reason_phrase(status)) + "\n";
   std::string response = (framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) +
-                         " " + reason_phrase(status) + "\r\nServer: hornbeam\r\nDate: " + http_date() +
+                         " " + std::string(reason_phrase(status)) + "\r\nServer: hornbeam\r\nDate: " + http_date() +
                          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
                          "\r\nConnection: close\r\n\r\n";
   if (!framing_.head_request) response += body;
@@ -201,6 +252,7 @@ void ResponseChannel::abort() {
 
 ResponseChannel::Batch ResponseChannel::take() {
   Batch batch;
+  bool room_freed = false;
   {
     std::lock_guard lock(mutex_);
     woken_ = false;
@@ -216,17 +268,24 @@ ResponseChannel::Batch ResponseChannel::take() {
     batch.keep_alive = keep_alive_ && !cut_;
     batch.cut = cut_;
     batch.status = status_;
+    if (wants_room_ && pending_.size() < high_water_ && !file_) {
+      wants_room_ = false;
+      room_freed = true;
+    }
   }
   drained_.notify_all();
+  if (room_freed) call_waker();
   return batch;
 }
 
 void ResponseChannel::close() {
   {
     std::lock_guard lock(mutex_);
+    if (closed_) return;
     closed_ = true;
   }
   drained_.notify_all();
+  call_waker();
 }
 
 std::uint64_t ResponseChannel::body_bytes() const {

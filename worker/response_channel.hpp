@@ -34,8 +34,14 @@ class ResponseChannel final : public ResponseSink {
   bool write(std::string_view data, bool more_follows) override;
   bool send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) override;
   void finish() override;
+  void finish_with_trailers(const std::vector<HttpHeader>& trailers) override;
   void fail(int status) override;
   void abort() override;
+  bool write_nowait(std::string_view data) override;
+  bool send_file_nowait(UniqueFd file, std::uint64_t offset, std::uint64_t length) override;
+  bool has_room_or_notify() override;
+  bool client_gone() const override;
+  void set_waker(std::function<void()> waker) override;
 
   // From the I/O thread.
   struct FileSegment {
@@ -67,7 +73,10 @@ class ResponseChannel final : public ResponseSink {
   const std::vector<HttpHeader>& headers() const { return headers_; }
 
  private:
+  bool append_body(std::string_view data, bool more_follows, std::unique_lock<std::mutex>& lock);
+  void queue_file(UniqueFd file, std::uint64_t offset, std::uint64_t length, std::unique_lock<std::mutex>& lock);
   void append(std::string_view bytes, std::unique_lock<std::mutex>& lock, bool more_follows = false);
+  void call_waker();
   void end(std::unique_lock<std::mutex>& lock, bool cut);
   std::string error_response(int status) const;
   void end_with(const std::string& response, int status, std::unique_lock<std::mutex>& lock);
@@ -84,6 +93,8 @@ class ResponseChannel final : public ResponseSink {
   std::string pending_;
   bool closed_ = false;
   bool woken_ = false;  // a wake-up is on its way to the I/O thread
+  std::function<void()> waker_;  // the event loop's (ASGI)
+  bool wants_room_ = false;      // has_room_or_notify() said no: call waker_ once there is room
   bool started_ = false;  // start() ran: the head is on its way
   bool complete_ = false;
   bool cut_ = false;

@@ -1,0 +1,209 @@
+#include "python/asgi_context.hpp"
+
+#include "common/logging.hpp"
+#include "python/asgi_http.hpp"
+#include "python/asgi_runtime.hpp"
+#include "python/asgi_scope.hpp"
+#include "python/interpreter.hpp"
+#include "python/ready_awaitable.hpp"
+
+#include <spdlog/logger.h>
+
+namespace hornbeam::python {
+
+extern const char* const asgi_glue_source;  // python/asgi_glue.py, compiled in (CMake)
+
+namespace {
+
+constexpr const char* glue_module = "_hornbeam_asgi";
+
+// Throws with Python's traceback when `result` is null.
+PyRef checked(PyRef result, const char* what) {
+  if (!result) throw std::runtime_error(std::string(what) + ": " + take_exception_text());
+  return result;
+}
+
+PyRef attribute(PyObject* object, const char* name) {
+  return checked(PyRef::steal(PyObject_GetAttrString(object, name)), name);
+}
+
+// The glue module, compiled once per interpreter.
+PyRef import_glue() {
+  PyObject* modules = PyImport_GetModuleDict();  // borrowed
+  if (PyObject* existing = PyDict_GetItemString(modules, glue_module)) return PyRef::borrow(existing);
+  PyRef code = checked(PyRef::steal(Py_CompileString(asgi_glue_source, "hornbeam/asgi_glue.py", Py_file_input)),
+                       "cannot compile the ASGI glue");
+  return checked(PyRef::steal(PyImport_ExecCodeModule(glue_module, code.get())), "cannot load the ASGI glue");
+}
+
+AsgiContext* context_of(PyObject* capsule) { return static_cast<AsgiContext*>(PyCapsule_GetPointer(capsule, nullptr)); }
+
+std::string text_of(PyObject* object) {
+  if (!object || !PyUnicode_Check(object)) return {};
+  const char* text = PyUnicode_AsUTF8(object);
+  return text ? text : "";
+}
+
+PyMethodDef drain_def = {"hornbeam_drain", AsgiContext::drain_entry, METH_NOARGS, nullptr};
+PyMethodDef tick_def = {"hornbeam_tick", AsgiContext::tick_entry, METH_NOARGS, nullptr};
+
+}  // namespace
+
+AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hooks)
+    : app_(std::move(app)), settings_(settings), hooks_(std::move(hooks)) {
+  glue_ = import_glue();
+  runtime_ = std::make_shared<AsgiRuntime>();
+  AsgiRuntime& r = *runtime_;
+  PyRef made = checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "new_event_loop", "s", settings.loop.c_str())),
+                       "cannot create the event loop");
+  r.loop = PyRef::borrow(PyTuple_GetItem(made.get(), 0));
+  loop_name_ = text_of(PyTuple_GetItem(made.get(), 1));
+  PyRef asyncio = checked(PyRef::steal(PyImport_ImportModule("asyncio")), "asyncio");
+  checked(PyRef::steal(PyObject_CallMethod(asyncio.get(), "set_event_loop", "O", r.loop.get())), "set_event_loop");
+  r.create_future = attribute(r.loop.get(), "create_future");
+  r.create_task = attribute(r.loop.get(), "create_task");
+  r.run_exchange = attribute(glue_.get(), "run_exchange");
+  r.running = checked(PyRef::steal(PySet_New(nullptr)), "set");
+  r.ready_type = checked(make_ready_awaitable_type(), "ready awaitable type");
+  r.http_exchange_type = checked(make_http_exchange_type(), "HTTP exchange type");
+  r.scope_template_http = checked(make_scope_template(r.keys, ScopeKind::http), "scope template");
+  r.scope_template_websocket = checked(make_scope_template(r.keys, ScopeKind::websocket), "scope template");
+  r.inbox = std::make_shared<EventInbox>();
+  r.request_done = [this] {
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    if (hooks_.request_done) hooks_.request_done();
+  };
+
+  self_capsule_ = checked(PyRef::steal(PyCapsule_New(this, nullptr, nullptr)), "capsule");
+  drain_callable_ = checked(PyRef::steal(PyCFunction_New(&drain_def, self_capsule_.get())), "drain");
+  tick_callable_ = checked(PyRef::steal(PyCFunction_New(&tick_def, self_capsule_.get())), "tick");
+  checked(PyRef::steal(PyObject_CallMethod(r.loop.get(), "add_reader", "iO", r.inbox->fd(), drain_callable_.get())),
+          "add_reader");
+  start_lifespan();
+}
+
+AsgiContext::~AsgiContext() {
+  // Exchanges the app still holds must not call back into a context that is gone.
+  if (runtime_) runtime_->request_done = nullptr;
+}
+
+void AsgiContext::start_lifespan() {
+  if (settings_.lifespan == "off") return;
+  PyRef state = checked(PyRef::steal(PyDict_New()), "dict");
+  lifespan_ = checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "Lifespan", "OOO", app_.get(),
+                                                       runtime_->loop.get(), state.get())),
+                      "lifespan");
+  PyRef outcome = checked(PyRef::steal(PyObject_CallMethod(lifespan_.get(), "run_startup", nullptr)),
+                          "lifespan startup");
+  const std::string kind = text_of(PyTuple_GetItem(outcome.get(), 0));
+  const std::string detail = text_of(PyTuple_GetItem(outcome.get(), 1));
+  const bool required = settings_.lifespan == "on";
+  auto& log = logging::error_log();
+  if (kind == "complete") {
+    runtime_->lifespan_state = std::move(state);
+    if (settings_.index == 0) log.info("ASGI lifespan startup complete");
+    return;
+  }
+  if (kind == "failed") throw LifespanStartupFailed("ASGI lifespan startup failed: " + detail);
+  if (required) {
+    throw LifespanStartupFailed(kind == "error" ? "ASGI lifespan startup raised:\n" + detail
+                                                : "the app returned from ASGI lifespan without completing startup");
+  }
+  // lifespan: auto, and the app does not take part (Django raises on the scope).
+  if (settings_.index == 0) {
+    log.info("the app does not support ASGI lifespan ({}): serving without it",
+             kind == "error" ? "it raised on the lifespan scope" : "it returned at once");
+    if (kind == "error") log.debug("its lifespan error:\n{}", detail);
+  }
+  lifespan_ = PyRef();
+  runtime_->lifespan_state = std::move(state);  // requests still get a (per-request) state dict
+}
+
+void AsgiContext::stop_lifespan() {
+  if (!lifespan_) return;
+  const double timeout = std::chrono::duration<double>(settings_.graceful_timeout).count();
+  PyRef outcome = PyRef::steal(PyObject_CallMethod(lifespan_.get(), "run_shutdown", "d", timeout));
+  auto& log = logging::error_log();
+  if (!outcome) {
+    log.error("ASGI lifespan shutdown: {}", take_exception_text());
+    return;
+  }
+  const std::string kind = text_of(PyTuple_GetItem(outcome.get(), 0));
+  const std::string detail = text_of(PyTuple_GetItem(outcome.get(), 1));
+  if (kind == "failed") log.error("ASGI lifespan shutdown failed: {}", detail);
+  else if (kind == "error") log.error("ASGI lifespan shutdown raised:\n{}", detail);
+  else if (kind == "timeout") log.warn("ASGI lifespan shutdown did not finish within graceful_timeout");
+  else if (settings_.index == 0) log.info("ASGI lifespan shutdown complete");
+}
+
+bool AsgiContext::serve() {
+  AsgiRuntime& r = *runtime_;
+  arm_tick();
+  PyRef ran = PyRef::steal(PyObject_CallMethod(r.loop.get(), "run_forever", nullptr));
+  if (!ran) logging::error_log().error("the event loop of context {} failed: {}", settings_.index, take_exception_text());
+  if (tick_handle_) PyRef::steal(PyObject_CallMethod(tick_handle_.get(), "cancel", nullptr));
+  tick_handle_ = PyRef();
+  stop_lifespan();
+  PyRef cancelled = PyRef::steal(PyObject_CallMethod(glue_.get(), "cancel_remaining", "O", r.loop.get()));
+  if (!cancelled) logging::error_log().error("stopping context {}: {}", settings_.index, take_exception_text());
+  PyRef removed = PyRef::steal(PyObject_CallMethod(r.loop.get(), "remove_reader", "i", r.inbox->fd()));
+  PyRef closed = PyRef::steal(PyObject_CallMethod(r.loop.get(), "close", nullptr));
+  if (!removed || !closed) PyErr_Clear();
+  return true;
+}
+
+void AsgiContext::stop_serving() {
+  runtime_->inbox->post([this] {
+    PyRef stopped = PyRef::steal(PyObject_CallMethod(runtime_->loop.get(), "stop", nullptr));
+    if (!stopped) PyErr_Clear();
+  });
+}
+
+void AsgiContext::dispatch(HttpRequest request, std::shared_ptr<ResponseSink> sink) {
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  runtime_->inbox->post([this, request = std::move(request), sink = std::move(sink)]() mutable {
+    start_http(request, std::move(sink));
+  });
+}
+
+void AsgiContext::start_http(HttpRequest& request, std::shared_ptr<ResponseSink> sink) {
+  AsgiRuntime& r = *runtime_;
+  PyRef scope = build_scope(r, request, ScopeKind::http);
+  PyRef exchange = scope ? make_http_exchange(runtime_, request, sink) : PyRef();
+  PyRef coroutine = exchange ? PyRef::steal(PyObject_CallFunctionObjArgs(r.run_exchange.get(), app_.get(), scope.get(),
+                                                                        exchange.get(), r.running.get(), nullptr))
+                             : PyRef();
+  PyRef task = coroutine ? PyRef::steal(PyObject_CallOneArg(r.create_task.get(), coroutine.get())) : PyRef();
+  if (task && PySet_Add(r.running.get(), exchange.get()) == 0) return;
+  const std::string error = take_exception_text();
+  if (exchange) {  // it answers 500 and counts the request as done
+    PyRef failed = PyRef::steal(PyObject_CallMethod(exchange.get(), "app_failed", "s", error.c_str()));
+    if (!failed) PyErr_Clear();
+    return;
+  }
+  logging::error_log().error("cannot start the ASGI app for {} {}: {}", request.method, request.target, error);
+  in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  sink->fail(500);
+}
+
+void AsgiContext::arm_tick() {
+  const double seconds = std::chrono::duration<double>(settings_.tick_interval).count();
+  tick_handle_ = PyRef::steal(
+      PyObject_CallMethod(runtime_->loop.get(), "call_later", "dO", seconds, tick_callable_.get()));
+  if (!tick_handle_) logging::error_log().error("cannot arm the loop's heartbeat: {}", take_exception_text());
+}
+
+PyObject* AsgiContext::drain_entry(PyObject* capsule, PyObject*) {
+  AsgiContext* self = context_of(capsule);
+  for (auto& event : self->runtime_->inbox->take()) event();
+  Py_RETURN_NONE;
+}
+
+PyObject* AsgiContext::tick_entry(PyObject* capsule, PyObject*) {
+  AsgiContext* self = context_of(capsule);
+  if (self->hooks_.alive) self->hooks_.alive();
+  self->arm_tick();
+  Py_RETURN_NONE;
+}
+
+}  // namespace hornbeam::python

@@ -1,0 +1,82 @@
+#pragma once
+
+// An ASGI context: an asyncio (or uvloop) event loop on the context's Python thread, running
+// many requests concurrently. The I/O thread hands requests over through an EventInbox the
+// loop watches with add_reader; the loop never blocks on anything but its own selector.
+
+#include "common/http_exchange.hpp"
+#include "python/context_pool.hpp"
+#include "python/py_ref.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace hornbeam::python {
+
+struct AsgiRuntime;
+
+struct AsgiSettings {
+  std::string loop = "auto";      // auto | asyncio | uvloop
+  std::string lifespan = "auto";  // auto | on | off
+  std::chrono::milliseconds graceful_timeout{30000};  // bounds lifespan shutdown
+  std::chrono::milliseconds tick_interval{1000};      // how often the loop proves it turns
+  int index = 0;                                      // the context's number, for log lines
+};
+
+struct AsgiHooks {
+  std::function<void()> alive;         // the loop turned (the arbiter's per-context liveness)
+  std::function<void()> request_done;  // an app call ended (counts requests)
+};
+
+// The app's lifespan startup failed (startup.failed, or it raised under `lifespan: on`): the
+// worker exits with the boot-failure status.
+class LifespanStartupFailed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class AsgiContext final : public ContextState {
+ public:
+  // GIL held, on the context's thread: makes the loop and runs lifespan startup on it.
+  AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hooks);
+  ~AsgiContext() override;
+
+  bool serve() override;          // runs the loop; then lifespan shutdown, and closes it
+  void stop_serving() override;   // any thread
+
+  // Any thread (the I/O thread): runs the app for this request on the loop.
+  void dispatch(HttpRequest request, std::shared_ptr<ResponseSink> sink);
+  // Requests handed over and not yet finished: the worker gives new ones to the least loaded.
+  int load() const { return in_flight_.load(std::memory_order_relaxed); }
+  const std::string& loop_name() const { return loop_name_; }
+
+  // The loop's callbacks (METH_NOARGS functions bound to a capsule of the context): run what
+  // the inbox holds; prove the loop turns.
+  static PyObject* drain_entry(PyObject* capsule, PyObject* unused);
+  static PyObject* tick_entry(PyObject* capsule, PyObject* unused);
+
+ private:
+  void start_http(HttpRequest& request, std::shared_ptr<ResponseSink> sink);  // loop thread
+  void start_lifespan();
+  void stop_lifespan();
+  void arm_tick();
+
+  PyRef app_;
+  PyRef glue_;
+  PyRef lifespan_;  // the glue's Lifespan, while the app takes part in it
+  PyRef self_capsule_;
+  PyRef drain_callable_;
+  PyRef tick_callable_;
+  PyRef tick_handle_;
+  std::shared_ptr<AsgiRuntime> runtime_;
+  std::string loop_name_;
+  AsgiSettings settings_;
+  AsgiHooks hooks_;
+  std::atomic<int> in_flight_{0};
+};
+
+}  // namespace hornbeam::python

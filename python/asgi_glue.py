@@ -1,0 +1,111 @@
+# The Python half of hornbeam's ASGI adapter, compiled into hornbeam-worker and run once per
+# context. The hot path (scope, receive, send) is C++ (python/asgi_*.cpp); what lives here is
+# what reads best in Python: the task wrapper that turns an app's failure into a 500, the
+# lifespan protocol, and the choice of event loop.
+
+import asyncio
+import traceback
+
+
+def new_event_loop(choice):
+    """The context's loop: uvloop when asked for, or when `auto` and importable."""
+    if choice in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise
+        else:
+            return uvloop.new_event_loop(), "uvloop"
+    return asyncio.new_event_loop(), "asyncio"
+
+
+async def run_exchange(app, scope, exchange, running):
+    """Runs the app for one HTTP request or websocket; `exchange` turns the outcome into
+    the response (500, a cut connection or a clean end) and logs what went wrong."""
+    try:
+        await app(scope, exchange.receive, exchange.send)
+    except asyncio.CancelledError:
+        exchange.app_failed(None)
+        raise
+    except BaseException as error:  # noqa: B036 - an exiting app is reported too
+        exchange.app_failed("".join(traceback.format_exception(error)))
+        if not isinstance(error, Exception):
+            raise
+    else:
+        exchange.app_returned()
+    finally:
+        running.discard(exchange)
+
+
+class Lifespan:
+    """ASGI lifespan 2.0 for one context: startup before the context serves, shutdown after."""
+
+    def __init__(self, app, loop, state):
+        self.app = app
+        self.loop = loop
+        self.state = state
+        self.messages = asyncio.Queue()
+        self.startup = loop.create_future()
+        self.shutdown = loop.create_future()
+        self.task = None
+
+    def run_startup(self):
+        """("complete", None), ("failed", message), ("error", traceback) or
+        ("returned", None) when the app returned without answering."""
+        self.task = self.loop.create_task(self.main())
+        self.messages.put_nowait({"type": "lifespan.startup"})
+        return self.loop.run_until_complete(self.startup)
+
+    def run_shutdown(self, timeout):
+        """The same outcomes as startup, or ("timeout", None)."""
+        if self.task is None or self.task.done():
+            return ("returned", None)
+        self.messages.put_nowait({"type": "lifespan.shutdown"})
+        try:
+            return self.loop.run_until_complete(asyncio.wait_for(asyncio.shield(self.shutdown), timeout))
+        except asyncio.TimeoutError:
+            return ("timeout", None)
+
+    async def main(self):
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        outcome = ("returned", None)
+        try:
+            await self.app(scope, self.receive, self.send)
+        except BaseException as error:  # noqa: B036
+            outcome = ("error", "".join(traceback.format_exception(error)))
+        for pending in (self.startup, self.shutdown):
+            if not pending.done():
+                pending.set_result(outcome)
+
+    async def receive(self):
+        return await self.messages.get()
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind in ("lifespan.startup.complete", "lifespan.startup.failed"):
+            target = self.startup
+        elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            target = self.shutdown
+        else:
+            raise RuntimeError(f"unexpected ASGI lifespan message {kind!r}")
+        if target.done():
+            raise RuntimeError(f"{kind!r} sent twice or out of order")
+        if kind.endswith(".failed"):
+            target.set_result(("failed", str(message.get("message", ""))))
+        else:
+            target.set_result(("complete", None))
+
+
+def cancel_remaining(loop):
+    """At the end of a context: cancel what still runs and let it unwind."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())

@@ -1,0 +1,397 @@
+#include "python/asgi_http.hpp"
+
+#include "common/http_text.hpp"
+#include "common/logging.hpp"
+#include "python/asgi_message.hpp"
+#include "python/heap_type.hpp"
+#include "python/ready_awaitable.hpp"
+
+#include <spdlog/logger.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+namespace hornbeam::python {
+namespace {
+
+constexpr std::size_t receive_size = 256 * 1024;  // most of a streamed body per http.request
+
+struct HttpExchange {
+  std::shared_ptr<AsgiRuntime> runtime;
+  std::shared_ptr<ResponseSink> sink;
+  std::shared_ptr<RequestBodySource> stream;  // null when the body came whole
+  std::string body;                           // the whole body, until handed over
+  std::string method, target;                 // for log lines
+  std::shared_ptr<LoopWaker> waker;
+  PyRef receive_waiter;  // a future an awaiting receive() holds
+  PyRef send_waiter;     // a future an awaiting send() holds (backpressure)
+
+  bool body_delivered = false;  // the last http.request message went out
+  bool start_received = false;  // http.response.start came (the head waits for the body)
+  bool head_sent = false;
+  bool trailers = false;       // the app announced trailers
+  bool body_complete = false;  // the last body message came
+  bool complete = false;       // the response ended, one way or another
+  int status = 0;
+  std::vector<HttpHeader> headers;
+  std::vector<HttpHeader> trailer_fields;
+};
+
+struct HttpExchangeObject {
+  PyObject_HEAD
+  HttpExchange* exchange;
+};
+
+HttpExchange& state_of(PyObject* self) { return *reinterpret_cast<HttpExchangeObject*>(self)->exchange; }
+
+PyRef disconnect_message(const AsgiKeys& k) { return make_message(k, k.http_disconnect.get()); }
+
+PyRef request_message(const AsgiKeys& k, std::string_view body, bool more_body) {
+  PyRef message = make_message(k, k.http_request.get());
+  PyRef bytes = PyRef::steal(PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
+  if (!message || !bytes || PyDict_SetItem(message.get(), k.body.get(), bytes.get()) != 0 ||
+      PyDict_SetItem(message.get(), k.more_body.get(), more_body ? Py_True : Py_False) != 0) {
+    return {};
+  }
+  return message;
+}
+
+// What receive() gives now; null without an exception when it must wait.
+PyRef next_receive(HttpExchange& x) {
+  const AsgiKeys& k = x.runtime->keys;
+  if (!x.body_delivered) {
+    if (!x.stream) {
+      x.body_delivered = true;
+      PyRef message = request_message(k, x.body, false);
+      std::string().swap(x.body);
+      return message;
+    }
+    std::optional<std::string> piece;
+    try {
+      piece = x.stream->try_read(receive_size);
+    } catch (const std::exception&) {
+      x.body_delivered = true;  // the client left, or the body broke max_body_size (then 413)
+      return disconnect_message(k);
+    }
+    if (!piece) return {};
+    if (piece->empty()) x.body_delivered = true;
+    return request_message(k, *piece, !piece->empty());
+  }
+  if (x.complete || x.sink->client_gone()) return disconnect_message(k);
+  return {};
+}
+
+void send_head(HttpExchange& x) {
+  if (x.head_sent) return;
+  x.head_sent = true;
+  x.sink->start(std::to_string(x.status) + " " + std::string(reason_phrase(x.status)), std::move(x.headers));
+}
+
+// The response ended: a receive() waiting for the end learns of it.
+void mark_complete(HttpExchange& x) {
+  x.complete = true;
+  if (PyRef waiter = std::move(x.receive_waiter)) {
+    PyRef message = disconnect_message(x.runtime->keys);
+    if (!message || !resolve_future(x.runtime->keys, waiter.get(), message.get())) PyErr_Clear();
+  }
+}
+
+PyObject* new_future(HttpExchange& x, PyRef& slot) {
+  slot = PyRef::steal(PyObject_CallNoArgs(x.runtime->create_future.get()));
+  if (!slot) return nullptr;
+  return PyRef(slot).release();
+}
+
+PyObject* ready(HttpExchange& x, PyObject* value) {
+  return make_ready(x.runtime->ready_type.get(), value).release();
+}
+
+// The I/O thread woke the loop: body bytes, room, or the client left.
+void poke(PyObject* self) {
+  HttpExchange& x = state_of(self);
+  const AsgiKeys& k = x.runtime->keys;
+  if (x.receive_waiter) {
+    PyRef message = next_receive(x);
+    if (message) {
+      PyRef waiter = std::move(x.receive_waiter);
+      if (!resolve_future(k, waiter.get(), message.get())) PyErr_Clear();
+    } else if (PyErr_Occurred()) {
+      PyErr_Clear();
+    }
+  }
+  if (x.send_waiter && x.sink->has_room_or_notify()) {
+    PyRef waiter = std::move(x.send_waiter);
+    if (!resolve_future(k, waiter.get(), Py_None)) PyErr_Clear();
+  }
+}
+
+PyObject* exchange_receive(PyObject* self, PyObject*) {
+  HttpExchange& x = state_of(self);
+  if (x.receive_waiter) {
+    PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is waiting");
+    return nullptr;
+  }
+  PyRef message = next_receive(x);
+  if (message) return ready(x, message.get());
+  if (PyErr_Occurred()) return nullptr;
+  return new_future(x, x.receive_waiter);
+}
+
+PyObject* client_gone_error() {
+  PyErr_SetString(PyExc_OSError, "the client disconnected");
+  return nullptr;
+}
+
+PyObject* send_start(HttpExchange& x, PyObject* message) {
+  const AsgiKeys& k = x.runtime->keys;
+  if (x.start_received) {
+    PyErr_SetString(PyExc_RuntimeError, "http.response.start sent twice");
+    return nullptr;
+  }
+  long status = 0;
+  if (!message_int(message, k.status.get(), -1, status) || !message_headers(message, k.headers.get(), x.headers) ||
+      !message_flag(message, k.trailers.get(), x.trailers)) {
+    return nullptr;
+  }
+  if (status < 200 || status > 999) {
+    PyErr_Format(PyExc_ValueError, "http.response.start needs a 'status' from 200 to 999, not %ld", status);
+    return nullptr;
+  }
+  x.status = static_cast<int>(status);
+  x.start_received = true;
+  return ready(x, nullptr);
+}
+
+bool check_body_allowed(HttpExchange& x, const char* what) {
+  if (!x.start_received) {
+    PyErr_Format(PyExc_RuntimeError, "%s sent before http.response.start", what);
+    return false;
+  }
+  if (x.body_complete) {
+    PyErr_Format(PyExc_RuntimeError, "%s sent after the response body was complete", what);
+    return false;
+  }
+  return true;
+}
+
+PyObject* send_body(HttpExchange& x, PyObject* message) {
+  const AsgiKeys& k = x.runtime->keys;
+  if (!check_body_allowed(x, "http.response.body")) return nullptr;
+  if (x.sink->client_gone()) return client_gone_error();
+  std::string body;
+  bool more_body = false;
+  if (!message_bytes(message, k.body.get(), body) || !message_flag(message, k.more_body.get(), more_body)) {
+    return nullptr;
+  }
+  send_head(x);
+  if (!x.sink->write_nowait(body)) return client_gone_error();
+  if (!more_body) {
+    x.body_complete = true;
+    if (!x.trailers) {
+      x.sink->finish();
+      mark_complete(x);
+    }
+  } else if (!x.sink->has_room_or_notify()) {
+    return new_future(x, x.send_waiter);  // the client is slow: wait until it takes some
+  }
+  return ready(x, nullptr);
+}
+
+PyObject* send_trailers(HttpExchange& x, PyObject* message) {
+  const AsgiKeys& k = x.runtime->keys;
+  if (!x.trailers) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "http.response.trailers sent without 'trailers': True in http.response.start");
+    return nullptr;
+  }
+  if (!x.body_complete || x.complete) {
+    PyErr_SetString(PyExc_RuntimeError, x.complete ? "http.response.trailers sent after the last trailers"
+                                                   : "http.response.trailers sent before the end of the body");
+    return nullptr;
+  }
+  std::vector<HttpHeader> fields;
+  bool more_trailers = false;
+  if (!message_headers(message, k.headers.get(), fields) ||
+      !message_flag(message, k.more_trailers.get(), more_trailers)) {
+    return nullptr;
+  }
+  std::move(fields.begin(), fields.end(), std::back_inserter(x.trailer_fields));
+  if (!more_trailers) {
+    x.sink->finish_with_trailers(x.trailer_fields);
+    mark_complete(x);
+  }
+  return ready(x, nullptr);
+}
+
+// The pathsend extension: the file goes out with sendfile(2) from the I/O thread.
+PyObject* send_path(HttpExchange& x, PyObject* message) {
+  const AsgiKeys& k = x.runtime->keys;
+  if (!check_body_allowed(x, "http.response.pathsend")) return nullptr;
+  if (x.sink->client_gone()) return client_gone_error();
+  std::string path;
+  if (!message_str(message, k.path.get(), path)) return nullptr;
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat info {};
+  if (!file || ::fstat(file.get(), &info) != 0) return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path.c_str());
+  if (!S_ISREG(info.st_mode)) {
+    PyErr_Format(PyExc_ValueError, "http.response.pathsend needs a regular file, not %s", path.c_str());
+    return nullptr;
+  }
+  const auto length = static_cast<std::uint64_t>(info.st_size);
+  if (std::none_of(x.headers.begin(), x.headers.end(),
+                   [](const HttpHeader& header) { return iequals(header.name, "Content-Length"); })) {
+    x.headers.push_back({"Content-Length", std::to_string(length)});
+  }
+  send_head(x);
+  if (!x.sink->send_file_nowait(std::move(file), 0, length)) return client_gone_error();
+  x.body_complete = true;
+  x.sink->finish();
+  mark_complete(x);
+  return ready(x, nullptr);
+}
+
+PyObject* exchange_send(PyObject* self, PyObject* message) {
+  HttpExchange& x = state_of(self);
+  const AsgiKeys& k = x.runtime->keys;
+  PyRef type;
+  if (!message_type(message, k.type.get(), type)) return nullptr;
+  if (is_type(type.get(), k.http_response_body)) return send_body(x, message);
+  if (is_type(type.get(), k.http_response_start)) return send_start(x, message);
+  if (is_type(type.get(), k.http_response_trailers)) return send_trailers(x, message);
+  if (is_type(type.get(), k.http_response_pathsend)) return send_path(x, message);
+  PyErr_Format(PyExc_RuntimeError, "unexpected ASGI message type %R in an http scope", type.get());
+  return nullptr;
+}
+
+// The app's coroutine returned.
+PyObject* exchange_app_returned(PyObject* self, PyObject*) {
+  HttpExchange& x = state_of(self);
+  if (x.runtime->request_done) x.runtime->request_done();
+  if (x.complete) Py_RETURN_NONE;
+  if (x.sink->client_gone()) {
+    x.sink->abort();
+  } else if (!x.head_sent) {
+    logging::error_log().error("error handling {} {}: the ASGI app returned without {}", x.method, x.target,
+                               x.start_received ? "completing its response" : "sending a response");
+    x.sink->fail(500);
+  } else {
+    logging::error_log().error("error handling {} {}: the ASGI app returned before the end of its response body; "
+                               "the connection was cut",
+                               x.method, x.target);
+    x.sink->abort();
+  }
+  mark_complete(x);
+  Py_RETURN_NONE;
+}
+
+// The app raised; `text` is its formatted traceback, None when its task was cancelled (the
+// worker is stopping).
+PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
+  HttpExchange& x = state_of(self);
+  if (x.runtime->request_done) x.runtime->request_done();
+  if (text == Py_None) {
+    logging::error_log().info("{} {}: cancelled, the worker is stopping", x.method, x.target);
+    if (!x.complete) x.sink->abort();
+    mark_complete(x);
+    Py_RETURN_NONE;
+  }
+  const char* traceback = PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : nullptr;
+  if (!traceback) {
+    PyErr_Clear();
+    traceback = "(no traceback)";
+  }
+  if (x.sink->client_gone()) {
+    logging::error_log().info("{} {}: the client left and the ASGI app raised:\n{}", x.method, x.target, traceback);
+    x.sink->abort();
+  } else {
+    logging::error_log().error("error handling {} {}:\n{}", x.method, x.target, traceback);
+    if (!x.complete) {
+      if (x.head_sent) x.sink->abort();
+      else x.sink->fail(500);
+    }
+  }
+  mark_complete(x);
+  Py_RETURN_NONE;
+}
+
+int exchange_traverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));
+  auto* object = reinterpret_cast<HttpExchangeObject*>(self);
+  if (object->exchange) {
+    Py_VISIT(object->exchange->receive_waiter.get());
+    Py_VISIT(object->exchange->send_waiter.get());
+  }
+  return 0;
+}
+
+int exchange_clear(PyObject* self) {
+  auto* object = reinterpret_cast<HttpExchangeObject*>(self);
+  if (object->exchange) {
+    PyRef receive = std::move(object->exchange->receive_waiter);
+    PyRef send = std::move(object->exchange->send_waiter);
+  }
+  return 0;
+}
+
+void exchange_dealloc(PyObject* self) {
+  PyObject_GC_UnTrack(self);
+  auto* object = reinterpret_cast<HttpExchangeObject*>(self);
+  if (HttpExchange* x = object->exchange) {
+    x->waker->detach();
+    // The app's task vanished without an outcome: never leave the client waiting.
+    if (!x->complete) x->sink->abort();
+    delete x;
+    object->exchange = nullptr;
+  }
+  PyTypeObject* type = Py_TYPE(self);
+  PyObject_GC_Del(self);
+  Py_DECREF(type);
+}
+
+PyMethodDef methods[] = {
+    {"receive", exchange_receive, METH_NOARGS, "ASGI receive(): the next http.request or http.disconnect."},
+    {"send", exchange_send, METH_O, "ASGI send(message)."},
+    {"app_returned", exchange_app_returned, METH_NOARGS, "The app's coroutine returned."},
+    {"app_failed", exchange_app_failed, METH_O, "The app raised (its formatted traceback)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyType_Slot slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(exchange_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(exchange_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(exchange_clear)},
+    {Py_tp_methods, methods},
+    {0, nullptr},
+};
+
+PyType_Spec spec = {"hornbeam.HttpExchange", sizeof(HttpExchangeObject), 0,
+                    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
+
+}  // namespace
+
+PyRef make_http_exchange_type() { return PyRef::steal(PyType_FromSpec(&spec)); }
+
+PyRef make_http_exchange(const std::shared_ptr<AsgiRuntime>& runtime, HttpRequest& request,
+                         std::shared_ptr<ResponseSink> sink) {
+  auto* object = PyObject_GC_New(HttpExchangeObject, reinterpret_cast<PyTypeObject*>(runtime->http_exchange_type.get()));
+  if (!object) return {};
+  auto* x = new HttpExchange;
+  object->exchange = x;
+  x->runtime = runtime;
+  x->sink = std::move(sink);
+  x->stream = request.body_stream;
+  if (!x->stream) x->body = std::move(request.body);
+  x->method = request.method;
+  x->target = request.target;
+  x->waker = std::make_shared<LoopWaker>(runtime->inbox, poke);
+  x->waker->attach(reinterpret_cast<PyObject*>(object));
+  const auto waker = x->waker;
+  x->sink->set_waker([waker] { waker->wake(); });
+  if (x->stream) x->stream->set_waker([waker] { waker->wake(); });
+  PyObject_GC_Track(object);
+  return PyRef::steal(reinterpret_cast<PyObject*>(object));
+}
+
+}  // namespace hornbeam::python

@@ -1,0 +1,113 @@
+#include "python/asgi_scope.hpp"
+
+#include "common/http_text.hpp"
+
+#include <cctype>
+
+namespace hornbeam::python {
+namespace {
+
+PyRef bytes_of(std::string_view text) {
+  return PyRef::steal(PyBytes_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size())));
+}
+
+// (host, port), or None for a unix socket (no address).
+PyRef address_pair(const std::string& host, std::uint16_t port) {
+  if (host.empty()) return PyRef::borrow(Py_None);
+  PyRef text = PyRef::steal(PyUnicode_DecodeLatin1(host.data(), static_cast<Py_ssize_t>(host.size()), nullptr));
+  PyRef number = PyRef::steal(PyLong_FromUnsignedLong(port));
+  if (!text || !number) return {};
+  return PyRef::steal(PyTuple_Pack(2, text.get(), number.get()));
+}
+
+// Field names lowercased, values as sent, in order, repeats kept.
+PyRef header_list(const std::vector<HttpHeader>& headers) {
+  PyRef list = PyRef::steal(PyList_New(static_cast<Py_ssize_t>(headers.size())));
+  if (!list) return {};
+  std::string lower;
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    lower.assign(headers[i].name);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    PyRef name = bytes_of(lower);
+    PyRef value = bytes_of(headers[i].value);
+    if (!name || !value) return {};
+    PyObject* pair = PyTuple_Pack(2, name.get(), value.get());
+    if (!pair) return {};
+    PyList_SET_ITEM(list.get(), static_cast<Py_ssize_t>(i), pair);  // steals
+  }
+  return list;
+}
+
+// Sec-WebSocket-Protocol offers, in order, from every such field.
+PyRef subprotocol_list(const std::vector<HttpHeader>& headers) {
+  PyRef list = PyRef::steal(PyList_New(0));
+  if (!list) return {};
+  for (const auto& header : headers) {
+    if (!iequals(header.name, "Sec-WebSocket-Protocol")) continue;
+    std::string_view rest = header.value;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (item.empty()) continue;
+      PyRef text = PyRef::steal(PyUnicode_DecodeLatin1(item.data(), static_cast<Py_ssize_t>(item.size()), nullptr));
+      if (!text || PyList_Append(list.get(), text.get()) != 0) return {};
+    }
+  }
+  return list;
+}
+
+bool set(PyObject* dict, const PyRef& key, const PyRef& value) {
+  return value && PyDict_SetItem(dict, key.get(), value.get()) == 0;
+}
+
+}  // namespace
+
+PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind) {
+  PyRef scope = PyRef::steal(PyDict_New());
+  PyRef asgi = PyRef::steal(Py_BuildValue("{s:s,s:s}", "version", "3.0", "spec_version", "2.4"));
+  PyRef extensions = kind == ScopeKind::http
+                         ? PyRef::steal(Py_BuildValue("{s:{},s:{}}", "http.response.trailers", "http.response.pathsend"))
+                         : PyRef::steal(Py_BuildValue("{s:{}}", "websocket.http.response"));
+  if (!scope || !set(scope.get(), k.type, kind == ScopeKind::http ? k.http : k.websocket) ||
+      !set(scope.get(), k.asgi, asgi) ||
+      !set(scope.get(), k.scheme, kind == ScopeKind::http ? k.scheme_http : k.scheme_ws) ||
+      !set(scope.get(), k.root_path, k.empty_str) || !set(scope.get(), k.extensions, extensions)) {
+    return {};
+  }
+  return scope;
+}
+
+PyRef build_scope(const AsgiRuntime& runtime, const HttpRequest& request, ScopeKind kind) {
+  const AsgiKeys& k = runtime.keys;
+  PyRef scope = PyRef::steal(PyDict_Copy(
+      (kind == ScopeKind::http ? runtime.scope_template_http : runtime.scope_template_websocket).get()));
+  if (!scope) return {};
+  PyObject* s = scope.get();
+  const std::string path = percent_decode(request.path);
+  const bool ok =
+      set(s, k.http_version, request.version == 10 ? k.version_1_0 : k.version_1_1) &&
+      (kind == ScopeKind::websocket ||
+       set(s, k.method,
+           request.method == "GET"    ? k.get
+           : request.method == "POST" ? k.post
+                                      : PyRef::steal(PyUnicode_FromStringAndSize(
+                                            request.method.data(), static_cast<Py_ssize_t>(request.method.size()))))) &&
+      set(s, k.path, PyRef::steal(PyUnicode_DecodeUTF8(path.data(), static_cast<Py_ssize_t>(path.size()), "replace"))) &&
+      set(s, k.raw_path, bytes_of(request.path)) && set(s, k.query_string, bytes_of(request.query)) &&
+      set(s, k.headers, header_list(request.headers)) &&
+      set(s, k.client, address_pair(request.remote_addr, request.remote_port)) &&
+      set(s, k.server, address_pair(request.server_name, request.server_port)) &&
+      (kind == ScopeKind::http || set(s, k.subprotocols, subprotocol_list(request.headers))) &&
+      (!runtime.lifespan_state || set(s, k.state, PyRef::steal(PyDict_Copy(runtime.lifespan_state.get()))));
+  if (!ok) return {};
+  if (request.url_scheme == "https" && !set(s, k.scheme, PyRef::steal(PyUnicode_FromString(
+                                                             kind == ScopeKind::http ? "https" : "wss")))) {
+    return {};
+  }
+  return scope;
+}
+
+}  // namespace hornbeam::python
