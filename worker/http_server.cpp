@@ -197,6 +197,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (const auto verdict = check_request_head(head, server_.config.limits); verdict.status) {
       return reject(verdict.status, verdict.reason);
     }
+    fields_ = head_fields(head);
     beast::error_code parse_error;
     buffer_.consume(head_parser_->put(asio::buffer(buffer_.data().data(), head_size), parse_error));
     if (parse_error || !head_parser_->is_header_done()) {
@@ -328,12 +329,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.target = std::string(message.target());
     split_target(message.target(), message.method() == http::verb::connect, request);
     request.version = message.version();
-    request.headers.reserve(header_fields_);
-    std::size_t index = 0;
-    for (const auto& field : message) {
-      if (index++ == header_fields_) break;
-      request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
-    }
+    request.headers = std::move(fields_);
     request.remote_addr = remote_.first;
     request.remote_port = remote_.second;
     request.server_name = local_.first;
@@ -525,6 +521,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t scanned_ = 0;  // bytes of buffer_ already searched for the end of the head
   bool idle_ = false;  // a kept-alive connection waiting for the first byte of its next request
   std::size_t header_fields_ = 0;  // fields of the head; Beast appends trailers after them
+  std::vector<HttpHeader> fields_;  // the head's fields in the order sent
   bool writing_ = false;
   bool busy_ = false;
   bool watching_ = false;  // watch_for_disconnect's wait is pending

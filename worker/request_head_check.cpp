@@ -182,4 +182,24 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
   return {};
 }
 
+std::vector<HttpHeader> head_fields(std::string_view head) {
+  std::vector<HttpHeader> fields;
+  std::size_t at = head.find("\r\n");  // past the request line
+  while (at != std::string_view::npos) {
+    at += 2;
+    const auto end = head.find("\r\n", at);
+    if (end == std::string_view::npos || end == at) break;  // the blank line ends the head
+    const std::string_view line = head.substr(at, end - at);
+    const auto colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      fields.push_back({std::string(line.substr(0, colon)), std::string(value)});
+    }
+    at = end;
+  }
+  return fields;
+}
+
 }  // namespace hornbeam::worker

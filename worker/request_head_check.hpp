@@ -4,10 +4,12 @@
 // line and fields, up to and including the blank line) is judged before Beast parses it:
 // anything ambiguous is refused, never guessed (request smuggling lives in the guesses).
 
+#include "common/http_exchange.hpp"
 #include "config/config.hpp"
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hornbeam::worker {
 
@@ -17,6 +19,10 @@ struct HeadVerdict {
 };
 
 HeadVerdict check_request_head(std::string_view head, const config::Limits& limits);
+
+// The fields of a head that check_request_head accepted, in the order sent (Beast groups
+// repeated names together, and ASGI wants the order as sent), values without their OWS.
+std::vector<HttpHeader> head_fields(std::string_view head);
 
 // host[:port], [v6][:port] or user@host[:port] (the authority of RFC 3986).
 bool is_authority(std::string_view authority);

@@ -91,5 +91,17 @@ TEST(RequestHeadCheck, FieldSyntax) {
   EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n"), 400);
 }
 
+TEST(HeadFields, KeepTheOrderSentAndTrimWhitespace) {
+  const auto fields = head_fields("GET / HTTP/1.1\r\nHost: a\r\nX-Repeat: one\r\nAccept:\t*/* \r\nX-Repeat:two\r\n\r\n");
+  ASSERT_EQ(fields.size(), 4u);
+  EXPECT_EQ(fields[0].name, "Host");
+  EXPECT_EQ(fields[1].value, "one");
+  EXPECT_EQ(fields[2].name, "Accept");
+  EXPECT_EQ(fields[2].value, "*/*");
+  EXPECT_EQ(fields[3].name, "X-Repeat");
+  EXPECT_EQ(fields[3].value, "two");
+  EXPECT_TRUE(head_fields("GET / HTTP/1.1\r\n\r\n").empty());
+}
+
 }  // namespace
 }  // namespace hornbeam::worker

@@ -1,0 +1,250 @@
+"""ASGI test app: one route per behaviour of the ASGI HTTP spec that the tests check.
+
+Routes that must report something the response cannot carry (the client is gone) write it to
+the file named by the `marker` query parameter."""
+
+import asyncio
+import json
+import os
+from urllib.parse import parse_qs
+
+
+def query(scope):
+    return {key: values[-1] for key, values in parse_qs(scope["query_string"].decode()).items()}
+
+
+def mark(scope, text):
+    path = query(scope).get("marker")
+    if path:
+        with open(path, "a") as marker:
+            marker.write(text + "\n")
+
+
+async def respond(send, status=200, body=b"", headers=None, content_type=b"text/plain"):
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive):
+    """The whole body and the number of http.request messages it came in."""
+    chunks = []
+    messages = 0
+    while True:
+        message = await receive()
+        assert message["type"] == "http.request", message
+        messages += 1
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), messages
+
+
+def printable(value):
+    if isinstance(value, bytes):
+        return {"bytes": value.decode("latin-1")}
+    if isinstance(value, (list, tuple)):
+        return {"type": type(value).__name__, "items": [printable(item) for item in value]}
+    if isinstance(value, dict):
+        return {key: printable(item) for key, item in value.items()}
+    return value
+
+
+async def lifespan(scope, receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            scope["state"]["started_by"] = "lifespan"
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            marker = os.environ.get("HB_TEST_SHUTDOWN_MARKER")
+            if marker:
+                with open(marker, "w") as done:
+                    done.write("shutdown ran\n")
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    route = ROUTES.get(scope["path"])
+    if route is None:
+        return await respond(send, 404, b"no such route\n")
+    await route(scope, receive, send)
+
+
+async def scope_json(scope, receive, send):
+    body, messages = await read_body(receive)
+    shown = {key: printable(value) for key, value in scope.items()}
+    shown["body"] = body.decode("latin-1")
+    shown["messages"] = messages
+    await respond(send, body=json.dumps(shown).encode(), content_type=b"application/json")
+
+
+async def echo(scope, receive, send):
+    body, messages = await read_body(receive)
+    await respond(send, body=json.dumps({"length": len(body), "messages": messages,
+                                         "sha": __import__("hashlib").sha256(body).hexdigest()}).encode())
+
+
+async def sleep(scope, receive, send):
+    await asyncio.sleep(float(query(scope).get("seconds", "1")))
+    await respond(send, body=b"slept\n")
+
+
+async def blocking_sleep(scope, receive, send):
+    """Blocks the whole loop (what a buggy app does): the arbiter's timeout must catch it."""
+    import time
+
+    def stuck_in_blocking_sleep():
+        time.sleep(float(query(scope).get("seconds", "60")))
+
+    stuck_in_blocking_sleep()
+    await respond(send, body=b"woke\n")
+
+
+async def stream(scope, receive, send):
+    """Server-sent events: one event per interval until `count`, or until the client leaves."""
+    count = int(query(scope).get("count", "1000"))
+    interval = float(query(scope).get("interval", "0.1"))
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+    try:
+        for number in range(count):
+            await send({"type": "http.response.body", "body": f"data: {number}\n\n".encode(), "more_body": True})
+            await asyncio.sleep(interval)
+    except OSError as error:
+        mark(scope, f"send raised {type(error).__name__}")
+        return
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def long_poll(scope, receive, send):
+    """Waits for a message that never comes: only the client leaving ends it."""
+    await read_body(receive)
+    mark(scope, "waiting")
+    message = await receive()
+    mark(scope, message["type"])
+
+
+async def no_response(scope, receive, send):
+    return
+
+
+async def start_only(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+
+
+async def raise_before(scope, receive, send):
+    raise ValueError("raised before the response started")
+
+
+async def raise_midway(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+    raise ValueError("raised in the middle of the body")
+
+
+async def spec_errors(scope, receive, send):
+    """Each misuse of send() must raise RuntimeError; the body lists what each raised."""
+    raised = {}
+    await read_body(receive)
+
+    async def attempt(name, message):
+        try:
+            await send(message)
+            raised[name] = None
+        except Exception as error:  # noqa: BLE001 - the type is what is checked
+            raised[name] = type(error).__name__
+
+    await attempt("body_before_start", {"type": "http.response.body", "body": b"x"})
+    await attempt("unknown_type", {"type": "http.response.bogus"})
+    await attempt("trailers_unannounced", {"type": "http.response.trailers", "headers": []})
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await attempt("start_twice", {"type": "http.response.start", "status": 200, "headers": []})
+    body = json.dumps(raised).encode()
+    await send({"type": "http.response.body", "body": body})
+    try:
+        await send({"type": "http.response.body", "body": b"more"})
+        mark(scope, "after_complete: None")
+    except Exception as error:  # noqa: BLE001
+        mark(scope, f"after_complete: {type(error).__name__}")
+    # After the response, receive() says the exchange is over.
+    message = await receive()
+    mark(scope, f"receive after the response: {message['type']}")
+
+
+async def bad_header(scope, receive, send):
+    await respond(send, headers=[(b"x-split", b"a\r\nSet-Cookie: evil=1")])
+
+
+async def header_rules(scope, receive, send):
+    await respond(send, body=b"ok\n", headers=[
+        (b"connection", b"close"), (b"transfer-encoding", b"gzip"), (b"keep-alive", b"timeout=99"),
+        (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2"), (b"x-kept", b"yes")])
+
+
+async def trailers(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "trailers": True,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"first ", "more_body": True})
+    await send({"type": "http.response.body", "body": b"second"})
+    await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc123")], "more_trailers": True})
+    await send({"type": "http.response.trailers", "headers": [(b"x-count", b"2")]})
+
+
+async def pathsend(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+    await send({"type": "http.response.pathsend", "path": query(scope)["path"]})
+
+
+async def big(scope, receive, send):
+    """`megabytes` MiB in 1 MiB pieces; marks when every send() has returned."""
+    megabytes = int(query(scope).get("megabytes", "64"))
+    piece = b"x" * (1 << 20)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(megabytes << 20).encode())]})
+    for number in range(megabytes):
+        await send({"type": "http.response.body", "body": piece, "more_body": number + 1 < megabytes})
+    mark(scope, "all sent")
+
+
+async def state(scope, receive, send):
+    """The lifespan state as this request sees it; a write to it stays in this request."""
+    seen = dict(scope.get("state", {}))
+    scope["state"]["written_by_request"] = True
+    await respond(send, body=json.dumps(seen).encode(), content_type=b"application/json")
+
+
+ROUTES = {
+    "/scope": scope_json,
+    "/echo": echo,
+    "/sleep": sleep,
+    "/blocking-sleep": blocking_sleep,
+    "/stream": stream,
+    "/long-poll": long_poll,
+    "/no-response": no_response,
+    "/start-only": start_only,
+    "/raise-before": raise_before,
+    "/raise-midway": raise_midway,
+    "/spec-errors": spec_errors,
+    "/bad-header": bad_header,
+    "/header-rules": header_rules,
+    "/trailers": trailers,
+    "/pathsend": pathsend,
+    "/big": big,
+    "/state": state,
+}
+
+
+async def lifespan_fails(scope, receive, send):
+    """Refuses to start, as an app whose database is down would."""
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
+
+
+async def lifespan_raises(scope, receive, send):
+    """Supports only HTTP, and says so by raising on other scopes, as Django does."""
+    if scope["type"] != "http":
+        raise ValueError(f"only HTTP, not {scope['type']}")
+    await respond(send, body=b"served without lifespan\n")

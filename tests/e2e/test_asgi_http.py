@@ -1,0 +1,288 @@
+"""ASGI 3 over HTTP (spec 2.4) and lifespan (2.0) against the real worker (`-k asgi`)."""
+
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import time
+
+import pytest
+import requests
+
+
+@pytest.fixture
+def asgi(start_worker):
+    return start_worker("asgi_app:app", "-k", "asgi")
+
+
+def wait_for_file(path, text, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text():
+            return path.read_text()
+        time.sleep(0.02)
+    raise AssertionError(f"{text!r} never in {path}: {path.read_text() if path.exists() else '(missing)'}")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1))
+
+
+def test_scope_has_the_spec_keys_with_the_spec_types(asgi):
+    with asgi.connect() as connection:
+        connection.sendall(b"POST /sc%6Fpe?x=%41&y=1 HTTP/1.1\r\nHost: example.test\r\nX-Repeat: one\r\n"
+                           b"Content-Length: 5\r\nX-Repeat: two\r\n\r\nhello")
+        status, _, body = connection.read_response()
+    assert status == 200
+    scope = json.loads(body)
+    assert scope["type"] == "http"
+    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.4"}
+    assert scope["http_version"] == "1.1"
+    assert scope["method"] == "POST"
+    assert scope["scheme"] == "http"
+    assert scope["path"] == "/scope"
+    assert scope["raw_path"] == {"bytes": "/sc%6Fpe"}
+    assert scope["query_string"] == {"bytes": "x=%41&y=1"}
+    assert scope["root_path"] == ""
+    headers = [[item["bytes"] for item in pair["items"]] for pair in scope["headers"]["items"]]
+    assert headers == [["host", "example.test"], ["x-repeat", "one"], ["content-length", "5"], ["x-repeat", "two"]]
+    assert scope["client"]["items"][0] == "127.0.0.1" and isinstance(scope["client"]["items"][1], int)
+    assert scope["server"]["items"] == ["127.0.0.1", asgi.port]
+    assert scope["state"] == {"started_by": "lifespan"}
+    assert set(scope["extensions"]) == {"http.response.trailers", "http.response.pathsend"}
+    assert scope["body"] == "hello" and scope["messages"] == 1
+
+
+def test_http_1_0_and_head(asgi):
+    with asgi.connect() as connection:
+        connection.sendall(b"GET /scope HTTP/1.0\r\n\r\n")
+        status, _, body = connection.read_response()
+    assert status == 200 and json.loads(body)["http_version"] == "1.0"
+    response = requests.head(asgi.url + "/header-rules")
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_a_small_body_comes_in_one_message_a_large_one_streams(asgi):
+    small = os.urandom(1000)
+    response = requests.post(asgi.url + "/echo", data=small).json()
+    assert response == {"length": 1000, "messages": 1, "sha": hashlib.sha256(small).hexdigest()}
+    large = os.urandom(3 << 20)
+    response = requests.post(asgi.url + "/echo", data=large).json()
+    assert response["length"] == len(large) and response["sha"] == hashlib.sha256(large).hexdigest()
+    assert response["messages"] > 1
+
+
+def test_a_chunked_request_body_streams(asgi):
+    pieces = [os.urandom(50_000) for _ in range(10)]
+    response = requests.post(asgi.url + "/echo", data=iter(pieces)).json()
+    assert response["sha"] == hashlib.sha256(b"".join(pieces)).hexdigest()
+
+
+def test_expect_100_continue_is_answered_when_the_app_reads(asgi):
+    with asgi.connect() as connection:
+        connection.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n")
+        assert connection._take_until(b"\r\n\r\n") == b"HTTP/1.1 100 Continue"
+        connection.sendall(b"a" * 100000)
+        status, _, body = connection.read_response()
+    assert status == 200 and json.loads(body)["length"] == 100000
+
+
+def test_a_body_over_max_body_size_gets_413(start_worker):
+    worker = start_worker("asgi_app:app", "-k", "asgi", "--limits-max-body-size", "100KiB")
+    response = requests.post(worker.url + "/echo", data=iter([b"x" * 60_000] * 4))
+    assert response.status_code == 413
+
+
+def test_200_requests_sleeping_1s_on_one_context_finish_together(asgi):
+    connections = [socket.create_connection(("127.0.0.1", asgi.port)) for _ in range(200)]
+    started = time.monotonic()
+    for connection in connections:
+        connection.sendall(b"GET /sleep?seconds=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answers = []
+    for connection in connections:
+        data = b""
+        while chunk := connection.recv(65536):
+            data += chunk
+        connection.close()
+        answers.append(data)
+    elapsed = time.monotonic() - started
+    assert all(answer.startswith(b"HTTP/1.1 200") and b"slept\n" in answer for answer in answers)
+    assert elapsed < 4, f"200 concurrent 1 s sleeps took {elapsed:.1f}s: the loop ran them one by one"
+
+
+def test_pipelined_requests_are_answered_in_order(asgi):
+    with asgi.connect() as connection:
+        connection.sendall(b"GET /sleep?seconds=0.2 HTTP/1.1\r\nHost: x\r\n\r\nGET /header-rules HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = connection.read_response()
+        second = connection.read_response()
+    assert first[2] == b"slept\n" and second[2] == b"ok\n"
+
+
+def test_events_stream_to_the_client_one_by_one(asgi):
+    started = time.monotonic()
+    arrivals = []
+    with requests.get(asgi.url + "/stream?count=3&interval=0.3", stream=True) as response:
+        for line in response.iter_lines():
+            if line:
+                arrivals.append((line, time.monotonic() - started))
+    assert [line for line, _ in arrivals] == [b"data: 0", b"data: 1", b"data: 2"]
+    assert arrivals[0][1] < 0.25 and arrivals[2][1] > 0.5
+
+
+def test_a_client_leaving_a_long_poll_wakes_receive_with_disconnect(asgi, tmp_path):
+    marker = tmp_path / "marker"
+    with asgi.connect() as connection:
+        connection.sendall(f"GET /long-poll?marker={marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        wait_for_file(marker, "waiting")
+    assert wait_for_file(marker, "http.disconnect", timeout=2).splitlines() == ["waiting", "http.disconnect"]
+
+
+def test_a_client_leaving_an_event_stream_makes_send_raise_oserror(asgi, tmp_path):
+    marker = tmp_path / "marker"
+    with asgi.connect() as connection:
+        connection.sendall(f"GET /stream?interval=0.05&marker={marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        connection._take_until(b"data: 2")
+    wait_for_file(marker, "send raised OSError", timeout=2)
+    assert requests.get(asgi.url + "/header-rules").status_code == 200
+
+
+@pytest.mark.parametrize("route, logged", [
+    ("/no-response", "the ASGI app returned without sending a response"),
+    ("/start-only", "the ASGI app returned without completing its response"),
+    ("/raise-before", "ValueError: raised before the response started"),
+    ("/bad-header", "invalid header"),
+])
+def test_failures_before_the_response_get_500_and_a_log_line(asgi, route, logged):
+    response = requests.get(asgi.url + route)
+    assert response.status_code == 500
+    assert "x-split" not in response.headers and "evil" not in response.headers.get("set-cookie", "")
+    asgi.wait_for_log(logged)
+    if route == "/raise-before":
+        assert "Traceback (most recent call last)" in asgi.log
+    assert requests.get(asgi.url + "/header-rules").status_code == 200
+
+
+def test_an_exception_midway_cuts_the_connection_without_the_last_chunk(asgi):
+    with asgi.connect() as connection:
+        connection.sendall(b"GET /raise-midway HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200") and b"partial" in received
+    assert not received.endswith(b"0\r\n\r\n")
+    asgi.wait_for_log("ValueError: raised in the middle of the body")
+
+
+def test_misusing_send_raises_runtime_error(asgi, tmp_path):
+    marker = tmp_path / "marker"
+    response = requests.get(asgi.url + f"/spec-errors?marker={marker}")
+    assert response.json() == {"body_before_start": "RuntimeError", "unknown_type": "RuntimeError",
+                               "trailers_unannounced": "RuntimeError", "start_twice": "RuntimeError"}
+    assert wait_for_file(marker, "receive after").splitlines() == [
+        "after_complete: RuntimeError", "receive after the response: http.disconnect"]
+
+
+def test_hop_by_hop_headers_are_dropped_and_repeats_kept(asgi):
+    with asgi.connect() as connection:
+        connection.sendall(b"GET /header-rules HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = connection.read_response()
+    names = [name for name, _ in headers]
+    assert status == 200 and body == b"ok\n"
+    assert "keep-alive" not in names and ("connection", "close") not in headers
+    assert ("transfer-encoding", "gzip") not in headers
+    assert [value for name, value in headers if name == "set-cookie"] == ["a=1", "b=2"]
+    assert ("x-kept", "yes") in headers
+
+
+def test_trailers_follow_the_last_chunk(asgi):
+    with asgi.connect() as connection:
+        connection.sendall(b"GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n")
+        head = connection._take_until(b"\r\n\r\n")
+        assert b"transfer-encoding: chunked" in head.lower()
+        rest = connection._take_until(b"\r\n\r\n")
+    assert rest == b"6\r\nfirst \r\n6\r\nsecond\r\n0\r\nx-checksum: abc123\r\nx-count: 2"
+
+
+def test_pathsend_sends_the_file(asgi, tmp_path):
+    path = tmp_path / "payload.bin"
+    path.write_bytes(os.urandom(300_000))
+    response = requests.get(asgi.url + "/pathsend", params={"path": str(path)})
+    assert response.status_code == 200
+    assert response.headers["content-length"] == "300000"
+    assert response.content == path.read_bytes()
+
+
+def test_send_waits_while_the_client_is_slow(asgi, tmp_path):
+    marker = tmp_path / "marker"
+    before = rss_kib(asgi.process.pid)
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    client.connect(("127.0.0.1", asgi.port))
+    client.sendall(f"GET /big?megabytes=64&marker={marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    time.sleep(1.5)
+    assert not marker.exists(), "the app sent 64 MiB to a client that read nothing"
+    grown = rss_kib(asgi.process.pid) - before
+    assert grown < 24 * 1024, f"the worker grew by {grown} KiB for one slow client"
+    received = 0
+    while received < 64 << 20:
+        received += len(client.recv(1 << 20))
+    client.close()
+    wait_for_file(marker, "all sent")
+
+
+def test_lifespan_state_is_copied_into_each_request(asgi):
+    assert requests.get(asgi.url + "/state").json() == {"started_by": "lifespan"}
+    assert requests.get(asgi.url + "/state").json() == {"started_by": "lifespan"}
+
+
+def test_lifespan_shutdown_runs_on_sigterm(start_worker, tmp_path):
+    marker = tmp_path / "shutdown"
+    worker = start_worker("asgi_app:app", "-k", "asgi", env={"HB_TEST_SHUTDOWN_MARKER": str(marker)})
+    assert "ASGI lifespan startup complete" in worker.log
+    assert worker.stop(signal.SIGTERM) == 0
+    assert marker.read_text() == "shutdown ran\n"
+    assert "ASGI lifespan shutdown complete" in worker.log
+
+
+def test_lifespan_startup_failed_stops_the_worker_with_the_boot_failure_status(start_worker):
+    worker = start_worker("asgi_app:lifespan_fails", "-k", "asgi", expect_ready=False)
+    assert worker.process.wait(30) == 3
+    worker._reader.join(5)
+    assert "ASGI lifespan startup failed: database unreachable" in worker.log
+    assert "ready: app" not in worker.log
+
+
+def test_an_app_without_lifespan_is_served_under_auto(start_worker):
+    worker = start_worker("asgi_app:lifespan_raises", "-k", "asgi")
+    assert "the app does not support ASGI lifespan (it raised on the lifespan scope): serving without it" in worker.log
+    assert requests.get(worker.url + "/").text == "served without lifespan\n"
+
+
+def test_an_app_raising_on_lifespan_fails_under_on(start_worker):
+    worker = start_worker("asgi_app:lifespan_raises", "-k", "asgi", "--lifespan", "on", expect_ready=False)
+    assert worker.process.wait(30) == 3
+    worker._reader.join(5)
+    assert "ASGI lifespan startup raised" in worker.log and "ValueError: only HTTP, not lifespan" in worker.log
+
+
+def test_lifespan_off_never_calls_the_app_with_lifespan(start_worker):
+    worker = start_worker("asgi_app:lifespan_raises", "-k", "asgi", "--lifespan", "off")
+    assert "ASGI lifespan" not in worker.log
+    assert requests.get(worker.url + "/").status_code == 200
+
+
+@pytest.mark.parametrize("choice", ["auto", "asyncio", "uvloop"])
+def test_the_loop_is_chosen_by_the_loop_setting(start_worker, choice):
+    worker = start_worker("asgi_app:app", "-k", "asgi", "--loop", choice)
+    expected = "asyncio" if choice == "asyncio" else "uvloop"
+    assert f"(ASGI, {expected} loop)" in worker.log
+    assert requests.get(worker.url + "/sleep?seconds=0").text == "slept\n"
+
+
+def test_requests_spread_over_several_contexts(start_worker):
+    worker = start_worker("asgi_app:app", "-k", "asgi", "--contexts", "3")
+    assert "with 3 context(s)" in worker.log
+    assert requests.get(worker.url + "/state").json() == {"started_by": "lifespan"}
