@@ -187,6 +187,7 @@ void AsgiContext::start_http(HttpRequest& request, std::shared_ptr<ResponseSink>
 }
 
 void AsgiContext::arm_tick() {
+  if (hooks_.alive) hooks_.alive();
   const double seconds = std::chrono::duration<double>(settings_.tick_interval).count();
   tick_handle_ = PyRef::steal(
       PyObject_CallMethod(runtime_->loop.get(), "call_later", "dO", seconds, tick_callable_.get()));
@@ -195,14 +196,13 @@ void AsgiContext::arm_tick() {
 
 PyObject* AsgiContext::drain_entry(PyObject* capsule, PyObject*) {
   AsgiContext* self = context_of(capsule);
+  if (self->hooks_.alive) self->hooks_.alive();
   for (auto& event : self->runtime_->inbox->take()) event();
   Py_RETURN_NONE;
 }
 
 PyObject* AsgiContext::tick_entry(PyObject* capsule, PyObject*) {
-  AsgiContext* self = context_of(capsule);
-  if (self->hooks_.alive) self->hooks_.alive();
-  self->arm_tick();
+  context_of(capsule)->arm_tick();
   Py_RETURN_NONE;
 }
 

@@ -28,7 +28,9 @@ struct AsgiSettings {
 };
 
 struct AsgiHooks {
-  std::function<void()> alive;         // the loop turned (the arbiter's per-context liveness)
+  // The loop turned: at every tick and every batch of work (the arbiter's per-context
+  // liveness; a loop that an app blocks stops calling it).
+  std::function<void()> alive;
   std::function<void()> request_done;  // an app call ended (counts requests)
 };
 

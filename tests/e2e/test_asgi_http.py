@@ -286,3 +286,15 @@ def test_requests_spread_over_several_contexts(start_worker):
     worker = start_worker("asgi_app:app", "-k", "asgi", "--contexts", "3")
     assert "with 3 context(s)" in worker.log
     assert requests.get(worker.url + "/state").json() == {"started_by": "lifespan"}
+
+
+def test_an_app_blocking_the_loop_gets_504_and_the_worker_is_replaced(start_arbiter):
+    arbiter = start_arbiter("asgi_app:app", workers=1, settings={"timeout": "2s", "worker_class": "asgi"})
+    [stuck_worker] = arbiter.workers()
+    response = requests.get(arbiter.url + "/blocking-sleep", timeout=30)
+    assert response.status_code == 504
+    arbiter.wait_for_log(r"worker timed out: Python tracebacks of its threads follow")
+    assert re.search(r'File ".*asgi_app.py", line \d+ in stuck_in_blocking_sleep', arbiter.log), arbiter.log
+    arbiter.wait_for_log(r"generation 1\) ready", count=2)
+    assert requests.get(arbiter.url + "/state", timeout=10).json() == {"started_by": "lifespan"}
+    assert stuck_worker not in arbiter.workers()
