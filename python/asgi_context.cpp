@@ -4,6 +4,7 @@
 #include "python/asgi_http.hpp"
 #include "python/asgi_runtime.hpp"
 #include "python/asgi_scope.hpp"
+#include "python/asgi_websocket.hpp"
 #include "python/interpreter.hpp"
 #include "python/ready_awaitable.hpp"
 
@@ -66,6 +67,7 @@ AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hook
   r.running = checked(PyRef::steal(PySet_New(nullptr)), "set");
   r.ready_type = checked(make_ready_awaitable_type(), "ready awaitable type");
   r.http_exchange_type = checked(make_http_exchange_type(), "HTTP exchange type");
+  r.websocket_exchange_type = checked(make_websocket_exchange_type(), "WebSocket exchange type");
   r.scope_template_http = checked(make_scope_template(r.keys, ScopeKind::http), "scope template");
   r.scope_template_websocket = checked(make_scope_template(r.keys, ScopeKind::websocket), "scope template");
   r.inbox = std::make_shared<EventInbox>();
@@ -166,11 +168,30 @@ void AsgiContext::dispatch(HttpRequest request, std::shared_ptr<ResponseSink> si
   });
 }
 
+void AsgiContext::dispatch_websocket(HttpRequest request, std::shared_ptr<ResponseSink> sink,
+                                     std::shared_ptr<WebSocketPeer> peer) {
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  runtime_->inbox->post([this, request = std::move(request), sink = std::move(sink), peer = std::move(peer)]() mutable {
+    start_websocket(request, std::move(sink), std::move(peer));
+  });
+}
+
 void AsgiContext::start_http(HttpRequest& request, std::shared_ptr<ResponseSink> sink) {
-  AsgiRuntime& r = *runtime_;
-  PyRef scope = build_scope(r, request, ScopeKind::http);
+  PyRef scope = build_scope(*runtime_, request, ScopeKind::http);
   PyRef exchange = scope ? make_http_exchange(runtime_, request, sink) : PyRef();
-  PyRef coroutine = exchange ? PyRef::steal(PyObject_CallFunctionObjArgs(r.run_exchange.get(), app_.get(), scope.get(),
+  start_app(request, scope.get(), std::move(exchange), *sink);
+}
+
+void AsgiContext::start_websocket(HttpRequest& request, std::shared_ptr<ResponseSink> sink,
+                                  std::shared_ptr<WebSocketPeer> peer) {
+  PyRef scope = build_scope(*runtime_, request, ScopeKind::websocket);
+  PyRef exchange = scope ? make_websocket_exchange(runtime_, request, sink, std::move(peer)) : PyRef();
+  start_app(request, scope.get(), std::move(exchange), *sink);
+}
+
+void AsgiContext::start_app(const HttpRequest& request, PyObject* scope, PyRef exchange, ResponseSink& sink) {
+  AsgiRuntime& r = *runtime_;
+  PyRef coroutine = exchange ? PyRef::steal(PyObject_CallFunctionObjArgs(r.run_exchange.get(), app_.get(), scope,
                                                                         exchange.get(), r.running.get(), nullptr))
                              : PyRef();
   PyRef task = coroutine ? PyRef::steal(PyObject_CallOneArg(r.create_task.get(), coroutine.get())) : PyRef();
@@ -183,7 +204,7 @@ void AsgiContext::start_http(HttpRequest& request, std::shared_ptr<ResponseSink>
   }
   logging::error_log().error("cannot start the ASGI app for {} {}: {}", request.method, request.target, error);
   in_flight_.fetch_sub(1, std::memory_order_relaxed);
-  sink->fail(500);
+  sink.fail(500);
 }
 
 void AsgiContext::arm_tick() {

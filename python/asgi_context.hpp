@@ -5,6 +5,7 @@
 // loop watches with add_reader; the loop never blocks on anything but its own selector.
 
 #include "common/http_exchange.hpp"
+#include "common/websocket_exchange.hpp"
 #include "python/context_pool.hpp"
 #include "python/py_ref.hpp"
 
@@ -52,6 +53,8 @@ class AsgiContext final : public ContextState {
 
   // Any thread (the I/O thread): runs the app for this request on the loop.
   void dispatch(HttpRequest request, std::shared_ptr<ResponseSink> sink);
+  // The same for a WebSocket handshake.
+  void dispatch_websocket(HttpRequest request, std::shared_ptr<ResponseSink> sink, std::shared_ptr<WebSocketPeer> peer);
   // Requests handed over and not yet finished: the worker gives new ones to the least loaded.
   int load() const { return in_flight_.load(std::memory_order_relaxed); }
   const std::string& loop_name() const { return loop_name_; }
@@ -62,7 +65,10 @@ class AsgiContext final : public ContextState {
   static PyObject* tick_entry(PyObject* capsule, PyObject* unused);
 
  private:
-  void start_http(HttpRequest& request, std::shared_ptr<ResponseSink> sink);  // loop thread
+  // Loop thread: runs the app for one connection (`exchange` null: the exchange could not be made).
+  void start_http(HttpRequest& request, std::shared_ptr<ResponseSink> sink);
+  void start_websocket(HttpRequest& request, std::shared_ptr<ResponseSink> sink, std::shared_ptr<WebSocketPeer> peer);
+  void start_app(const HttpRequest& request, PyObject* scope, PyRef exchange, ResponseSink& sink);
   void start_lifespan();
   void stop_lifespan();
   void arm_tick();

@@ -8,10 +8,12 @@
 #include "worker/request_head_check.hpp"
 #include "worker/request_target.hpp"
 #include "worker/response_channel.hpp"
+#include "worker/websocket_session.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/logger.h>
 
 #include <fcntl.h>
@@ -30,13 +32,13 @@
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using Protocol = asio::generic::stream_protocol;
 
 namespace hornbeam::worker {
 namespace {
 
 constexpr std::size_t response_high_water = 1 << 20;
 constexpr std::size_t stream_high_water = 256 * 1024;
+constexpr std::size_t websocket_high_water = 1 << 20;
 // While the worker drains, a kept-alive connection may still bring one more request this long
 // after its last response (a client under load sends it within milliseconds; closing the
 // moment it looks idle would race with it and fail it). That request gets `Connection: close`.
@@ -56,12 +58,14 @@ struct ServerState {
   asio::io_context& io;
   const config::Config& config;
   Dispatch dispatch;
+  DispatchWebSocket dispatch_websocket;
   std::set<Session*> sessions;
+  std::set<WebSocketSession*> websockets;
   bool draining = false;
   std::uint64_t requests_since_trim = 0;
   // ASGI tells the app at once when its client leaves (http.disconnect): while a request
-  // runs, its connection is watched by a read.
-  bool watch_disconnects = config.worker_class == "asgi";
+  // runs, its connection is watched.
+  bool watch_disconnects = false;
   AccessLogFormat access_format{config.logging.access_log_format};
   bool access_json = config.logging.format == "json";
 };
@@ -204,6 +208,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return refuse(parse_error ? parse_error : http::error::partial_message);
     }
     const auto& message = head_parser_->get();
+    if (server_.dispatch_websocket && beast::websocket::is_upgrade(message)) return start_websocket_request();
     header_fields_ = static_cast<std::size_t>(std::distance(message.begin(), message.end()));
     expect_continue_ = message.version() == 11 && beast::iequals(message[http::field::expect], "100-continue");
     const auto length = head_parser_->content_length();
@@ -217,6 +222,37 @@ class Session : public std::enable_shared_from_this<Session> {
     whole_parser_->body_limit(body_limit());
     http::async_read(socket_, buffer_, *whole_parser_,
                      [self = shared_from_this()](beast::error_code read_error, std::size_t) { self->on_body(read_error); });
+  }
+
+  // An upgrade to WebSocket (ASGI): the app decides. Accepting hands the socket over to a
+  // websocket session (upgrade()); refusing answers through the response channel as usual.
+  void start_websocket_request() {
+    header_fields_ = fields_.size();
+    upgrade_request_.emplace(head_parser_->release());
+    websocket_ = std::make_shared<WebSocketChannel>(websocket_high_water);
+    auto weak = weak_from_this();
+    websocket_->set_io_waker([weak, this] {
+      asio::post(server_.io, [weak, this] {
+        if (auto self = weak.lock()) upgrade();
+      });
+    });
+    HttpRequest request = make_request(*upgrade_request_);
+    request.url_scheme = "ws";
+    dispatch(std::move(request), *upgrade_request_, false);
+  }
+
+  // The app accepted: the 101 and everything after it belong to the websocket session.
+  void upgrade() {
+    if (!websocket_ || !channel_) return;
+    auto action = websocket_->next_action();
+    if (!action || !std::holds_alternative<WebSocketAccept>(*action)) return;
+    write_access_line(101);
+    channel_.reset();  // the refusal path is closed: the loop will not answer through it
+    timer_.cancel();
+    start_websocket(std::move(socket_), std::move(*upgrade_request_), std::move(websocket_),
+                    std::get<WebSocketAccept>(std::move(*action)), server_.config.websocket, server_.websockets);
+    upgrade_request_.reset();
+    const auto keep = std::move(in_flight_);  // this session ends here
   }
 
   boost::optional<std::uint64_t> body_limit() const {
@@ -365,6 +401,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // While the app runs nothing else refers to this session: it keeps itself alive until
     // the response ends or the connection closes.
     in_flight_ = shared_from_this();
+    if (websocket_) return server_.dispatch_websocket(std::move(request), channel_, websocket_);
     server_.dispatch(std::move(request), channel_);
     if (!stream_) watch_for_disconnect();
   }
@@ -439,6 +476,12 @@ class Session : public std::enable_shared_from_this<Session> {
     ++server_.requests_since_trim;
     write_access_line(batch.status);
     channel_.reset();
+    if (websocket_) {  // the app refused the upgrade with this response
+      websocket_->finish({1006, ""});
+      websocket_.reset();
+      upgrade_request_.reset();
+      return close();
+    }
     const auto keep = std::move(in_flight_);
     // A body the app did not read to the end is still on the wire: the connection cannot be
     // reused without reading it, and a client that sends gigabytes should not make us read them.
@@ -494,6 +537,7 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.close(ignored);
     if (channel_) channel_->close();  // a context still writing learns the client is gone
     if (stream_) stream_->fail("client disconnected");
+    if (websocket_) websocket_->finish({1006, ""});
     // Released last: this may be the final reference to the session.
     const auto keep = std::move(in_flight_);
   }
@@ -522,6 +566,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = false;  // a kept-alive connection waiting for the first byte of its next request
   std::size_t header_fields_ = 0;  // fields of the head; Beast appends trailers after them
   std::vector<HttpHeader> fields_;  // the head's fields in the order sent
+  std::optional<http::request<http::empty_body>> upgrade_request_;  // a WebSocket handshake...
+  std::shared_ptr<WebSocketChannel> websocket_;                      // ...the app is deciding on
   bool writing_ = false;
   bool busy_ = false;
   bool watching_ = false;  // watch_for_disconnect's wait is pending
@@ -565,7 +611,7 @@ class Listener {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const config::Config& config, const std::vector<int>& listen_fds) : state{io, config, {}, {}, false} {
+  Impl(const config::Config& config, const std::vector<int>& listen_fds) : state{io, config, {}, {}, {}, {}} {
     for (const int fd : listen_fds) listeners.push_back(std::make_unique<Listener>(state, fd));
   }
   ~Impl() {
@@ -578,7 +624,9 @@ struct HttpServer::Impl {
   std::vector<Session*> sessions() const { return {state.sessions.begin(), state.sessions.end()}; }
   void cut_all() {
     for (auto* session : sessions()) session->cut();
+    for (auto* websocket : websockets()) websocket->cut();
   }
+  std::vector<WebSocketSession*> websockets() const { return {state.websockets.begin(), state.websockets.end()}; }
   void stop_accepting() {
     for (auto& listener : listeners) listener->stop();
     state.draining = true;
@@ -592,6 +640,7 @@ struct HttpServer::Impl {
     logging::error_log().info("{}: finishing in-flight requests (up to {}s)", why,
                               std::chrono::duration_cast<std::chrono::seconds>(state.config.graceful_timeout).count());
     for (auto* session : sessions()) session->drain();
+    for (auto* websocket : websockets()) websocket->going_away();
     grace.expires_after(state.config.graceful_timeout);
     grace.async_wait([this](beast::error_code ec) {
       if (!ec) io.stop();
@@ -604,6 +653,7 @@ struct HttpServer::Impl {
     stop_reason = StopReason::stuck;
     if (events && events->on_stuck) events->on_stuck();
     for (auto* session : sessions()) session->time_out();
+    for (auto* websocket : websockets()) websocket->cut();
     grace.expires_after(std::chrono::seconds(1));
     grace.async_wait([this](beast::error_code ec) {
       if (!ec) io.stop();
@@ -657,6 +707,8 @@ StopReason HttpServer::run(ServerEvents events) {
   auto& io = impl_->io;
   auto& server = impl_->state;
   server.dispatch = std::move(events.dispatch);
+  server.dispatch_websocket = std::move(events.dispatch_websocket);
+  server.watch_disconnects = static_cast<bool>(server.dispatch_websocket);
   impl_->events = &events;
   for (auto& listener : impl_->listeners) listener->accept();
 
@@ -688,7 +740,7 @@ StopReason HttpServer::run(ServerEvents events) {
   impl_->wait_for_signal();
   while (!io.stopped()) {
     io.run_one();
-    if (server.draining && server.sessions.empty()) break;
+    if (server.draining && server.sessions.empty() && server.websockets.empty()) break;
   }
   impl_->cut_all();
   impl_->signals.cancel();

@@ -5,6 +5,7 @@
 // and writes the response the sink receives, in request order.
 
 #include "common/http_exchange.hpp"
+#include "common/websocket_exchange.hpp"
 #include "config/config.hpp"
 
 #include <chrono>
@@ -15,10 +16,17 @@
 namespace hornbeam::worker {
 
 using Dispatch = std::function<void(HttpRequest request, std::shared_ptr<ResponseSink> sink)>;
+// A WebSocket handshake: the app accepts through `peer`, or answers through `sink` (a 403 or
+// its own response) to refuse it.
+using DispatchWebSocket = std::function<void(HttpRequest request, std::shared_ptr<ResponseSink> sink,
+                                             std::shared_ptr<WebSocketPeer> peer)>;
 
 // What the server calls back, all on the I/O thread.
 struct ServerEvents {
   Dispatch dispatch;
+  // Set by ASGI workers: upgrade requests go here, and their connections are watched for
+  // disconnects while the app runs. Without it they are plain HTTP requests (WSGI).
+  DispatchWebSocket dispatch_websocket;
   std::function<void()> on_tick;  // every tick_interval while serving (the heartbeat)
   std::chrono::milliseconds tick_interval{1000};
   std::function<void()> on_drain;  // a graceful stop began

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -130,7 +131,8 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   }
 
   // Declared before the pool: the pool (and its contexts) must be gone before the server.
-  worker::HttpServer server(config, listen_fds);
+  std::optional<worker::HttpServer> server;
+  server.emplace(config, listen_fds);
   std::optional<python::ContextPool> pool;
   // Counts a finished request; at max_requests the worker is replaced.
   const auto count_request = [&] {
@@ -138,7 +140,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     if (link.supervised()) {
       logging::error_log().info("reached max_requests: the arbiter starts a replacement, then this worker drains");
     } else {
-      server.request_graceful_stop("max_requests reached");
+      server->request_graceful_stop("max_requests reached");
     }
   };
   const auto activity = [&](int index, bool busy) {
@@ -193,6 +195,13 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
       });
       (*least_loaded)->dispatch(std::move(request), std::move(sink));
     };
+    events.dispatch_websocket = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink,
+                                    std::shared_ptr<WebSocketPeer> peer) {
+      const auto least_loaded = std::min_element(asgi_contexts.begin(), asgi_contexts.end(), [](auto* a, auto* b) {
+        return a->load() < b->load();
+      });
+      (*least_loaded)->dispatch_websocket(std::move(request), std::move(sink), std::move(peer));
+    };
   } else {
     events.dispatch = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
       pool->submit([request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
@@ -204,7 +213,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   events.on_tick = [&] { link.heartbeat(); };
   events.on_drain = [&] { link.draining(); };
   events.on_stuck = [&] { log_tracebacks(*interpreter, *pool); };
-  const auto reason = server.run(std::move(events));
+  const auto reason = server->run(std::move(events));
   if (reason == worker::StopReason::stuck) {
     // A context may never return: do not wait for it (nor finalize Python under it).
     logging::error_log().info("stopped (timed out)");
@@ -213,6 +222,10 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     std::_Exit(1);
   }
   pool.reset();
+  server.reset();
+  // Stopping already: a second SIGTERM while Python finalizes must not turn a clean exit into
+  // a kill (the server's signal handling ended with it).
+  std::signal(SIGTERM, SIG_IGN);
   logging::error_log().info("stopped");
   return exit_code::ok;
 }

@@ -1,5 +1,6 @@
 """A one-file Django project served by hornbeam: a form, JSON, a streamed response and a
-file download. `app:application` is the WSGI entry point, as in a project's wsgi.py."""
+file download. `app:application` is the WSGI entry point, as in a project's wsgi.py, and
+`app:asgi_application` the ASGI one, as in its asgi.py."""
 
 import os
 import time
@@ -20,6 +21,7 @@ settings.configure(
 )
 django.setup()
 
+from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse  # noqa: E402
 from django.urls import path  # noqa: E402
@@ -68,3 +70,4 @@ urlpatterns = [
 ]
 
 application = get_wsgi_application()
+asgi_application = get_asgi_application()

@@ -248,3 +248,54 @@ async def lifespan_raises(scope, receive, send):
     if scope["type"] != "http":
         raise ValueError(f"only HTTP, not {scope['type']}")
     await respond(send, body=b"served without lifespan\n")
+
+
+async def websocket_app(scope, receive, send):
+    """WebSocket routes: /echo, /push (sends every 100 ms unprompted), /deny (403), /teapot
+    (a custom refusal), /subprotocol, /close (the app closes with 4001), /raise. Each connection
+    writes what the app saw last into the `marker` file."""
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    if scope["type"] == "http":
+        return await app(scope, receive, send)
+    path = scope["path"]
+    message = await receive()
+    assert message["type"] == "websocket.connect"
+    if path == "/deny":
+        return await send({"type": "websocket.close"})
+    if path == "/teapot":
+        await send({"type": "websocket.http.response.start", "status": 418,
+                    "headers": [(b"content-type", b"text/plain")]})
+        return await send({"type": "websocket.http.response.body", "body": b"no websockets here\n"})
+    if path == "/raise":
+        raise ValueError("raised during the handshake")
+    offered = scope["subprotocols"]
+    await send({"type": "websocket.accept", "subprotocol": offered[-1] if offered else None,
+                "headers": [(b"x-accepted-by", b"asgi_app")]})
+    if path == "/push":
+        async def pusher():
+            number = 0
+            while True:
+                await send({"type": "websocket.send", "text": f"push {number}"})
+                number += 1
+                await asyncio.sleep(0.1)
+
+        task = asyncio.get_running_loop().create_task(pusher())
+        message = await receive()
+        task.cancel()
+        mark(scope, f"{message['type']} {message.get('code')}")
+        return
+    if path == "/close":
+        await send({"type": "websocket.close", "code": 4001, "reason": "app says bye"})
+        message = await receive()
+        mark(scope, f"{message['type']} {message.get('code')}")
+        return
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            mark(scope, f"websocket.disconnect {message['code']}")
+            return
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})

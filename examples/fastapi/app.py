@@ -1,0 +1,96 @@
+"""A FastAPI app served by hornbeam (ASGI): JSON bodies, path parameters, a background task,
+a streamed response, a websocket chat room and a lifespan that fills the shared state."""
+
+import asyncio
+import contextlib
+import time
+
+from fastapi import BackgroundTasks, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+
+class Chat:
+    """Everyone connected to /ws/chat in this worker context."""
+
+    def __init__(self):
+        self.members = set()
+
+    async def broadcast(self, text):
+        for member in list(self.members):
+            with contextlib.suppress(Exception):
+                await member.send_text(text)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    # Runs in every worker before it accepts; what it yields is each request's scope["state"].
+    started = time.time()
+    yield {"started_at": started, "chat": Chat(), "jobs": []}
+
+
+app = FastAPI(title="hornbeam example")
+# FastAPI 0.92 (Debian 12) takes the lifespan on its router (newer ones also take lifespan=).
+app.router.lifespan_context = lifespan
+
+
+class Item(BaseModel):
+    name: str
+    price: float
+    tags: list[str] = []
+
+
+@app.get("/")
+async def index():
+    return {"message": "Hello from FastAPI on hornbeam!"}
+
+
+@app.get("/items/{item_id}")
+async def read_item(item_id: int, q: str | None = None):
+    return {"item_id": item_id, "q": q}
+
+
+@app.post("/items")
+async def create_item(item: Item):
+    return {"created": item.dict(), "total": round(item.price * 1.2, 2)}
+
+
+@app.post("/jobs")
+async def start_job(name: str, request: Request, background: BackgroundTasks):
+    # The response goes out first; the task runs after it, in the same loop.
+    background.add_task(request.state.jobs.append, name)
+    return {"queued": name}
+
+
+@app.get("/jobs")
+async def list_jobs(request: Request):
+    return {"done": request.state.jobs}
+
+
+@app.get("/uptime")
+async def uptime(request: Request):
+    return {"uptime": time.time() - request.state.started_at}
+
+
+@app.get("/stream")
+async def stream(count: int = 3, delay: float = 0.0):
+    async def events():
+        for number in range(count):
+            yield f"data: event {number}\n\n"
+            await asyncio.sleep(delay)
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@app.websocket("/ws/chat")
+async def chat(websocket: WebSocket, name: str = "anonymous"):
+    room = websocket.scope["state"]["chat"]
+    await websocket.accept()
+    room.members.add(websocket)
+    await room.broadcast(f"{name} joined")
+    try:
+        while True:
+            await room.broadcast(f"{name}: {await websocket.receive_text()}")
+    except WebSocketDisconnect:
+        room.members.discard(websocket)
+        await room.broadcast(f"{name} left")
