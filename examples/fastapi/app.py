@@ -57,8 +57,11 @@ async def create_item(item: Item):
 
 @app.post("/jobs")
 async def start_job(name: str, request: Request, background: BackgroundTasks):
-    # The response goes out first; the task runs after it, in the same loop.
-    background.add_task(request.state.jobs.append, name)
+    async def record():
+        request.state.jobs.append(name)
+
+    # The response goes out first; the task runs after it, on the same loop.
+    background.add_task(record)
     return {"queued": name}
 
 
