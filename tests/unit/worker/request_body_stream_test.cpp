@@ -76,5 +76,28 @@ TEST(RequestBodyStream, EndAfterDataGivesTheDataThenEnd) {
   EXPECT_EQ(stream.read(10), "");
 }
 
+TEST(RequestBodyStream, TryReadNeverWaitsAndTheWakerSaysWhenToTryAgain) {
+  int io_woken = 0;
+  int loop_woken = 0;
+  RequestBodyStream stream(1 << 20, [&] { ++io_woken; });
+  stream.set_waker([&] { ++loop_woken; });
+  EXPECT_FALSE(stream.try_read(100).has_value());  // nothing yet: the first read starts the reading
+  EXPECT_EQ(io_woken, 1);
+  EXPECT_TRUE(stream.wants_more());
+  stream.push("hello");
+  EXPECT_EQ(loop_woken, 1);
+  EXPECT_EQ(stream.try_read(3).value(), "hel");
+  EXPECT_EQ(stream.try_read(100).value(), "lo");
+  stream.end();
+  EXPECT_EQ(loop_woken, 2);
+  EXPECT_EQ(stream.try_read(100).value(), "");  // the end
+}
+
+TEST(RequestBodyStream, TryReadThrowsOnFailure) {
+  RequestBodyStream stream(1 << 20, [] {});
+  stream.fail("client disconnected");
+  EXPECT_THROW(stream.try_read(100), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace hornbeam::worker

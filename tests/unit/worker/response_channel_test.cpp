@@ -204,5 +204,40 @@ TEST(ResponseChannel, ClosingReleasesAWaitingWriter) {
   EXPECT_FALSE(channel.write("more", false));
 }
 
+TEST(ResponseChannel, NoWaitWritesQueueAndTheWakerSaysWhenThereIsRoom) {
+  ResponseChannel channel({}, 10, [] {});
+  int woken = 0;
+  channel.set_waker([&] { ++woken; });
+  channel.start("200 OK", {});
+  EXPECT_TRUE(channel.write_nowait("0123456789abcdef"));  // over high water: queued all the same
+  EXPECT_FALSE(channel.has_room_or_notify());
+  EXPECT_EQ(woken, 0);
+  drain(channel);  // the client took it
+  EXPECT_EQ(woken, 1);
+  EXPECT_TRUE(channel.has_room_or_notify());
+  channel.close();  // the client left: the loop hears of it too
+  EXPECT_EQ(woken, 2);
+  EXPECT_TRUE(channel.client_gone());
+  EXPECT_FALSE(channel.write_nowait("more"));
+}
+
+TEST(ResponseChannel, TrailersFollowTheLastChunk) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.start("200 OK", {});
+  EXPECT_TRUE(channel.write_nowait("abc"));
+  channel.finish_with_trailers({{"X-Checksum", "1"}, {"X-Count", "2"}});
+  EXPECT_EQ(without_date(drain(channel)),
+            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "3\r\nabc\r\n0\r\nX-Checksum: 1\r\nX-Count: 2\r\n\r\n");
+}
+
+TEST(ResponseChannel, TrailersAreDroppedWithoutChunkedFraming) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.start("200 OK", {{"Content-Length", "3"}});
+  EXPECT_TRUE(channel.write_nowait("abc"));
+  channel.finish_with_trailers({{"X-Checksum", "1"}});
+  EXPECT_EQ(without_date(drain(channel)), "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: 3\r\n\r\nabc");
+}
+
 }  // namespace
 }  // namespace hornbeam::worker
