@@ -1,6 +1,7 @@
 #include "python/asgi_context.hpp"
 
 #include "common/logging.hpp"
+#include "common/wake_batch.hpp"
 #include "python/asgi_http.hpp"
 #include "python/asgi_runtime.hpp"
 #include "python/asgi_scope.hpp"
@@ -47,6 +48,7 @@ std::string text_of(PyObject* object) {
 
 PyMethodDef drain_def = {"hornbeam_drain", AsgiContext::drain_entry, METH_NOARGS, nullptr};
 PyMethodDef tick_def = {"hornbeam_tick", AsgiContext::tick_entry, METH_NOARGS, nullptr};
+PyMethodDef release_def = {"hornbeam_release_wakes", AsgiContext::release_entry, METH_NOARGS, nullptr};
 
 }  // namespace
 
@@ -79,6 +81,8 @@ AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hook
   self_capsule_ = checked(PyRef::steal(PyCapsule_New(this, nullptr, nullptr)), "capsule");
   drain_callable_ = checked(PyRef::steal(PyCFunction_New(&drain_def, self_capsule_.get())), "drain");
   tick_callable_ = checked(PyRef::steal(PyCFunction_New(&tick_def, self_capsule_.get())), "tick");
+  release_callable_ = checked(PyRef::steal(PyCFunction_New(&release_def, self_capsule_.get())), "release");
+  call_soon_ = attribute(r.loop.get(), "call_soon");
   checked(PyRef::steal(PyObject_CallMethod(r.loop.get(), "add_reader", "iO", r.inbox->fd(), drain_callable_.get())),
           "add_reader");
   start_lifespan();
@@ -141,7 +145,21 @@ void AsgiContext::stop_lifespan() {
 bool AsgiContext::serve() {
   AsgiRuntime& r = *runtime_;
   arm_tick();
-  PyRef ran = PyRef::steal(PyObject_CallMethod(r.loop.get(), "run_forever", nullptr));
+  PyRef ran;
+  {
+    // What the app's tasks hand to the I/O thread during one turn of the loop wakes it once,
+    // from a callback queued behind the turn's work.
+    WakeBatch turn([this] {
+      PyRef queued = PyRef::steal(PyObject_CallOneArg(call_soon_.get(), release_callable_.get()));
+      if (!queued) {
+        PyErr_Clear();
+        turn_->release();
+      }
+    });
+    turn_ = &turn;
+    ran = PyRef::steal(PyObject_CallMethod(r.loop.get(), "run_forever", nullptr));
+    turn_ = nullptr;
+  }
   if (!ran) logging::error_log().error("the event loop of context {} failed: {}", settings_.index, take_exception_text());
   if (tick_handle_) PyRef::steal(PyObject_CallMethod(tick_handle_.get(), "cancel", nullptr));
   tick_handle_ = PyRef();
@@ -219,6 +237,11 @@ PyObject* AsgiContext::drain_entry(PyObject* capsule, PyObject*) {
   AsgiContext* self = context_of(capsule);
   if (self->hooks_.alive) self->hooks_.alive();
   for (auto& event : self->runtime_->inbox->take()) event();
+  Py_RETURN_NONE;
+}
+
+PyObject* AsgiContext::release_entry(PyObject* capsule, PyObject*) {
+  if (WakeBatch* turn = context_of(capsule)->turn_) turn->release();
   Py_RETURN_NONE;
 }
 

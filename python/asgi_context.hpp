@@ -16,6 +16,10 @@
 #include <stdexcept>
 #include <string>
 
+namespace hornbeam {
+class WakeBatch;
+}
+
 namespace hornbeam::python {
 
 struct AsgiRuntime;
@@ -63,6 +67,7 @@ class AsgiContext final : public ContextState {
   // the inbox holds; prove the loop turns.
   static PyObject* drain_entry(PyObject* capsule, PyObject* unused);
   static PyObject* tick_entry(PyObject* capsule, PyObject* unused);
+  static PyObject* release_entry(PyObject* capsule, PyObject* unused);  // ends a turn's WakeBatch
 
  private:
   // Loop thread: runs the app for one connection (`exchange` null: the exchange could not be made).
@@ -80,6 +85,9 @@ class AsgiContext final : public ContextState {
   PyRef drain_callable_;
   PyRef tick_callable_;
   PyRef tick_handle_;
+  PyRef release_callable_;
+  PyRef call_soon_;
+  WakeBatch* turn_ = nullptr;  // open while serve() runs the loop
   std::shared_ptr<AsgiRuntime> runtime_;
   std::string loop_name_;
   AsgiSettings settings_;

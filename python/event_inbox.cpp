@@ -14,16 +14,24 @@ EventInbox::EventInbox() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
 }
 
 void EventInbox::post(Event event) {
-  bool wake = false;
+  bool first = false;
   {
     std::lock_guard lock(mutex_);
     events_.push_back(std::move(event));
-    wake = !std::exchange(signalled_, true);
+    first = !signalled_;
   }
-  if (wake) {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = ::write(fd_.get(), &one, sizeof one);
+  // The I/O thread holds the wake until the end of its burst of completions.
+  if (first && !WakeBatch::hold(*this)) wake_now();
+}
+
+void EventInbox::wake_now() {
+  {
+    std::lock_guard lock(mutex_);
+    if (signalled_ || events_.empty()) return;
+    signalled_ = true;
   }
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto written = ::write(fd_.get(), &one, sizeof one);
 }
 
 std::vector<EventInbox::Event> EventInbox::take() {

@@ -5,6 +5,7 @@
 // posting needs no GIL and wakes the loop only when the inbox was empty.
 
 #include "common/unique_fd.hpp"
+#include "common/wake_batch.hpp"
 
 #include <functional>
 #include <mutex>
@@ -12,7 +13,7 @@
 
 namespace hornbeam::python {
 
-class EventInbox {
+class EventInbox final : public Wakeable {
  public:
   using Event = std::function<void()>;
 
@@ -25,6 +26,8 @@ class EventInbox {
   // The loop's thread: everything posted so far, in order.
   std::vector<Event> take();
   int fd() const { return fd_.get(); }
+  // Makes the eventfd readable if events wait (held wakes of a WakeBatch end here).
+  void wake_now() override;
 
  private:
   UniqueFd fd_;

@@ -3,6 +3,7 @@
 #include "worker/http_server.hpp"
 
 #include "common/logging.hpp"
+#include "common/wake_batch.hpp"
 #include "worker/access_log.hpp"
 #include "worker/request_body_stream.hpp"
 #include "worker/request_head_check.hpp"
@@ -27,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <set>
 
 namespace asio = boost::asio;
@@ -53,12 +55,49 @@ std::size_t head_limit(const config::Limits& limits) {
                              0x7fffffff));
 }
 
+// Sessions whose response channels have something for the I/O thread. One post wakes the
+// I/O thread for all of them, and an event loop holds that wake until the end of its turn
+// (WakeBatch): answering 50 requests then costs one thread switch, not 50.
+class FlushQueue final : public Wakeable {
+ public:
+  explicit FlushQueue(asio::io_context& io) : io_(io) {}
+
+  // Any thread.
+  void push(std::weak_ptr<Session> session) {
+    bool first = false;
+    {
+      std::lock_guard lock(mutex_);
+      first = pending_.empty() && !posted_;
+      pending_.push_back(std::move(session));
+    }
+    if (first && !WakeBatch::hold(*this)) wake_now();
+  }
+
+  void wake_now() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (posted_ || pending_.empty()) return;
+      posted_ = true;
+    }
+    asio::post(io_, [this] { run(); });
+  }
+
+ private:
+  void run();  // I/O thread: flushes every queued session
+
+  asio::io_context& io_;
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<Session>> pending_;
+  bool posted_ = false;  // a run() is on its way
+};
+
 // What all connections of the worker share.
 struct ServerState {
   asio::io_context& io;
   const config::Config& config;
   Dispatch dispatch;
   DispatchWebSocket dispatch_websocket;
+  FlushQueue flushes{io};
   std::set<Session*> sessions;
   std::set<WebSocketSession*> websockets;
   bool draining = false;
@@ -88,6 +127,8 @@ std::pair<std::string, std::uint16_t> endpoint_address(const Protocol::endpoint&
 }
 
 class Session : public std::enable_shared_from_this<Session> {
+  friend class FlushQueue;  // its run() calls flush()
+
  public:
   Session(ServerState& server, Protocol::socket socket)
       : server_(server), socket_(std::move(socket)), timer_(server.io), buffer_(head_limit(server.config.limits)) {
@@ -393,11 +434,8 @@ class Session : public std::enable_shared_from_this<Session> {
     framing.keep_headers = logging::access_log() && server_.access_format.uses_response_headers();
     response_begun_ = false;
     auto weak = weak_from_this();
-    channel_ = std::make_shared<ResponseChannel>(framing, response_high_water, [weak, this] {
-      asio::post(server_.io, [weak, this] {
-        if (auto self = weak.lock()) flush();
-      });
-    });
+    channel_ = std::make_shared<ResponseChannel>(framing, response_high_water,
+                                                 [weak, &flushes = server_.flushes] { flushes.push(weak); });
     // While the app runs nothing else refers to this session: it keeps itself alive until
     // the response ends or the connection closes.
     in_flight_ = shared_from_this();
@@ -573,6 +611,18 @@ class Session : public std::enable_shared_from_this<Session> {
   bool watching_ = false;  // watch_for_disconnect's wait is pending
 };
 
+void FlushQueue::run() {
+  std::vector<std::weak_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(mutex_);
+    sessions.swap(pending_);
+    posted_ = false;
+  }
+  for (auto& weak : sessions) {
+    if (auto session = weak.lock()) session->flush();
+  }
+}
+
 class Listener {
  public:
   Listener(ServerState& server, int fd) : server_(server), acceptor_(server.io) {
@@ -611,7 +661,7 @@ class Listener {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const config::Config& config, const std::vector<int>& listen_fds) : state{io, config, {}, {}, {}, {}} {
+  Impl(const config::Config& config, const std::vector<int>& listen_fds) : state{io, config, {}, {}, FlushQueue(io), {}, {}} {
     for (const int fd : listen_fds) listeners.push_back(std::make_unique<Listener>(state, fd));
   }
   ~Impl() {
@@ -738,9 +788,15 @@ StopReason HttpServer::run(ServerEvents events) {
   };
   schedule_tick();
   impl_->wait_for_signal();
-  while (!io.stopped()) {
-    io.run_one();
-    if (server.draining && server.sessions.empty() && server.websockets.empty()) break;
+  {
+    // Work handed to the event loops during a burst of completions wakes them once, at its end.
+    WakeBatch burst;
+    while (!io.stopped()) {
+      io.run_one();
+      io.poll();
+      burst.release();
+      if (server.draining && server.sessions.empty() && server.websockets.empty()) break;
+    }
   }
   impl_->cut_all();
   impl_->signals.cancel();
