@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Side-by-side HTTP benchmark of hornbeam-worker against its peers, on this machine.
 
-Every server runs pinned to CPU 0 and wrk to CPU 1, on loopback, with the same WSGI app
-(bench/apps/wsgi_app.py). All servers are started at once and take turns run by run in every
-(workload, connections) cell, so that the machine's drift does not favour any of them; the
-table shows medians with the spread (min-max) and hornbeam's ratio.
+Every server runs pinned to CPU 0 and the load generator to CPU 1, on loopback. WSGI servers
+run bench/apps/wsgi_app.py, ASGI servers bench/apps/asgi_app.py (the same routes, plus a
+websocket echo driven by hornbeam-ws-load, bench/tools/ws_load.cpp). All servers are started
+at once and take turns run by run in every (workload, connections) cell, so that the machine's
+drift does not favour any of them; the table shows medians with the spread (min-max) and the
+ratios of hornbeam's WSGI and ASGI paths to each server.
 
     bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--out FILE]
 
@@ -27,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "bench" / "apps"
 WORKER = ROOT / "build" / "worker" / "hornbeam-worker"
+WS_LOAD = ROOT / "build" / "bench" / "tools" / "hornbeam-ws-load"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 
 WORKLOADS = {
@@ -74,7 +77,9 @@ http {{
     return ["nginx", "-c", str(conf), "-p", tmp]
 
 
-SERVERS = ("hornbeam", "gunicorn sync", "gunicorn gthread", "uwsgi", "nginx")
+SERVERS = ("hornbeam", "gunicorn sync", "gunicorn gthread", "uwsgi", "hornbeam asgi", "uvicorn", "hypercorn", "nginx")
+ASGI_SERVERS = {"hornbeam asgi", "uvicorn", "hypercorn"}
+WEBSOCKET_CLIENTS = 50
 
 
 def server_command(name, port, tmp):
@@ -82,7 +87,14 @@ def server_command(name, port, tmp):
     if name == "nginx":
         return nginx_command(port, tmp)
     app = "wsgi_app:application"
+    asgi_app = "asgi_app:app"
     return {
+        "hornbeam asgi": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
+                          "-k", "asgi", "--logging-access-log", "", "--logging-level", "warning", asgi_app],
+        "uvicorn": ["/usr/bin/python3", "-m", "uvicorn", "--port", str(port), "--loop", "uvloop", "--http",
+                    "httptools", "--no-access-log", "--log-level", "warning", asgi_app],
+        "hypercorn": ["/usr/bin/python3", "-m", "hypercorn", "-b", f"127.0.0.1:{port}", "-k", "uvloop",
+                      "--log-level", "warning", asgi_app],
         "hornbeam": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
                      "--logging-access-log", "", "--logging-level", "warning", app],
         "gunicorn sync": ["/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
@@ -158,7 +170,7 @@ def start(name, command, tmp, port):
 
 
 def stop(name, process):
-    process.send_signal(signal.SIGINT if name == "hornbeam" else signal.SIGTERM)
+    process.send_signal(signal.SIGINT if name.startswith("hornbeam") else signal.SIGTERM)
     try:
         process.wait(15)
     except subprocess.TimeoutExpired:
@@ -180,10 +192,30 @@ def measure_all(running, args):
                     run = run_wrk(running[name][1], workload, connections, args.duration)
                     results[name].setdefault((workload_name, connections), []).append(run)
             print(f"  {workload_name} at {connections} connection(s) done", file=sys.stderr, flush=True)
+    websocket_servers = [name for name in running if name in ASGI_SERVERS]
+    for name in websocket_servers:  # warm-up
+        run_ws_load(running[name][1], 1)
+    for _ in range(args.runs):
+        for name in websocket_servers:
+            results[name].setdefault(("ws echo", WEBSOCKET_CLIENTS), []).append(
+                run_ws_load(running[name][1], args.duration))
+    if websocket_servers:
+        print("  ws echo done", file=sys.stderr, flush=True)
     for name, (process, port) in running.items():
         results[name]["fairness"] = fairness(port)
         results[name]["rss_kib"] = tree_rss_kib(process.pid)
     return results
+
+
+def run_ws_load(port, duration):
+    """Messages/s over WEBSOCKET_CLIENTS connections, each sending 64 bytes and waiting for the
+    echo before the next."""
+    command = ["taskset", "-c", CLIENT_CPU, str(WS_LOAD), "127.0.0.1", str(port), "/ws",
+               str(WEBSOCKET_CLIENTS), str(duration), "64"]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout.split()
+    rate, p50, p99, errors = output
+    return {"rps": float(rate), "p50": float(p50), "p99": float(p99),
+            "errors": "" if errors == "0" else f"{errors} failed connections"}
 
 
 def fairness(port, connections=50, seconds=2.0):
@@ -225,23 +257,27 @@ def median_and_spread(runs, key):
 
 
 def table(all_results):
-    lines = ["| workload | conns | server | req/s (median, min-max) | p50 ms | p99 ms | hornbeam ÷ server | errors |",
-             "|---|---|---|---|---|---|---|---|"]
-    for workload in WORKLOADS:
-        for connections in (1, 50):
-            base = all_results.get("hornbeam", {}).get((workload, connections))
-            base_rps = median_and_spread(base, "rps")[0] if base else None
-            for name, results in all_results.items():
-                runs = results.get((workload, connections))
-                if not runs:
-                    continue
-                rps, low, high = median_and_spread(runs, "rps")
-                p50 = median_and_spread(runs, "p50")[0]
-                p99 = median_and_spread(runs, "p99")[0]
-                ratio = f"{base_rps / rps:.2f}×" if base_rps else "—"
-                errors = "; ".join(sorted({run["errors"].strip() for run in runs if run["errors"].strip()})) or "0"
-                lines.append(f"| {workload} | {connections} | {name} | {rps:,.0f} ({low:,.0f}-{high:,.0f}) | "
-                             f"{p50:.2f} | {p99:.2f} | {ratio} | {errors} |")
+    lines = ["| workload | conns | server | req/s (median, min-max) | p50 ms | p99 ms | hornbeam WSGI ÷ server "
+             "| hornbeam ASGI ÷ server | errors |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    cells = [(workload, connections) for workload in WORKLOADS for connections in (1, 50)]
+    cells.append(("ws echo", WEBSOCKET_CLIENTS))
+    for cell in cells:
+        bases = []
+        for base_name in ("hornbeam", "hornbeam asgi"):
+            base = all_results.get(base_name, {}).get(cell)
+            bases.append(median_and_spread(base, "rps")[0] if base else None)
+        for name, results in all_results.items():
+            runs = results.get(cell)
+            if not runs:
+                continue
+            rps, low, high = median_and_spread(runs, "rps")
+            p50 = median_and_spread(runs, "p50")[0]
+            p99 = median_and_spread(runs, "p99")[0]
+            ratios = " | ".join(f"{base / rps:.2f}×" if base else "—" for base in bases)
+            errors = "; ".join(sorted({run["errors"].strip() for run in runs if run["errors"].strip()})) or "0"
+            lines.append(f"| {cell[0]} | {cell[1]} | {name} | {rps:,.0f} ({low:,.0f}-{high:,.0f}) | "
+                         f"{p50:.2f} | {p99:.2f} | {ratios} | {errors} |")
     lines += ["", "| server | RSS after the runs (all processes) | of 50 keep-alive clients, answered within 2 s "
                   "(fewest-most answers per client) |", "|---|---|---|"]
     for name, results in all_results.items():

@@ -180,9 +180,12 @@ PyObject* send_body(HttpExchange& x, PyObject* message) {
   const AsgiKeys& k = x.runtime->keys;
   if (!check_body_allowed(x, "http.response.body")) return nullptr;
   if (x.sink->client_gone()) return client_gone_error();
-  std::string body;
+  PyRef owner;
+  std::string scratch;
+  std::string_view body;
   bool more_body = false;
-  if (!message_bytes(message, k.body.get(), body) || !message_flag(message, k.more_body.get(), more_body)) {
+  if (!message_bytes_view(message, k.body.get(), owner, scratch, body) ||
+      !message_flag(message, k.more_body.get(), more_body)) {
     return nullptr;
   }
   send_head(x);

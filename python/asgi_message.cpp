@@ -62,6 +62,18 @@ bool message_bytes(PyObject* message, PyObject* key, std::string& out) {
   return buffer_text(value.get(), what ? PyBytes_AS_STRING(what.get()) : "value", out);
 }
 
+bool message_bytes_view(PyObject* message, PyObject* key, PyRef& owner, std::string& scratch,
+                        std::string_view& view) {
+  owner = message_get(message, key);
+  if (owner && PyBytes_Check(owner.get())) {
+    view = std::string_view(PyBytes_AS_STRING(owner.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(owner.get())));
+    return true;
+  }
+  if (PyErr_Occurred() || !message_bytes(message, key, scratch)) return false;
+  view = scratch;
+  return true;
+}
+
 bool message_flag(PyObject* message, PyObject* key, bool& out) {
   PyRef value = message_get(message, key);
   if (!value) {

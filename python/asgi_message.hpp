@@ -19,6 +19,10 @@ bool message_type(PyObject* message, PyObject* type_key, PyRef& type);
 bool is_type(PyObject* type, const PyRef& key);
 // A bytes-like value (bytes, bytearray, memoryview) copied into `out`; absent → "".
 bool message_bytes(PyObject* message, PyObject* key, std::string& out);
+// The same without a copy for bytes (the common case): `view` points into the object `owner`
+// keeps alive; other bytes-like values are copied into `scratch`.
+bool message_bytes_view(PyObject* message, PyObject* key, PyRef& owner, std::string& scratch,
+                        std::string_view& view);
 // A truthy flag; absent → false.
 bool message_flag(PyObject* message, PyObject* key, bool& out);
 // An int; absent → `fallback`.

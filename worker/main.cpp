@@ -18,6 +18,7 @@
 
 #include <spdlog/logger.h>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -48,6 +49,16 @@ void raise_open_files_limit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
+}
+
+// Request and response bodies come and go in blocks of 64 KiB to a few MiB. glibc would map
+// and unmap each block above its mmap threshold (128 KiB at first), and give the top of the
+// heap back between requests, so that every large body paid for its pages again in page faults
+// (a quarter of the time of a 1 MiB echo). Freed memory is returned after busy spells instead
+// (the server's malloc_trim timer).
+void tune_malloc() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
 std::vector<int> open_listen_sockets(const config::Config& config, const ArbiterArguments& arguments) {
@@ -107,6 +118,7 @@ void log_tracebacks(const python::Interpreter& interpreter, python::ContextPool&
 
 int run(const config::Config& config, const ArbiterArguments& arguments) {
   raise_open_files_limit();
+  tune_malloc();
   worker::ArbiterLink link;
   std::vector<int> listen_fds;
   try {
