@@ -29,13 +29,19 @@ PyRef attribute(PyObject* object, const char* name) {
   return checked(PyRef::steal(PyObject_GetAttrString(object, name)), name);
 }
 
-// The glue module, compiled once per interpreter.
-PyRef import_glue() {
-  PyObject* modules = PyImport_GetModuleDict();  // borrowed
-  if (PyObject* existing = PyDict_GetItemString(modules, glue_module)) return PyRef::borrow(existing);
+// The glue module: a fresh instance per context, never in sys.modules. Contexts boot side by
+// side and executing the module releases the GIL (its imports), so a shared instance could
+// be seen half-initialized by the next context.
+PyRef load_glue() {
+  PyRef module = checked(PyRef::steal(PyModule_New(glue_module)), "cannot create the ASGI glue");
+  PyObject* globals = PyModule_GetDict(module.get());  // borrowed
+  if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0) {
+    throw std::runtime_error("cannot create the ASGI glue: " + take_exception_text());
+  }
   PyRef code = checked(PyRef::steal(Py_CompileString(asgi_glue_source, "hornbeam/asgi_glue.py", Py_file_input)),
                        "cannot compile the ASGI glue");
-  return checked(PyRef::steal(PyImport_ExecCodeModule(glue_module, code.get())), "cannot load the ASGI glue");
+  checked(PyRef::steal(PyEval_EvalCode(code.get(), globals, globals)), "cannot load the ASGI glue");
+  return module;
 }
 
 AsgiContext* context_of(PyObject* capsule) { return static_cast<AsgiContext*>(PyCapsule_GetPointer(capsule, nullptr)); }
@@ -54,7 +60,7 @@ PyMethodDef release_def = {"hornbeam_release_wakes", AsgiContext::release_entry,
 
 AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hooks)
     : app_(std::move(app)), settings_(settings), hooks_(std::move(hooks)) {
-  glue_ = import_glue();
+  glue_ = load_glue();
   runtime_ = std::make_shared<AsgiRuntime>();
   AsgiRuntime& r = *runtime_;
   PyRef made = checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "new_event_loop", "s", settings.loop.c_str())),

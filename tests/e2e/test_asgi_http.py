@@ -242,15 +242,16 @@ def test_lifespan_shutdown_runs_on_sigterm(start_worker, tmp_path):
     marker = tmp_path / "shutdown"
     worker = start_worker("asgi_app:app", "-k", "asgi", env={"HB_TEST_SHUTDOWN_MARKER": str(marker)})
     assert "ASGI lifespan startup complete" in worker.log
-    assert worker.stop(signal.SIGTERM) == 0
+    assert worker.stop(signal.SIGTERM) == 0, worker.log
     assert marker.read_text() == "shutdown ran\n"
     assert "ASGI lifespan shutdown complete" in worker.log
 
 
 def test_lifespan_startup_failed_stops_the_worker_with_the_boot_failure_status(start_worker):
     worker = start_worker("asgi_app:lifespan_fails", "-k", "asgi", expect_ready=False)
-    assert worker.process.wait(30) == 3
+    status = worker.process.wait(30)
     worker._reader.join(5)
+    assert status == 3, worker.log
     assert "ASGI lifespan startup failed: database unreachable" in worker.log
     assert "ready: app" not in worker.log
 
@@ -263,8 +264,9 @@ def test_an_app_without_lifespan_is_served_under_auto(start_worker):
 
 def test_an_app_raising_on_lifespan_fails_under_on(start_worker):
     worker = start_worker("asgi_app:lifespan_raises", "-k", "asgi", "--lifespan", "on", expect_ready=False)
-    assert worker.process.wait(30) == 3
+    status = worker.process.wait(30)
     worker._reader.join(5)
+    assert status == 3, worker.log
     assert "ASGI lifespan startup raised" in worker.log and "ValueError: only HTTP, not lifespan" in worker.log
 
 
