@@ -8,7 +8,7 @@ at once and take turns run by run in every (workload, connections) cell, so that
 drift does not favour any of them; the table shows medians with the spread (min-max) and the
 ratios of hornbeam's WSGI and ASGI paths to each server.
 
-    bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--out FILE]
+    bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--workloads hello,...] [--out FILE]
 
 Machines here are noisy: compare ratios from one run, never absolute numbers across runs."""
 
@@ -183,6 +183,8 @@ def measure_all(running, args):
     Idle servers use no CPU while the others are measured."""
     results = {name: {} for name in running}
     for workload_name, workload in WORKLOADS.items():
+        if workload_name not in args.workloads:
+            continue
         for connections in (1, 50):
             names = [name for name in running if not (name == "nginx" and workload["script"])]
             for name in names:  # warm-up
@@ -192,7 +194,7 @@ def measure_all(running, args):
                     run = run_wrk(running[name][1], workload, connections, args.duration)
                     results[name].setdefault((workload_name, connections), []).append(run)
             print(f"  {workload_name} at {connections} connection(s) done", file=sys.stderr, flush=True)
-    websocket_servers = [name for name in running if name in ASGI_SERVERS]
+    websocket_servers = [name for name in running if name in ASGI_SERVERS and "ws echo" in args.workloads]
     for name in websocket_servers:  # warm-up
         run_ws_load(running[name][1], 1)
     for _ in range(args.runs):
@@ -291,8 +293,11 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--servers", default=",".join(SERVERS))
+    parser.add_argument("--workloads", default=",".join([*WORKLOADS, "ws echo"]),
+                        help="a comma-separated subset of: " + ", ".join([*WORKLOADS, "ws echo"]))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args()
+    args.workloads = args.workloads.split(",")
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: run bench/setup first")

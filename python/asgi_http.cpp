@@ -2,9 +2,8 @@
 
 #include "common/http_text.hpp"
 #include "common/logging.hpp"
+#include "python/asgi_exchange.hpp"
 #include "python/asgi_message.hpp"
-#include "python/heap_type.hpp"
-#include "python/ready_awaitable.hpp"
 
 #include <spdlog/logger.h>
 
@@ -18,15 +17,11 @@ namespace {
 
 constexpr std::size_t receive_size = 256 * 1024;  // most of a streamed body per http.request
 
-struct HttpExchange {
-  std::shared_ptr<AsgiRuntime> runtime;
+struct HttpExchange : ExchangeBase {
   std::shared_ptr<ResponseSink> sink;
   std::shared_ptr<RequestBodySource> stream;  // null when the body came whole
   std::string body;                           // the whole body, until handed over
   std::string method, target;                 // for log lines
-  std::shared_ptr<LoopWaker> waker;
-  PyRef receive_waiter;  // a future an awaiting receive() holds
-  PyRef send_waiter;     // a future an awaiting send() holds (backpressure)
 
   bool body_delivered = false;  // the last http.request message went out
   bool start_received = false;  // http.response.start came (the head waits for the body)
@@ -38,13 +33,6 @@ struct HttpExchange {
   std::vector<HttpHeader> headers;
   std::vector<HttpHeader> trailer_fields;
 };
-
-struct HttpExchangeObject {
-  PyObject_HEAD
-  HttpExchange* exchange;
-};
-
-HttpExchange& state_of(PyObject* self) { return *reinterpret_cast<HttpExchangeObject*>(self)->exchange; }
 
 PyRef disconnect_message(const AsgiKeys& k) { return make_message(k, k.http_disconnect.get()); }
 
@@ -60,7 +48,7 @@ PyRef request_message(const AsgiKeys& k, std::string_view body, bool more_body) 
 
 // What receive() gives now; null without an exception when it must wait.
 PyRef next_receive(HttpExchange& x) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (!x.body_delivered) {
     if (!x.stream) {
       x.body_delivered = true;
@@ -93,50 +81,15 @@ void send_head(HttpExchange& x) {
 void mark_complete(HttpExchange& x) {
   x.complete = true;
   if (PyRef waiter = std::move(x.receive_waiter)) {
-    PyRef message = disconnect_message(x.runtime->keys);
-    if (!message || !resolve_future(x.runtime->keys, waiter.get(), message.get())) PyErr_Clear();
+    PyRef message = disconnect_message(x.keys());
+    if (!message || !resolve_future(x.keys(), waiter.get(), message.get())) PyErr_Clear();
   }
 }
 
-PyObject* new_future(HttpExchange& x, PyRef& slot) {
-  slot = PyRef::steal(PyObject_CallNoArgs(x.runtime->create_future.get()));
-  if (!slot) return nullptr;
-  return PyRef(slot).release();
-}
+bool has_room_or_notify(HttpExchange& x) { return x.sink->has_room_or_notify(); }
 
-PyObject* ready(HttpExchange& x, PyObject* value) {
-  return make_ready(x.runtime->ready_type.get(), value).release();
-}
-
-// The I/O thread woke the loop: body bytes, room, or the client left.
-void poke(PyObject* self) {
-  HttpExchange& x = state_of(self);
-  const AsgiKeys& k = x.runtime->keys;
-  if (x.receive_waiter) {
-    PyRef message = next_receive(x);
-    if (message) {
-      PyRef waiter = std::move(x.receive_waiter);
-      if (!resolve_future(k, waiter.get(), message.get())) PyErr_Clear();
-    } else if (PyErr_Occurred()) {
-      PyErr_Clear();
-    }
-  }
-  if (x.send_waiter && x.sink->has_room_or_notify()) {
-    PyRef waiter = std::move(x.send_waiter);
-    if (!resolve_future(k, waiter.get(), Py_None)) PyErr_Clear();
-  }
-}
-
-PyObject* exchange_receive(PyObject* self, PyObject*) {
-  HttpExchange& x = state_of(self);
-  if (x.receive_waiter) {
-    PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is waiting");
-    return nullptr;
-  }
-  PyRef message = next_receive(x);
-  if (message) return ready(x, message.get());
-  if (PyErr_Occurred()) return nullptr;
-  return new_future(x, x.receive_waiter);
+void abandon(HttpExchange& x) {
+  if (!x.complete) x.sink->abort();
 }
 
 PyObject* client_gone_error() {
@@ -145,7 +98,7 @@ PyObject* client_gone_error() {
 }
 
 PyObject* send_start(HttpExchange& x, PyObject* message) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (x.start_received) {
     PyErr_SetString(PyExc_RuntimeError, "http.response.start sent twice");
     return nullptr;
@@ -161,7 +114,7 @@ PyObject* send_start(HttpExchange& x, PyObject* message) {
   }
   x.status = static_cast<int>(status);
   x.start_received = true;
-  return ready(x, nullptr);
+  return x.ready();
 }
 
 bool check_body_allowed(HttpExchange& x, const char* what) {
@@ -177,7 +130,7 @@ bool check_body_allowed(HttpExchange& x, const char* what) {
 }
 
 PyObject* send_body(HttpExchange& x, PyObject* message) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (!check_body_allowed(x, "http.response.body")) return nullptr;
   if (x.sink->client_gone()) return client_gone_error();
   PyRef owner;
@@ -197,13 +150,13 @@ PyObject* send_body(HttpExchange& x, PyObject* message) {
       mark_complete(x);
     }
   } else if (!x.sink->has_room_or_notify()) {
-    return new_future(x, x.send_waiter);  // the client is slow: wait until it takes some
+    return x.wait_in(x.send_waiter);  // the client is slow: wait until it takes some
   }
-  return ready(x, nullptr);
+  return x.ready();
 }
 
 PyObject* send_trailers(HttpExchange& x, PyObject* message) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (!x.trailers) {
     PyErr_SetString(PyExc_RuntimeError,
                     "http.response.trailers sent without 'trailers': True in http.response.start");
@@ -225,12 +178,12 @@ PyObject* send_trailers(HttpExchange& x, PyObject* message) {
     x.sink->finish_with_trailers(x.trailer_fields);
     mark_complete(x);
   }
-  return ready(x, nullptr);
+  return x.ready();
 }
 
 // The pathsend extension: the file goes out with sendfile(2) from the I/O thread.
 PyObject* send_path(HttpExchange& x, PyObject* message) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (!check_body_allowed(x, "http.response.pathsend")) return nullptr;
   if (x.sink->client_gone()) return client_gone_error();
   std::string path;
@@ -252,12 +205,12 @@ PyObject* send_path(HttpExchange& x, PyObject* message) {
   x.body_complete = true;
   x.sink->finish();
   mark_complete(x);
-  return ready(x, nullptr);
+  return x.ready();
 }
 
 PyObject* exchange_send(PyObject* self, PyObject* message) {
-  HttpExchange& x = state_of(self);
-  const AsgiKeys& k = x.runtime->keys;
+  HttpExchange& x = exchange_of<HttpExchange>(self);
+  const AsgiKeys& k = x.keys();
   PyRef type;
   if (!message_type(message, k.type.get(), type)) return nullptr;
   if (is_type(type.get(), k.http_response_body)) return send_body(x, message);
@@ -270,7 +223,7 @@ PyObject* exchange_send(PyObject* self, PyObject* message) {
 
 // The app's coroutine returned.
 PyObject* exchange_app_returned(PyObject* self, PyObject*) {
-  HttpExchange& x = state_of(self);
+  HttpExchange& x = exchange_of<HttpExchange>(self);
   if (x.runtime->request_done) x.runtime->request_done();
   if (x.complete) Py_RETURN_NONE;
   if (x.sink->client_gone()) {
@@ -292,7 +245,7 @@ PyObject* exchange_app_returned(PyObject* self, PyObject*) {
 // The app raised; `text` is its formatted traceback, None when its task was cancelled (the
 // worker is stopping).
 PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
-  HttpExchange& x = state_of(self);
+  HttpExchange& x = exchange_of<HttpExchange>(self);
   if (x.runtime->request_done) x.runtime->request_done();
   if (text == Py_None) {
     logging::error_log().info("{} {}: cancelled, the worker is stopping", x.method, x.target);
@@ -319,77 +272,32 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
   Py_RETURN_NONE;
 }
 
-int exchange_traverse(PyObject* self, visitproc visit, void* arg) {
-  Py_VISIT(Py_TYPE(self));
-  auto* object = reinterpret_cast<HttpExchangeObject*>(self);
-  if (object->exchange) {
-    Py_VISIT(object->exchange->receive_waiter.get());
-    Py_VISIT(object->exchange->send_waiter.get());
-  }
-  return 0;
-}
-
-int exchange_clear(PyObject* self) {
-  auto* object = reinterpret_cast<HttpExchangeObject*>(self);
-  if (object->exchange) {
-    PyRef receive = std::move(object->exchange->receive_waiter);
-    PyRef send = std::move(object->exchange->send_waiter);
-  }
-  return 0;
-}
-
-void exchange_dealloc(PyObject* self) {
-  PyObject_GC_UnTrack(self);
-  auto* object = reinterpret_cast<HttpExchangeObject*>(self);
-  if (HttpExchange* x = object->exchange) {
-    x->waker->detach();
-    // The app's task vanished without an outcome: never leave the client waiting.
-    if (!x->complete) x->sink->abort();
-    delete x;
-    object->exchange = nullptr;
-  }
-  PyTypeObject* type = Py_TYPE(self);
-  PyObject_GC_Del(self);
-  Py_DECREF(type);
-}
-
 PyMethodDef methods[] = {
-    {"receive", exchange_receive, METH_NOARGS, "ASGI receive(): the next http.request or http.disconnect."},
+    {"receive", exchange_receive<HttpExchange>, METH_NOARGS, "ASGI receive(): the next http.request or http.disconnect."},
     {"send", exchange_send, METH_O, "ASGI send(message)."},
     {"app_returned", exchange_app_returned, METH_NOARGS, "The app's coroutine returned."},
     {"app_failed", exchange_app_failed, METH_O, "The app raised (its formatted traceback)."},
     {nullptr, nullptr, 0, nullptr},
 };
 
-PyType_Slot slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(exchange_dealloc)},
-    {Py_tp_traverse, reinterpret_cast<void*>(exchange_traverse)},
-    {Py_tp_clear, reinterpret_cast<void*>(exchange_clear)},
-    {Py_tp_methods, methods},
-    {0, nullptr},
-};
-
-PyType_Spec spec = {"hornbeam.HttpExchange", sizeof(HttpExchangeObject), 0,
-                    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
-
 }  // namespace
 
-PyRef make_http_exchange_type() { return PyRef::steal(PyType_FromSpec(&spec)); }
+PyRef make_http_exchange_type() {
+  PyType_Slot slots[5];
+  PyType_Spec spec = exchange_spec<HttpExchange>("hornbeam.HttpExchange", methods, slots);
+  return PyRef::steal(PyType_FromSpec(&spec));
+}
 
 PyRef make_http_exchange(const std::shared_ptr<AsgiRuntime>& runtime, HttpRequest& request,
                          std::shared_ptr<ResponseSink> sink) {
-  auto* object = PyObject_GC_New(HttpExchangeObject, reinterpret_cast<PyTypeObject*>(runtime->http_exchange_type.get()));
+  auto* object = new_exchange<HttpExchange>(runtime, runtime->http_exchange_type.get());
   if (!object) return {};
-  auto* x = new HttpExchange;
-  object->exchange = x;
-  x->runtime = runtime;
+  HttpExchange* x = object->exchange;
   x->sink = std::move(sink);
   x->stream = request.body_stream;
   if (!x->stream) x->body = std::move(request.body);
   x->method = request.method;
   x->target = request.target;
-  x->waker = std::make_shared<LoopWaker>(runtime->inbox, poke);
-  x->waker->attach(reinterpret_cast<PyObject*>(object));
   const auto waker = x->waker;
   x->sink->set_waker([waker] { waker->wake(); });
   if (x->stream) x->stream->set_waker([waker] { waker->wake(); });

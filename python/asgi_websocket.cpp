@@ -2,8 +2,8 @@
 
 #include "common/http_text.hpp"
 #include "common/logging.hpp"
+#include "python/asgi_exchange.hpp"
 #include "python/asgi_message.hpp"
-#include "python/ready_awaitable.hpp"
 
 #include <spdlog/logger.h>
 
@@ -18,27 +18,16 @@ enum class Phase {
   responded,
 };
 
-struct WebSocketExchange {
-  std::shared_ptr<AsgiRuntime> runtime;
+struct WebSocketExchange : ExchangeBase {
   std::shared_ptr<ResponseSink> sink;  // the refusal path
   std::shared_ptr<WebSocketPeer> peer;
   std::string target;  // for log lines
-  std::shared_ptr<LoopWaker> waker;
-  PyRef receive_waiter;
-  PyRef send_waiter;
   Phase phase = Phase::handshake;
   bool connect_delivered = false;
   bool disconnect_delivered = false;
   int status = 0;  // websocket.http.response.start
   std::vector<HttpHeader> headers;
 };
-
-struct WebSocketExchangeObject {
-  PyObject_HEAD
-  WebSocketExchange* exchange;
-};
-
-WebSocketExchange& state_of(PyObject* self) { return *reinterpret_cast<WebSocketExchangeObject*>(self)->exchange; }
 
 bool set(PyObject* dict, const PyRef& key, PyObject* value) { return value && PyDict_SetItem(dict, key.get(), value) == 0; }
 
@@ -52,7 +41,7 @@ PyRef disconnect_message(const AsgiKeys& k, const WebSocketClose& why) {
 
 // What receive() gives now; null without an exception when it must wait.
 PyRef next_receive(WebSocketExchange& x) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (!x.connect_delivered) {
     x.connect_delivered = true;
     return make_message(k, k.websocket_connect.get());
@@ -84,43 +73,7 @@ PyRef next_receive(WebSocketExchange& x) {
   return {};
 }
 
-PyObject* ready(WebSocketExchange& x, PyObject* value) { return make_ready(x.runtime->ready_type.get(), value).release(); }
-
-PyObject* new_future(WebSocketExchange& x, PyRef& slot) {
-  slot = PyRef::steal(PyObject_CallNoArgs(x.runtime->create_future.get()));
-  if (!slot) return nullptr;
-  return PyRef(slot).release();
-}
-
-void poke(PyObject* self) {
-  WebSocketExchange& x = state_of(self);
-  const AsgiKeys& k = x.runtime->keys;
-  if (x.receive_waiter) {
-    PyRef message = next_receive(x);
-    if (message) {
-      PyRef waiter = std::move(x.receive_waiter);
-      if (!resolve_future(k, waiter.get(), message.get())) PyErr_Clear();
-    } else if (PyErr_Occurred()) {
-      PyErr_Clear();
-    }
-  }
-  if (x.send_waiter && x.peer->has_room_or_notify()) {
-    PyRef waiter = std::move(x.send_waiter);
-    if (!resolve_future(k, waiter.get(), Py_None)) PyErr_Clear();
-  }
-}
-
-PyObject* exchange_receive(PyObject* self, PyObject*) {
-  WebSocketExchange& x = state_of(self);
-  if (x.receive_waiter) {
-    PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is waiting");
-    return nullptr;
-  }
-  PyRef message = next_receive(x);
-  if (message) return ready(x, message.get());
-  if (PyErr_Occurred()) return nullptr;
-  return new_future(x, x.receive_waiter);
-}
+bool has_room_or_notify(WebSocketExchange& x) { return x.peer->has_room_or_notify(); }
 
 PyObject* runtime_error(const char* text) {
   PyErr_SetString(PyExc_RuntimeError, text);
@@ -128,7 +81,7 @@ PyObject* runtime_error(const char* text) {
 }
 
 PyObject* send_accept(WebSocketExchange& x, PyObject* message) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (x.phase != Phase::handshake) return runtime_error("websocket.accept sent after the handshake was answered");
   std::string subprotocol;
   std::vector<HttpHeader> headers;
@@ -137,11 +90,11 @@ PyObject* send_accept(WebSocketExchange& x, PyObject* message) {
   }
   x.phase = Phase::accepted;
   x.peer->accept(std::move(subprotocol), std::move(headers));
-  return ready(x, nullptr);
+  return x.ready();
 }
 
 PyObject* send_message(WebSocketExchange& x, PyObject* message) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (x.phase == Phase::handshake) return runtime_error("websocket.send sent before websocket.accept");
   if (x.phase != Phase::accepted) return runtime_error("websocket.send sent after websocket.close");
   PyRef bytes = message_get(message, k.bytes.get());
@@ -161,12 +114,12 @@ PyObject* send_message(WebSocketExchange& x, PyObject* message) {
     PyErr_SetString(PyExc_OSError, "the websocket is closed");
     return nullptr;
   }
-  if (!x.peer->has_room_or_notify()) return new_future(x, x.send_waiter);
-  return ready(x, nullptr);
+  if (!x.peer->has_room_or_notify()) return x.wait_in(x.send_waiter);
+  return x.ready();
 }
 
 PyObject* send_close(WebSocketExchange& x, PyObject* message) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   long code = 1000;
   std::string reason;
   if (!message_int(message, k.code.get(), 1000, code) || !message_str(message, k.reason.get(), reason)) return nullptr;
@@ -177,11 +130,11 @@ PyObject* send_close(WebSocketExchange& x, PyObject* message) {
     x.phase = Phase::closed;
     x.peer->close({static_cast<int>(code), std::move(reason)});
   }
-  return ready(x, nullptr);  // closing twice, or after the client left, changes nothing
+  return x.ready();  // closing twice, or after the client left, changes nothing
 }
 
 PyObject* send_response_start(WebSocketExchange& x, PyObject* message) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (x.phase != Phase::handshake) return runtime_error("websocket.http.response.start sent after the handshake was answered");
   long status = 0;
   if (!message_int(message, k.status.get(), -1, status) || !message_headers(message, k.headers.get(), x.headers)) {
@@ -194,11 +147,11 @@ PyObject* send_response_start(WebSocketExchange& x, PyObject* message) {
   x.status = static_cast<int>(status);
   x.phase = Phase::responding;
   x.sink->start(std::to_string(status) + " " + std::string(reason_phrase(x.status)), std::move(x.headers));
-  return ready(x, nullptr);
+  return x.ready();
 }
 
 PyObject* send_response_body(WebSocketExchange& x, PyObject* message) {
-  const AsgiKeys& k = x.runtime->keys;
+  const AsgiKeys& k = x.keys();
   if (x.phase != Phase::responding) return runtime_error("websocket.http.response.body sent outside a started response");
   std::string body;
   bool more_body = false;
@@ -211,12 +164,12 @@ PyObject* send_response_body(WebSocketExchange& x, PyObject* message) {
     x.phase = Phase::responded;
     x.sink->finish();
   }
-  return ready(x, nullptr);
+  return x.ready();
 }
 
 PyObject* exchange_send(PyObject* self, PyObject* message) {
-  WebSocketExchange& x = state_of(self);
-  const AsgiKeys& k = x.runtime->keys;
+  WebSocketExchange& x = exchange_of<WebSocketExchange>(self);
+  const AsgiKeys& k = x.keys();
   PyRef type;
   if (!message_type(message, k.type.get(), type)) return nullptr;
   if (is_type(type.get(), k.websocket_send)) return send_message(x, message);
@@ -240,15 +193,17 @@ void end_connection(WebSocketExchange& x, int refusal, int code) {
   x.phase = x.phase == Phase::responding ? Phase::responded : Phase::closed;
 }
 
+void abandon(WebSocketExchange& x) { end_connection(x, 500, 1011); }
+
 PyObject* exchange_app_returned(PyObject* self, PyObject*) {
-  WebSocketExchange& x = state_of(self);
+  WebSocketExchange& x = exchange_of<WebSocketExchange>(self);
   if (x.runtime->request_done) x.runtime->request_done();
   end_connection(x, 403, 1000);
   Py_RETURN_NONE;
 }
 
 PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
-  WebSocketExchange& x = state_of(self);
+  WebSocketExchange& x = exchange_of<WebSocketExchange>(self);
   if (x.runtime->request_done) x.runtime->request_done();
   if (text == Py_None) {
     end_connection(x, 503, 1001);  // cancelled: the worker is stopping
@@ -261,75 +216,30 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
   Py_RETURN_NONE;
 }
 
-int exchange_traverse(PyObject* self, visitproc visit, void* arg) {
-  Py_VISIT(Py_TYPE(self));
-  auto* object = reinterpret_cast<WebSocketExchangeObject*>(self);
-  if (object->exchange) {
-    Py_VISIT(object->exchange->receive_waiter.get());
-    Py_VISIT(object->exchange->send_waiter.get());
-  }
-  return 0;
-}
-
-int exchange_clear(PyObject* self) {
-  auto* object = reinterpret_cast<WebSocketExchangeObject*>(self);
-  if (object->exchange) {
-    PyRef receive = std::move(object->exchange->receive_waiter);
-    PyRef send = std::move(object->exchange->send_waiter);
-  }
-  return 0;
-}
-
-void exchange_dealloc(PyObject* self) {
-  PyObject_GC_UnTrack(self);
-  auto* object = reinterpret_cast<WebSocketExchangeObject*>(self);
-  if (WebSocketExchange* x = object->exchange) {
-    x->waker->detach();
-    end_connection(*x, 500, 1011);  // the app's task vanished: never leave the client waiting
-    delete x;
-    object->exchange = nullptr;
-  }
-  PyTypeObject* type = Py_TYPE(self);
-  PyObject_GC_Del(self);
-  Py_DECREF(type);
-}
-
 PyMethodDef methods[] = {
-    {"receive", exchange_receive, METH_NOARGS, "ASGI receive(): websocket.connect, .receive or .disconnect."},
+    {"receive", exchange_receive<WebSocketExchange>, METH_NOARGS, "ASGI receive(): websocket.connect, .receive or .disconnect."},
     {"send", exchange_send, METH_O, "ASGI send(message)."},
     {"app_returned", exchange_app_returned, METH_NOARGS, "The app's coroutine returned."},
     {"app_failed", exchange_app_failed, METH_O, "The app raised (its formatted traceback)."},
     {nullptr, nullptr, 0, nullptr},
 };
 
-PyType_Slot slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(exchange_dealloc)},
-    {Py_tp_traverse, reinterpret_cast<void*>(exchange_traverse)},
-    {Py_tp_clear, reinterpret_cast<void*>(exchange_clear)},
-    {Py_tp_methods, methods},
-    {0, nullptr},
-};
-
-PyType_Spec spec = {"hornbeam.WebSocketExchange", sizeof(WebSocketExchangeObject), 0,
-                    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
-
 }  // namespace
 
-PyRef make_websocket_exchange_type() { return PyRef::steal(PyType_FromSpec(&spec)); }
+PyRef make_websocket_exchange_type() {
+  PyType_Slot slots[5];
+  PyType_Spec spec = exchange_spec<WebSocketExchange>("hornbeam.WebSocketExchange", methods, slots);
+  return PyRef::steal(PyType_FromSpec(&spec));
+}
 
 PyRef make_websocket_exchange(const std::shared_ptr<AsgiRuntime>& runtime, const HttpRequest& request,
                               std::shared_ptr<ResponseSink> sink, std::shared_ptr<WebSocketPeer> peer) {
-  auto* object =
-      PyObject_GC_New(WebSocketExchangeObject, reinterpret_cast<PyTypeObject*>(runtime->websocket_exchange_type.get()));
+  auto* object = new_exchange<WebSocketExchange>(runtime, runtime->websocket_exchange_type.get());
   if (!object) return {};
-  auto* x = new WebSocketExchange;
-  object->exchange = x;
-  x->runtime = runtime;
+  WebSocketExchange* x = object->exchange;
   x->sink = std::move(sink);
   x->peer = std::move(peer);
   x->target = request.target;
-  x->waker = std::make_shared<LoopWaker>(runtime->inbox, poke);
-  x->waker->attach(reinterpret_cast<PyObject*>(object));
   const auto waker = x->waker;
   x->sink->set_waker([waker] { waker->wake(); });
   x->peer->set_waker([waker] { waker->wake(); });

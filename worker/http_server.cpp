@@ -268,7 +268,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // An upgrade to WebSocket (ASGI): the app decides. Accepting hands the socket over to a
   // websocket session (upgrade()); refusing answers through the response channel as usual.
   void start_websocket_request() {
-    header_fields_ = fields_.size();
     upgrade_request_.emplace(head_parser_->release());
     websocket_ = std::make_shared<WebSocketChannel>(websocket_high_water);
     auto weak = weak_from_this();

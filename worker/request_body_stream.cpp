@@ -57,12 +57,17 @@ std::optional<std::string> RequestBodyStream::try_read(std::size_t max) {
     return std::nullopt;
   }
   const std::size_t available = buffer_.size() - offset_;
-  const std::size_t count = std::min(max, available);
-  std::string out(buffer_.data() + offset_, count);
-  offset_ += count;
-  if (offset_ == buffer_.size()) {
-    buffer_.clear();
-    offset_ = 0;
+  std::string out;
+  if (offset_ == 0 && available <= max) {
+    out.swap(buffer_);  // all of it: hand the buffer over instead of copying it
+  } else {
+    const std::size_t count = std::min(max, available);
+    out.assign(buffer_.data() + offset_, count);
+    offset_ += count;
+    if (offset_ == buffer_.size()) {
+      buffer_.clear();
+      offset_ = 0;
+    }
   }
   const bool wake = (first || available >= high_water_) && !ended_ && error_.empty();
   lock.unlock();

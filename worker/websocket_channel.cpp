@@ -119,20 +119,16 @@ void WebSocketChannel::finish(WebSocketClose why) {
   wake_loop();
 }
 
-void WebSocketChannel::wake_loop() {
-  std::function<void()> waker;
-  {
-    std::lock_guard lock(mutex_);
-    waker = loop_waker_;
-  }
-  if (waker) waker();
-}
+void WebSocketChannel::wake_loop() { call(&WebSocketChannel::loop_waker_); }
 
-void WebSocketChannel::wake_io() {
+void WebSocketChannel::wake_io() { call(&WebSocketChannel::io_waker_); }
+
+// Called outside the lock: a waker may post to another thread that calls back in.
+void WebSocketChannel::call(std::function<void()> WebSocketChannel::*which) {
   std::function<void()> waker;
   {
     std::lock_guard lock(mutex_);
-    waker = io_waker_;
+    waker = this->*which;
   }
   if (waker) waker();
 }

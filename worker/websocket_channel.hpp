@@ -48,6 +48,7 @@ class WebSocketChannel final : public WebSocketPeer {
  private:
   void wake_loop();
   void wake_io();
+  void call(std::function<void()> WebSocketChannel::*which);
 
   const std::size_t high_water_;
   mutable std::mutex mutex_;
