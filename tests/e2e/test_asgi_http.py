@@ -11,6 +11,8 @@ import time
 import pytest
 import requests
 
+from conftest import Load
+
 
 @pytest.fixture
 def asgi(start_worker):
@@ -300,3 +302,25 @@ def test_an_app_blocking_the_loop_gets_504_and_the_worker_is_replaced(start_arbi
     arbiter.wait_for_log(r"generation 1\) ready", count=2)
     assert requests.get(arbiter.url + "/state", timeout=10).json() == {"started_by": "lifespan"}
     assert stuck_worker not in arbiter.workers()
+
+
+def test_hup_under_load_fails_no_request_and_the_old_workers_run_lifespan_shutdown(start_arbiter, tmp_path):
+    marker = tmp_path / "shutdown"
+    arbiter = start_arbiter("asgi_app:app", workers=2, settings={"worker_class": "asgi", "graceful_timeout": "10s"},
+                            env={"HB_TEST_SHUTDOWN_MARKER": str(marker)})
+    first = set(arbiter.workers())
+    load = Load(arbiter.url + "/state", clients=6)
+    try:
+        load.wait_for(100)
+        arbiter.send(signal.SIGHUP)
+        arbiter.wait_for_log(r"generation 2: 2 worker\(s\) ready", timeout=60)
+        arbiter.wait_for_workers(2)
+        load.wait_for(100)
+    finally:
+        load.stop()
+    assert load.errors == []
+    assert set(load.statuses) == {200}
+    assert not first & set(arbiter.workers())
+    assert arbiter.count(r"ASGI lifespan shutdown complete") >= 2
+    assert marker.read_text() == "shutdown ran\n"
+
