@@ -93,8 +93,13 @@ class ResponseSink {
   virtual bool has_room_or_notify() = 0;
   virtual bool client_gone() const = 0;
   // Called from the I/O thread when room frees up after has_room_or_notify() said no, and
-  // when the client leaves. Set it before writing.
+  // when the client leaves (once watch_for_disconnect() asked it to look). Set it before
+  // writing.
   virtual void set_waker(std::function<void()> waker) = 0;
+  // The app waits for the client's disconnect (an ASGI receive() after the body): the I/O
+  // side watches the idle connection from now on, so that a client that leaves is noticed
+  // before anything is written to it.
+  virtual void watch_for_disconnect() = 0;
 };
 
 }  // namespace hornbeam

@@ -68,6 +68,7 @@ PyRef next_receive(HttpExchange& x) {
     return request_message(k, *piece, !piece->empty());
   }
   if (x.complete || x.sink->client_gone()) return disconnect_message(k);
+  x.sink->watch_for_disconnect();  // what this receive() now waits for
   return {};
 }
 

@@ -102,9 +102,6 @@ struct ServerState {
   std::set<WebSocketSession*> websockets;
   bool draining = false;
   std::uint64_t requests_since_trim = 0;
-  // ASGI tells the app at once when its client leaves (http.disconnect): while a request
-  // runs, its connection is watched.
-  bool watch_disconnects = false;
   AccessLogFormat access_format{config.logging.access_log_format};
   bool access_json = config.logging.format == "json";
 };
@@ -214,11 +211,13 @@ class Session : public std::enable_shared_from_this<Session> {
     read_more_head();
   }
 
-  // While the app runs with the whole body read, the connection is watched (a wait, which
-  // takes no bytes) so that a client that leaves is noticed at once. Bytes that arrive
-  // meanwhile (a pipelined request) end the watch: they are the next request's.
+  // When the app waits for its client to leave (ASGI's receive() after the body, in a long
+  // poll or an event stream), the connection is watched (a wait, which takes no bytes) so
+  // that a client that leaves is noticed at once. Bytes that arrive meanwhile (a pipelined
+  // request) end the watch: they are the next request's. Only on request: for a request
+  // answered at once the wait would cost a syscall and a wake-up for nothing.
   void watch_for_disconnect() {
-    if (!server_.watch_disconnects || watching_ || !channel_) return;
+    if (watching_ || !channel_ || (stream_parser_ && !stream_parser_->is_done())) return;
     watching_ = true;
     socket_.async_wait(Protocol::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       self->watching_ = false;
@@ -363,8 +362,7 @@ class Session : public std::enable_shared_from_this<Session> {
         }
       }
       std::string().swap(piece_);  // 64 KiB per connection only while a body streams
-      stream_->end();
-      return watch_for_disconnect();
+      return stream_->end();
     }
     read_body_piece();
   }
@@ -440,11 +438,11 @@ class Session : public std::enable_shared_from_this<Session> {
     in_flight_ = shared_from_this();
     if (websocket_) return server_.dispatch_websocket(std::move(request), channel_, websocket_);
     server_.dispatch(std::move(request), channel_);
-    if (!stream_) watch_for_disconnect();
   }
 
   // I/O thread: write what the context handed over; at the end, next request or close.
   void flush() {
+    if (channel_ && channel_->take_watch_request()) watch_for_disconnect();
     if (writing_ || !channel_) return;
     auto batch = channel_->take();
     if (batch.file) {
@@ -757,7 +755,6 @@ StopReason HttpServer::run(ServerEvents events) {
   auto& server = impl_->state;
   server.dispatch = std::move(events.dispatch);
   server.dispatch_websocket = std::move(events.dispatch_websocket);
-  server.watch_disconnects = static_cast<bool>(server.dispatch_websocket);
   impl_->events = &events;
   for (auto& listener : impl_->listeners) listener->accept();
 

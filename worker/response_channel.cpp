@@ -108,6 +108,18 @@ void ResponseChannel::set_waker(std::function<void()> waker) {
   waker_ = std::move(waker);
 }
 
+void ResponseChannel::watch_for_disconnect() {
+  std::unique_lock lock(mutex_);
+  if (closed_ || complete_ || watch_requested_) return;
+  watch_requested_ = true;
+  wake(lock);  // a wake-up already on its way sees the request too
+}
+
+bool ResponseChannel::take_watch_request() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(watch_requested_, false);
+}
+
 void ResponseChannel::call_waker() {
   std::function<void()> waker;
   {

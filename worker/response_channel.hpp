@@ -42,6 +42,7 @@ class ResponseChannel final : public ResponseSink {
   bool has_room_or_notify() override;
   bool client_gone() const override;
   void set_waker(std::function<void()> waker) override;
+  void watch_for_disconnect() override;
 
   // From the I/O thread.
   struct FileSegment {
@@ -59,6 +60,8 @@ class ResponseChannel final : public ResponseSink {
     int status = 0;
   };
   Batch take();
+  // From the I/O thread: whether watch_for_disconnect() was asked for since the last call.
+  bool take_watch_request();
   // From the I/O thread: the status fail() sends instead of the adapter's (413 when the body
   // broke max_body_size while the app was reading it).
   void set_failure_status(int status);
@@ -95,6 +98,7 @@ class ResponseChannel final : public ResponseSink {
   bool woken_ = false;  // a wake-up is on its way to the I/O thread
   std::function<void()> waker_;  // the event loop's (ASGI)
   bool wants_room_ = false;      // has_room_or_notify() said no: call waker_ once there is room
+  bool watch_requested_ = false;  // watch_for_disconnect() came and the I/O side has not seen it
   bool started_ = false;  // start() ran: the head is on its way
   bool complete_ = false;
   bool cut_ = false;
