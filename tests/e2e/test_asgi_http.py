@@ -77,6 +77,15 @@ def test_a_small_body_comes_in_one_message_a_large_one_streams(asgi):
     assert response["messages"] > 1
 
 
+def test_a_large_upload_streams_in_bounded_memory(asgi):
+    before = rss_kib(asgi.process.pid)
+    piece = b"x" * (1 << 20)
+    response = requests.post(asgi.url + "/count", data=(piece for _ in range(256)))
+    assert response.text == str(256 << 20)
+    grown = rss_kib(asgi.process.pid) - before
+    assert grown < 64 * 1024, f"a 256 MiB upload grew the worker by {grown} KiB"
+
+
 def test_a_chunked_request_body_streams(asgi):
     pieces = [os.urandom(50_000) for _ in range(10)]
     response = requests.post(asgi.url + "/echo", data=iter(pieces)).json()

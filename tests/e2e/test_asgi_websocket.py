@@ -115,6 +115,29 @@ def test_an_exception_before_accept_is_a_500(ws_worker):
     ws_worker.wait_for_log("ValueError: raised during the handshake")
 
 
+def test_an_exception_after_accept_closes_with_1011(ws_worker):
+    async def session():
+        async with websockets.connect(f"ws://127.0.0.1:{ws_worker.port}/raise-after-accept") as ws:
+            await ws.send("trigger")
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.code == 1011
+
+    run(session())
+    ws_worker.wait_for_log("ValueError: raised after the handshake")
+
+
+def test_sending_after_the_client_left_raises_oserror(ws_worker, tmp_path):
+    marker = tmp_path / "marker"
+
+    async def session():
+        async with websockets.connect(f"ws://127.0.0.1:{ws_worker.port}/send-after-close?marker={marker}") as ws:
+            await ws.close()
+
+    run(session())
+    assert wait_for_file(marker, "then send").strip() == "websocket.disconnect then send: OSError"
+
+
 def test_the_apps_close_reaches_the_client_with_its_code(ws_worker, tmp_path):
     marker = tmp_path / "marker"
 

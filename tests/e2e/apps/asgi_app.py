@@ -87,6 +87,17 @@ async def echo(scope, receive, send):
                                          "sha": __import__("hashlib").sha256(body).hexdigest()}).encode())
 
 
+async def count(scope, receive, send):
+    """Counts the body's bytes without keeping them (memory stays flat however large it is)."""
+    total = 0
+    while True:
+        message = await receive()
+        total += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    await respond(send, body=str(total).encode())
+
+
 async def sleep(scope, receive, send):
     await asyncio.sleep(float(query(scope).get("seconds", "1")))
     await respond(send, body=b"slept\n")
@@ -218,6 +229,7 @@ async def state(scope, receive, send):
 ROUTES = {
     "/scope": scope_json,
     "/echo": echo,
+    "/count": count,
     "/sleep": sleep,
     "/blocking-sleep": blocking_sleep,
     "/stream": stream,
@@ -284,6 +296,17 @@ async def websocket_app(scope, receive, send):
         message = await receive()
         task.cancel()
         mark(scope, f"{message['type']} {message.get('code')}")
+        return
+    if path == "/raise-after-accept":
+        await receive()
+        raise ValueError("raised after the handshake")
+    if path == "/send-after-close":
+        message = await receive()
+        try:
+            await send({"type": "websocket.send", "text": "too late"})
+            mark(scope, f"{message['type']} then send: no error")
+        except Exception as error:  # noqa: BLE001 - the type is what is checked
+            mark(scope, f"{message['type']} then send: {type(error).__name__}")
         return
     if path == "/close":
         await send({"type": "websocket.close", "code": 4001, "reason": "app says bye"})
