@@ -137,12 +137,18 @@ def test_term_lets_a_slow_request_finish_then_exits_0(start_arbiter, tmp_path):
     arbiter = start_arbiter("echo:marks_then_sleeps", workers=1)
     marker = tmp_path / "running"
     result = {}
-    thread = threading.Thread(target=lambda: result.update(r=requests.get(f"{arbiter.url}/?{marker}&3", timeout=30)))
+    def slow_request():
+        try:
+            result["r"] = requests.get(f"{arbiter.url}/?{marker}&3", timeout=30)
+        except Exception as error:  # noqa: BLE001 - shown when the assertion fails
+            result["error"] = repr(error)
+
+    thread = threading.Thread(target=slow_request)
     thread.start()
     wait_until_running(marker)
-    arbiter.send(signal.SIGTERM)
-    assert arbiter.stop(timeout=30) == 0
+    assert arbiter.stop(signal.SIGTERM, timeout=30) == 0  # one TERM: a second one means "stop now"
     thread.join(10)
+    assert "r" in result, f"{result}\n{arbiter.log}"
     assert result["r"].status_code == 200
 
 
