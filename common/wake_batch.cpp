@@ -28,7 +28,8 @@ void WakeBatch::release() {
 bool WakeBatch::hold(Wakeable& target) {
   WakeBatch* batch = open_batch;
   if (!batch) return false;
-  if (std::find(batch->held_.begin(), batch->held_.end(), &target) != batch->held_.end()) return true;
+  if (std::find(batch->held_.begin(), batch->held_.end(), &target) != batch->held_.end())
+    return true;
   batch->held_.push_back(&target);
   if (batch->held_.size() == 1 && batch->on_first_held_) batch->on_first_held_();
   return true;

@@ -38,13 +38,16 @@ PyRef load_glue() {
   if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0) {
     throw std::runtime_error("cannot create the ASGI glue: " + take_exception_text());
   }
-  PyRef code = checked(PyRef::steal(Py_CompileString(asgi_glue_source, "hornbeam/asgi_glue.py", Py_file_input)),
-                       "cannot compile the ASGI glue");
+  PyRef code = checked(
+      PyRef::steal(Py_CompileString(asgi_glue_source, "hornbeam/asgi_glue.py", Py_file_input)),
+      "cannot compile the ASGI glue");
   checked(PyRef::steal(PyEval_EvalCode(code.get(), globals, globals)), "cannot load the ASGI glue");
   return module;
 }
 
-AsgiContext* context_of(PyObject* capsule) { return static_cast<AsgiContext*>(PyCapsule_GetPointer(capsule, nullptr)); }
+AsgiContext* context_of(PyObject* capsule) {
+  return static_cast<AsgiContext*>(PyCapsule_GetPointer(capsule, nullptr));
+}
 
 std::string text_of(PyObject* object) {
   if (!object || !PyUnicode_Check(object)) return {};
@@ -54,7 +57,8 @@ std::string text_of(PyObject* object) {
 
 PyMethodDef drain_def = {"hornbeam_drain", AsgiContext::drain_entry, METH_NOARGS, nullptr};
 PyMethodDef tick_def = {"hornbeam_tick", AsgiContext::tick_entry, METH_NOARGS, nullptr};
-PyMethodDef release_def = {"hornbeam_release_wakes", AsgiContext::release_entry, METH_NOARGS, nullptr};
+PyMethodDef release_def = {"hornbeam_release_wakes", AsgiContext::release_entry, METH_NOARGS,
+                           nullptr};
 
 }  // namespace
 
@@ -63,12 +67,14 @@ AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hook
   glue_ = load_glue();
   runtime_ = std::make_shared<AsgiRuntime>();
   AsgiRuntime& r = *runtime_;
-  PyRef made = checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "new_event_loop", "s", settings.loop.c_str())),
-                       "cannot create the event loop");
+  PyRef made = checked(
+      PyRef::steal(PyObject_CallMethod(glue_.get(), "new_event_loop", "s", settings.loop.c_str())),
+      "cannot create the event loop");
   r.loop = PyRef::borrow(PyTuple_GetItem(made.get(), 0));
   loop_name_ = text_of(PyTuple_GetItem(made.get(), 1));
   PyRef asyncio = checked(PyRef::steal(PyImport_ImportModule("asyncio")), "asyncio");
-  checked(PyRef::steal(PyObject_CallMethod(asyncio.get(), "set_event_loop", "O", r.loop.get())), "set_event_loop");
+  checked(PyRef::steal(PyObject_CallMethod(asyncio.get(), "set_event_loop", "O", r.loop.get())),
+          "set_event_loop");
   r.create_future = attribute(r.loop.get(), "create_future");
   r.create_task = attribute(r.loop.get(), "create_task");
   r.run_exchange = attribute(glue_.get(), "run_exchange");
@@ -77,7 +83,8 @@ AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hook
   r.http_exchange_type = checked(make_http_exchange_type(), "HTTP exchange type");
   r.websocket_exchange_type = checked(make_websocket_exchange_type(), "WebSocket exchange type");
   r.scope_template_http = checked(make_scope_template(r.keys, ScopeKind::http), "scope template");
-  r.scope_template_websocket = checked(make_scope_template(r.keys, ScopeKind::websocket), "scope template");
+  r.scope_template_websocket =
+      checked(make_scope_template(r.keys, ScopeKind::websocket), "scope template");
   r.inbox = std::make_shared<EventInbox>();
   r.request_done = [this] {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
@@ -85,11 +92,14 @@ AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hook
   };
 
   self_capsule_ = checked(PyRef::steal(PyCapsule_New(this, nullptr, nullptr)), "capsule");
-  drain_callable_ = checked(PyRef::steal(PyCFunction_New(&drain_def, self_capsule_.get())), "drain");
+  drain_callable_ =
+      checked(PyRef::steal(PyCFunction_New(&drain_def, self_capsule_.get())), "drain");
   tick_callable_ = checked(PyRef::steal(PyCFunction_New(&tick_def, self_capsule_.get())), "tick");
-  release_callable_ = checked(PyRef::steal(PyCFunction_New(&release_def, self_capsule_.get())), "release");
+  release_callable_ =
+      checked(PyRef::steal(PyCFunction_New(&release_def, self_capsule_.get())), "release");
   call_soon_ = attribute(r.loop.get(), "call_soon");
-  checked(PyRef::steal(PyObject_CallMethod(r.loop.get(), "add_reader", "iO", r.inbox->fd(), drain_callable_.get())),
+  checked(PyRef::steal(PyObject_CallMethod(r.loop.get(), "add_reader", "iO", r.inbox->fd(),
+                                           drain_callable_.get())),
           "add_reader");
   start_lifespan();
 }
@@ -105,8 +115,9 @@ void AsgiContext::start_lifespan() {
   lifespan_ = checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "Lifespan", "OOO", app_.get(),
                                                        runtime_->loop.get(), state.get())),
                       "lifespan");
-  PyRef outcome = checked(PyRef::steal(PyObject_CallMethod(lifespan_.get(), "run_startup", nullptr)),
-                          "lifespan startup");
+  PyRef outcome =
+      checked(PyRef::steal(PyObject_CallMethod(lifespan_.get(), "run_startup", nullptr)),
+              "lifespan startup");
   const std::string kind = text_of(PyTuple_GetItem(outcome.get(), 0));
   const std::string detail = text_of(PyTuple_GetItem(outcome.get(), 1));
   const bool required = settings_.lifespan == "on";
@@ -118,8 +129,9 @@ void AsgiContext::start_lifespan() {
   }
   if (kind == "failed") throw LifespanStartupFailed("ASGI lifespan startup failed: " + detail);
   if (required) {
-    throw LifespanStartupFailed(kind == "error" ? "ASGI lifespan startup raised:\n" + detail
-                                                : "the app returned from ASGI lifespan without completing startup");
+    throw LifespanStartupFailed(
+        kind == "error" ? "ASGI lifespan startup raised:\n" + detail
+                        : "the app returned from ASGI lifespan without completing startup");
   }
   // lifespan: auto, and the app does not take part (Django raises on the scope).
   if (settings_.index == 0) {
@@ -142,10 +154,14 @@ void AsgiContext::stop_lifespan() {
   }
   const std::string kind = text_of(PyTuple_GetItem(outcome.get(), 0));
   const std::string detail = text_of(PyTuple_GetItem(outcome.get(), 1));
-  if (kind == "failed") log.error("ASGI lifespan shutdown failed: {}", detail);
-  else if (kind == "error") log.error("ASGI lifespan shutdown raised:\n{}", detail);
-  else if (kind == "timeout") log.warn("ASGI lifespan shutdown did not finish within graceful_timeout");
-  else if (settings_.index == 0) log.info("ASGI lifespan shutdown complete");
+  if (kind == "failed")
+    log.error("ASGI lifespan shutdown failed: {}", detail);
+  else if (kind == "error")
+    log.error("ASGI lifespan shutdown raised:\n{}", detail);
+  else if (kind == "timeout")
+    log.warn("ASGI lifespan shutdown did not finish within graceful_timeout");
+  else if (settings_.index == 0)
+    log.info("ASGI lifespan shutdown complete");
 }
 
 bool AsgiContext::serve() {
@@ -166,13 +182,18 @@ bool AsgiContext::serve() {
     ran = PyRef::steal(PyObject_CallMethod(r.loop.get(), "run_forever", nullptr));
     turn_ = nullptr;
   }
-  if (!ran) logging::error_log().error("the event loop of context {} failed: {}", settings_.index, take_exception_text());
+  if (!ran)
+    logging::error_log().error("the event loop of context {} failed: {}", settings_.index,
+                               take_exception_text());
   if (tick_handle_) PyRef::steal(PyObject_CallMethod(tick_handle_.get(), "cancel", nullptr));
   tick_handle_ = PyRef();
   stop_lifespan();
-  PyRef cancelled = PyRef::steal(PyObject_CallMethod(glue_.get(), "cancel_remaining", "O", r.loop.get()));
-  if (!cancelled) logging::error_log().error("stopping context {}: {}", settings_.index, take_exception_text());
-  PyRef removed = PyRef::steal(PyObject_CallMethod(r.loop.get(), "remove_reader", "i", r.inbox->fd()));
+  PyRef cancelled =
+      PyRef::steal(PyObject_CallMethod(glue_.get(), "cancel_remaining", "O", r.loop.get()));
+  if (!cancelled)
+    logging::error_log().error("stopping context {}: {}", settings_.index, take_exception_text());
+  PyRef removed =
+      PyRef::steal(PyObject_CallMethod(r.loop.get(), "remove_reader", "i", r.inbox->fd()));
   PyRef closed = PyRef::steal(PyObject_CallMethod(r.loop.get(), "close", nullptr));
   if (!removed || !closed) PyErr_Clear();
   return true;
@@ -195,7 +216,8 @@ void AsgiContext::dispatch(HttpRequest request, std::shared_ptr<ResponseSink> si
 void AsgiContext::dispatch_websocket(HttpRequest request, std::shared_ptr<ResponseSink> sink,
                                      std::shared_ptr<WebSocketPeer> peer) {
   in_flight_.fetch_add(1, std::memory_order_relaxed);
-  runtime_->inbox->post([this, request = std::move(request), sink = std::move(sink), peer = std::move(peer)]() mutable {
+  runtime_->inbox->post([this, request = std::move(request), sink = std::move(sink),
+                         peer = std::move(peer)]() mutable {
     start_websocket(request, std::move(sink), std::move(peer));
   });
 }
@@ -209,24 +231,31 @@ void AsgiContext::start_http(HttpRequest& request, std::shared_ptr<ResponseSink>
 void AsgiContext::start_websocket(HttpRequest& request, std::shared_ptr<ResponseSink> sink,
                                   std::shared_ptr<WebSocketPeer> peer) {
   PyRef scope = build_scope(*runtime_, request, ScopeKind::websocket);
-  PyRef exchange = scope ? make_websocket_exchange(runtime_, request, sink, std::move(peer)) : PyRef();
+  PyRef exchange =
+      scope ? make_websocket_exchange(runtime_, request, sink, std::move(peer)) : PyRef();
   start_app(request, scope.get(), std::move(exchange), *sink);
 }
 
-void AsgiContext::start_app(const HttpRequest& request, PyObject* scope, PyRef exchange, ResponseSink& sink) {
+void AsgiContext::start_app(const HttpRequest& request, PyObject* scope, PyRef exchange,
+                            ResponseSink& sink) {
   AsgiRuntime& r = *runtime_;
-  PyRef coroutine = exchange ? PyRef::steal(PyObject_CallFunctionObjArgs(r.run_exchange.get(), app_.get(), scope,
-                                                                        exchange.get(), r.running.get(), nullptr))
-                             : PyRef();
-  PyRef task = coroutine ? PyRef::steal(PyObject_CallOneArg(r.create_task.get(), coroutine.get())) : PyRef();
+  PyRef coroutine =
+      exchange
+          ? PyRef::steal(PyObject_CallFunctionObjArgs(r.run_exchange.get(), app_.get(), scope,
+                                                      exchange.get(), r.running.get(), nullptr))
+          : PyRef();
+  PyRef task =
+      coroutine ? PyRef::steal(PyObject_CallOneArg(r.create_task.get(), coroutine.get())) : PyRef();
   if (task && PySet_Add(r.running.get(), exchange.get()) == 0) return;
   const std::string error = take_exception_text();
   if (exchange) {  // it answers 500 and counts the request as done
-    PyRef failed = PyRef::steal(PyObject_CallMethod(exchange.get(), "app_failed", "s", error.c_str()));
+    PyRef failed =
+        PyRef::steal(PyObject_CallMethod(exchange.get(), "app_failed", "s", error.c_str()));
     if (!failed) PyErr_Clear();
     return;
   }
-  logging::error_log().error("cannot start the ASGI app for {} {}: {}", request.method, request.target, error);
+  logging::error_log().error("cannot start the ASGI app for {} {}: {}", request.method,
+                             request.target, error);
   in_flight_.fetch_sub(1, std::memory_order_relaxed);
   sink.fail(500);
 }
@@ -236,7 +265,8 @@ void AsgiContext::arm_tick() {
   const double seconds = std::chrono::duration<double>(settings_.tick_interval).count();
   tick_handle_ = PyRef::steal(
       PyObject_CallMethod(runtime_->loop.get(), "call_later", "dO", seconds, tick_callable_.get()));
-  if (!tick_handle_) logging::error_log().error("cannot arm the loop's heartbeat: {}", take_exception_text());
+  if (!tick_handle_)
+    logging::error_log().error("cannot arm the loop's heartbeat: {}", take_exception_text());
 }
 
 PyObject* AsgiContext::drain_entry(PyObject* capsule, PyObject*) {

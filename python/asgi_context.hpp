@@ -25,8 +25,8 @@ namespace hornbeam::python {
 struct AsgiRuntime;
 
 struct AsgiSettings {
-  std::string loop = "auto";      // auto | asyncio | uvloop
-  std::string lifespan = "auto";  // auto | on | off
+  std::string loop = "auto";                          // auto | asyncio | uvloop
+  std::string lifespan = "auto";                      // auto | on | off
   std::chrono::milliseconds graceful_timeout{30000};  // bounds lifespan shutdown
   std::chrono::milliseconds tick_interval{1000};      // how often the loop proves it turns
   int index = 0;                                      // the context's number, for log lines
@@ -52,13 +52,14 @@ class AsgiContext final : public ContextState {
   AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hooks);
   ~AsgiContext() override;
 
-  bool serve() override;          // runs the loop; then lifespan shutdown, and closes it
-  void stop_serving() override;   // any thread
+  bool serve() override;         // runs the loop; then lifespan shutdown, and closes it
+  void stop_serving() override;  // any thread
 
   // Any thread (the I/O thread): runs the app for this request on the loop.
   void dispatch(HttpRequest request, std::shared_ptr<ResponseSink> sink);
   // The same for a WebSocket handshake.
-  void dispatch_websocket(HttpRequest request, std::shared_ptr<ResponseSink> sink, std::shared_ptr<WebSocketPeer> peer);
+  void dispatch_websocket(HttpRequest request, std::shared_ptr<ResponseSink> sink,
+                          std::shared_ptr<WebSocketPeer> peer);
   // Requests handed over and not yet finished: the worker gives new ones to the least loaded.
   int load() const { return in_flight_.load(std::memory_order_relaxed); }
   const std::string& loop_name() const { return loop_name_; }
@@ -72,7 +73,8 @@ class AsgiContext final : public ContextState {
  private:
   // Loop thread: runs the app for one connection (`exchange` null: the exchange could not be made).
   void start_http(HttpRequest& request, std::shared_ptr<ResponseSink> sink);
-  void start_websocket(HttpRequest& request, std::shared_ptr<ResponseSink> sink, std::shared_ptr<WebSocketPeer> peer);
+  void start_websocket(HttpRequest& request, std::shared_ptr<ResponseSink> sink,
+                       std::shared_ptr<WebSocketPeer> peer);
   void start_app(const HttpRequest& request, PyObject* scope, PyRef exchange, ResponseSink& sink);
   void start_lifespan();
   void stop_lifespan();

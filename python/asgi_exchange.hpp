@@ -24,7 +24,9 @@ struct ExchangeBase {
 
   const AsgiKeys& keys() const { return runtime->keys; }
   // A new reference to an awaitable that is done already (None when value is null).
-  PyObject* ready(PyObject* value = nullptr) { return make_ready(runtime->ready_type.get(), value).release(); }
+  PyObject* ready(PyObject* value = nullptr) {
+    return make_ready(runtime->ready_type.get(), value).release();
+  }
   // A new future, kept in `slot` until a wake-up resolves it; a new reference.
   PyObject* wait_in(PyRef& slot) {
     slot = PyRef::steal(PyObject_CallNoArgs(runtime->create_future.get()));
@@ -34,8 +36,7 @@ struct ExchangeBase {
 
 template <class X>
 struct ExchangeObject {
-  PyObject_HEAD
-  X* exchange;
+  PyObject_HEAD X* exchange;
 };
 
 template <class X>

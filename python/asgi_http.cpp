@@ -38,7 +38,8 @@ PyRef disconnect_message(const AsgiKeys& k) { return make_message(k, k.http_disc
 
 PyRef request_message(const AsgiKeys& k, std::string_view body, bool more_body) {
   PyRef message = make_message(k, k.http_request.get());
-  PyRef bytes = PyRef::steal(PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
+  PyRef bytes =
+      PyRef::steal(PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
   if (!message || !bytes || PyDict_SetItem(message.get(), k.body.get(), bytes.get()) != 0 ||
       PyDict_SetItem(message.get(), k.more_body.get(), more_body ? Py_True : Py_False) != 0) {
     return {};
@@ -75,7 +76,8 @@ PyRef next_receive(HttpExchange& x) {
 void send_head(HttpExchange& x) {
   if (x.head_sent) return;
   x.head_sent = true;
-  x.sink->start(std::to_string(x.status) + " " + std::string(reason_phrase(x.status)), std::move(x.headers));
+  x.sink->start(std::to_string(x.status) + " " + std::string(reason_phrase(x.status)),
+                std::move(x.headers));
 }
 
 // The response ended: a receive() waiting for the end learns of it.
@@ -105,12 +107,14 @@ PyObject* send_start(HttpExchange& x, PyObject* message) {
     return nullptr;
   }
   long status = 0;
-  if (!message_int(message, k.status.get(), -1, status) || !message_headers(message, k.headers.get(), x.headers) ||
+  if (!message_int(message, k.status.get(), -1, status) ||
+      !message_headers(message, k.headers.get(), x.headers) ||
       !message_flag(message, k.trailers.get(), x.trailers)) {
     return nullptr;
   }
   if (status < 200 || status > 999) {
-    PyErr_Format(PyExc_ValueError, "http.response.start needs a 'status' from 200 to 999, not %ld", status);
+    PyErr_Format(PyExc_ValueError, "http.response.start needs a 'status' from 200 to 999, not %ld",
+                 status);
     return nullptr;
   }
   x.status = static_cast<int>(status);
@@ -164,8 +168,9 @@ PyObject* send_trailers(HttpExchange& x, PyObject* message) {
     return nullptr;
   }
   if (!x.body_complete || x.complete) {
-    PyErr_SetString(PyExc_RuntimeError, x.complete ? "http.response.trailers sent after the last trailers"
-                                                   : "http.response.trailers sent before the end of the body");
+    PyErr_SetString(PyExc_RuntimeError,
+                    x.complete ? "http.response.trailers sent after the last trailers"
+                               : "http.response.trailers sent before the end of the body");
     return nullptr;
   }
   std::vector<HttpHeader> fields;
@@ -191,14 +196,17 @@ PyObject* send_path(HttpExchange& x, PyObject* message) {
   if (!message_str(message, k.path.get(), path)) return nullptr;
   UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat info {};
-  if (!file || ::fstat(file.get(), &info) != 0) return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path.c_str());
+  if (!file || ::fstat(file.get(), &info) != 0)
+    return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path.c_str());
   if (!S_ISREG(info.st_mode)) {
-    PyErr_Format(PyExc_ValueError, "http.response.pathsend needs a regular file, not %s", path.c_str());
+    PyErr_Format(PyExc_ValueError, "http.response.pathsend needs a regular file, not %s",
+                 path.c_str());
     return nullptr;
   }
   const auto length = static_cast<std::uint64_t>(info.st_size);
-  if (std::none_of(x.headers.begin(), x.headers.end(),
-                   [](const HttpHeader& header) { return iequals(header.name, "Content-Length"); })) {
+  if (std::none_of(x.headers.begin(), x.headers.end(), [](const HttpHeader& header) {
+        return iequals(header.name, "Content-Length");
+      })) {
     x.headers.push_back({"Content-Length", std::to_string(length)});
   }
   send_head(x);
@@ -230,13 +238,15 @@ PyObject* exchange_app_returned(PyObject* self, PyObject*) {
   if (x.sink->client_gone()) {
     x.sink->abort();
   } else if (!x.head_sent) {
-    logging::error_log().error("error handling {} {}: the ASGI app returned without {}", x.method, x.target,
+    logging::error_log().error("error handling {} {}: the ASGI app returned without {}", x.method,
+                               x.target,
                                x.start_received ? "completing its response" : "sending a response");
     x.sink->fail(500);
   } else {
-    logging::error_log().error("error handling {} {}: the ASGI app returned before the end of its response body; "
-                               "the connection was cut",
-                               x.method, x.target);
+    logging::error_log().error(
+        "error handling {} {}: the ASGI app returned before the end of its response body; "
+        "the connection was cut",
+        x.method, x.target);
     x.sink->abort();
   }
   mark_complete(x);
@@ -260,13 +270,16 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
     traceback = "(no traceback)";
   }
   if (x.sink->client_gone()) {
-    logging::error_log().info("{} {}: the client left and the ASGI app raised:\n{}", x.method, x.target, traceback);
+    logging::error_log().info("{} {}: the client left and the ASGI app raised:\n{}", x.method,
+                              x.target, traceback);
     x.sink->abort();
   } else {
     logging::error_log().error("error handling {} {}:\n{}", x.method, x.target, traceback);
     if (!x.complete) {
-      if (x.head_sent) x.sink->abort();
-      else x.sink->fail(500);
+      if (x.head_sent)
+        x.sink->abort();
+      else
+        x.sink->fail(500);
     }
   }
   mark_complete(x);
@@ -274,7 +287,8 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
 }
 
 PyMethodDef methods[] = {
-    {"receive", exchange_receive<HttpExchange>, METH_NOARGS, "ASGI receive(): the next http.request or http.disconnect."},
+    {"receive", exchange_receive<HttpExchange>, METH_NOARGS,
+     "ASGI receive(): the next http.request or http.disconnect."},
     {"send", exchange_send, METH_O, "ASGI send(message)."},
     {"app_returned", exchange_app_returned, METH_NOARGS, "The app's coroutine returned."},
     {"app_failed", exchange_app_failed, METH_O, "The app raised (its formatted traceback)."},

@@ -36,7 +36,8 @@ PyRef message_get(PyObject* message, PyObject* key) {
 
 bool message_type(PyObject* message, PyObject* type_key, PyRef& type) {
   if (!PyMapping_Check(message)) {
-    PyErr_Format(PyExc_TypeError, "an ASGI message must be a dict, not %.200s", Py_TYPE(message)->tp_name);
+    PyErr_Format(PyExc_TypeError, "an ASGI message must be a dict, not %.200s",
+                 Py_TYPE(message)->tp_name);
     return false;
   }
   type = message_get(message, type_key);
@@ -66,7 +67,8 @@ bool message_bytes_view(PyObject* message, PyObject* key, PyRef& owner, std::str
                         std::string_view& view) {
   owner = message_get(message, key);
   if (owner && PyBytes_Check(owner.get())) {
-    view = std::string_view(PyBytes_AS_STRING(owner.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(owner.get())));
+    view = std::string_view(PyBytes_AS_STRING(owner.get()),
+                            static_cast<std::size_t>(PyBytes_GET_SIZE(owner.get())));
     return true;
   }
   if (PyErr_Occurred() || !message_bytes(message, key, scratch)) return false;
@@ -93,7 +95,8 @@ bool message_int(PyObject* message, PyObject* key, long fallback, long& out) {
     return !PyErr_Occurred();
   }
   if (!PyLong_Check(value.get())) {
-    PyErr_Format(PyExc_TypeError, "%R must be an int, not %.200s", key, Py_TYPE(value.get())->tp_name);
+    PyErr_Format(PyExc_TypeError, "%R must be an int, not %.200s", key,
+                 Py_TYPE(value.get())->tp_name);
     return false;
   }
   out = PyLong_AsLong(value.get());
@@ -105,7 +108,8 @@ bool message_str(PyObject* message, PyObject* key, std::string& out) {
   PyRef value = message_get(message, key);
   if (!value || value.get() == Py_None) return !PyErr_Occurred();
   if (!PyUnicode_Check(value.get())) {
-    PyErr_Format(PyExc_TypeError, "%R must be a str, not %.200s", key, Py_TYPE(value.get())->tp_name);
+    PyErr_Format(PyExc_TypeError, "%R must be a str, not %.200s", key,
+                 Py_TYPE(value.get())->tp_name);
     return false;
   }
   Py_ssize_t size = 0;
@@ -122,10 +126,12 @@ bool message_headers(PyObject* message, PyObject* key, std::vector<HttpHeader>& 
   PyRef iterator = PyRef::steal(PyObject_GetIter(value.get()));
   if (!iterator) return false;
   while (PyRef item = PyRef::steal(PyIter_Next(iterator.get()))) {
-    PyRef pair = PyRef::steal(PySequence_Fast(item.get(), "each ASGI header must be a [name, value] pair"));
+    PyRef pair =
+        PyRef::steal(PySequence_Fast(item.get(), "each ASGI header must be a [name, value] pair"));
     if (!pair) return false;
     if (PySequence_Fast_GET_SIZE(pair.get()) != 2) {
-      PyErr_Format(PyExc_ValueError, "each ASGI header must be a [name, value] pair, not %R", item.get());
+      PyErr_Format(PyExc_ValueError, "each ASGI header must be a [name, value] pair, not %R",
+                   item.get());
       return false;
     }
     HttpHeader header;
@@ -134,7 +140,8 @@ bool message_headers(PyObject* message, PyObject* key, std::vector<HttpHeader>& 
       return false;
     }
     if (!is_token(header.name) || has_line_break_or_nul(header.value)) {
-      PyErr_Format(PyExc_ValueError, "invalid header %R (CR, LF or NUL, or a bad name)", item.get());
+      PyErr_Format(PyExc_ValueError, "invalid header %R (CR, LF or NUL, or a bad name)",
+                   item.get());
       return false;
     }
     if (!is_hop_by_hop(header.name)) out.push_back(std::move(header));

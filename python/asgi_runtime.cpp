@@ -81,7 +81,8 @@ bool resolve_future(const AsgiKeys& keys, PyObject* future, PyObject* value) {
   PyRef done = PyRef::steal(PyObject_CallMethodNoArgs(future, keys.done.get()));
   if (!done) return false;
   if (done.get() == Py_True) return true;
-  PyRef result = PyRef::steal(PyObject_CallMethodOneArg(future, keys.set_result.get(), value ? value : Py_None));
+  PyRef result = PyRef::steal(
+      PyObject_CallMethodOneArg(future, keys.set_result.get(), value ? value : Py_None));
   return static_cast<bool>(result);
 }
 

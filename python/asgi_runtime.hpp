@@ -17,15 +17,18 @@ namespace hornbeam::python {
 struct AsgiKeys {
   AsgiKeys();
   // message and scope keys
-  PyRef type, body, more_body, status, headers, trailers, more_trailers, path, bytes, text, code, reason,
-      subprotocol, subprotocols;
+  PyRef type, body, more_body, status, headers, trailers, more_trailers, path, bytes, text, code,
+      reason, subprotocol, subprotocols;
   // message types
-  PyRef http_request, http_disconnect, http_response_start, http_response_body, http_response_trailers,
-      http_response_pathsend, websocket_connect, websocket_accept, websocket_receive, websocket_send,
-      websocket_close, websocket_disconnect, websocket_http_response_start, websocket_http_response_body;
+  PyRef http_request, http_disconnect, http_response_start, http_response_body,
+      http_response_trailers, http_response_pathsend, websocket_connect, websocket_accept,
+      websocket_receive, websocket_send, websocket_close, websocket_disconnect,
+      websocket_http_response_start, websocket_http_response_body;
   // scope
-  PyRef asgi, http_version, method, scheme, raw_path, query_string, root_path, client, server, state, extensions;
-  PyRef http, websocket, version_1_1, version_1_0, get, post, scheme_http, scheme_ws, empty_str, empty_bytes;
+  PyRef asgi, http_version, method, scheme, raw_path, query_string, root_path, client, server,
+      state, extensions;
+  PyRef http, websocket, version_1_1, version_1_0, get, post, scheme_http, scheme_ws, empty_str,
+      empty_bytes;
   // methods called on futures
   PyRef set_result, set_exception, done;
 };
@@ -51,7 +54,8 @@ struct AsgiRuntime {
 // `poke` on the loop, however many wakes come before it runs.
 class LoopWaker : public std::enable_shared_from_this<LoopWaker> {
  public:
-  LoopWaker(std::shared_ptr<EventInbox> inbox, void (*poke)(PyObject*)) : inbox_(std::move(inbox)), poke_(poke) {}
+  LoopWaker(std::shared_ptr<EventInbox> inbox, void (*poke)(PyObject*))
+      : inbox_(std::move(inbox)), poke_(poke) {}
 
   void wake();
   // Loop thread: which object to poke (cleared when it dies).

@@ -14,7 +14,8 @@ PyRef bytes_of(std::string_view text) {
 // (host, port), or None for a unix socket (no address).
 PyRef address_pair(const std::string& host, std::uint16_t port) {
   if (host.empty()) return PyRef::borrow(Py_None);
-  PyRef text = PyRef::steal(PyUnicode_DecodeLatin1(host.data(), static_cast<Py_ssize_t>(host.size()), nullptr));
+  PyRef text = PyRef::steal(
+      PyUnicode_DecodeLatin1(host.data(), static_cast<Py_ssize_t>(host.size()), nullptr));
   PyRef number = PyRef::steal(PyLong_FromUnsignedLong(port));
   if (!text || !number) return {};
   return PyRef::steal(PyTuple_Pack(2, text.get(), number.get()));
@@ -52,7 +53,8 @@ PyRef subprotocol_list(const std::vector<HttpHeader>& headers) {
       while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
       while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
       if (item.empty()) continue;
-      PyRef text = PyRef::steal(PyUnicode_DecodeLatin1(item.data(), static_cast<Py_ssize_t>(item.size()), nullptr));
+      PyRef text = PyRef::steal(
+          PyUnicode_DecodeLatin1(item.data(), static_cast<Py_ssize_t>(item.size()), nullptr));
       if (!text || PyList_Append(list.get(), text.get()) != 0) return {};
     }
   }
@@ -69,7 +71,8 @@ PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind) {
   PyRef scope = PyRef::steal(PyDict_New());
   PyRef asgi = PyRef::steal(Py_BuildValue("{s:s,s:s}", "version", "3.0", "spec_version", "2.4"));
   PyRef extensions = kind == ScopeKind::http
-                         ? PyRef::steal(Py_BuildValue("{s:{},s:{}}", "http.response.trailers", "http.response.pathsend"))
+                         ? PyRef::steal(Py_BuildValue("{s:{},s:{}}", "http.response.trailers",
+                                                      "http.response.pathsend"))
                          : PyRef::steal(Py_BuildValue("{s:{}}", "websocket.http.response"));
   if (!scope || !set(scope.get(), k.type, kind == ScopeKind::http ? k.http : k.websocket) ||
       !set(scope.get(), k.asgi, asgi) ||
@@ -83,7 +86,8 @@ PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind) {
 PyRef build_scope(const AsgiRuntime& runtime, const HttpRequest& request, ScopeKind kind) {
   const AsgiKeys& k = runtime.keys;
   PyRef scope = PyRef::steal(PyDict_Copy(
-      (kind == ScopeKind::http ? runtime.scope_template_http : runtime.scope_template_websocket).get()));
+      (kind == ScopeKind::http ? runtime.scope_template_http : runtime.scope_template_websocket)
+          .get()));
   if (!scope) return {};
   PyObject* s = scope.get();
   const std::string path = percent_decode(request.path);
@@ -91,20 +95,26 @@ PyRef build_scope(const AsgiRuntime& runtime, const HttpRequest& request, ScopeK
       set(s, k.http_version, request.version == 10 ? k.version_1_0 : k.version_1_1) &&
       (kind == ScopeKind::websocket ||
        set(s, k.method,
-           request.method == "GET"    ? k.get
-           : request.method == "POST" ? k.post
-                                      : PyRef::steal(PyUnicode_FromStringAndSize(
-                                            request.method.data(), static_cast<Py_ssize_t>(request.method.size()))))) &&
-      set(s, k.path, PyRef::steal(PyUnicode_DecodeUTF8(path.data(), static_cast<Py_ssize_t>(path.size()), "replace"))) &&
-      set(s, k.raw_path, bytes_of(request.path)) && set(s, k.query_string, bytes_of(request.query)) &&
+           request.method == "GET" ? k.get
+           : request.method == "POST"
+               ? k.post
+               : PyRef::steal(PyUnicode_FromStringAndSize(
+                     request.method.data(), static_cast<Py_ssize_t>(request.method.size()))))) &&
+      set(s, k.path,
+          PyRef::steal(PyUnicode_DecodeUTF8(path.data(), static_cast<Py_ssize_t>(path.size()),
+                                            "replace"))) &&
+      set(s, k.raw_path, bytes_of(request.path)) &&
+      set(s, k.query_string, bytes_of(request.query)) &&
       set(s, k.headers, header_list(request.headers)) &&
       set(s, k.client, address_pair(request.remote_addr, request.remote_port)) &&
       set(s, k.server, address_pair(request.server_name, request.server_port)) &&
       (kind == ScopeKind::http || set(s, k.subprotocols, subprotocol_list(request.headers))) &&
-      (!runtime.lifespan_state || set(s, k.state, PyRef::steal(PyDict_Copy(runtime.lifespan_state.get()))));
+      (!runtime.lifespan_state ||
+       set(s, k.state, PyRef::steal(PyDict_Copy(runtime.lifespan_state.get()))));
   if (!ok) return {};
-  if (request.url_scheme == "https" && !set(s, k.scheme, PyRef::steal(PyUnicode_FromString(
-                                                             kind == ScopeKind::http ? "https" : "wss")))) {
+  if (request.url_scheme == "https" &&
+      !set(s, k.scheme,
+           PyRef::steal(PyUnicode_FromString(kind == ScopeKind::http ? "https" : "wss")))) {
     return {};
   }
   return scope;

@@ -29,13 +29,18 @@ struct WebSocketExchange : ExchangeBase {
   std::vector<HttpHeader> headers;
 };
 
-bool set(PyObject* dict, const PyRef& key, PyObject* value) { return value && PyDict_SetItem(dict, key.get(), value) == 0; }
+bool set(PyObject* dict, const PyRef& key, PyObject* value) {
+  return value && PyDict_SetItem(dict, key.get(), value) == 0;
+}
 
 PyRef disconnect_message(const AsgiKeys& k, const WebSocketClose& why) {
   PyRef message = make_message(k, k.websocket_disconnect.get());
   PyRef code = PyRef::steal(PyLong_FromLong(why.code));
-  PyRef reason = PyRef::steal(PyUnicode_DecodeUTF8(why.reason.data(), static_cast<Py_ssize_t>(why.reason.size()), "replace"));
-  if (!message || !set(message.get(), k.code, code.get()) || !set(message.get(), k.reason, reason.get())) return {};
+  PyRef reason = PyRef::steal(PyUnicode_DecodeUTF8(
+      why.reason.data(), static_cast<Py_ssize_t>(why.reason.size()), "replace"));
+  if (!message || !set(message.get(), k.code, code.get()) ||
+      !set(message.get(), k.reason, reason.get()))
+    return {};
   return message;
 }
 
@@ -51,17 +56,18 @@ PyRef next_receive(WebSocketExchange& x) {
     x.disconnect_delivered = true;
     return disconnect_message(k, {1006, ""});
   }
-  if (x.phase == Phase::responding || x.phase == Phase::responded) return disconnect_message(k, {1006, ""});
+  if (x.phase == Phase::responding || x.phase == Phase::responded)
+    return disconnect_message(k, {1006, ""});
   if (auto message = x.peer->receive()) {
     PyRef result = make_message(k, k.websocket_receive.get());
     if (!result) return {};
     if (message->binary) {
-      PyRef bytes = PyRef::steal(
-          PyBytes_FromStringAndSize(message->data.data(), static_cast<Py_ssize_t>(message->data.size())));
+      PyRef bytes = PyRef::steal(PyBytes_FromStringAndSize(
+          message->data.data(), static_cast<Py_ssize_t>(message->data.size())));
       if (!set(result.get(), k.bytes, bytes.get())) return {};
     } else {
-      PyRef text = PyRef::steal(
-          PyUnicode_DecodeUTF8(message->data.data(), static_cast<Py_ssize_t>(message->data.size()), "replace"));
+      PyRef text = PyRef::steal(PyUnicode_DecodeUTF8(
+          message->data.data(), static_cast<Py_ssize_t>(message->data.size()), "replace"));
       if (!set(result.get(), k.text, text.get())) return {};
     }
     return result;
@@ -82,10 +88,12 @@ PyObject* runtime_error(const char* text) {
 
 PyObject* send_accept(WebSocketExchange& x, PyObject* message) {
   const AsgiKeys& k = x.keys();
-  if (x.phase != Phase::handshake) return runtime_error("websocket.accept sent after the handshake was answered");
+  if (x.phase != Phase::handshake)
+    return runtime_error("websocket.accept sent after the handshake was answered");
   std::string subprotocol;
   std::vector<HttpHeader> headers;
-  if (!message_str(message, k.subprotocol.get(), subprotocol) || !message_headers(message, k.headers.get(), headers)) {
+  if (!message_str(message, k.subprotocol.get(), subprotocol) ||
+      !message_headers(message, k.headers.get(), headers)) {
     return nullptr;
   }
   x.phase = Phase::accepted;
@@ -95,7 +103,8 @@ PyObject* send_accept(WebSocketExchange& x, PyObject* message) {
 
 PyObject* send_message(WebSocketExchange& x, PyObject* message) {
   const AsgiKeys& k = x.keys();
-  if (x.phase == Phase::handshake) return runtime_error("websocket.send sent before websocket.accept");
+  if (x.phase == Phase::handshake)
+    return runtime_error("websocket.send sent before websocket.accept");
   if (x.phase != Phase::accepted) return runtime_error("websocket.send sent after websocket.close");
   PyRef bytes = message_get(message, k.bytes.get());
   PyRef text = message_get(message, k.text.get());
@@ -122,7 +131,9 @@ PyObject* send_close(WebSocketExchange& x, PyObject* message) {
   const AsgiKeys& k = x.keys();
   long code = 1000;
   std::string reason;
-  if (!message_int(message, k.code.get(), 1000, code) || !message_str(message, k.reason.get(), reason)) return nullptr;
+  if (!message_int(message, k.code.get(), 1000, code) ||
+      !message_str(message, k.reason.get(), reason))
+    return nullptr;
   if (x.phase == Phase::handshake) {
     x.phase = Phase::closed;
     x.sink->fail(403);  // refused before the handshake: HTTP 403
@@ -135,27 +146,34 @@ PyObject* send_close(WebSocketExchange& x, PyObject* message) {
 
 PyObject* send_response_start(WebSocketExchange& x, PyObject* message) {
   const AsgiKeys& k = x.keys();
-  if (x.phase != Phase::handshake) return runtime_error("websocket.http.response.start sent after the handshake was answered");
+  if (x.phase != Phase::handshake)
+    return runtime_error("websocket.http.response.start sent after the handshake was answered");
   long status = 0;
-  if (!message_int(message, k.status.get(), -1, status) || !message_headers(message, k.headers.get(), x.headers)) {
+  if (!message_int(message, k.status.get(), -1, status) ||
+      !message_headers(message, k.headers.get(), x.headers)) {
     return nullptr;
   }
   if (status < 200 || status > 999) {
-    PyErr_Format(PyExc_ValueError, "websocket.http.response.start needs a 'status' from 200 to 999, not %ld", status);
+    PyErr_Format(PyExc_ValueError,
+                 "websocket.http.response.start needs a 'status' from 200 to 999, not %ld", status);
     return nullptr;
   }
   x.status = static_cast<int>(status);
   x.phase = Phase::responding;
-  x.sink->start(std::to_string(status) + " " + std::string(reason_phrase(x.status)), std::move(x.headers));
+  x.sink->start(std::to_string(status) + " " + std::string(reason_phrase(x.status)),
+                std::move(x.headers));
   return x.ready();
 }
 
 PyObject* send_response_body(WebSocketExchange& x, PyObject* message) {
   const AsgiKeys& k = x.keys();
-  if (x.phase != Phase::responding) return runtime_error("websocket.http.response.body sent outside a started response");
+  if (x.phase != Phase::responding)
+    return runtime_error("websocket.http.response.body sent outside a started response");
   std::string body;
   bool more_body = false;
-  if (!message_bytes(message, k.body.get(), body) || !message_flag(message, k.more_body.get(), more_body)) return nullptr;
+  if (!message_bytes(message, k.body.get(), body) ||
+      !message_flag(message, k.more_body.get(), more_body))
+    return nullptr;
   if (!x.sink->write_nowait(body)) {
     PyErr_SetString(PyExc_OSError, "the client disconnected");
     return nullptr;
@@ -177,7 +195,8 @@ PyObject* exchange_send(PyObject* self, PyObject* message) {
   if (is_type(type.get(), k.websocket_close)) return send_close(x, message);
   if (is_type(type.get(), k.websocket_http_response_start)) return send_response_start(x, message);
   if (is_type(type.get(), k.websocket_http_response_body)) return send_response_body(x, message);
-  PyErr_Format(PyExc_RuntimeError, "unexpected ASGI message type %R in a websocket scope", type.get());
+  PyErr_Format(PyExc_RuntimeError, "unexpected ASGI message type %R in a websocket scope",
+               type.get());
   return nullptr;
 }
 
@@ -211,13 +230,15 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
   }
   const char* traceback = PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : nullptr;
   if (!traceback) PyErr_Clear();
-  logging::error_log().error("error handling websocket {}:\n{}", x.target, traceback ? traceback : "(no traceback)");
+  logging::error_log().error("error handling websocket {}:\n{}", x.target,
+                             traceback ? traceback : "(no traceback)");
   end_connection(x, 500, 1011);
   Py_RETURN_NONE;
 }
 
 PyMethodDef methods[] = {
-    {"receive", exchange_receive<WebSocketExchange>, METH_NOARGS, "ASGI receive(): websocket.connect, .receive or .disconnect."},
+    {"receive", exchange_receive<WebSocketExchange>, METH_NOARGS,
+     "ASGI receive(): websocket.connect, .receive or .disconnect."},
     {"send", exchange_send, METH_O, "ASGI send(message)."},
     {"app_returned", exchange_app_returned, METH_NOARGS, "The app's coroutine returned."},
     {"app_failed", exchange_app_failed, METH_O, "The app raised (its formatted traceback)."},
@@ -232,8 +253,9 @@ PyRef make_websocket_exchange_type() {
   return PyRef::steal(PyType_FromSpec(&spec));
 }
 
-PyRef make_websocket_exchange(const std::shared_ptr<AsgiRuntime>& runtime, const HttpRequest& request,
-                              std::shared_ptr<ResponseSink> sink, std::shared_ptr<WebSocketPeer> peer) {
+PyRef make_websocket_exchange(const std::shared_ptr<AsgiRuntime>& runtime,
+                              const HttpRequest& request, std::shared_ptr<ResponseSink> sink,
+                              std::shared_ptr<WebSocketPeer> peer) {
   auto* object = new_exchange<WebSocketExchange>(runtime, runtime->websocket_exchange_type.get());
   if (!object) return {};
   WebSocketExchange* x = object->exchange;

@@ -14,7 +14,8 @@ namespace hornbeam::python {
 
 PyRef make_websocket_exchange_type();
 // GIL held, on the loop's thread; the outcome ends the connection exactly once, like HTTP.
-PyRef make_websocket_exchange(const std::shared_ptr<AsgiRuntime>& runtime, const HttpRequest& request,
-                              std::shared_ptr<ResponseSink> sink, std::shared_ptr<WebSocketPeer> peer);
+PyRef make_websocket_exchange(const std::shared_ptr<AsgiRuntime>& runtime,
+                              const HttpRequest& request, std::shared_ptr<ResponseSink> sink,
+                              std::shared_ptr<WebSocketPeer> peer);
 
 }  // namespace hornbeam::python

@@ -6,8 +6,7 @@ namespace hornbeam::python {
 namespace {
 
 struct ReadyObject {
-  PyObject_HEAD
-  PyObject* value;  // owned; null once given
+  PyObject_HEAD PyObject* value;  // owned; null once given
 };
 
 void ready_dealloc(PyObject* self) {
@@ -37,7 +36,8 @@ PyType_Slot ready_slots[] = {
     {Py_tp_doc, const_cast<char*>("An ASGI result that needs no waiting.")},
     {0, nullptr}};
 
-PyType_Spec ready_spec = {"hornbeam.ReadyAwaitable", sizeof(ReadyObject), 0, Py_TPFLAGS_DEFAULT, ready_slots};
+PyType_Spec ready_spec = {"hornbeam.ReadyAwaitable", sizeof(ReadyObject), 0, Py_TPFLAGS_DEFAULT,
+                          ready_slots};
 
 }  // namespace
 

@@ -82,7 +82,8 @@ std::optional<WebSocketAction> WebSocketChannel::next_action() {
     if (actions_.empty()) return std::nullopt;
     action = std::move(actions_.front());
     actions_.pop_front();
-    if (const auto* message = std::get_if<WebSocketMessage>(&*action)) action_bytes_ -= message->data.size();
+    if (const auto* message = std::get_if<WebSocketMessage>(&*action))
+      action_bytes_ -= message->data.size();
     if (wants_room_ && action_bytes_ < high_water_) {
       wants_room_ = false;
       room_freed = true;

@@ -5,11 +5,11 @@
 
 #include "common/logging.hpp"
 
+#include <spdlog/logger.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
-#include <spdlog/logger.h>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -24,9 +24,12 @@ constexpr int abnormal_closure = 1006;  // RFC 6455: the connection dropped with
 
 class Connection final : public WebSocketSession, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Protocol::socket socket, std::shared_ptr<WebSocketChannel> channel, const config::WebSocket& settings,
-             std::set<WebSocketSession*>& sessions)
-      : ws_(std::move(socket)), channel_(std::move(channel)), settings_(settings), sessions_(sessions),
+  Connection(Protocol::socket socket, std::shared_ptr<WebSocketChannel> channel,
+             const config::WebSocket& settings, std::set<WebSocketSession*>& sessions)
+      : ws_(std::move(socket)),
+        channel_(std::move(channel)),
+        settings_(settings),
+        sessions_(sessions),
         heartbeat_(ws_.get_executor()) {
     sessions_.insert(this);
   }
@@ -47,27 +50,31 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
     timeout.idle_timeout = websocket::stream_base::none();
     timeout.keep_alive_pings = false;
     ws_.set_option(timeout);
-    ws_.control_callback([this](websocket::frame_type, beast::string_view) { heard_ = Clock::now(); });
+    ws_.control_callback(
+        [this](websocket::frame_type, beast::string_view) { heard_ = Clock::now(); });
     ws_.read_message_max(settings_.max_message_size);
     if (settings_.compress) {
       websocket::permessage_deflate deflate;
       deflate.server_enable = true;
       ws_.set_option(deflate);
     }
-    ws_.set_option(websocket::stream_base::decorator([accept = std::move(accept)](websocket::response_type& response) {
-      response.set(http::field::server, "hornbeam");
-      if (!accept.subprotocol.empty()) response.set(http::field::sec_websocket_protocol, accept.subprotocol);
-      for (const auto& header : accept.headers) response.insert(header.name, header.value);
-    }));
+    ws_.set_option(websocket::stream_base::decorator(
+        [accept = std::move(accept)](websocket::response_type& response) {
+          response.set(http::field::server, "hornbeam");
+          if (!accept.subprotocol.empty())
+            response.set(http::field::sec_websocket_protocol, accept.subprotocol);
+          for (const auto& header : accept.headers) response.insert(header.name, header.value);
+        }));
     auto shared_request = std::make_shared<http::request<http::empty_body>>(std::move(request));
-    ws_.async_accept(*shared_request, [self = shared_from_this(), shared_request](beast::error_code ec) {
-      if (ec) return self->finish({abnormal_closure, "handshake failed: " + ec.message()});
-      self->open_ = true;
-      self->heard_ = Clock::now();
-      self->read();
-      self->pump();
-      self->arm_heartbeat();
-    });
+    ws_.async_accept(
+        *shared_request, [self = shared_from_this(), shared_request](beast::error_code ec) {
+          if (ec) return self->finish({abnormal_closure, "handshake failed: " + ec.message()});
+          self->open_ = true;
+          self->heard_ = Clock::now();
+          self->read();
+          self->pump();
+          self->arm_heartbeat();
+        });
   }
 
   void going_away() override {
@@ -75,9 +82,7 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
     begin_close({1001, "server shutting down"});
   }
 
-  void cut() override {
-    finish({abnormal_closure, ""});
-  }
+  void cut() override { finish({abnormal_closure, ""}); }
 
  private:
   void read() {
@@ -88,7 +93,8 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
       self->reading_ = false;
       if (ec) return self->on_read_error(ec);
       self->heard_ = Clock::now();
-      self->channel_->push_incoming({!self->ws_.got_text(), beast::buffers_to_string(self->buffer_.data())});
+      self->channel_->push_incoming(
+          {!self->ws_.got_text(), beast::buffers_to_string(self->buffer_.data())});
       self->buffer_.clear();
       self->buffer_.shrink_to_fit();  // an idle connection keeps no message buffer
       self->read();
@@ -99,7 +105,8 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
     if (closing_) return finish(closed_by_us_);  // our closing handshake ended the reading
     if (ec == websocket::error::closed) {
       const auto& reason = ws_.reason();
-      return finish({reason.code ? static_cast<int>(reason.code) : 1005, std::string(reason.reason.c_str())});
+      return finish(
+          {reason.code ? static_cast<int>(reason.code) : 1005, std::string(reason.reason.c_str())});
     }
     if (ec == websocket::error::message_too_big) return finish({1009, "message too big"});
     finish({abnormal_closure, ""});
@@ -116,11 +123,12 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
       writing_ = true;
       ws_.text(!message->binary);
       auto data = std::make_shared<std::string>(std::move(message->data));
-      ws_.async_write(asio::buffer(*data), [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
-        self->writing_ = false;
-        if (ec) return self->finish({abnormal_closure, ""});
-        self->pump();
-      });
+      ws_.async_write(asio::buffer(*data),
+                      [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        if (ec) return self->finish({abnormal_closure, ""});
+                        self->pump();
+                      });
     } else if (auto* close = std::get_if<WebSocketClose>(&*action)) {
       begin_close(*close);
     } else {
@@ -133,10 +141,11 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
     if (closing_) return;
     closing_ = true;
     closed_by_us_ = close;
-    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close.code), close.reason),
-                    [self = shared_from_this()](beast::error_code ec) {
-                      if (ec) self->finish(self->closed_by_us_);
-                    });
+    ws_.async_close(
+        websocket::close_reason(static_cast<websocket::close_code>(close.code), close.reason),
+        [self = shared_from_this()](beast::error_code ec) {
+          if (ec) self->finish(self->closed_by_us_);
+        });
   }
 
   // Pings every ping_interval, and drops a peer silent (not even a pong) for idle_timeout.
@@ -149,9 +158,11 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
       auto self = weak.lock();
       if (ec || !self || self->finished_) return;
       const auto now = Clock::now();
-      if (now - self->heard_ >= self->settings_.idle_timeout) return self->finish({abnormal_closure, ""});
+      if (now - self->heard_ >= self->settings_.idle_timeout)
+        return self->finish({abnormal_closure, ""});
       const auto interval = self->settings_.ping_interval;
-      if (interval.count() > 0 && now - self->pinged_ >= interval && !self->pinging_ && !self->closing_) {
+      if (interval.count() > 0 && now - self->pinged_ >= interval && !self->pinging_ &&
+          !self->closing_) {
         self->pinging_ = true;
         self->pinged_ = now;
         self->ws_.async_ping({}, [self](beast::error_code) { self->pinging_ = false; });

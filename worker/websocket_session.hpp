@@ -28,7 +28,8 @@ class WebSocketSession {
 
 // Answers the handshake as `accept` says and runs the connection; it registers itself in
 // `sessions` for its lifetime.
-void start_websocket(Protocol::socket socket, boost::beast::http::request<boost::beast::http::empty_body> request,
+void start_websocket(Protocol::socket socket,
+                     boost::beast::http::request<boost::beast::http::empty_body> request,
                      std::shared_ptr<WebSocketChannel> channel, WebSocketAccept accept,
                      const config::WebSocket& settings, std::set<WebSocketSession*>& sessions);
 

@@ -48,16 +48,17 @@ class Client : public std::enable_shared_from_this<Client> {
     }
     sent_at_ = Clock::now();
     ws_.text(true);
-    ws_.async_write(asio::buffer(message_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return void(++self->totals_.errors);
-      self->ws_.async_read(self->buffer_, [self](beast::error_code read_error, std::size_t) {
-        if (read_error) return void(++self->totals_.errors);
-        self->buffer_.clear();
-        self->totals_.latencies_ms.push_back(
-            std::chrono::duration<double, std::milli>(Clock::now() - self->sent_at_).count());
-        self->send();
-      });
-    });
+    ws_.async_write(
+        asio::buffer(message_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return void(++self->totals_.errors);
+          self->ws_.async_read(self->buffer_, [self](beast::error_code read_error, std::size_t) {
+            if (read_error) return void(++self->totals_.errors);
+            self->buffer_.clear();
+            self->totals_.latencies_ms.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - self->sent_at_).count());
+            self->send();
+          });
+        });
   }
 
   websocket::stream<tcp::socket> ws_;
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string host = argv[1];
-  const tcp::endpoint endpoint(asio::ip::make_address(host), static_cast<unsigned short>(std::atoi(argv[2])));
+  const tcp::endpoint endpoint(asio::ip::make_address(host),
+                               static_cast<unsigned short>(std::atoi(argv[2])));
   const std::string path = argv[3];
   const int clients = std::atoi(argv[4]);
   const double seconds = std::atof(argv[5]);
@@ -81,14 +83,20 @@ int main(int argc, char** argv) {
 
   asio::io_context io;
   Totals totals;
-  totals.stop_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  totals.stop_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(seconds));
   const auto started = Clock::now();
-  for (int i = 0; i < clients; ++i) std::make_shared<Client>(io, totals, message)->start(endpoint, host, path);
+  for (int i = 0; i < clients; ++i)
+    std::make_shared<Client>(io, totals, message)->start(endpoint, host, path);
   io.run();
   const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
   auto& latencies = totals.latencies_ms;
   std::sort(latencies.begin(), latencies.end());
-  const auto at = [&](double q) { return latencies.empty() ? 0.0 : latencies[static_cast<std::size_t>(q * (latencies.size() - 1))]; };
-  std::printf("%.0f %.3f %.3f %ld\n", static_cast<double>(latencies.size()) / elapsed, at(0.5), at(0.99), totals.errors);
+  const auto at = [&](double q) {
+    return latencies.empty() ? 0.0
+                             : latencies[static_cast<std::size_t>(q * (latencies.size() - 1))];
+  };
+  std::printf("%.0f %.3f %.3f %ld\n", static_cast<double>(latencies.size()) / elapsed, at(0.5),
+              at(0.99), totals.errors);
   return 0;
 }
