@@ -38,7 +38,8 @@ std::uint32_t slot_capacity(const config::Config& config) {
 
 std::string worker_executable() {
   // Installed side by side; in the build tree, where CMake put it.
-  const auto beside = std::filesystem::path(own_executable_path()).parent_path() / "hornbeam-worker";
+  const auto beside =
+      std::filesystem::path(own_executable_path()).parent_path() / "hornbeam-worker";
   if (::access(beside.c_str(), X_OK) == 0) return beside.string();
   return HORNBEAM_WORKER_BUILD_PATH;
 }
@@ -98,7 +99,8 @@ class Arbiter final : public Processes {
         supervisor_(*this, segment_, ::getpid()) {}
 
   int run() {
-    SignalQueue signals{SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
+    SignalQueue signals{SIGHUP,  SIGTERM, SIGINT,  SIGQUIT,  SIGTTIN,
+                        SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
     try {
       adopt_sockets();
       start_generation(std::make_shared<const config::Config>(options_.config));
@@ -107,11 +109,13 @@ class Arbiter final : public Processes {
       logging::error_log().critical("{}", e.what());
       return exit_code::config_error;
     }
-    logging::error_log().info("arbiter started (pid {}): app {}, {} worker(s) of {} context(s)", ::getpid(),
-                              options_.config.app, options_.config.workers, options_.config.contexts);
+    logging::error_log().info("arbiter started (pid {}): app {}, {} worker(s) of {} context(s)",
+                              ::getpid(), options_.config.app, options_.config.workers,
+                              options_.config.contexts);
     for (const auto& socket : launches_.rbegin()->second.sockets) {
-      logging::error_log().info("listening on {}{}", socket->name(),
-                                socket->reserved_for_reuse_port() ? " (one SO_REUSEPORT socket per worker)" : "");
+      logging::error_log().info(
+          "listening on {}{}", socket->name(),
+          socket->reserved_for_reuse_port() ? " (one SO_REUSEPORT socket per worker)" : "");
     }
     while (true) {
       for (const int signal : signals.wait(loop_period)) handle_signal(signal);
@@ -122,7 +126,8 @@ class Arbiter final : public Processes {
       if (supervisor_.stopping() && supervisor_.idle()) break;
     }
     if (upgrade_pid_) {
-      for (const auto& socket : listen_set_.alive()) socket->hand_over();  // the new arbiter serves on them
+      for (const auto& socket : listen_set_.alive())
+        socket->hand_over();  // the new arbiter serves on them
     }
     if (gave_up_) {
       logging::error_log().critical("{}", *gave_up_);
@@ -137,9 +142,10 @@ class Arbiter final : public Processes {
     const auto& launch = launches_.at(generation);
     ChildSpec spec;
     spec.executable = worker_executable();
-    spec.arguments = {"-c", "/dev/fd/" + std::to_string(launch.config_fd.get()), "--shm-fd",
-                      std::to_string(segment_.fd()), "--slot", std::to_string(slot), "--generation",
-                      std::to_string(generation)};
+    spec.arguments = {"-c",           "/dev/fd/" + std::to_string(launch.config_fd.get()),
+                      "--shm-fd",     std::to_string(segment_.fd()),
+                      "--slot",       std::to_string(slot),
+                      "--generation", std::to_string(generation)};
     spec.pass_fds = {launch.config_fd.get(), segment_.fd()};
     for (const auto& socket : launch.sockets) {
       if (socket->reserved_for_reuse_port()) {
@@ -177,8 +183,9 @@ class Arbiter final : public Processes {
     auto activated = take_activated_sockets();
     if (!activated.empty()) {
       listen_set_.set_socket_activated(true);
-      logging::error_log().info("socket activation: serving on the {} socket(s) systemd passed; `bind` is not used",
-                                activated.size());
+      logging::error_log().info(
+          "socket activation: serving on the {} socket(s) systemd passed; `bind` is not used",
+          activated.size());
       for (auto& fd : activated) {
         const std::string name = socket_name(fd.get());
         listen_set_.adopt(std::make_shared<ListenSocket>(name, std::move(fd), false));
@@ -186,11 +193,13 @@ class Arbiter final : public Processes {
     }
     for (const auto& entry : options_.inherited.listen) {
       const auto equals = entry.rfind('=');
-      if (equals == std::string::npos) throw std::runtime_error("--inherit-listen expects BIND=FD, got " + entry);
+      if (equals == std::string::npos)
+        throw std::runtime_error("--inherit-listen expects BIND=FD, got " + entry);
       UniqueFd fd(std::stoi(entry.substr(equals + 1)));
       ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
       const bool reserved = !is_listening(fd.get());
-      listen_set_.adopt(std::make_shared<ListenSocket>(entry.substr(0, equals), std::move(fd), reserved));
+      listen_set_.adopt(
+          std::make_shared<ListenSocket>(entry.substr(0, equals), std::move(fd), reserved));
     }
   }
 
@@ -198,8 +207,9 @@ class Arbiter final : public Processes {
   void start_generation(std::shared_ptr<const config::Config> config) {
     GenerationLaunch launch;
     launch.config = config;
-    launch.sockets = listen_set_.open(*config, resolve_user(config->user).value_or(static_cast<uid_t>(-1)),
-                                      resolve_group(config->group, config->user).value_or(static_cast<gid_t>(-1)));
+    launch.sockets = listen_set_.open(
+        *config, resolve_user(config->user).value_or(static_cast<uid_t>(-1)),
+        resolve_group(config->group, config->user).value_or(static_cast<gid_t>(-1)));
     launch.config_fd = config_memfd(*config);
     const auto generation = ++last_generation_;
     launches_[generation] = std::move(launch);
@@ -213,8 +223,10 @@ class Arbiter final : public Processes {
       case SIGHUP: reload(); break;
       case SIGTERM:
         if (supervisor_.stopping()) return stop_fast("SIGTERM again");
-        logging::error_log().info("SIGTERM: graceful stop (up to {}s)",
-                                  std::chrono::duration_cast<std::chrono::seconds>(options_.config.graceful_timeout).count());
+        logging::error_log().info(
+            "SIGTERM: graceful stop (up to {}s)",
+            std::chrono::duration_cast<std::chrono::seconds>(options_.config.graceful_timeout)
+                .count());
         notifier_.notify("STOPPING=1");
         supervisor_.stop_all(true, now);
         break;
@@ -237,7 +249,8 @@ class Arbiter final : public Processes {
         break;
       case SIGUSR2: upgrade(); break;
       case SIGWINCH:
-        logging::error_log().info("SIGWINCH: stopping the workers gracefully; SIGHUP starts them again");
+        logging::error_log().info(
+            "SIGWINCH: stopping the workers gracefully; SIGHUP starts them again");
         supervisor_.set_target(0);
         break;
       default: break;
@@ -260,8 +273,10 @@ class Arbiter final : public Processes {
     try {
       config = std::make_shared<const config::Config>(config::load(sources));
     } catch (const config::ConfigError& error) {
-      for (const auto& problem : error.problems()) logging::error_log().error("reload: {}", problem);
-      logging::error_log().error("SIGHUP: the new configuration is invalid; still serving with the previous one");
+      for (const auto& problem : error.problems())
+        logging::error_log().error("reload: {}", problem);
+      logging::error_log().error(
+          "SIGHUP: the new configuration is invalid; still serving with the previous one");
       notifier_.notify("READY=1");
       return;
     }
@@ -269,25 +284,29 @@ class Arbiter final : public Processes {
       logging::configure(config::logging_options(*config, "arbiter"));
       start_generation(config);
     } catch (const std::exception& e) {
-      logging::error_log().error("SIGHUP: {}; still serving with the previous configuration", e.what());
+      logging::error_log().error("SIGHUP: {}; still serving with the previous configuration",
+                                 e.what());
       notifier_.notify("READY=1");
       return;
     }
     options_.config = *config;
-    logging::error_log().info("SIGHUP: configuration reloaded; starting generation {}", last_generation_);
+    logging::error_log().info("SIGHUP: configuration reloaded; starting generation {}",
+                              last_generation_);
   }
 
   // USR2: a new arbiter from the binary on disk now, inheriting sockets and shared memory.
   void upgrade() {
     if (upgrade_pid_) {
-      logging::error_log().warn("SIGUSR2: an upgraded arbiter (pid {}) is already running; ignored", upgrade_pid_);
+      logging::error_log().warn("SIGUSR2: an upgraded arbiter (pid {}) is already running; ignored",
+                                upgrade_pid_);
       return;
     }
     ChildSpec spec;
     spec.executable = executable_;
     spec.arguments = options_.argv;
     for (const auto& socket : listen_set_.alive()) {
-      spec.arguments.push_back("--inherit-listen=" + socket->bind() + "=" + std::to_string(socket->fd()));
+      spec.arguments.push_back("--inherit-listen=" + socket->bind() + "=" +
+                               std::to_string(socket->fd()));
       spec.pass_fds.push_back(socket->fd());
     }
     spec.arguments.push_back("--inherit-shm-fd=" + std::to_string(segment_.fd()));
@@ -303,16 +322,17 @@ class Arbiter final : public Processes {
       logging::error_log().error("SIGUSR2: cannot start the new arbiter: {}", e.what());
       return;
     }
-    logging::error_log().info("SIGUSR2: started the new arbiter {} (pid {}); stop this one with TERM, or WINCH then QUIT",
-                              executable_, upgrade_pid_);
+    logging::error_log().info(
+        "SIGUSR2: started the new arbiter {} (pid {}); stop this one with TERM, or WINCH then QUIT",
+        executable_, upgrade_pid_);
   }
 
   void reap() {
     int status = 0;
     for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
       if (pid == upgrade_pid_) {
-        logging::error_log().error("the upgraded arbiter (pid {}) {}; this arbiter keeps serving", pid,
-                                   describe_wait_status(status));
+        logging::error_log().error("the upgraded arbiter (pid {}) {}; this arbiter keeps serving",
+                                   pid, describe_wait_status(status));
         upgrade_pid_ = 0;
         pidfile_.restore_name();
         continue;
@@ -327,7 +347,8 @@ class Arbiter final : public Processes {
     for (const auto& event : supervisor_.take_events()) {
       switch (event.kind) {
         case SupervisorEvent::Kind::generation_ready:
-          logging::error_log().info("generation {}: {} worker(s) ready", event.generation, supervisor_.target());
+          logging::error_log().info("generation {}: {} worker(s) ready", event.generation,
+                                    supervisor_.target());
           ready_generation_ = event.generation;
           if (options_.inherited.any() && !announced_ready_) {
             notifier_.notify("MAINPID=" + std::to_string(::getpid()));
@@ -354,9 +375,10 @@ class Arbiter final : public Processes {
   void forget_unused_launches() {
     for (auto it = launches_.begin(); it != launches_.end();) {
       const auto generation = it->first;
-      const bool in_use = generation == supervisor_.generation() ||
-                          std::any_of(supervisor_.workers().begin(), supervisor_.workers().end(),
-                                      [&](const WorkerRecord& w) { return w.generation == generation; });
+      const bool in_use =
+          generation == supervisor_.generation() ||
+          std::any_of(supervisor_.workers().begin(), supervisor_.workers().end(),
+                      [&](const WorkerRecord& w) { return w.generation == generation; });
       it = in_use ? std::next(it) : launches_.erase(it);
     }
   }

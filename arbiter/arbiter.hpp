@@ -22,8 +22,8 @@ struct Inheritance {
 
 struct ArbiterOptions {
   config::Config config;
-  config::Sources sources;           // loaded again on HUP
-  std::vector<std::string> argv;     // this arbiter's arguments, for the upgraded one
+  config::Sources sources;        // loaded again on HUP
+  std::vector<std::string> argv;  // this arbiter's arguments, for the upgraded one
   Inheritance inherited;
 };
 

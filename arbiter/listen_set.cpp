@@ -4,11 +4,13 @@
 
 #include <unistd.h>
 
-
 namespace hornbeam::arbiter {
 
 ListenSocket::ListenSocket(std::string bind, UniqueFd fd, bool reserved_for_reuse_port)
-    : bind_(std::move(bind)), fd_(std::move(fd)), reserved_(reserved_for_reuse_port), name_(socket_name(fd_.get())) {}
+    : bind_(std::move(bind)),
+      fd_(std::move(fd)),
+      reserved_(reserved_for_reuse_port),
+      name_(socket_name(fd_.get())) {}
 
 ListenSocket::~ListenSocket() {
   if (handed_over_ || !name_.starts_with("unix:")) return;
@@ -35,7 +37,8 @@ ListenSockets ListenSet::open(const config::Config& config, uid_t owner, gid_t g
     const auto address = BindAddress::parse(bind);
     const bool reserve = config.reuse_port && address && address->kind == BindAddress::Kind::tcp;
     if (auto found = known_.find(bind); found != known_.end()) {
-      if (auto existing = found->second.lock(); existing && existing->reserved_for_reuse_port() == reserve) {
+      if (auto existing = found->second.lock();
+          existing && existing->reserved_for_reuse_port() == reserve) {
         sockets.push_back(existing);
         continue;
       }
@@ -43,7 +46,8 @@ ListenSockets ListenSet::open(const config::Config& config, uid_t owner, gid_t g
     ListenOptions these = options;
     these.reuse_port = reserve;
     these.listen = !reserve;
-    sockets.push_back(std::make_shared<ListenSocket>(bind, open_listen_socket(bind, these), reserve));
+    sockets.push_back(
+        std::make_shared<ListenSocket>(bind, open_listen_socket(bind, these), reserve));
   }
   for (const auto& socket : sockets) known_[socket->bind()] = socket;
   held_.clear();  // adopted sockets not named any more close now

@@ -14,9 +14,11 @@ int main(int argc, char** argv) {
   arbiter::ArbiterOptions options;
   std::vector<std::string> shm_fd;
   const std::vector<config::ExtraOption> extras = {
-      {"inherit-listen", "BIND=FD", "binary upgrade: a listen socket of the old arbiter (set by USR2)",
+      {"inherit-listen", "BIND=FD",
+       "binary upgrade: a listen socket of the old arbiter (set by USR2)",
        &options.inherited.listen},
-      {"inherit-shm-fd", "FD", "binary upgrade: the old arbiter's shared-memory segment (set by USR2)", &shm_fd}};
+      {"inherit-shm-fd", "FD",
+       "binary upgrade: the old arbiter's shared-memory segment (set by USR2)", &shm_fd}};
   auto startup = config::start(argc, argv, "hornbeam-arbiter", extras, std::cout, std::cerr);
   if (!startup.config) return startup.exit_status;
   try {

@@ -26,7 +26,8 @@ Pidfile::Pidfile(std::string path) : original_(path), path_(std::move(path)) {
   {
     std::ofstream out(temporary, std::ios::trunc);
     out << ::getpid() << "\n";
-    if (!out.flush()) throw std::runtime_error("cannot write the pidfile " + path_ + ": " + std::strerror(errno));
+    if (!out.flush())
+      throw std::runtime_error("cannot write the pidfile " + path_ + ": " + std::strerror(errno));
   }
   if (std::rename(temporary.c_str(), path_.c_str()) != 0) {
     throw std::runtime_error("cannot write the pidfile " + path_ + ": " + std::strerror(errno));

@@ -18,8 +18,8 @@ class Pidfile {
   Pidfile(Pidfile&& other) noexcept;
   Pidfile& operator=(Pidfile&& other) noexcept;
 
-  void rename_to_oldbin();   // USR2
-  void restore_name();       // the upgraded arbiter failed: <path> is ours again
+  void rename_to_oldbin();  // USR2
+  void restore_name();      // the upgraded arbiter failed: <path> is ours again
 
  private:
   std::string original_;  // the configured path

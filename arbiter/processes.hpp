@@ -4,8 +4,8 @@
 // (spawner.cpp); the unit tests' one records what it was asked, so that the state machine is
 // tested without a single fork.
 
-#include <cstdint>
 #include <sys/types.h>
+#include <cstdint>
 
 namespace hornbeam::arbiter {
 

@@ -26,7 +26,8 @@ void SystemdNotifier::notify(const std::string& state) const {
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd) return;
   const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size());
-  ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address), length);
+  ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
+           reinterpret_cast<sockaddr*>(&address), length);
 }
 
 }  // namespace hornbeam::arbiter

@@ -16,7 +16,8 @@ int pipe_write_fd = -1;
 void enqueue(int signal) {
   const int saved = errno;
   const unsigned char byte = static_cast<unsigned char>(signal);
-  [[maybe_unused]] const auto written = ::write(pipe_write_fd, &byte, 1);  // full pipe: dropped (a storm)
+  [[maybe_unused]] const auto written =
+      ::write(pipe_write_fd, &byte, 1);  // full pipe: dropped (a storm)
   errno = saved;
 }
 
@@ -24,7 +25,8 @@ void enqueue(int signal) {
 
 SignalQueue::SignalQueue(std::initializer_list<int> signals) : signals_(signals) {
   int ends[2];
-  if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("cannot create the signal pipe");
+  if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0)
+    throw std::runtime_error("cannot create the signal pipe");
   read_end_.reset(ends[0]);
   write_end_.reset(ends[1]);
   pipe_write_fd = write_end_.get();

@@ -2,10 +2,10 @@
 
 #include "arbiter/spawner.hpp"
 
+#include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
 #include <boost/process/env.hpp>
 #include <boost/process/exe.hpp>
-#include <boost/process/args.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/handles.hpp>
 
@@ -49,10 +49,12 @@ struct ChildSetup : bp::extend::handler, bp::detail::uses_handles {
     for (const int fd : spec_.pass_fds) ::fcntl(fd, F_SETFD, 0);
     if (spec_.pid_cell) spec_.pid_cell->store(::getpid());
     if (spec_.group && (::setgroups(0, nullptr) != 0 || ::setgid(*spec_.group) != 0)) {
-      return executor.set_error(std::error_code(errno, std::system_category()), "cannot switch to the configured group");
+      return executor.set_error(std::error_code(errno, std::system_category()),
+                                "cannot switch to the configured group");
     }
     if (spec_.user && ::setuid(*spec_.user) != 0) {
-      return executor.set_error(std::error_code(errno, std::system_category()), "cannot switch to the configured user");
+      return executor.set_error(std::error_code(errno, std::system_category()),
+                                "cannot switch to the configured user");
     }
   }
 
@@ -69,11 +71,12 @@ pid_t spawn_child(const ChildSpec& spec) {
   environment.clear();
   for (const auto& entry : spec.environment) {
     const auto equals = entry.find('=');
-    if (equals != std::string::npos && equals > 0) environment[entry.substr(0, equals)] = entry.substr(equals + 1);
+    if (equals != std::string::npos && equals > 0)
+      environment[entry.substr(0, equals)] = entry.substr(equals + 1);
   }
   try {
-    bp::child child(bp::exe = spec.executable, bp::args = spec.arguments, bp::env = environment, bp::limit_handles,
-                    ChildSetup(spec, ::getpid()));
+    bp::child child(bp::exe = spec.executable, bp::args = spec.arguments, bp::env = environment,
+                    bp::limit_handles, ChildSetup(spec, ::getpid()));
     const pid_t pid = child.id();
     child.detach();  // the arbiter reaps its children itself
     return pid;

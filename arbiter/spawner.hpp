@@ -5,11 +5,11 @@
 // `pass_fds` (everything else is closed), default signal handling, and optionally the
 // parent-death signal and another user/group. Boost.Process stays in spawner.cpp.
 
+#include <sys/types.h>
 #include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace hornbeam::arbiter {

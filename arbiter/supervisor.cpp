@@ -24,7 +24,8 @@ std::string last_line(const std::string& text) {
   auto end = text.find_last_not_of("\r\n ");
   if (end == std::string::npos) return {};
   const auto start = text.rfind('\n', end);
-  return text.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     end + 1 - (start == std::string::npos ? 0 : start + 1));
 }
 
 }  // namespace
@@ -43,8 +44,9 @@ void Supervisor::start_generation(std::uint64_t generation, const GenerationSett
 void Supervisor::set_target(int workers) { current_.settings.workers = std::max(workers, 0); }
 
 int Supervisor::ready_count() const {
-  return static_cast<int>(std::count_if(workers_.begin(), workers_.end(),
-                                        [](const WorkerRecord& w) { return w.phase == Phase::ready; }));
+  return static_cast<int>(
+      std::count_if(workers_.begin(), workers_.end(),
+                    [](const WorkerRecord& w) { return w.phase == Phase::ready; }));
 }
 
 std::vector<SupervisorEvent> Supervisor::take_events() { return std::exchange(events_, {}); }
@@ -60,14 +62,15 @@ void Supervisor::tick(TimePoint now) {
 }
 
 std::string Supervisor::name(const WorkerRecord& worker) const {
-  return "worker " + std::to_string(worker.slot) + " (pid " + std::to_string(worker.pid) + ", generation " +
-         std::to_string(worker.generation) + ")";
+  return "worker " + std::to_string(worker.slot) + " (pid " + std::to_string(worker.pid) +
+         ", generation " + std::to_string(worker.generation) + ")";
 }
 
 void Supervisor::observe(WorkerRecord& worker, TimePoint now) {
   const auto& slot = segment_.slot(worker.slot);
   const auto state = slot.current_state();
-  if (worker.phase == Phase::booting && (state == shm::SlotState::ready || state == shm::SlotState::retiring)) {
+  if (worker.phase == Phase::booting &&
+      (state == shm::SlotState::ready || state == shm::SlotState::retiring)) {
     worker.phase = Phase::ready;
     worker.was_ready = true;
     if (worker.generation == current_.generation) boot_failures_in_a_row_ = 0;
@@ -76,8 +79,8 @@ void Supervisor::observe(WorkerRecord& worker, TimePoint now) {
   }
   if (worker.phase == Phase::ready && state == shm::SlotState::retiring) {
     worker.phase = Phase::retiring;
-    logging::error_log().info("{} reached max_requests ({}): starting its replacement", name(worker),
-                              slot.max_requests.load(std::memory_order_relaxed));
+    logging::error_log().info("{} reached max_requests ({}): starting its replacement",
+                              name(worker), slot.max_requests.load(std::memory_order_relaxed));
   }
 
   const auto timeout = worker.settings.timeout;
@@ -86,7 +89,8 @@ void Supervisor::observe(WorkerRecord& worker, TimePoint now) {
   if (worker.phase == Phase::booting) {
     const auto boot_limit = std::max(timeout, min_boot_timeout);
     if (now - worker.spawned > boot_limit) {
-      logging::error_log().error("{} did not boot within {:.0f}s: killing it", name(worker), seconds(boot_limit));
+      logging::error_log().error("{} did not boot within {:.0f}s: killing it", name(worker),
+                                 seconds(boot_limit));
       worker.timed_out = true;
       kill_hard(worker, now);
     }
@@ -98,11 +102,12 @@ void Supervisor::observe(WorkerRecord& worker, TimePoint now) {
   const auto running = oldest ? nanoseconds(now) - oldest : 0;
   if (silent <= limit && running <= limit) return;
   if (running > limit) {
-    logging::error_log().error("{} has been running a request for {:.1f}s (timeout {:.1f}s): replacing it",
-                               name(worker), seconds(running), seconds(timeout));
+    logging::error_log().error(
+        "{} has been running a request for {:.1f}s (timeout {:.1f}s): replacing it", name(worker),
+        seconds(running), seconds(timeout));
   } else {
-    logging::error_log().error("{} sent no heartbeat for {:.1f}s (timeout {:.1f}s): replacing it", name(worker),
-                               seconds(silent), seconds(timeout));
+    logging::error_log().error("{} sent no heartbeat for {:.1f}s (timeout {:.1f}s): replacing it",
+                               name(worker), seconds(silent), seconds(timeout));
   }
   worker.timed_out = true;
   // ABRT: the worker logs its tracebacks and answers 504 to the stuck requests, then exits.
@@ -120,7 +125,8 @@ void Supervisor::check_deadlines(WorkerRecord& worker, TimePoint now) {
 void Supervisor::finish_generation_switch(TimePoint now) {
   int ready_in_current = 0;
   for (const auto& worker : workers_) {
-    if (worker.generation == current_.generation && worker.phase == Phase::ready) ++ready_in_current;
+    if (worker.generation == current_.generation && worker.phase == Phase::ready)
+      ++ready_in_current;
   }
   const int target = current_.settings.workers;
   if (target == 0 || ready_in_current < target) return;
@@ -131,8 +137,8 @@ void Supervisor::finish_generation_switch(TimePoint now) {
   }
   // The new generation serves: older ones drain; so does a retiring worker, now replaced.
   for (auto& worker : workers_) {
-    const bool serving =
-        worker.phase == Phase::booting || worker.phase == Phase::ready || worker.phase == Phase::retiring;
+    const bool serving = worker.phase == Phase::booting || worker.phase == Phase::ready ||
+                         worker.phase == Phase::retiring;
     if (serving && (worker.generation != current_.generation || worker.phase == Phase::retiring)) {
       stop(worker, SIGTERM, worker.settings.graceful_timeout + stop_margin, now);
     }
@@ -140,9 +146,11 @@ void Supervisor::finish_generation_switch(TimePoint now) {
 }
 
 int Supervisor::active_in_current() const {
-  return static_cast<int>(std::count_if(workers_.begin(), workers_.end(), [&](const WorkerRecord& w) {
-    return w.generation == current_.generation && (w.phase == Phase::booting || w.phase == Phase::ready);
-  }));
+  return static_cast<int>(
+      std::count_if(workers_.begin(), workers_.end(), [&](const WorkerRecord& w) {
+        return w.generation == current_.generation &&
+               (w.phase == Phase::booting || w.phase == Phase::ready);
+      }));
 }
 
 void Supervisor::reconcile(TimePoint now) {
@@ -161,7 +169,9 @@ void Supervisor::reconcile(TimePoint now) {
     for (auto& worker : workers_) {
       if (worker.generation != current_.generation) continue;
       if (worker.phase != Phase::booting && worker.phase != Phase::ready) continue;
-      const auto rank = [](const WorkerRecord& w) { return std::make_pair(w.phase == Phase::booting, w.spawn_order); };
+      const auto rank = [](const WorkerRecord& w) {
+        return std::make_pair(w.phase == Phase::booting, w.spawn_order);
+      };
       if (!newest || rank(worker) > rank(*newest)) newest = &worker;
     }
     if (!newest) break;
@@ -189,8 +199,9 @@ void Supervisor::reconcile(TimePoint now) {
     const int slot = segment_.claim_slot(owner_);
     if (slot < 0) {
       if (!no_free_slot_logged_) {
-        logging::error_log().error("no free worker slot in the shared-memory segment ({} slots): cannot add workers",
-                                   segment_.slot_count());
+        logging::error_log().error(
+            "no free worker slot in the shared-memory segment ({} slots): cannot add workers",
+            segment_.slot_count());
       }
       no_free_slot_logged_ = true;
       return;
@@ -235,12 +246,14 @@ void Supervisor::kill_hard(WorkerRecord& worker, TimePoint now) {
 }
 
 bool Supervisor::on_exit(pid_t pid, int wait_status, TimePoint now) {
-  const auto found = std::find_if(workers_.begin(), workers_.end(), [&](const WorkerRecord& w) { return w.pid == pid; });
+  const auto found = std::find_if(workers_.begin(), workers_.end(),
+                                  [&](const WorkerRecord& w) { return w.pid == pid; });
   if (found == workers_.end()) return false;
   const WorkerRecord worker = *found;
   workers_.erase(found);
   const std::string how = describe_wait_status(wait_status);
-  const bool asked_to_stop = worker.phase == Phase::stopping || (worker.phase == Phase::killing && !worker.timed_out);
+  const bool asked_to_stop =
+      worker.phase == Phase::stopping || (worker.phase == Phase::killing && !worker.timed_out);
   if (!worker.was_ready && !asked_to_stop) {
     boot_failed(worker, how, now);
   } else if (asked_to_stop || worker.timed_out) {
@@ -255,18 +268,22 @@ bool Supervisor::on_exit(pid_t pid, int wait_status, TimePoint now) {
 
 void Supervisor::boot_failed(const WorkerRecord& worker, const std::string& how, TimePoint now) {
   const std::string error = segment_.slot(worker.slot).boot_error_text();
-  logging::error_log().error("{} failed to boot: it {}{}", name(worker), how, error.empty() ? "" : ": " + last_line(error));
+  logging::error_log().error("{} failed to boot: it {}{}", name(worker), how,
+                             error.empty() ? "" : ": " + last_line(error));
   if (worker.generation != current_.generation || stopping_) {
     segment_.release_slot(worker.slot);
     return;
   }
   if (previous_) {
     // A reload whose new workers cannot boot: the previous generation keeps serving.
-    logging::error_log().error("reload abandoned: generation {} cannot boot; generation {} keeps serving",
-                               current_.generation, previous_->generation);
-    events_.push_back({SupervisorEvent::Kind::generation_failed, current_.generation, error.empty() ? how : error});
+    logging::error_log().error(
+        "reload abandoned: generation {} cannot boot; generation {} keeps serving",
+        current_.generation, previous_->generation);
+    events_.push_back({SupervisorEvent::Kind::generation_failed, current_.generation,
+                       error.empty() ? how : error});
     for (auto& other : workers_) {
-      if (other.generation == current_.generation && other.phase != Phase::stopping && other.phase != Phase::killing) {
+      if (other.generation == current_.generation && other.phase != Phase::stopping &&
+          other.phase != Phase::killing) {
         stop(other, SIGTERM, kill_grace, now);
       }
     }
@@ -282,7 +299,8 @@ void Supervisor::boot_failed(const WorkerRecord& worker, const std::string& how,
     segment_.release_slot(worker.slot);
     events_.push_back({SupervisorEvent::Kind::gave_up, current_.generation,
                        "workers failed to boot " + std::to_string(boot_failures_in_a_row_) +
-                           " times in a row; last error: " + (error.empty() ? "the worker " + how : last_line(error))});
+                           " times in a row; last error: " +
+                           (error.empty() ? "the worker " + how : last_line(error))});
     return;
   }
   crashed(worker, {}, now);
@@ -316,9 +334,11 @@ void Supervisor::stop_all(bool graceful, TimePoint now) {
         stop(worker, SIGTERM, worker.settings.graceful_timeout + stop_margin, now);
       }
     } else {
-      const bool already_stopping = worker.phase == Phase::stopping || worker.phase == Phase::killing;
+      const bool already_stopping =
+          worker.phase == Phase::stopping || worker.phase == Phase::killing;
       processes_.signal(worker.pid, SIGQUIT);
-      worker.deadline = already_stopping ? std::min(worker.deadline, now + kill_grace) : now + kill_grace;
+      worker.deadline =
+          already_stopping ? std::min(worker.deadline, now + kill_grace) : now + kill_grace;
       if (worker.phase != Phase::killing) worker.phase = Phase::stopping;
     }
   }

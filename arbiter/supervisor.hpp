@@ -29,7 +29,7 @@ using Duration = std::chrono::milliseconds;
 
 struct GenerationSettings {
   int workers = 1;
-  Duration timeout{30'000};           // 0 = never
+  Duration timeout{30'000};  // 0 = never
   Duration graceful_timeout{30'000};
 };
 
@@ -42,7 +42,7 @@ struct WorkerRecord {
   Phase phase = Phase::booting;
   TimePoint spawned{};
   std::uint64_t spawn_order = 0;  // newest has the highest
-  TimePoint deadline{};       // stopping/killing: when the next, harder signal goes
+  TimePoint deadline{};           // stopping/killing: when the next, harder signal goes
   GenerationSettings settings;
   bool kill_sent = false;
   bool timed_out = false;
@@ -64,8 +64,8 @@ struct SupervisorEvent {
 class Supervisor {
  public:
   static constexpr int boot_failures_to_give_up = 3;
-  static constexpr Duration kill_grace{5'000};        // after ABRT (timeout) or a fast stop
-  static constexpr Duration stop_margin{5'000};       // after graceful_timeout, before KILL
+  static constexpr Duration kill_grace{5'000};         // after ABRT (timeout) or a fast stop
+  static constexpr Duration stop_margin{5'000};        // after graceful_timeout, before KILL
   static constexpr Duration min_boot_timeout{30'000};  // importing an app may take a while
 
   Supervisor(Processes& processes, const shm::Segment& segment, std::int32_t owner_pid);

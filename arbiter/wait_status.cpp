@@ -16,7 +16,8 @@ std::string describe_wait_status(int status) {
   if (WIFSIGNALED(status)) {
     const int signal = WTERMSIG(status);
     // The kernel's OOM killer sends SIGKILL; nothing else in hornbeam does unannounced.
-    return "was killed by " + signal_name(signal) + (signal == SIGKILL ? " (perhaps out of memory?)" : "");
+    return "was killed by " + signal_name(signal) +
+           (signal == SIGKILL ? " (perhaps out of memory?)" : "");
   }
   return "ended with status " + std::to_string(status);
 }

@@ -47,9 +47,9 @@ struct HttpRequest {
   std::string target;  // as sent: "/a%20b?x=1" or absolute-form
   std::string path;    // raw (still percent-encoded), without the query
   std::string query;
-  int version = 11;  // 10 or 11
+  int version = 11;                 // 10 or 11
   std::vector<HttpHeader> headers;  // names as sent, in order
-  std::string body;  // the whole body, unless body_stream is set
+  std::string body;                 // the whole body, unless body_stream is set
   std::shared_ptr<RequestBodySource> body_stream;
   std::string remote_addr;
   std::uint16_t remote_port = 0;

@@ -11,9 +11,11 @@ namespace hornbeam {
 
 // Case-insensitive ASCII comparison (locale-independent, unlike std::tolower).
 inline bool iequals(std::string_view a, std::string_view b) {
-  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+  const auto lower = [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 // RFC 9110 tchar.
@@ -32,8 +34,9 @@ inline bool is_token(std::string_view text) {
 inline bool is_hop_by_hop(std::string_view name) {
   static constexpr std::array<std::string_view, 8> fields = {
       "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-      "te", "trailers", "transfer-encoding", "upgrade"};
-  return std::any_of(fields.begin(), fields.end(), [&](std::string_view field) { return iequals(name, field); });
+      "te",         "trailers",   "transfer-encoding",  "upgrade"};
+  return std::any_of(fields.begin(), fields.end(),
+                     [&](std::string_view field) { return iequals(name, field); });
 }
 
 // What would split a response if an app's status or field carried it.

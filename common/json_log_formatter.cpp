@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <ctime>
-#include <unistd.h>
 
 namespace hornbeam::logging {
 namespace {

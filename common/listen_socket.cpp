@@ -23,10 +23,12 @@ std::runtime_error socket_error(const std::string& what, const std::string& bind
   return std::runtime_error(what + " " + bind + ": " + std::strerror(error));
 }
 
-UniqueFd bind_unix(const BindAddress& address, const std::string& bind, const ListenOptions& options) {
+UniqueFd bind_unix(const BindAddress& address, const std::string& bind,
+                   const ListenOptions& options) {
   sockaddr_un un{};
   un.sun_family = AF_UNIX;
-  if (address.path.size() >= sizeof un.sun_path) throw std::runtime_error("unix socket path too long: " + bind);
+  if (address.path.size() >= sizeof un.sun_path)
+    throw std::runtime_error("unix socket path too long: " + bind);
   std::copy(address.path.begin(), address.path.end(), un.sun_path);
   ::unlink(address.path.c_str());  // a socket file left by a previous run
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -44,7 +46,8 @@ UniqueFd bind_unix(const BindAddress& address, const std::string& bind, const Li
   return fd;
 }
 
-UniqueFd bind_tcp(const BindAddress& address, const std::string& bind, const ListenOptions& options) {
+UniqueFd bind_tcp(const BindAddress& address, const std::string& bind,
+                  const ListenOptions& options) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -60,7 +63,8 @@ UniqueFd bind_tcp(const BindAddress& address, const std::string& bind, const Lis
   const int on = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   if (options.reuse_port) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
-  if (::bind(fd.get(), found->ai_addr, found->ai_addrlen) != 0) throw socket_error("cannot bind", bind, errno);
+  if (::bind(fd.get(), found->ai_addr, found->ai_addrlen) != 0)
+    throw socket_error("cannot bind", bind, errno);
   return fd;
 }
 
@@ -70,25 +74,30 @@ UniqueFd open_listen_socket(const std::string& bind, const ListenOptions& option
   const auto address = BindAddress::parse(bind);
   if (!address) throw std::runtime_error("invalid bind address " + bind);
   if (address->kind == BindAddress::Kind::inherited_fd) {
-    if (::fcntl(address->fd, F_SETFD, FD_CLOEXEC) != 0) throw socket_error("cannot use", bind, errno);
+    if (::fcntl(address->fd, F_SETFD, FD_CLOEXEC) != 0)
+      throw socket_error("cannot use", bind, errno);
     return UniqueFd(address->fd);
   }
   UniqueFd fd = address->kind == BindAddress::Kind::unix_socket ? bind_unix(*address, bind, options)
-                                                                 : bind_tcp(*address, bind, options);
-  if (options.listen && ::listen(fd.get(), options.backlog) != 0) throw socket_error("cannot listen on", bind, errno);
+                                                                : bind_tcp(*address, bind, options);
+  if (options.listen && ::listen(fd.get(), options.backlog) != 0)
+    throw socket_error("cannot listen on", bind, errno);
   return fd;
 }
 
 std::string socket_name(int fd) {
   sockaddr_storage address{};
   socklen_t length = sizeof address;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "fd " + std::to_string(fd);
-  if (address.ss_family == AF_UNIX) return "unix:" + std::string(reinterpret_cast<sockaddr_un*>(&address)->sun_path);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    return "fd " + std::to_string(fd);
+  if (address.ss_family == AF_UNIX)
+    return "unix:" + std::string(reinterpret_cast<sockaddr_un*>(&address)->sun_path);
   char host[NI_MAXHOST];
   char port[NI_MAXSERV];
   getnameinfo(reinterpret_cast<sockaddr*>(&address), length, host, sizeof host, port, sizeof port,
               NI_NUMERICHOST | NI_NUMERICSERV);
-  return address.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + port : std::string(host) + ":" + port;
+  return address.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + port
+                                       : std::string(host) + ":" + port;
 }
 
 std::vector<UniqueFd> take_activated_sockets() {

@@ -6,8 +6,8 @@
 
 #include "common/unique_fd.hpp"
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 #include <vector>
 
 namespace hornbeam {
@@ -15,8 +15,8 @@ namespace hornbeam {
 struct ListenOptions {
   int backlog = 2048;
   bool reuse_port = false;  // SO_REUSEPORT: several processes bind the same port
-  bool listen = true;       // false: bind only (reserves a reuse_port address, takes no connections)
-  mode_t umask = 022;       // unix sockets: the socket file's mode is 0777 & ~umask
+  bool listen = true;  // false: bind only (reserves a reuse_port address, takes no connections)
+  mode_t umask = 022;  // unix sockets: the socket file's mode is 0777 & ~umask
   uid_t owner = static_cast<uid_t>(-1);  // unix sockets: chown to this user / group (-1: keep)
   gid_t group = static_cast<gid_t>(-1);
 };

@@ -25,8 +25,8 @@ struct Registry {
 Registry& registry() {
   static Registry instance = [] {
     Registry r;
-    r.error = std::make_shared<spdlog::logger>(
-        "hornbeam", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    r.error = std::make_shared<spdlog::logger>("hornbeam",
+                                               std::make_shared<spdlog::sinks::stderr_sink_mt>());
     r.error->set_pattern(text_pattern);
     return r;
   }();
@@ -63,8 +63,8 @@ void configure(const Options& options) {
   Registry next;
   const auto level = static_cast<spdlog::level::level_enum>(level_from_name(options.level));
 
-  next.error = std::make_shared<spdlog::logger>(
-      options.name, open_target(options.error_log, false, next.files));
+  next.error = std::make_shared<spdlog::logger>(options.name,
+                                                open_target(options.error_log, false, next.files));
   if (options.format == Format::json) {
     next.error->set_formatter(std::make_unique<JsonLogFormatter>(options.name));
   } else {

@@ -17,9 +17,9 @@ enum class Format { text, json };
 struct Options {
   std::string level = "info";  // debug, info, warning, error, critical
   Format format = Format::text;
-  std::string error_log = "-";   // "-" = stderr
-  std::string access_log = "-";  // "-" = stdout, "" = off
-  std::string name = "hornbeam"; // shown in JSON records ("arbiter", "worker")
+  std::string error_log = "-";    // "-" = stderr
+  std::string access_log = "-";   // "-" = stdout, "" = off
+  std::string name = "hornbeam";  // shown in JSON records ("arbiter", "worker")
 };
 
 // Replaces the process's loggers. Throws std::runtime_error naming the file when a log file

@@ -1,9 +1,9 @@
 #include "common/shared_segment.hpp"
 
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
@@ -74,7 +74,8 @@ Segment Segment::create(std::uint32_t slot_count) {
   if (!fd) throw system_error("cannot create the shared-memory segment");
   ::fchmod(fd.get(), 0600);
   // A memfd is sparse: pages of unused slots are never allocated.
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) throw system_error("cannot size the shared-memory segment");
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+    throw system_error("cannot size the shared-memory segment");
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) throw system_error("cannot map the shared-memory segment");
   auto* header = static_cast<SegmentHeader*>(base);
@@ -93,8 +94,10 @@ Segment Segment::attach(int raw_fd) {
   UniqueFd fd(::fcntl(raw_fd, F_DUPFD_CLOEXEC, 0));
   if (!fd) throw system_error("shared-memory fd " + std::to_string(raw_fd) + " is not open");
   struct stat status {};
-  if (::fstat(fd.get(), &status) != 0 || static_cast<std::size_t>(status.st_size) < sizeof(SegmentHeader)) {
-    throw std::runtime_error("fd " + std::to_string(raw_fd) + " is not a hornbeam shared-memory segment");
+  if (::fstat(fd.get(), &status) != 0 ||
+      static_cast<std::size_t>(status.st_size) < sizeof(SegmentHeader)) {
+    throw std::runtime_error("fd " + std::to_string(raw_fd) +
+                             " is not a hornbeam shared-memory segment");
   }
   const auto size = static_cast<std::size_t>(status.st_size);
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
@@ -103,15 +106,17 @@ Segment Segment::attach(int raw_fd) {
   const auto* header = segment.header();
   if (header->magic != segment_magic || header->version != layout_version || header->size != size ||
       header->slot_stride < sizeof(WorkerSlot)) {
-    throw std::runtime_error("fd " + std::to_string(raw_fd) + " holds a segment of another layout (version " +
-                             std::to_string(header->version) + ", expected " + std::to_string(layout_version) +
-                             ")");
+    throw std::runtime_error(
+        "fd " + std::to_string(raw_fd) + " holds a segment of another layout (version " +
+        std::to_string(header->version) + ", expected " + std::to_string(layout_version) + ")");
   }
   return segment;
 }
 
 Segment::Segment(Segment&& other) noexcept
-    : fd_(std::move(other.fd_)), base_(std::exchange(other.base_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    : fd_(std::move(other.fd_)),
+      base_(std::exchange(other.base_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
 
 Segment& Segment::operator=(Segment&& other) noexcept {
   if (this != &other) {
@@ -129,8 +134,10 @@ Segment::~Segment() {
 
 WorkerSlot& Segment::slot(std::uint32_t index) const {
   const auto* h = header();
-  if (index >= h->slot_count) throw std::out_of_range("slot " + std::to_string(index) + " is not in the segment");
-  return *reinterpret_cast<WorkerSlot*>(static_cast<char*>(base_) + h->slots_offset + h->slot_stride * index);
+  if (index >= h->slot_count)
+    throw std::out_of_range("slot " + std::to_string(index) + " is not in the segment");
+  return *reinterpret_cast<WorkerSlot*>(static_cast<char*>(base_) + h->slots_offset +
+                                        h->slot_stride * index);
 }
 
 int Segment::claim_slot(std::int32_t owner) const {

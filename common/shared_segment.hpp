@@ -41,12 +41,17 @@ struct WorkerSlot {
   std::atomic<std::uint32_t> contexts;
   std::atomic<std::int64_t> heartbeat_ns;  // last sign of life of the worker's I/O thread
   std::atomic<std::uint64_t> requests;     // responses completed
-  std::atomic<std::uint64_t> max_requests; // the limit this worker drew (jitter included); 0 = none
-  char boot_error[boot_error_size];        // why the worker could not boot, written before it exits
+  std::atomic<std::uint64_t>
+      max_requests;                  // the limit this worker drew (jitter included); 0 = none
+  char boot_error[boot_error_size];  // why the worker could not boot, written before it exits
   std::atomic<std::int64_t> busy_since_ns[max_contexts];  // 0 = idle
 
-  SlotState current_state() const { return static_cast<SlotState>(state.load(std::memory_order_acquire)); }
-  void set_state(SlotState next) { state.store(static_cast<std::uint32_t>(next), std::memory_order_release); }
+  SlotState current_state() const {
+    return static_cast<SlotState>(state.load(std::memory_order_acquire));
+  }
+  void set_state(SlotState next) {
+    state.store(static_cast<std::uint32_t>(next), std::memory_order_release);
+  }
   // The oldest request still running, 0 when every context is idle.
   std::int64_t oldest_busy_since() const;
   void set_boot_error(std::string_view text);
@@ -58,7 +63,7 @@ struct WorkerSlot {
 struct SegmentHeader {
   std::uint32_t magic;
   std::uint32_t version;
-  std::uint64_t size;          // bytes of the whole segment
+  std::uint64_t size;  // bytes of the whole segment
   std::uint32_t slot_count;
   std::uint32_t reserved;
   std::uint64_t slots_offset;  // from the segment's start
@@ -67,7 +72,8 @@ struct SegmentHeader {
   std::uint64_t state_size;
 };
 
-static_assert(std::atomic<std::int64_t>::is_always_lock_free && std::atomic<std::int32_t>::is_always_lock_free,
+static_assert(std::atomic<std::int64_t>::is_always_lock_free &&
+                  std::atomic<std::int32_t>::is_always_lock_free,
               "slots are shared between processes: their atomics must not hide a lock");
 
 // A mapping of the segment. The arbiter creates it (a memfd, close-on-exec, mode 0600: only
@@ -94,7 +100,8 @@ class Segment {
   void release_slot(std::uint32_t index) const;
 
  private:
-  Segment(UniqueFd fd, void* base, std::size_t size) : fd_(std::move(fd)), base_(base), size_(size) {}
+  Segment(UniqueFd fd, void* base, std::size_t size)
+      : fd_(std::move(fd)), base_(base), size_(size) {}
   SegmentHeader* header() const { return static_cast<SegmentHeader*>(base_); }
 
   UniqueFd fd_;

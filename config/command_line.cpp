@@ -15,16 +15,16 @@ namespace {
 po::options_description describe_options(const std::vector<ExtraOption>& extras) {
   po::options_description all("Options", 100, 50);
   po::options_description general("General");
-  general.add_options()
-      ("config,c", po::value<std::string>()->value_name("FILE"),
-       "YAML config file (or HORNBEAM_CONFIG)")
-      ("check-config", "validate the configuration and exit 0 (valid) or 2 (invalid)")
-      ("print-config", "print the effective configuration as JSON and exit")
-      ("version", "print version, Python and Boost versions and exit")
-      ("help,h", "print this help and exit");
+  general.add_options()("config,c", po::value<std::string>()->value_name("FILE"),
+                        "YAML config file (or HORNBEAM_CONFIG)")(
+      "check-config", "validate the configuration and exit 0 (valid) or 2 (invalid)")(
+      "print-config", "print the effective configuration as JSON and exit")(
+      "version", "print version, Python and Boost versions and exit")("help,h",
+                                                                      "print this help and exit");
   for (const auto& extra : extras) {
     general.add_options()(std::string(extra.name).c_str(),
-                          po::value<std::vector<std::string>>(extra.values)->value_name(std::string(extra.value_name)),
+                          po::value<std::vector<std::string>>(extra.values)
+                              ->value_name(std::string(extra.value_name)),
                           std::string(extra.doc).c_str());
   }
   all.add(general);
@@ -38,12 +38,17 @@ po::options_description describe_options(const std::vector<ExtraOption>& extras)
     if (!fallback.empty()) doc += " [" + fallback + "]";
     if (is_flag(setting.field)) {
       // Switches take no value, so that `--reuse-port app:main` never reads the app as a value.
-      table.add_options()(name.c_str(), po::value<std::string>()->zero_tokens()->implicit_value("true"), doc.c_str());
+      table.add_options()(name.c_str(),
+                          po::value<std::string>()->zero_tokens()->implicit_value("true"),
+                          doc.c_str());
       const std::string negated = "no-" + setting.flag();
-      table.add_options()(negated.c_str(), po::value<std::string>()->zero_tokens()->implicit_value("false"),
+      table.add_options()(negated.c_str(),
+                          po::value<std::string>()->zero_tokens()->implicit_value("false"),
                           ("turn off --" + setting.flag()).c_str());
     } else if (is_repeatable(setting.field)) {
-      table.add_options()(name.c_str(), po::value<std::vector<std::string>>()->composing()->value_name("VALUE"), doc.c_str());
+      table.add_options()(name.c_str(),
+                          po::value<std::vector<std::string>>()->composing()->value_name("VALUE"),
+                          doc.c_str());
     } else {
       table.add_options()(name.c_str(), po::value<std::string>()->value_name("VALUE"), doc.c_str());
     }
@@ -53,7 +58,8 @@ po::options_description describe_options(const std::vector<ExtraOption>& extras)
 }
 
 std::string unknown_option_message(const std::string& option) {
-  std::vector<std::string> candidates = {"config", "check-config", "print-config", "version", "help"};
+  std::vector<std::string> candidates = {"config", "check-config", "print-config", "version",
+                                         "help"};
   for (const auto& setting : settings()) candidates.push_back(setting.flag());
   std::string bare = option;
   while (bare.starts_with('-')) bare.erase(0, 1);
@@ -63,14 +69,16 @@ std::string unknown_option_message(const std::string& option) {
 
 }  // namespace
 
-CommandLine parse_command_line(int argc, const char* const* argv, const std::vector<ExtraOption>& extras) {
+CommandLine parse_command_line(int argc, const char* const* argv,
+                               const std::vector<ExtraOption>& extras) {
   auto options = describe_options(extras);
   po::positional_options_description positional;
   positional.add("app", 1);
 
   po::variables_map given;
   try {
-    po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(), given);
+    po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(),
+              given);
     po::notify(given);
   } catch (const po::unknown_option& e) {
     throw ConfigError({unknown_option_message(e.get_option_name())});
@@ -105,7 +113,8 @@ std::string help_text(std::string_view program, const std::vector<ExtraOption>& 
   text << "Usage: " << program << " [-c FILE] [options] [APP]\n\n"
        << "APP is the application as module:callable (the `app` setting).\n"
        << "Precedence: command line > HORNBEAM_* environment > config file > defaults.\n"
-       << "Sizes take units (64MiB, 512K), durations too (30s, 500ms; a bare number is seconds).\n\n";
+       << "Sizes take units (64MiB, 512K), durations too (30s, 500ms; a bare number is "
+          "seconds).\n\n";
   std::vector<std::string> unused;
   std::vector<ExtraOption> shown = extras;
   for (auto& extra : shown) extra.values = &unused;

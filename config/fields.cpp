@@ -36,7 +36,8 @@ std::string resolve_path(const std::string& value, const std::string& base_dir) 
 }
 
 void check_item(const TextCheck* check, std::string_view value) {
-  if (check && !check->accepts(value)) throw ValueError{std::string(check->expected), std::string(value)};
+  if (check && !check->accepts(value))
+    throw ValueError{std::string(check->expected), std::string(value)};
 }
 
 std::vector<std::string> split_commas(std::string_view text) {
@@ -59,7 +60,8 @@ void check_range(T value, T min, T max, const Field& field, std::string_view tex
 
 // Mount entries are written `PREFIX=APP` or `PREFIX=APP@CLASS` on the command line.
 Mount parse_mount_text(std::string_view text) {
-  const std::string expected = "a mount as `PREFIX=module:callable` or `PREFIX=module:callable@asgi`";
+  const std::string expected =
+      "a mount as `PREFIX=module:callable` or `PREFIX=module:callable@asgi`";
   const auto equals = text.find('=');
   if (equals == std::string_view::npos) throw ValueError{expected, std::string(text)};
   Mount mount;
@@ -71,7 +73,8 @@ Mount parse_mount_text(std::string_view text) {
   }
   mount.app = std::string(app);
   if (!mount_prefix.accepts(mount.prefix) || !app_spec.accepts(mount.app) ||
-      !(mount.worker_class.empty() || mount.worker_class == "wsgi" || mount.worker_class == "asgi")) {
+      !(mount.worker_class.empty() || mount.worker_class == "wsgi" ||
+        mount.worker_class == "asgi")) {
     throw ValueError{expected, std::string(text)};
   }
   return mount;
@@ -104,7 +107,8 @@ Mount parse_mount_yaml(const YAML::Node& node) {
       mount.app = text;
     } else if (key == "worker_class") {
       if (text != "wsgi" && text != "asgi") {
-        throw at_node(value, "mount `worker_class`: expected one of `wsgi`, `asgi`, found `" + text + "`");
+        throw at_node(value,
+                      "mount `worker_class`: expected one of `wsgi`, `asgi`, found `" + text + "`");
       }
       mount.worker_class = text;
     } else {
@@ -148,10 +152,12 @@ std::string describe(const Field& field) {
             return text;
           },
           [](const ListField& f) {
-            return "a list of " + (f.check ? std::string(f.check->expected) : std::string("strings"));
+            return "a list of " +
+                   (f.check ? std::string(f.check->expected) : std::string("strings"));
           },
           [](const MountsField&) {
-            return std::string("a list of mappings with `prefix`, `app` and optional `worker_class`");
+            return std::string(
+                "a list of mappings with `prefix`, `app` and optional `worker_class`");
           },
       },
       field);
@@ -163,7 +169,8 @@ std::string format_value(const Field& field, Config& config) {
           [&](const IntegerField& f) {
             if (!f.octal) return std::to_string(f.ref(config));
             char text[16];
-            std::snprintf(text, sizeof text, "0o%03llo", static_cast<unsigned long long>(f.ref(config)));
+            std::snprintf(text, sizeof text, "0o%03llo",
+                          static_cast<unsigned long long>(f.ref(config)));
             return std::string(text);
           },
           [&](const SizeField& f) { return format_size(f.ref(config)); },
@@ -196,60 +203,59 @@ bool is_repeatable(const Field& field) {
 
 void set_from_text(const Field& field, Config& config, std::string_view text, bool append) {
   const auto invalid = [&] { return ValueError{describe(field), std::string(text)}; };
-  std::visit(
-      Overloaded{
-          [&](const IntegerField& f) {
-            const auto value = f.octal ? parse_octal(text) : parse_integer(text);
-            if (!value) throw invalid();
-            check_range(*value, f.min, f.max, field, text);
-            f.ref(config) = *value;
-          },
-          [&](const SizeField& f) {
-            const auto value = parse_size(text);
-            if (!value) throw invalid();
-            check_range(*value, f.min, f.max, field, text);
-            f.ref(config) = *value;
-          },
-          [&](const DurationField& f) {
-            const auto value = parse_duration(text);
-            if (!value) throw invalid();
-            check_range(*value, f.min, f.max, field, text);
-            f.ref(config) = *value;
-          },
-          [&](const BoolField& f) {
-            const auto value = parse_bool(text);
-            if (!value) throw invalid();
-            f.ref(config) = *value;
-          },
-          [&](const TextField& f) {
-            check_item(f.check, text);
-            f.ref(config) = std::string(text);
-          },
-          [&](const ChoiceField& f) {
-            for (const auto choice : f.choices) {
-              if (choice == text) {
-                f.ref(config) = std::string(text);
-                return;
-              }
-            }
-            throw invalid();
-          },
-          [&](const ListField& f) {
-            const auto items = split_commas(text);
-            for (const auto& item : items) check_item(f.check, item);
-            auto& list = f.ref(config);
-            if (!append) list.clear();
-            list.insert(list.end(), items.begin(), items.end());
-          },
-          [&](const MountsField& f) {
-            auto& mounts = f.ref(config);
-            if (!append) mounts.clear();
-            for (const auto& item : split_commas(text)) {
-              mounts.push_back(parse_mount_text(item));
-            }
-          },
-      },
-      field);
+  std::visit(Overloaded{
+                 [&](const IntegerField& f) {
+                   const auto value = f.octal ? parse_octal(text) : parse_integer(text);
+                   if (!value) throw invalid();
+                   check_range(*value, f.min, f.max, field, text);
+                   f.ref(config) = *value;
+                 },
+                 [&](const SizeField& f) {
+                   const auto value = parse_size(text);
+                   if (!value) throw invalid();
+                   check_range(*value, f.min, f.max, field, text);
+                   f.ref(config) = *value;
+                 },
+                 [&](const DurationField& f) {
+                   const auto value = parse_duration(text);
+                   if (!value) throw invalid();
+                   check_range(*value, f.min, f.max, field, text);
+                   f.ref(config) = *value;
+                 },
+                 [&](const BoolField& f) {
+                   const auto value = parse_bool(text);
+                   if (!value) throw invalid();
+                   f.ref(config) = *value;
+                 },
+                 [&](const TextField& f) {
+                   check_item(f.check, text);
+                   f.ref(config) = std::string(text);
+                 },
+                 [&](const ChoiceField& f) {
+                   for (const auto choice : f.choices) {
+                     if (choice == text) {
+                       f.ref(config) = std::string(text);
+                       return;
+                     }
+                   }
+                   throw invalid();
+                 },
+                 [&](const ListField& f) {
+                   const auto items = split_commas(text);
+                   for (const auto& item : items) check_item(f.check, item);
+                   auto& list = f.ref(config);
+                   if (!append) list.clear();
+                   list.insert(list.end(), items.begin(), items.end());
+                 },
+                 [&](const MountsField& f) {
+                   auto& mounts = f.ref(config);
+                   if (!append) mounts.clear();
+                   for (const auto& item : split_commas(text)) {
+                     mounts.push_back(parse_mount_text(item));
+                   }
+                 },
+             },
+             field);
 }
 
 void set_from_yaml(const Field& field, Config& config, const YAML::Node& node,
@@ -288,7 +294,8 @@ void set_from_yaml(const Field& field, Config& config, const YAML::Node& node,
             for (std::size_t i = 0; i < items.size(); ++i) {
               const YAML::Node& item = node.IsSequence() ? node[i] : node;
               if (f.check && !f.check->accepts(items[i])) {
-                throw at_node(item, "expected " + std::string(f.check->expected) + ", found `" + items[i] + "`");
+                throw at_node(item, "expected " + std::string(f.check->expected) + ", found `" +
+                                        items[i] + "`");
               }
               if (f.is_path) items[i] = resolve_path(items[i], base_dir);
             }

@@ -25,7 +25,7 @@ using FieldRef = T& (*)(Config&);
 // `at<&Config::limits, &Limits::max_body_size>` is a FieldRef to config.limits.max_body_size.
 template <auto... Members>
 auto& at(Config& config) {
-  return (config .* ... .* Members);
+  return (config.*....*Members);
 }
 
 struct IntegerField {

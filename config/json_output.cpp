@@ -9,28 +9,30 @@ namespace hornbeam::config {
 namespace {
 
 nlohmann::ordered_json value_of(const Field& field, Config& config) {
-  return std::visit(
-      Overloaded{
-          [&](const DurationField& f) -> nlohmann::ordered_json {
-            const auto ms = f.ref(config).count();
-            if (ms % 1000 == 0) return ms / 1000;
-            return static_cast<double>(ms) / 1000.0;
-          },
-          [&](const MountsField& f) -> nlohmann::ordered_json {
-            auto mounts = nlohmann::ordered_json::array();
-            for (const auto& mount : f.ref(config)) {
-              mounts.push_back({{"prefix", mount.prefix}, {"app", mount.app}, {"worker_class", mount.worker_class}});
-            }
-            return mounts;
-          },
-          [&](const IntegerField& f) -> nlohmann::ordered_json {
-            // JSON has no octal: a umask prints as its YAML spelling so that it reloads the same.
-            if (f.octal) return format_value(field, config);
-            return f.ref(config);
-          },
-          [&](const auto& f) -> nlohmann::ordered_json { return f.ref(config); },
-      },
-      field);
+  return std::visit(Overloaded{
+                        [&](const DurationField& f) -> nlohmann::ordered_json {
+                          const auto ms = f.ref(config).count();
+                          if (ms % 1000 == 0) return ms / 1000;
+                          return static_cast<double>(ms) / 1000.0;
+                        },
+                        [&](const MountsField& f) -> nlohmann::ordered_json {
+                          auto mounts = nlohmann::ordered_json::array();
+                          for (const auto& mount : f.ref(config)) {
+                            mounts.push_back({{"prefix", mount.prefix},
+                                              {"app", mount.app},
+                                              {"worker_class", mount.worker_class}});
+                          }
+                          return mounts;
+                        },
+                        [&](const IntegerField& f) -> nlohmann::ordered_json {
+                          // JSON has no octal: a umask prints as its YAML spelling so that it
+                          // reloads the same.
+                          if (f.octal) return format_value(field, config);
+                          return f.ref(config);
+                        },
+                        [&](const auto& f) -> nlohmann::ordered_json { return f.ref(config); },
+                    },
+                    field);
 }
 
 }  // namespace

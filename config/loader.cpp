@@ -5,13 +5,13 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <grp.h>
-#include <pwd.h>
 #include <set>
-#include <unistd.h>
 
 extern char** environ;
 
@@ -123,7 +123,8 @@ class Loader {
     }
   }
 
-  void set_text(const Setting& setting, const std::string& text, bool append, const std::string& origin) {
+  void set_text(const Setting& setting, const std::string& text, bool append,
+                const std::string& origin) {
     try {
       set_from_text(setting.field, config_, text, append);
       origins_[std::string(setting.key)] = origin;

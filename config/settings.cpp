@@ -31,7 +31,8 @@ constexpr std::uint64_t no_size_limit = std::numeric_limits<std::uint64_t>::max(
 constexpr Duration one_day = 24h;
 
 const Setting table[] = {
-    {"app", "The application to serve, as `module:callable`.", TextField{at<&Config::app>, &app_spec}},
+    {"app", "The application to serve, as `module:callable`.",
+     TextField{at<&Config::app>, &app_spec}},
     {"worker_class", "`wsgi` (PEP 3333) or `asgi` (ASGI 3).",
      ChoiceField{at<&Config::worker_class>, worker_classes}, "k"},
     {"bind", "Addresses to listen on: `host:port`, `[v6]:port`, `unix:/path`, `fd://N`.",
@@ -48,7 +49,8 @@ const Setting table[] = {
      TextField{at<&Config::chdir>, nullptr, true}},
     {"venv", "A virtualenv whose site-packages become importable.",
      TextField{at<&Config::venv>, nullptr, true}},
-    {"timeout", "A request or a silent worker taking longer than this gets the worker replaced (0 = never).",
+    {"timeout",
+     "A request or a silent worker taking longer than this gets the worker replaced (0 = never).",
      DurationField{at<&Config::timeout>, 0ms, one_day}},
     {"graceful_timeout", "Time given to in-flight work on stop and reload.",
      DurationField{at<&Config::graceful_timeout>, 0ms, one_day}},
@@ -68,7 +70,8 @@ const Setting table[] = {
      IntegerField{at<&Config::limits, &Limits::max_headers>, 1, 32768}},
     {"limits.max_body_size", "Largest request body; larger gets 413 (0 = no limit).",
      SizeField{at<&Config::limits, &Limits::max_body_size>, 0, no_size_limit}},
-    {"limits.body_buffer_threshold", "Bodies below this are read whole before the app runs; larger ones stream.",
+    {"limits.body_buffer_threshold",
+     "Bodies below this are read whole before the app runs; larger ones stream.",
      SizeField{at<&Config::limits, &Limits::body_buffer_threshold>, 1 * KiB, 1 * GiB}},
     {"limits.header_timeout", "Deadline for a client to send the whole request head.",
      DurationField{at<&Config::limits, &Limits::header_timeout>, 100ms, 1h}},
@@ -92,7 +95,8 @@ const Setting table[] = {
      ChoiceField{at<&Config::loop>, loops}},
     {"shared_state.size", "Size of the shared application state store.",
      SizeField{at<&Config::shared_state, &SharedState::size>, 64 * KiB, 64 * GiB}},
-    {"logging.level", "Error log level.", ChoiceField{at<&Config::logging, &Logging::level>, log_levels}},
+    {"logging.level", "Error log level.",
+     ChoiceField{at<&Config::logging, &Logging::level>, log_levels}},
     {"logging.format", "Log line format: `text` or `json`.",
      ChoiceField{at<&Config::logging, &Logging::format>, log_formats}},
     {"logging.access_log", "Access log: `-` for stdout, a file path, or empty for none.",
@@ -107,7 +111,8 @@ const Setting table[] = {
     {"group", "Switch to this group after binding (name or gid).", TextField{at<&Config::group>}},
     {"umask", "File mode mask for unix sockets and files the server creates.",
      IntegerField{at<&Config::umask>, 0, 0777, true}},
-    {"pidfile", "Write the arbiter's pid to this file.", TextField{at<&Config::pidfile>, nullptr, true}},
+    {"pidfile", "Write the arbiter's pid to this file.",
+     TextField{at<&Config::pidfile>, nullptr, true}},
     {"reuse_port", "One SO_REUSEPORT socket per worker instead of one shared socket.",
      BoolField{at<&Config::reuse_port>}},
     {"backlog", "Listen queue length.", IntegerField{at<&Config::backlog>, 1, 65535}},
@@ -136,7 +141,8 @@ const Setting* find_setting(std::string_view key) {
 
 std::string Setting::flag() const {
   std::string flag(key);
-  std::replace_if(flag.begin(), flag.end(), [](char c) { return c == '.' || c == '_'; }, '-');
+  std::replace_if(
+      flag.begin(), flag.end(), [](char c) { return c == '.' || c == '_'; }, '-');
   return flag;
 }
 

@@ -18,8 +18,8 @@ struct Setting {
   std::string_view short_flag = {};   // "w" for -w
   std::string_view default_doc = {};  // for defaults that depend on the machine
 
-  std::string flag() const;  // "limits-max-body-size" (for --limits-max-body-size)
-  std::string env() const;   // "HORNBEAM_LIMITS_MAX_BODY_SIZE"
+  std::string flag() const;          // "limits-max-body-size" (for --limits-max-body-size)
+  std::string env() const;           // "HORNBEAM_LIMITS_MAX_BODY_SIZE"
   std::string_view section() const;  // "limits", or "" for top-level keys
   std::string_view leaf() const;     // "max_body_size"
   std::string default_text() const;  // "64KiB", "30s", or default_doc when set

@@ -65,14 +65,22 @@ std::optional<bool> parse_bool(std::string_view text) {
 std::optional<std::uint64_t> parse_size(std::string_view text) {
   const auto [number, unit] = split_unit(text);
   std::uint64_t multiplier = 0;
-  if (unit.empty() || unit == "b") multiplier = 1;
-  else if (unit == "k" || unit == "kib") multiplier = KiB;
-  else if (unit == "m" || unit == "mib") multiplier = MiB;
-  else if (unit == "g" || unit == "gib") multiplier = GiB;
-  else if (unit == "kb") multiplier = 1000;
-  else if (unit == "mb") multiplier = 1000 * 1000;
-  else if (unit == "gb") multiplier = 1000 * 1000 * 1000;
-  else return std::nullopt;
+  if (unit.empty() || unit == "b")
+    multiplier = 1;
+  else if (unit == "k" || unit == "kib")
+    multiplier = KiB;
+  else if (unit == "m" || unit == "mib")
+    multiplier = MiB;
+  else if (unit == "g" || unit == "gib")
+    multiplier = GiB;
+  else if (unit == "kb")
+    multiplier = 1000;
+  else if (unit == "mb")
+    multiplier = 1000 * 1000;
+  else if (unit == "gb")
+    multiplier = 1000 * 1000 * 1000;
+  else
+    return std::nullopt;
 
   if (number.find('.') == std::string_view::npos) {
     std::uint64_t value = 0;
@@ -94,11 +102,16 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
 std::optional<Duration> parse_duration(std::string_view text) {
   const auto [number, unit] = split_unit(text);
   double milliseconds_per_unit = 0;
-  if (unit.empty() || unit == "s") milliseconds_per_unit = 1000;
-  else if (unit == "ms") milliseconds_per_unit = 1;
-  else if (unit == "m" || unit == "min") milliseconds_per_unit = 60'000;
-  else if (unit == "h") milliseconds_per_unit = 3'600'000;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    milliseconds_per_unit = 1000;
+  else if (unit == "ms")
+    milliseconds_per_unit = 1;
+  else if (unit == "m" || unit == "min")
+    milliseconds_per_unit = 60'000;
+  else if (unit == "h")
+    milliseconds_per_unit = 3'600'000;
+  else
+    return std::nullopt;
 
   const auto value = parse_decimal(number);
   if (!value) return std::nullopt;

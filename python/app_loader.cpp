@@ -19,7 +19,8 @@ PyRef load_app(const std::string& spec) {
   std::size_t start = 0;
   while (start <= path.size()) {
     const auto dot = path.find('.', start);
-    const std::string name = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const std::string name =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     PyRef next = PyRef::steal(PyObject_GetAttrString(object.get(), name.c_str()));
     if (!next) {
       PyErr_Clear();

@@ -5,7 +5,9 @@
 namespace hornbeam::python {
 
 ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup, Activity activity)
-    : interpreter_(interpreter), activity_(std::move(activity)), states_(static_cast<std::size_t>(count), nullptr) {
+    : interpreter_(interpreter),
+      activity_(std::move(activity)),
+      states_(static_cast<std::size_t>(count), nullptr) {
   for (int index = 0; index < count; ++index) {
     threads_.emplace_back([this, index, &setup] { run(index, setup); });
   }

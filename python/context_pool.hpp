@@ -32,7 +32,7 @@ class ContextState {
 class ContextPool {
  public:
   using Setup = std::function<std::unique_ptr<ContextState>(int index)>;  // GIL held
-  using Job = std::function<void(ContextState&)>;                          // GIL held
+  using Job = std::function<void(ContextState&)>;                         // GIL held
   // Told when a context starts (busy = true) and ends a job, from the context's thread: the
   // worker's shared-memory slot keeps a "busy since" per context for the arbiter's timeout.
   using Activity = std::function<void(int index, bool busy)>;
@@ -49,7 +49,9 @@ class ContextPool {
   ContextState& state(int index) { return *states_.at(index); }
   int size() const { return static_cast<int>(threads_.size()); }
   // The context's thread as Python's tracebacks name it (threading.get_ident()).
-  unsigned long thread_ident(int index) { return static_cast<unsigned long>(threads_.at(index).native_handle()); }
+  unsigned long thread_ident(int index) {
+    return static_cast<unsigned long>(threads_.at(index).native_handle());
+  }
 
  private:
   void run(int index, Setup& setup);

@@ -2,9 +2,9 @@
 
 #include "python/py_ref.hpp"
 
+#include <unistd.h>
 #include <filesystem>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace hornbeam::python {
 namespace {
@@ -40,7 +40,8 @@ Interpreter::Interpreter(const InterpreterOptions& options) {
   config.parse_argv = 0;
   // Without this sys.executable would be whatever `python3` PATH finds (a pyenv shim here),
   // and subprocess/multiprocessing in the app would start the wrong Python.
-  check_status(PyConfig_SetBytesString(&config, &config.program_name, HORNBEAM_PYTHON_EXECUTABLE), config);
+  check_status(PyConfig_SetBytesString(&config, &config.program_name, HORNBEAM_PYTHON_EXECUTABLE),
+               config);
   check_status(Py_InitializeFromConfig(&config), config);
   PyConfig_Clear(&config);
 
@@ -48,13 +49,15 @@ Interpreter::Interpreter(const InterpreterOptions& options) {
     PyObject* sys_path = PySys_GetObject("path");  // borrowed
     for (auto entry = options.pythonpath.rbegin(); entry != options.pythonpath.rend(); ++entry) {
       PyRef text = PyRef::steal(PyUnicode_DecodeFSDefault(entry->c_str()));
-      if (!text || PyList_Insert(sys_path, 0, text.get()) != 0) throw std::runtime_error(take_exception_text());
+      if (!text || PyList_Insert(sys_path, 0, text.get()) != 0)
+        throw std::runtime_error(take_exception_text());
     }
     if (!options.venv.empty()) {
       const std::string site = venv_site_packages(options.venv);
       if (!std::filesystem::is_directory(site)) {
-        throw std::runtime_error("venv " + options.venv + " has no " + site + " (is it a virtualenv of Python " +
-                                 std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION) + "?)");
+        throw std::runtime_error(
+            "venv " + options.venv + " has no " + site + " (is it a virtualenv of Python " +
+            std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION) + "?)");
       }
       // addsitedir also processes .pth files, as activating the venv would.
       const std::string code = "import site, sys\nsys.prefix = " + std::string("'") + options.venv +

@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 // Exported by libpython (faulthandler's engine); its header is internal to CPython.
-extern "C" const char* _Py_DumpTracebackThreads(int fd, PyInterpreterState* interp, PyThreadState* current_tstate);
+extern "C" const char* _Py_DumpTracebackThreads(int fd, PyInterpreterState* interp,
+                                                PyThreadState* current_tstate);
 
 namespace hornbeam::python {
 
@@ -21,7 +22,8 @@ std::string dump_thread_tracebacks(const Interpreter& interpreter) {
   std::string text;
   char buffer[4096];
   ::lseek(out.get(), 0, SEEK_SET);
-  for (ssize_t n; (n = ::read(out.get(), buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(out.get(), buffer, sizeof buffer)) > 0;)
+    text.append(buffer, static_cast<std::size_t>(n));
   return text;
 }
 

@@ -3,18 +3,18 @@
 
 #include "common/logging.hpp"
 #include "common/version.hpp"
-#include "python/interpreter.hpp"
 #include "python/gil.hpp"
+#include "python/interpreter.hpp"
 #include "python/wsgi_file_wrapper.hpp"
 #include "python/wsgi_input.hpp"
 #include "python/wsgi_start_response.hpp"
 
 #include <spdlog/logger.h>
 
-#include <algorithm>
-#include <cctype>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace hornbeam::python {
@@ -23,7 +23,8 @@ namespace {
 PyRef intern(const char* text) { return PyRef::steal(PyUnicode_InternFromString(text)); }
 
 PyRef latin1(std::string_view text) {
-  return PyRef::steal(PyUnicode_DecodeLatin1(text.data(), static_cast<Py_ssize_t>(text.size()), nullptr));
+  return PyRef::steal(
+      PyUnicode_DecodeLatin1(text.data(), static_cast<Py_ssize_t>(text.size()), nullptr));
 }
 
 void set_item(PyObject* dict, const PyRef& key, const PyRef& value) {
@@ -35,7 +36,8 @@ void set_item(PyObject* dict, const PyRef& key, const PyRef& value) {
 // "X-Forwarded-For" → "HTTP_X_FORWARDED_FOR".
 std::string cgi_name(std::string_view header) {
   std::string name = "HTTP_";
-  for (const char c : header) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const char c : header)
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return name;
 }
 
@@ -79,7 +81,8 @@ WsgiAdapter::WsgiAdapter(PyRef app, const WsgiSettings& settings)
   set_item(t, keys_->url_scheme, intern("http"));
   set_item(t, intern("wsgi.errors"), PyRef::borrow(errors ? errors : Py_None));
   set_item(t, intern("wsgi.multithread"), PyRef::borrow(settings.multithread ? Py_True : Py_False));
-  set_item(t, intern("wsgi.multiprocess"), PyRef::borrow(settings.multiprocess ? Py_True : Py_False));
+  set_item(t, intern("wsgi.multiprocess"),
+           PyRef::borrow(settings.multiprocess ? Py_True : Py_False));
   set_item(t, intern("wsgi.run_once"), PyRef::borrow(Py_False));
   set_item(t, intern("wsgi.input_terminated"), PyRef::borrow(Py_True));
   set_item(t, intern("wsgi.file_wrapper"), file_wrapper_type_);
@@ -94,7 +97,9 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
   PyObject* e = environ.get();
   const Keys& k = *keys_;
   set_item(e, k.request_method,
-           request.method == "GET" ? k.get : request.method == "POST" ? k.post : latin1(request.method));
+           request.method == "GET"    ? k.get
+           : request.method == "POST" ? k.post
+                                      : latin1(request.method));
   set_item(e, k.path_info, latin1(percent_decode(request.path)));
   set_item(e, k.query_string, latin1(request.query));
   set_item(e, k.raw_uri, latin1(request.target));
@@ -109,13 +114,17 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
     // "X_Foo" would collide with "X-Foo" once mapped: such headers are dropped, not guessed.
     if (header.name.find('_') != std::string::npos) continue;
     PyRef key;
-    if (iequals(header.name, "Content-Type")) key = k.content_type;
-    else if (iequals(header.name, "Content-Length")) key = k.content_length;
-    else key = PyRef::steal(PyUnicode_InternFromString(cgi_name(header.name).c_str()));
+    if (iequals(header.name, "Content-Type"))
+      key = k.content_type;
+    else if (iequals(header.name, "Content-Length"))
+      key = k.content_length;
+    else
+      key = PyRef::steal(PyUnicode_InternFromString(cgi_name(header.name).c_str()));
     PyObject* existing = PyDict_GetItem(e, key.get());  // borrowed
     if (existing && key.get() != k.content_length.get() && key.get() != k.content_type.get()) {
       // Repeated fields are joined as one list-valued field (RFC 9110 §5.3).
-      PyRef joined = PyRef::steal(PyUnicode_FromFormat("%U, %U", existing, latin1(header.value).get()));
+      PyRef joined =
+          PyRef::steal(PyUnicode_FromFormat("%U, %U", existing, latin1(header.value).get()));
       set_item(e, key, joined);
     } else {
       set_item(e, key, latin1(header.value));
@@ -124,8 +133,8 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
   if (request.body_stream) {
     set_item(e, k.input, make_input(input_type_.get(), request.body_stream));
   } else {
-    PyRef body = PyRef::steal(
-        PyBytes_FromStringAndSize(request.body.data(), static_cast<Py_ssize_t>(request.body.size())));
+    PyRef body = PyRef::steal(PyBytes_FromStringAndSize(
+        request.body.data(), static_cast<Py_ssize_t>(request.body.size())));
     // BytesIO shares the bytes object until it is written to: no second copy.
     set_item(e, k.input, PyRef::steal(PyObject_CallOneArg(bytes_io_.get(), body.get())));
   }
@@ -153,18 +162,21 @@ bool WsgiAdapter::send_as_file(PyObject* result, WsgiResponseState& state) {
     PyErr_Clear();
     return false;
   }
-  UniqueFd copy(::fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, 0));  // the app's close() must not pull it away
+  UniqueFd copy(::fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC,
+                        0));  // the app's close() must not pull it away
   if (!copy) return false;
   std::uint64_t length = static_cast<std::uint64_t>(info.st_size - offset);
-  const auto declared = std::find_if(state.headers.begin(), state.headers.end(), [](const HttpHeader& header) {
-    return iequals(header.name, "Content-Length");
-  });
+  const auto declared =
+      std::find_if(state.headers.begin(), state.headers.end(),
+                   [](const HttpHeader& header) { return iequals(header.name, "Content-Length"); });
   if (declared == state.headers.end()) {
-    state.headers.push_back({"Content-Length", std::to_string(length)});  // known: no chunking needed
+    state.headers.push_back(
+        {"Content-Length", std::to_string(length)});  // known: no chunking needed
   }
   state.send_head();
   GilRelease unlocked;
-  state.client_gone = !state.sink->send_file(std::move(copy), static_cast<std::uint64_t>(offset), length);
+  state.client_gone =
+      !state.sink->send_file(std::move(copy), static_cast<std::uint64_t>(offset), length);
   return true;
 }
 
@@ -176,13 +188,15 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
   bool failed = false;
   try {
     PyRef environ = build_environ(request);
-    result = PyRef::steal(PyObject_CallFunctionObjArgs(app_.get(), environ.get(), start_response.get(), nullptr));
+    result = PyRef::steal(
+        PyObject_CallFunctionObjArgs(app_.get(), environ.get(), start_response.get(), nullptr));
   } catch (const std::exception& e) {
     logging::error_log().error("{} {}: {}", request.method, request.target, e.what());
     failed = true;
   }
   if (!result && !failed) {
-    logging::error_log().error("error handling {} {}:\n{}", request.method, request.target, take_exception_text());
+    logging::error_log().error("error handling {} {}:\n{}", request.method, request.target,
+                               take_exception_text());
     failed = true;
   }
 
@@ -195,22 +209,27 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
       PyRef chunk = PyRef::steal(PyIter_Next(iterator.get()));
       if (!chunk) break;
       if (!PyBytes_Check(chunk.get())) {
-        PyErr_Format(PyExc_TypeError, "the app's iterable yielded %.200s, not bytes", Py_TYPE(chunk.get())->tp_name);
+        PyErr_Format(PyExc_TypeError, "the app's iterable yielded %.200s, not bytes",
+                     Py_TYPE(chunk.get())->tp_name);
         break;
       }
       if (PyBytes_GET_SIZE(chunk.get()) == 0) continue;
       if (!state.called) {
-        PyErr_SetString(PyExc_RuntimeError, "the app returned body data before calling start_response");
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the app returned body data before calling start_response");
         break;
       }
-      state.write(std::string_view(PyBytes_AS_STRING(chunk.get()), PyBytes_GET_SIZE(chunk.get())), whole_body);
+      state.write(std::string_view(PyBytes_AS_STRING(chunk.get()), PyBytes_GET_SIZE(chunk.get())),
+                  whole_body);
     }
     if (PyErr_Occurred()) {
-      logging::error_log().error("error handling {} {}:\n{}", request.method, request.target, take_exception_text());
+      logging::error_log().error("error handling {} {}:\n{}", request.method, request.target,
+                                 take_exception_text());
       failed = true;
     } else if (!state.called) {
-      logging::error_log().error("error handling {} {}: the app returned without calling start_response",
-                                 request.method, request.target);
+      logging::error_log().error(
+          "error handling {} {}: the app returned without calling start_response", request.method,
+          request.target);
       failed = true;
     }
   }
@@ -219,8 +238,8 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
   if (result && PyObject_HasAttrString(result.get(), "close")) {
     PyRef closed = PyRef::steal(PyObject_CallMethod(result.get(), "close", nullptr));
     if (!closed) {
-      logging::error_log().error("error closing the response of {} {}:\n{}", request.method, request.target,
-                                 take_exception_text());
+      logging::error_log().error("error closing the response of {} {}:\n{}", request.method,
+                                 request.target, take_exception_text());
     }
   }
   detach_start_response(start_response.get());
@@ -228,8 +247,10 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
   if (state.client_gone) {
     sink.abort();
   } else if (failed) {
-    if (state.head_sent) sink.abort();
-    else sink.fail(500);
+    if (state.head_sent)
+      sink.abort();
+    else
+      sink.fail(500);
   } else {
     state.send_head();
     sink.finish();

@@ -6,8 +6,7 @@ namespace hornbeam::python {
 namespace {
 
 struct FileWrapperObject {
-  PyObject_HEAD
-  PyObject* filelike;
+  PyObject_HEAD PyObject* filelike;
   Py_ssize_t block_size;
 };
 
@@ -15,8 +14,8 @@ PyObject* wrapper_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   static const char* keywords[] = {"filelike", "blksize", nullptr};
   PyObject* filelike = nullptr;
   Py_ssize_t block_size = 8192;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|n:file_wrapper", const_cast<char**>(keywords), &filelike,
-                                   &block_size)) {
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|n:file_wrapper", const_cast<char**>(keywords),
+                                   &filelike, &block_size)) {
     return nullptr;
   }
   if (block_size <= 0) {
@@ -69,7 +68,8 @@ PyType_Slot slots[] = {
     {0, nullptr},
 };
 
-PyType_Spec spec = {"hornbeam.FileWrapper", sizeof(FileWrapperObject), 0, Py_TPFLAGS_DEFAULT, slots};
+PyType_Spec spec = {"hornbeam.FileWrapper", sizeof(FileWrapperObject), 0, Py_TPFLAGS_DEFAULT,
+                    slots};
 
 }  // namespace
 

@@ -20,8 +20,7 @@ struct InputState {
 };
 
 struct InputObject {
-  PyObject_HEAD
-  InputState* state;
+  PyObject_HEAD InputState* state;
 };
 
 InputState& state_of(PyObject* self) { return *reinterpret_cast<InputObject*>(self)->state; }
@@ -82,7 +81,8 @@ PyObject* read_exactly(InputState& state, Py_ssize_t size) {
     GilRelease unlocked;
     try {
       while (filled < size && !state.ended) {
-        const std::size_t got = state.source->read_into(out + filled, static_cast<std::size_t>(size - filled));
+        const std::size_t got =
+            state.source->read_into(out + filled, static_cast<std::size_t>(size - filled));
         if (got == 0) state.ended = true;
         filled += static_cast<Py_ssize_t>(got);
       }
@@ -126,7 +126,8 @@ PyObject* input_readline(PyObject* self, PyObject* args) {
       const std::size_t line = newline + 1;
       return take(state, limit < 0 ? line : std::min(line, static_cast<std::size_t>(limit)));
     }
-    if (limit >= 0 && state.pending.size() >= static_cast<std::size_t>(limit)) return take(state, limit);
+    if (limit >= 0 && state.pending.size() >= static_cast<std::size_t>(limit))
+      return take(state, limit);
     scanned = state.pending.size();
     if (!fill(state)) break;
   }

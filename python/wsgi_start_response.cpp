@@ -14,8 +14,7 @@ namespace hornbeam::python {
 namespace {
 
 struct StartResponseObject {
-  PyObject_HEAD
-  WsgiResponseState* state;
+  PyObject_HEAD WsgiResponseState* state;
 };
 
 // A str that is latin-1 (PEP 3333 "native string"), as bytes; sets TypeError otherwise.
@@ -74,8 +73,8 @@ PyObject* start_response_call(PyObject* self, PyObject* args, PyObject* kwargs) 
   PyObject* status = nullptr;
   PyObject* headers = nullptr;
   PyObject* exc_info = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:start_response", const_cast<char**>(keywords),
-                                   &status, &headers, &exc_info)) {
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:start_response",
+                                   const_cast<char**>(keywords), &status, &headers, &exc_info)) {
     return nullptr;
   }
   WsgiResponseState* state = reinterpret_cast<StartResponseObject*>(self)->state;
@@ -105,7 +104,8 @@ PyObject* start_response_call(PyObject* self, PyObject* args, PyObject* kwargs) 
   }
   std::string parsed_status;
   std::vector<HttpHeader> parsed_headers;
-  if (!parse_status(status, parsed_status) || !parse_headers(headers, parsed_headers)) return nullptr;
+  if (!parse_status(status, parsed_status) || !parse_headers(headers, parsed_headers))
+    return nullptr;
   state->status = std::move(parsed_status);
   state->headers = std::move(parsed_headers);
   state->called = true;

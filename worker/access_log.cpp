@@ -1,8 +1,8 @@
 #include "worker/access_log.hpp"
 #include "common/http_text.hpp"
 
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cctype>
 #include <ctime>
@@ -70,8 +70,10 @@ AccessLogFormat::AccessLogFormat(const std::string& format) {
         std::string atom = format.substr(i + 2, close - i - 2);
         std::string lowered = atom;
         for (auto& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (atom.size() > 3 && atom.front() == '{' && lowered.ends_with("}i")) uses_request_headers_ = true;
-        if (atom.size() > 3 && atom.front() == '{' && lowered.ends_with("}o")) uses_response_headers_ = true;
+        if (atom.size() > 3 && atom.front() == '{' && lowered.ends_with("}i"))
+          uses_request_headers_ = true;
+        if (atom.size() > 3 && atom.front() == '{' && lowered.ends_with("}o"))
+          uses_response_headers_ = true;
         parts_.push_back({{}, std::move(atom)});
         i = close + 2;
         continue;
@@ -92,33 +94,52 @@ std::string AccessLogFormat::text(const AccessEntry& e) const {
   const auto micros = e.duration.count();
   for (const auto& part : parts_) {
     const std::string& a = part.atom;
-    if (a.empty()) line += part.literal;
-    else if (a == "h") line += e.remote_addr.empty() ? "-" : e.remote_addr;
-    else if (a == "l" || a == "u") line += "-";
-    else if (a == "t") line += apache_time(e.started);
-    else if (a == "r") line += escape_for_log(e.method + " " + e.target + " " + protocol(e.version));
-    else if (a == "m") line += escape_for_log(e.method);
-    else if (a == "U") line += escape_for_log(path_of(e.target));
-    else if (a == "q") line += escape_for_log(query_of(e.target));
-    else if (a == "H") line += protocol(e.version);
-    else if (a == "s") line += std::to_string(e.status);
-    else if (a == "B") line += std::to_string(e.body_bytes);
-    else if (a == "b") line += e.body_bytes ? std::to_string(e.body_bytes) : "-";
-    else if (a == "f") line += header_value(e.request_headers, "Referer");
-    else if (a == "a") line += header_value(e.request_headers, "User-Agent");
-    else if (a == "T") line += std::to_string(micros / 1'000'000);
-    else if (a == "D") line += std::to_string(micros);
-    else if (a == "M") line += std::to_string(micros / 1000);
+    if (a.empty())
+      line += part.literal;
+    else if (a == "h")
+      line += e.remote_addr.empty() ? "-" : e.remote_addr;
+    else if (a == "l" || a == "u")
+      line += "-";
+    else if (a == "t")
+      line += apache_time(e.started);
+    else if (a == "r")
+      line += escape_for_log(e.method + " " + e.target + " " + protocol(e.version));
+    else if (a == "m")
+      line += escape_for_log(e.method);
+    else if (a == "U")
+      line += escape_for_log(path_of(e.target));
+    else if (a == "q")
+      line += escape_for_log(query_of(e.target));
+    else if (a == "H")
+      line += protocol(e.version);
+    else if (a == "s")
+      line += std::to_string(e.status);
+    else if (a == "B")
+      line += std::to_string(e.body_bytes);
+    else if (a == "b")
+      line += e.body_bytes ? std::to_string(e.body_bytes) : "-";
+    else if (a == "f")
+      line += header_value(e.request_headers, "Referer");
+    else if (a == "a")
+      line += header_value(e.request_headers, "User-Agent");
+    else if (a == "T")
+      line += std::to_string(micros / 1'000'000);
+    else if (a == "D")
+      line += std::to_string(micros);
+    else if (a == "M")
+      line += std::to_string(micros / 1000);
     else if (a == "L") {
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%.6f", static_cast<double>(micros) / 1e6);
       line += seconds;
-    } else if (a == "p") line += "<" + std::to_string(::getpid()) + ">";
+    } else if (a == "p")
+      line += "<" + std::to_string(::getpid()) + ">";
     else if (a.front() == '{' && a.size() > 3 && (a.back() == 'i' || a.back() == 'I')) {
       line += header_value(e.request_headers, std::string_view(a).substr(1, a.size() - 3));
     } else if (a.front() == '{' && a.size() > 3 && (a.back() == 'o' || a.back() == 'O')) {
       line += header_value(e.response_headers, std::string_view(a).substr(1, a.size() - 3));
-    } else line += "-";
+    } else
+      line += "-";
   }
   return line;
 }

@@ -12,7 +12,8 @@ void ArbiterLink::attach(const Placement& placement) {
   ::close(placement.shm_fd);
   slot_ = &segment_->slot(placement.slot);
   if (slot_->pid.load() != ::getpid() || slot_->generation.load() != placement.generation) {
-    throw std::runtime_error("slot " + std::to_string(placement.slot) + " of the shared-memory segment is not this worker's");
+    throw std::runtime_error("slot " + std::to_string(placement.slot) +
+                             " of the shared-memory segment is not this worker's");
   }
 }
 

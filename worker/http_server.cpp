@@ -11,17 +11,17 @@
 #include "worker/response_channel.hpp"
 #include "worker/websocket_session.hpp"
 
+#include <spdlog/logger.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <spdlog/logger.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <malloc.h>
-#include <sys/sendfile.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -50,9 +50,9 @@ class Session;
 
 // The largest request head the limits allow: request line plus every field at its largest.
 std::size_t head_limit(const config::Limits& limits) {
-  return static_cast<std::size_t>(
-      std::min<std::int64_t>(limits.max_request_line + 2 + limits.max_headers * (limits.max_header_size + 2) + 2,
-                             0x7fffffff));
+  return static_cast<std::size_t>(std::min<std::int64_t>(
+      limits.max_request_line + 2 + limits.max_headers * (limits.max_header_size + 2) + 2,
+      0x7fffffff));
 }
 
 // Sessions whose response channels have something for the I/O thread. One post wakes the
@@ -128,7 +128,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
  public:
   Session(ServerState& server, Protocol::socket socket)
-      : server_(server), socket_(std::move(socket)), timer_(server.io), buffer_(head_limit(server.config.limits)) {
+      : server_(server),
+        socket_(std::move(socket)),
+        timer_(server.io),
+        buffer_(head_limit(server.config.limits)) {
     server_.sessions.insert(this);
   }
   ~Session() { server_.sessions.erase(this); }
@@ -153,8 +156,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void time_out() {
     if (!channel_) return close();
     if (channel_->fail_unstarted(504)) {
-      logging::error_log().error("answered 504 to {}:{}: the worker timed out running its request", remote_.first,
-                                 remote_.second);
+      logging::error_log().error("answered 504 to {}:{}: the worker timed out running its request",
+                                 remote_.first, remote_.second);
       return flush();
     }
     cut();
@@ -196,9 +199,10 @@ class Session : public std::enable_shared_from_this<Session> {
     scanned_ = seen.size();
     if (buffer_.size() >= buffer_.max_size()) return on_head(asio::error::not_found, 0);
     const std::size_t room = std::min<std::size_t>(16 * 1024, buffer_.max_size() - buffer_.size());
-    socket_.async_read_some(buffer_.prepare(room), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      self->on_head_bytes(ec, n);
-    });
+    socket_.async_read_some(buffer_.prepare(room),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->on_head_bytes(ec, n);
+                            });
   }
 
   void on_head_bytes(beast::error_code ec, std::size_t n) {
@@ -219,17 +223,19 @@ class Session : public std::enable_shared_from_this<Session> {
   void watch_for_disconnect() {
     if (watching_ || !channel_ || (stream_parser_ && !stream_parser_->is_done())) return;
     watching_ = true;
-    socket_.async_wait(Protocol::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
-      self->watching_ = false;
-      if (ec == asio::error::operation_aborted || !self->socket_.is_open()) return;
-      char byte = 0;
-      const ssize_t peeked = ec ? -1 : ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (peeked > 0) return;  // a pipelined request: not a disconnect
-      if (peeked < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        return self->watch_for_disconnect();
-      }
-      if (self->channel_) self->close();  // end of stream or error: the client left mid-request
-    });
+    socket_.async_wait(
+        Protocol::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+          self->watching_ = false;
+          if (ec == asio::error::operation_aborted || !self->socket_.is_open()) return;
+          char byte = 0;
+          const ssize_t peeked =
+              ec ? -1 : ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (peeked > 0) return;  // a pipelined request: not a disconnect
+          if (peeked < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return self->watch_for_disconnect();
+          }
+          if (self->channel_) self->close();  // end of stream or error: the client left mid-request
+        });
   }
 
   // The raw head is in buffer_: judge it strictly, then let Beast parse it from the buffer.
@@ -248,9 +254,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return refuse(parse_error ? parse_error : http::error::partial_message);
     }
     const auto& message = head_parser_->get();
-    if (server_.dispatch_websocket && beast::websocket::is_upgrade(message)) return start_websocket_request();
+    if (server_.dispatch_websocket && beast::websocket::is_upgrade(message))
+      return start_websocket_request();
     header_fields_ = static_cast<std::size_t>(std::distance(message.begin(), message.end()));
-    expect_continue_ = message.version() == 11 && beast::iequals(message[http::field::expect], "100-continue");
+    expect_continue_ =
+        message.version() == 11 && beast::iequals(message[http::field::expect], "100-continue");
     const auto length = head_parser_->content_length();
     // Small bodies are read whole before the app runs; large, chunked and 100-continue ones
     // stream, and the app reads them as they arrive.
@@ -261,7 +269,9 @@ class Session : public std::enable_shared_from_this<Session> {
     whole_parser_.emplace(std::move(*head_parser_));
     whole_parser_->body_limit(body_limit());
     http::async_read(socket_, buffer_, *whole_parser_,
-                     [self = shared_from_this()](beast::error_code read_error, std::size_t) { self->on_body(read_error); });
+                     [self = shared_from_this()](beast::error_code read_error, std::size_t) {
+                       self->on_body(read_error);
+                     });
   }
 
   // An upgrade to WebSocket (ASGI): the app decides. Accepting hands the socket over to a
@@ -289,7 +299,8 @@ class Session : public std::enable_shared_from_this<Session> {
     channel_.reset();  // the refusal path is closed: the loop will not answer through it
     timer_.cancel();
     start_websocket(std::move(socket_), std::move(*upgrade_request_), std::move(websocket_),
-                    std::get<WebSocketAccept>(std::move(*action)), server_.config.websocket, server_.websockets);
+                    std::get<WebSocketAccept>(std::move(*action)), server_.config.websocket,
+                    server_.websockets);
     upgrade_request_.reset();
     const auto keep = std::move(in_flight_);  // this session ends here
   }
@@ -335,7 +346,9 @@ class Session : public std::enable_shared_from_this<Session> {
     body.size = piece_.size();
     body.more = true;
     http::async_read_some(socket_, buffer_, *stream_parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body_piece(ec); });
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            self->on_body_piece(ec);
+                          });
   }
 
   void on_body_piece(beast::error_code ec) {
@@ -427,12 +440,13 @@ class Session : public std::enable_shared_from_this<Session> {
     ResponseFraming framing;
     framing.head_request = message.method() == http::verb::head;
     framing.http_version = message.version();
-    framing.client_keep_alive = keep_alive && server_.config.keepalive.count() > 0 && !server_.draining;
+    framing.client_keep_alive =
+        keep_alive && server_.config.keepalive.count() > 0 && !server_.draining;
     framing.keep_headers = logging::access_log() && server_.access_format.uses_response_headers();
     response_begun_ = false;
     auto weak = weak_from_this();
-    channel_ = std::make_shared<ResponseChannel>(framing, response_high_water,
-                                                 [weak, &flushes = server_.flushes] { flushes.push(weak); });
+    channel_ = std::make_shared<ResponseChannel>(
+        framing, response_high_water, [weak, &flushes = server_.flushes] { flushes.push(weak); });
     // While the app runs nothing else refers to this session: it keeps itself alive until
     // the response ends or the connection closes.
     in_flight_ = shared_from_this();
@@ -496,7 +510,8 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       }
       // 0 bytes: the file is shorter than it was (truncated under us); anything else: an error.
-      ec = sent == 0 ? beast::error_code(asio::error::eof) : beast::error_code(errno, beast::system_category());
+      ec = sent == 0 ? beast::error_code(asio::error::eof)
+                     : beast::error_code(errno, beast::system_category());
     }
     writing_ = false;
     if (ec) {
@@ -532,16 +547,17 @@ class Session : public std::enable_shared_from_this<Session> {
     access_pending_ = false;
     access_.status = status;
     access_.body_bytes = channel_->body_bytes();
-    access_.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                             access_started_);
+    access_.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - access_started_);
     access_.request_headers = &request_headers_;
     access_.response_headers = &channel_->headers();
-    log->info(server_.access_json ? AccessLogFormat::json(access_) : server_.access_format.text(access_));
+    log->info(server_.access_json ? AccessLogFormat::json(access_)
+                                  : server_.access_format.text(access_));
   }
 
   void refuse(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
-        ec == asio::error::connection_reset) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
       return close();
     }
     if (ec == http::error::body_limit) return reject(413, "body larger than limits.max_body_size");
@@ -550,7 +566,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void reject(int status, const std::string& why) {
     timer_.cancel();
-    logging::error_log().warn("refused a request from {}:{} with {}: {}", remote_.first, remote_.second, status, why);
+    logging::error_log().warn("refused a request from {}:{} with {}: {}", remote_.first,
+                              remote_.second, status, why);
     ResponseFraming framing;
     channel_ = std::make_shared<ResponseChannel>(framing, response_high_water, [] {});
     channel_->fail(status);
@@ -599,10 +616,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<HttpHeader> request_headers_;  // only when the access log format prints them
   std::size_t scanned_ = 0;  // bytes of buffer_ already searched for the end of the head
   bool idle_ = false;  // a kept-alive connection waiting for the first byte of its next request
-  std::size_t header_fields_ = 0;  // fields of the head; Beast appends trailers after them
+  std::size_t header_fields_ = 0;   // fields of the head; Beast appends trailers after them
   std::vector<HttpHeader> fields_;  // the head's fields in the order sent
   std::optional<http::request<http::empty_body>> upgrade_request_;  // a WebSocket handshake...
-  std::shared_ptr<WebSocketChannel> websocket_;                      // ...the app is deciding on
+  std::shared_ptr<WebSocketChannel> websocket_;                     // ...the app is deciding on
   bool writing_ = false;
   bool busy_ = false;
   bool watching_ = false;  // watch_for_disconnect's wait is pending
@@ -658,7 +675,8 @@ class Listener {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const config::Config& config, const std::vector<int>& listen_fds) : state{io, config, {}, {}, FlushQueue(io), {}, {}} {
+  Impl(const config::Config& config, const std::vector<int>& listen_fds)
+      : state{io, config, {}, {}, FlushQueue(io), {}, {}} {
     for (const int fd : listen_fds) listeners.push_back(std::make_unique<Listener>(state, fd));
   }
   ~Impl() {
@@ -673,7 +691,9 @@ struct HttpServer::Impl {
     for (auto* session : sessions()) session->cut();
     for (auto* websocket : websockets()) websocket->cut();
   }
-  std::vector<WebSocketSession*> websockets() const { return {state.websockets.begin(), state.websockets.end()}; }
+  std::vector<WebSocketSession*> websockets() const {
+    return {state.websockets.begin(), state.websockets.end()};
+  }
   void stop_accepting() {
     for (auto& listener : listeners) listener->stop();
     state.draining = true;
@@ -684,8 +704,9 @@ struct HttpServer::Impl {
     if (state.draining) return;
     stop_accepting();
     if (events && events->on_drain) events->on_drain();
-    logging::error_log().info("{}: finishing in-flight requests (up to {}s)", why,
-                              std::chrono::duration_cast<std::chrono::seconds>(state.config.graceful_timeout).count());
+    logging::error_log().info(
+        "{}: finishing in-flight requests (up to {}s)", why,
+        std::chrono::duration_cast<std::chrono::seconds>(state.config.graceful_timeout).count());
     for (auto* session : sessions()) session->drain();
     for (auto* websocket : websockets()) websocket->going_away();
     grace.expires_after(state.config.graceful_timeout);

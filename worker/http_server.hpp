@@ -18,8 +18,8 @@ namespace hornbeam::worker {
 using Dispatch = std::function<void(HttpRequest request, std::shared_ptr<ResponseSink> sink)>;
 // A WebSocket handshake: the app accepts through `peer`, or answers through `sink` (a 403 or
 // its own response) to refuse it.
-using DispatchWebSocket = std::function<void(HttpRequest request, std::shared_ptr<ResponseSink> sink,
-                                             std::shared_ptr<WebSocketPeer> peer)>;
+using DispatchWebSocket = std::function<void(
+    HttpRequest request, std::shared_ptr<ResponseSink> sink, std::shared_ptr<WebSocketPeer> peer)>;
 
 // What the server calls back, all on the I/O thread.
 struct ServerEvents {

@@ -35,8 +35,8 @@ using namespace hornbeam;
 
 // What the arbiter tells a worker on its command line (absent when the worker runs alone).
 struct ArbiterArguments {
-  std::vector<std::string> fds;                // listen sockets opened by the arbiter
-  std::vector<std::string> reuse_port_binds;   // addresses this worker binds itself (reuse_port)
+  std::vector<std::string> fds;               // listen sockets opened by the arbiter
+  std::vector<std::string> reuse_port_binds;  // addresses this worker binds itself (reuse_port)
   std::vector<std::string> shm_fd, slot, generation;
 
   bool any_listen() const { return !fds.empty() || !reuse_port_binds.empty(); }
@@ -62,7 +62,8 @@ void tune_malloc() {
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
 }
 
-std::vector<int> open_listen_sockets(const config::Config& config, const ArbiterArguments& arguments) {
+std::vector<int> open_listen_sockets(const config::Config& config,
+                                     const ArbiterArguments& arguments) {
   std::vector<int> fds;
   ListenOptions options;
   options.backlog = static_cast<int>(config.backlog);
@@ -70,7 +71,8 @@ std::vector<int> open_listen_sockets(const config::Config& config, const Arbiter
   if (arguments.any_listen()) {
     for (const auto& fd : arguments.fds) fds.push_back(std::stoi(fd));
     options.reuse_port = true;
-    for (const auto& bind : arguments.reuse_port_binds) fds.push_back(open_listen_socket(bind, options).release());
+    for (const auto& bind : arguments.reuse_port_binds)
+      fds.push_back(open_listen_socket(bind, options).release());
   } else {
     options.reuse_port = config.reuse_port;
     for (const auto& bind : config.bind) fds.push_back(open_listen_socket(bind, options).release());
@@ -83,9 +85,10 @@ std::optional<worker::ArbiterLink::Placement> placement(const ArbiterArguments& 
   if (arguments.slot.empty() || arguments.generation.empty()) {
     throw std::runtime_error("--shm-fd needs --slot and --generation");
   }
-  return worker::ArbiterLink::Placement{std::stoi(arguments.shm_fd.back()),
-                                        static_cast<std::uint32_t>(std::stoul(arguments.slot.back())),
-                                        std::stoull(arguments.generation.back())};
+  return worker::ArbiterLink::Placement{
+      std::stoi(arguments.shm_fd.back()),
+      static_cast<std::uint32_t>(std::stoul(arguments.slot.back())),
+      std::stoull(arguments.generation.back())};
 }
 
 // max_requests plus a random share of max_requests_jitter, so that workers do not all recycle
@@ -95,7 +98,8 @@ std::uint64_t draw_max_requests(const config::Config& config) {
   std::uint64_t jitter = 0;
   if (config.max_requests_jitter > 0) {
     std::mt19937_64 random(std::random_device{}());
-    jitter = std::uniform_int_distribution<std::uint64_t>(0, static_cast<std::uint64_t>(config.max_requests_jitter))(random);
+    jitter = std::uniform_int_distribution<std::uint64_t>(
+        0, static_cast<std::uint64_t>(config.max_requests_jitter))(random);
   }
   return static_cast<std::uint64_t>(config.max_requests) + jitter;
 }
@@ -107,7 +111,8 @@ void log_tracebacks(const python::Interpreter& interpreter, python::ContextPool&
     char ident[32];
     std::snprintf(ident, sizeof ident, "Thread 0x%016lx", pool.thread_ident(index));
     const std::string named = "Context " + std::to_string(index) + " (" + ident + ")";
-    for (auto at = text.find(ident); at != std::string::npos; at = text.find(ident, at + named.size())) {
+    for (auto at = text.find(ident); at != std::string::npos;
+         at = text.find(ident, at + named.size())) {
       text.replace(at, std::string_view(ident).size(), named);
     }
   }
@@ -135,7 +140,8 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   std::optional<python::Interpreter> interpreter;
   try {
     python::InterpreterOptions options{config.pythonpath, config.venv, config.chdir, {}};
-    if (config.worker_class == "asgi" && config.loop != "asyncio") options.preload.push_back("uvloop");
+    if (config.worker_class == "asgi" && config.loop != "asyncio")
+      options.preload.push_back("uvloop");
     interpreter.emplace(options);
   } catch (const std::exception& e) {
     logging::error_log().critical("{}", e.what());
@@ -151,7 +157,8 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   const auto count_request = [&] {
     if (!link.count_request()) return;
     if (link.supervised()) {
-      logging::error_log().info("reached max_requests: the arbiter starts a replacement, then this worker drains");
+      logging::error_log().info(
+          "reached max_requests: the arbiter starts a replacement, then this worker drains");
     } else {
       server->request_graceful_stop("max_requests reached");
     }
@@ -163,18 +170,22 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   const bool asgi = config.worker_class == "asgi";
   // A few beats per timeout, so that one late beat never looks like a dead worker.
   const auto beat = config.timeout.count() > 0 ? config.timeout / 4 : std::chrono::seconds(1);
-  const auto tick_interval = std::clamp<config::Duration>(beat, std::chrono::milliseconds(50), std::chrono::seconds(1));
-  std::vector<python::AsgiContext*> asgi_contexts(static_cast<std::size_t>(config.contexts), nullptr);
+  const auto tick_interval =
+      std::clamp<config::Duration>(beat, std::chrono::milliseconds(50), std::chrono::seconds(1));
+  std::vector<python::AsgiContext*> asgi_contexts(static_cast<std::size_t>(config.contexts),
+                                                  nullptr);
   const auto make_context = [&](int index) -> std::unique_ptr<python::ContextState> {
     if (!asgi) {
       const python::WsgiSettings wsgi{config.contexts > 1, config.workers > 1 && link.supervised()};
       return std::make_unique<python::WsgiAdapter>(python::load_app(config.app), wsgi);
     }
-    const python::AsgiSettings settings{config.loop, config.lifespan, config.graceful_timeout, tick_interval, index};
+    const python::AsgiSettings settings{config.loop, config.lifespan, config.graceful_timeout,
+                                        tick_interval, index};
     // An event loop is never idle in the WSGI sense: it proves every tick that it still turns,
     // so the arbiter's timeout catches a loop that an app blocks.
     python::AsgiHooks hooks{[&link, index] { link.context_busy(index, true); }, count_request};
-    auto context = std::make_unique<python::AsgiContext>(python::load_app(config.app), settings, std::move(hooks));
+    auto context = std::make_unique<python::AsgiContext>(python::load_app(config.app), settings,
+                                                         std::move(hooks));
     asgi_contexts[static_cast<std::size_t>(index)] = context.get();
     return context;
   };
@@ -203,23 +214,24 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   worker::ServerEvents events;
   if (asgi) {
     events.dispatch = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
-      const auto least_loaded = std::min_element(asgi_contexts.begin(), asgi_contexts.end(), [](auto* a, auto* b) {
-        return a->load() < b->load();
-      });
+      const auto least_loaded =
+          std::min_element(asgi_contexts.begin(), asgi_contexts.end(),
+                           [](auto* a, auto* b) { return a->load() < b->load(); });
       (*least_loaded)->dispatch(std::move(request), std::move(sink));
     };
     events.dispatch_websocket = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink,
                                     std::shared_ptr<WebSocketPeer> peer) {
-      const auto least_loaded = std::min_element(asgi_contexts.begin(), asgi_contexts.end(), [](auto* a, auto* b) {
-        return a->load() < b->load();
-      });
+      const auto least_loaded =
+          std::min_element(asgi_contexts.begin(), asgi_contexts.end(),
+                           [](auto* a, auto* b) { return a->load() < b->load(); });
       (*least_loaded)->dispatch_websocket(std::move(request), std::move(sink), std::move(peer));
     };
   } else {
     events.dispatch = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
-      pool->submit([request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
-        static_cast<python::WsgiAdapter&>(state).handle(request, *sink);
-      });
+      pool->submit(
+          [request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
+            static_cast<python::WsgiAdapter&>(state).handle(request, *sink);
+          });
     };
   }
   events.tick_interval = tick_interval;
@@ -248,16 +260,20 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
 int main(int argc, char** argv) {
   ArbiterArguments arguments;
   const std::vector<config::ExtraOption> extras = {
-      {"fd", "N", "serve on this already-open listen socket (repeatable; how the arbiter starts workers)",
+      {"fd", "N",
+       "serve on this already-open listen socket (repeatable; how the arbiter starts workers)",
        &arguments.fds},
-      {"reuse-port-bind", "ADDR", "bind this address with SO_REUSEPORT (set by the arbiter under reuse_port)",
+      {"reuse-port-bind", "ADDR",
+       "bind this address with SO_REUSEPORT (set by the arbiter under reuse_port)",
        &arguments.reuse_port_binds},
-      {"shm-fd", "N", "the arbiter's shared-memory segment (set by the arbiter)", &arguments.shm_fd},
+      {"shm-fd", "N", "the arbiter's shared-memory segment (set by the arbiter)",
+       &arguments.shm_fd},
       {"slot", "N", "this worker's slot in the segment (set by the arbiter)", &arguments.slot},
       {"generation", "N", "this worker's generation (set by the arbiter)", &arguments.generation}};
   const auto startup = config::start(argc, argv, "hornbeam-worker", extras, std::cout, std::cerr);
   // The arbiter hands the resolved configuration over as /dev/fd/N; the fd is not needed after.
-  if (startup.config_file.starts_with("/dev/fd/")) ::close(std::atoi(startup.config_file.c_str() + 8));
+  if (startup.config_file.starts_with("/dev/fd/"))
+    ::close(std::atoi(startup.config_file.c_str() + 8));
   if (!startup.config) return startup.exit_status;
   try {
     logging::configure(config::logging_options(*startup.config, "worker"));

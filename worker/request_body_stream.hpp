@@ -29,7 +29,7 @@ class RequestBodyStream final : public RequestBodySource {
   bool wants_more() const;  // the app has started reading and there is room
   bool app_started_reading() const;
   void push(std::string_view data);
-  void end();                        // the body is complete
+  void end();                         // the body is complete
   void fail(const std::string& why);  // client gone, limit broken
 
  private:

@@ -25,8 +25,9 @@ bool is_absolute_form(std::string_view target) {
   if (separator == std::string_view::npos || separator == 0) return false;
   const std::string_view scheme = target.substr(0, separator);
   if (!std::isalpha(static_cast<unsigned char>(scheme.front())) ||
-      !std::all_of(scheme.begin(), scheme.end(),
-                   [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.'; })) {
+      !std::all_of(scheme.begin(), scheme.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+      })) {
     return false;
   }
   const std::string_view rest = target.substr(separator + 3);
@@ -37,7 +38,8 @@ bool is_absolute_form(std::string_view target) {
 }  // namespace
 
 bool is_authority(std::string_view authority) {
-  if (const auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos)
+    authority.remove_prefix(at + 1);
   if (authority.empty()) return false;
   std::string_view host = authority;
   std::string_view port;
@@ -48,8 +50,9 @@ bool is_authority(std::string_view authority) {
     const std::string_view after = authority.substr(close + 1);
     if (!after.empty() && after.front() != ':') return false;
     if (!after.empty()) port = after.substr(1);
-    if (!std::all_of(host.begin(), host.end(),
-                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'; })) {
+    if (!std::all_of(host.begin(), host.end(), [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        })) {
       return false;
     }
   } else {
@@ -60,7 +63,8 @@ bool is_authority(std::string_view authority) {
     }
     static constexpr std::string_view allowed = "-._~!$&'()*+,;=%";
     if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || allowed.find(c) != std::string_view::npos;
+          return std::isalnum(static_cast<unsigned char>(c)) ||
+                 allowed.find(c) != std::string_view::npos;
         })) {
       return false;
     }
@@ -86,14 +90,17 @@ HeadVerdict check_request_line(std::string_view line) {
       })) {
     return refuse(400, "invalid method");
   }
-  if (target.empty() || std::any_of(target.begin(), target.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; })) {
+  if (target.empty() || std::any_of(target.begin(), target.end(),
+                                    [](unsigned char c) { return c <= 0x20 || c == 0x7f; })) {
     return refuse(400, "invalid request target");
   }
   // RFC 9112 §3.2: the four target forms, each where it belongs.
   const bool form_ok = target.front() == '/' || is_absolute_form(target) ||
-                       (target == "*" && method == "OPTIONS") || (method == "CONNECT" && is_authority(target));
+                       (target == "*" && method == "OPTIONS") ||
+                       (method == "CONNECT" && is_authority(target));
   if (!form_ok) return refuse(400, "invalid request target");
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") return refuse(400, "unsupported HTTP version");
+  if (version != "HTTP/1.1" && version != "HTTP/1.0")
+    return refuse(400, "unsupported HTTP version");
   return {};
 }
 
@@ -110,7 +117,8 @@ HeadVerdict check_transfer_codings(std::string_view list) {
   for (std::size_t i = 0; i < codings.size(); ++i) {
     const bool last = i + 1 == codings.size();
     if (codings[i].empty()) return refuse(400, "empty Transfer-Encoding coding");
-    if (iequals(codings[i], "chunked") != last) return refuse(400, "Transfer-Encoding without a final, single chunked");
+    if (iequals(codings[i], "chunked") != last)
+      return refuse(400, "Transfer-Encoding without a final, single chunked");
   }
   return {};
 }
@@ -120,8 +128,10 @@ HeadVerdict check_transfer_codings(std::string_view list) {
 HeadVerdict check_request_head(std::string_view head, const config::Limits& limits) {
   // Every line ends in CRLF: a bare LF or a CR elsewhere makes the framing ambiguous.
   for (std::size_t i = 0; i < head.size(); ++i) {
-    if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) return refuse(400, "bare LF in the request head");
-    if (head[i] == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return refuse(400, "bare CR in the request head");
+    if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r'))
+      return refuse(400, "bare LF in the request head");
+    if (head[i] == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n'))
+      return refuse(400, "bare CR in the request head");
   }
   std::size_t line_end = head.find("\r\n");
   if (line_end == std::string_view::npos) return refuse(400, "incomplete request head");
@@ -146,10 +156,13 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
     if (static_cast<std::int64_t>(line.size() + 2) > limits.max_header_size) {
       return refuse(431, "header field larger than limits.max_header_size");
     }
-    if (++fields > limits.max_headers) return refuse(431, "more header fields than limits.max_headers");
-    if (line.front() == ' ' || line.front() == '\t') return refuse(400, "obsolete line folding in a header");
+    if (++fields > limits.max_headers)
+      return refuse(431, "more header fields than limits.max_headers");
+    if (line.front() == ' ' || line.front() == '\t')
+      return refuse(400, "obsolete line folding in a header");
     const auto colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return refuse(400, "header field without a name");
+    if (colon == 0 || colon == std::string_view::npos)
+      return refuse(400, "header field without a name");
     const std::string_view name = line.substr(0, colon);
     if (!std::all_of(name.begin(), name.end(), is_token_char)) {
       return refuse(400, "invalid header field name");
@@ -160,7 +173,8 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
     }
     if (iequals(name, "Content-Length")) {
       ++content_lengths;
-      if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      if (value.empty() ||
+          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return refuse(400, "Content-Length is not a plain number");
       }
     } else if (iequals(name, "Transfer-Encoding")) {
@@ -177,7 +191,8 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
   if (!transfer_codings.empty()) {
     if (content_lengths) return refuse(400, "both Content-Length and Transfer-Encoding");
     if (request_line.ends_with("HTTP/1.0")) return refuse(400, "Transfer-Encoding on HTTP/1.0");
-    if (const auto verdict = check_transfer_codings(transfer_codings); verdict.status) return verdict;
+    if (const auto verdict = check_transfer_codings(transfer_codings); verdict.status)
+      return verdict;
   }
   return {};
 }
@@ -193,8 +208,10 @@ std::vector<HttpHeader> head_fields(std::string_view head) {
     const auto colon = line.find(':');
     if (colon != std::string_view::npos) {
       std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+        value.remove_suffix(1);
       fields.push_back({std::string(line.substr(0, colon)), std::string(value)});
     }
     at = end;

@@ -9,10 +9,21 @@
 namespace hornbeam::worker {
 
 bool is_forbidden_trailer(std::string_view name) {
-  static constexpr std::array<std::string_view, 13> forbidden = {
-      "content-length", "transfer-encoding", "host", "trailer", "te", "connection", "keep-alive",
-      "upgrade", "expect", "max-forwards", "authorization", "proxy-authorization", "content-encoding"};
-  return std::any_of(forbidden.begin(), forbidden.end(), [&](std::string_view f) { return iequals(name, f); });
+  static constexpr std::array<std::string_view, 13> forbidden = {"content-length",
+                                                                 "transfer-encoding",
+                                                                 "host",
+                                                                 "trailer",
+                                                                 "te",
+                                                                 "connection",
+                                                                 "keep-alive",
+                                                                 "upgrade",
+                                                                 "expect",
+                                                                 "max-forwards",
+                                                                 "authorization",
+                                                                 "proxy-authorization",
+                                                                 "content-encoding"};
+  return std::any_of(forbidden.begin(), forbidden.end(),
+                     [&](std::string_view f) { return iequals(name, f); });
 }
 
 void split_target(std::string_view target, bool connect, HttpRequest& request) {

@@ -28,7 +28,8 @@ const std::string& http_date() {
   return cached;
 }
 
-ResponseChannel::ResponseChannel(ResponseFraming framing, std::size_t high_water, std::function<void()> wake_io)
+ResponseChannel::ResponseChannel(ResponseFraming framing, std::size_t high_water,
+                                 std::function<void()> wake_io)
     : framing_(framing), high_water_(high_water), wake_io_(std::move(wake_io)) {}
 
 void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers) {
@@ -38,8 +39,10 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   for (const auto& header : headers) {
     if (iequals(header.name, "Content-Length")) {
       std::uint64_t length = 0;
-      const auto [ptr, ec] = std::from_chars(header.value.data(), header.value.data() + header.value.size(), length);
-      if (ec == std::errc{} && ptr == header.value.data() + header.value.size()) content_length_ = length;
+      const auto [ptr, ec] =
+          std::from_chars(header.value.data(), header.value.data() + header.value.size(), length);
+      if (ec == std::errc{} && ptr == header.value.data() + header.value.size())
+        content_length_ = length;
     }
   }
   // Without a length: chunked on HTTP/1.1 (a HEAD announces what its GET would use), and on
@@ -63,8 +66,10 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
     head += "\r\n";
   }
   if (announce_chunked) head += "Transfer-Encoding: chunked\r\n";
-  if (!keep_alive_) head += "Connection: close\r\n";
-  else if (framing_.http_version == 10) head += "Connection: keep-alive\r\n";
+  if (!keep_alive_)
+    head += "Connection: close\r\n";
+  else if (framing_.http_version == 10)
+    head += "Connection: keep-alive\r\n";
   head += "\r\n";
 
   std::lock_guard lock(mutex_);
@@ -129,7 +134,8 @@ void ResponseChannel::call_waker() {
   if (waker) waker();
 }
 
-bool ResponseChannel::append_body(std::string_view data, bool more_follows, std::unique_lock<std::mutex>& lock) {
+bool ResponseChannel::append_body(std::string_view data, bool more_follows,
+                                  std::unique_lock<std::mutex>& lock) {
   if (!body_allowed_) return true;
   if (content_length_ && body_written_ + data.size() > *content_length_) {
     // More than the app announced: send what fits, then cut (never a wrong framing).
@@ -181,7 +187,8 @@ void ResponseChannel::queue_file(UniqueFd file, std::uint64_t offset, std::uint6
   body_written_ += length;
   if (chunked_) {
     char size[24];
-    const int printed = std::snprintf(size, sizeof size, "%llx\r\n", static_cast<unsigned long long>(length));
+    const int printed =
+        std::snprintf(size, sizeof size, "%llx\r\n", static_cast<unsigned long long>(length));
     pending_.append(size, static_cast<std::size_t>(printed));
   }
   file_ = FileSegment{std::move(file), offset, length};
@@ -193,8 +200,9 @@ void ResponseChannel::finish() {
   std::unique_lock lock(mutex_);
   if (complete_) return;
   if (content_length_ && body_allowed_ && body_written_ < *content_length_) {
-    logging::error_log().error("the app wrote {} of its {} Content-Length bytes; the response was cut",
-                               body_written_, *content_length_);
+    logging::error_log().error(
+        "the app wrote {} of its {} Content-Length bytes; the response was cut", body_written_,
+        *content_length_);
     end(lock, true);
     return;
   }
@@ -223,10 +231,11 @@ void ResponseChannel::set_failure_status(int status) {
 
 std::string ResponseChannel::error_response(int status) const {
   const std::string body = std::to_string(status) + " " + std::string(reason_phrase(status)) + "\n";
-  std::string response = (framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) +
-                         " " + std::string(reason_phrase(status)) + "\r\nServer: hornbeam\r\nDate: " + http_date() +
-                         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-                         "\r\nConnection: close\r\n\r\n";
+  std::string response =
+      (framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " +
+      std::string(reason_phrase(status)) + "\r\nServer: hornbeam\r\nDate: " + http_date() +
+      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n";
   if (!framing_.head_request) response += body;
   return response;
 }
@@ -249,7 +258,8 @@ bool ResponseChannel::fail_unstarted(int status) {
   return true;
 }
 
-void ResponseChannel::end_with(const std::string& response, int status, std::unique_lock<std::mutex>& lock) {
+void ResponseChannel::end_with(const std::string& response, int status,
+                               std::unique_lock<std::mutex>& lock) {
   status_ = status;
   keep_alive_ = false;
   pending_ += response;
@@ -305,7 +315,8 @@ std::uint64_t ResponseChannel::body_bytes() const {
   return body_written_;
 }
 
-void ResponseChannel::append(std::string_view bytes, std::unique_lock<std::mutex>& lock, bool more_follows) {
+void ResponseChannel::append(std::string_view bytes, std::unique_lock<std::mutex>& lock,
+                             bool more_follows) {
   tail().append(bytes);
   if (!more_follows || pending_.size() >= high_water_) wake(lock);
 }

@@ -54,9 +54,9 @@ class ResponseChannel final : public ResponseSink {
   struct Batch {
     std::string bytes;
     std::optional<FileSegment> file;
-    bool complete = false;  // the response ended: nothing more will come
+    bool complete = false;    // the response ended: nothing more will come
     bool keep_alive = false;  // with complete: the connection may serve another request
-    bool cut = false;       // with complete: close without a clean end
+    bool cut = false;         // with complete: close without a clean end
     int status = 0;
   };
   Batch take();
@@ -77,8 +77,10 @@ class ResponseChannel final : public ResponseSink {
 
  private:
   bool append_body(std::string_view data, bool more_follows, std::unique_lock<std::mutex>& lock);
-  void queue_file(UniqueFd file, std::uint64_t offset, std::uint64_t length, std::unique_lock<std::mutex>& lock);
-  void append(std::string_view bytes, std::unique_lock<std::mutex>& lock, bool more_follows = false);
+  void queue_file(UniqueFd file, std::uint64_t offset, std::uint64_t length,
+                  std::unique_lock<std::mutex>& lock);
+  void append(std::string_view bytes, std::unique_lock<std::mutex>& lock,
+              bool more_follows = false);
   void call_waker();
   void end(std::unique_lock<std::mutex>& lock, bool cut);
   std::string error_response(int status) const;
@@ -95,11 +97,11 @@ class ResponseChannel final : public ResponseSink {
   std::condition_variable drained_;
   std::string pending_;
   bool closed_ = false;
-  bool woken_ = false;  // a wake-up is on its way to the I/O thread
-  std::function<void()> waker_;  // the event loop's (ASGI)
-  bool wants_room_ = false;      // has_room_or_notify() said no: call waker_ once there is room
+  bool woken_ = false;            // a wake-up is on its way to the I/O thread
+  std::function<void()> waker_;   // the event loop's (ASGI)
+  bool wants_room_ = false;       // has_room_or_notify() said no: call waker_ once there is room
   bool watch_requested_ = false;  // watch_for_disconnect() came and the I/O side has not seen it
-  bool started_ = false;  // start() ran: the head is on its way
+  bool started_ = false;          // start() ran: the head is on its way
   bool complete_ = false;
   bool cut_ = false;
   bool keep_alive_ = false;

@@ -3,11 +3,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <sys/wait.h>
 
 namespace {
 
@@ -26,7 +26,8 @@ std::string slurp(const std::string& path) {
 
 // Runs `command` through the shell from the source directory.
 Run run(const std::string& command) {
-  const auto tmp = std::filesystem::temp_directory_path() / ("hornbeam-bin-" + std::to_string(::getpid()));
+  const auto tmp =
+      std::filesystem::temp_directory_path() / ("hornbeam-bin-" + std::to_string(::getpid()));
   std::filesystem::create_directories(tmp);
   const std::string out = (tmp / "out").string();
   const std::string err = (tmp / "err").string();
@@ -49,19 +50,22 @@ TEST(Binaries, CheckConfigAcceptsTheExample) {
 }
 
 TEST(Binaries, CheckConfigRefusesATypoWithLineColumnAndSuggestion) {
-  const auto dir = std::filesystem::temp_directory_path() / ("hornbeam-typo-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("hornbeam-typo-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "bad.yaml") << "app: app:application\nwokers: 4\n";
   const auto result = run(arbiter + " --check-config -c " + (dir / "bad.yaml").string());
   std::filesystem::remove_all(dir);
   EXPECT_EQ(result.status, 2);
-  EXPECT_NE(result.err.find("bad.yaml:2:1: unknown key `wokers` (did you mean `workers`?)"), std::string::npos)
+  EXPECT_NE(result.err.find("bad.yaml:2:1: unknown key `wokers` (did you mean `workers`?)"),
+            std::string::npos)
       << result.err;
   EXPECT_EQ(result.out, "");
 }
 
 TEST(Binaries, PrintConfigAppliesTheEnvironment) {
-  const auto result = run("HORNBEAM_WORKERS=3 " + arbiter + " -c examples/hello/hornbeam.yaml --print-config");
+  const auto result =
+      run("HORNBEAM_WORKERS=3 " + arbiter + " -c examples/hello/hornbeam.yaml --print-config");
   ASSERT_EQ(result.status, 0) << result.err;
   const auto json = nlohmann::json::parse(result.out);
   EXPECT_EQ(json["workers"], 3);
@@ -76,7 +80,8 @@ TEST(Binaries, PrintConfigAppliesTheCommandLineOverTheEnvironment) {
 }
 
 TEST(Binaries, ConfigFileFromTheEnvironment) {
-  const auto result = run("HORNBEAM_CONFIG=examples/hello/hornbeam.yaml " + arbiter + " --check-config");
+  const auto result =
+      run("HORNBEAM_CONFIG=examples/hello/hornbeam.yaml " + arbiter + " --check-config");
   EXPECT_EQ(result.status, 0) << result.err;
 }
 

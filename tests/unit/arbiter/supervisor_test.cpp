@@ -51,7 +51,8 @@ int killed_by(int signal) { return signal; }
 
 class SupervisorTest : public ::testing::Test {
  protected:
-  SupervisorTest() : segment(shm::Segment::create(16)), supervisor(processes, segment, ::getpid()) {}
+  SupervisorTest()
+      : segment(shm::Segment::create(16)), supervisor(processes, segment, ::getpid()) {}
 
   std::int64_t ns(TimePoint time) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
@@ -70,7 +71,8 @@ class SupervisorTest : public ::testing::Test {
     slot.set_state(shm::SlotState::ready);
   }
   void beat_all() {
-    for (const auto& worker : supervisor.workers()) segment.slot(worker.slot).heartbeat_ns = ns(now);
+    for (const auto& worker : supervisor.workers())
+      segment.slot(worker.slot).heartbeat_ns = ns(now);
   }
   void advance(Duration by) {
     now += by;
@@ -163,7 +165,8 @@ TEST_F(SupervisorTest, ThreeBootFailuresInARowGiveUpWithTheAppsError) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     ASSERT_EQ(processes.spawns.size(), static_cast<std::size_t>(attempt + 1));
     const auto spawn = processes.spawns.back();
-    segment.slot(spawn.slot).set_boot_error("Traceback...\nModuleNotFoundError: No module named 'nope'\n");
+    segment.slot(spawn.slot)
+        .set_boot_error("Traceback...\nModuleNotFoundError: No module named 'nope'\n");
     ASSERT_TRUE(supervisor.on_exit(spawn.pid, exited(4), now));
     if (attempt < 2) {
       EXPECT_TRUE(supervisor.take_events().empty());
@@ -260,7 +263,8 @@ TEST_F(SupervisorTest, AReloadWhoseWorkersCannotBootGoesBackToThePreviousGenerat
   EXPECT_EQ(events[0].error, "SyntaxError: invalid syntax");
   EXPECT_EQ(supervisor.generation(), 1u);
   EXPECT_EQ(processes.signals_to(processes.spawns[3].pid), std::vector<int>{SIGTERM});
-  EXPECT_TRUE(processes.signals_to(processes.spawns[0].pid).empty()) << "the old generation keeps serving";
+  EXPECT_TRUE(processes.signals_to(processes.spawns[0].pid).empty())
+      << "the old generation keeps serving";
   advance(5s);
   EXPECT_EQ(processes.spawns.size(), 4u) << "no more workers of the broken generation";
 }
@@ -311,7 +315,8 @@ TEST_F(SupervisorTest, AGracefulStopBecomesFastOnASecondSignalAndEndsWithKill) {
   supervisor.stop_all(false, now);
   EXPECT_EQ(processes.signals_to(processes.spawns[0].pid), (std::vector<int>{SIGTERM, SIGQUIT}));
   advance(Supervisor::kill_grace);
-  EXPECT_EQ(processes.signals_to(processes.spawns[0].pid), (std::vector<int>{SIGTERM, SIGQUIT, SIGKILL}));
+  EXPECT_EQ(processes.signals_to(processes.spawns[0].pid),
+            (std::vector<int>{SIGTERM, SIGQUIT, SIGKILL}));
   supervisor.on_exit(processes.spawns[0].pid, killed_by(SIGKILL), now);
   supervisor.on_exit(processes.spawns[1].pid, killed_by(SIGKILL), now);
   advance(2s);

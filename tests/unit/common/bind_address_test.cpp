@@ -35,8 +35,8 @@ TEST(BindAddress, ParsesEveryForm) {
 }
 
 TEST(BindAddress, RefusesMalformedOnes) {
-  for (const char* text : {"", "8000", ":8000", "host:", "host:65536", "host:-1", "::1:80", "[::1:80",
-                           "unix:", "fd://", "fd://x", "fd://-1", "a b:80"}) {
+  for (const char* text : {"", "8000", ":8000", "host:", "host:65536", "host:-1", "::1:80",
+                           "[::1:80", "unix:", "fd://", "fd://x", "fd://-1", "a b:80"}) {
     EXPECT_FALSE(BindAddress::parse(text).has_value()) << text;
   }
 }

@@ -1,8 +1,8 @@
 #include "common/logging.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -14,7 +14,8 @@ namespace {
 class LoggingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("hornbeam-logging-" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("hornbeam-logging-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override {
@@ -39,7 +40,8 @@ TEST_F(LoggingTest, TextLinesCarryTimePidAndLevel) {
   error_log().info("hello {}", 42);
   error_log().debug("not shown at info");
   const std::string text = read(path("error.log"));
-  EXPECT_NE(text.find("[" + std::to_string(::getpid()) + "] [info] hello 42\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("[" + std::to_string(::getpid()) + "] [info] hello 42\n"), std::string::npos)
+      << text;
   EXPECT_EQ(text.find("not shown"), std::string::npos);
 }
 
@@ -80,7 +82,8 @@ TEST_F(LoggingTest, AccessLogCanBeOff) {
 
 TEST_F(LoggingTest, UnwritableFileIsAnErrorAndKeepsThePreviousLoggers) {
   Options options;
-  options.error_log = "/proc/hornbeam-cannot-exist/error.log";  // spdlog creates missing dirs, not in /proc
+  options.error_log =
+      "/proc/hornbeam-cannot-exist/error.log";  // spdlog creates missing dirs, not in /proc
   EXPECT_THROW(configure(options), std::runtime_error);
   error_log().info("still usable");
   EXPECT_THROW(level_from_name("loud"), std::invalid_argument);

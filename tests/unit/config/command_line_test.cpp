@@ -48,13 +48,12 @@ TEST(CommandLine, TwoAppsAreRefused) {
     parse({"a:b", "c:d"});
     FAIL();
   } catch (const ConfigError& error) {
-    EXPECT_EQ(error.problems().at(0), "more than one APP given: name the app once, as `module:callable`");
+    EXPECT_EQ(error.problems().at(0),
+              "more than one APP given: name the app once, as `module:callable`");
   }
 }
 
-TEST(CommandLine, MissingValueIsRefused) {
-  EXPECT_THROW(parse({"--workers"}), ConfigError);
-}
+TEST(CommandLine, MissingValueIsRefused) { EXPECT_THROW(parse({"--workers"}), ConfigError); }
 
 }  // namespace
 }  // namespace hornbeam::config

@@ -21,7 +21,8 @@ class TempYaml {
   explicit TempYaml(const std::string& text, const std::string& name = "hornbeam.yaml") {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = std::filesystem::temp_directory_path() /
-           ("hornbeam-test-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name());
+           ("hornbeam-test-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" +
+            info->name());
     std::filesystem::create_directories(dir_);
     path_ = (dir_ / name).string();
     std::ofstream(path_) << text;
@@ -59,7 +60,8 @@ inline Config load_from(const std::string& yaml, const Environment& environment 
 }
 
 // The problems a load reports; fails the test when it succeeds.
-inline std::vector<std::string> problems_of(const std::string& yaml, const Environment& environment = {},
+inline std::vector<std::string> problems_of(const std::string& yaml,
+                                            const Environment& environment = {},
                                             const std::vector<std::string>& arguments = {}) {
   try {
     load_from(yaml, environment, arguments);

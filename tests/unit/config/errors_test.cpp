@@ -6,11 +6,11 @@
 namespace hornbeam::config {
 namespace {
 
+using ::testing::ElementsAre;
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
 using testing::load_from;
 using testing::problems_of;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::EndsWith;
 
 // The single problem of a load, with the temporary file's path cut off.
 std::string only_problem(const std::string& yaml, const Environment& env = {},
@@ -34,8 +34,9 @@ TEST(ConfigErrors, UnknownNestedKeySuggestsWithinItsSection) {
 }
 
 TEST(ConfigErrors, SectionKeyAtTopLevelPointsToTheSection) {
-  EXPECT_EQ(only_problem("app: a:b\nmax_body_size: 1\n"),
-            "hornbeam.yaml:2:1: unknown key `max_body_size` (did you mean `limits.max_body_size`?)");
+  EXPECT_EQ(
+      only_problem("app: a:b\nmax_body_size: 1\n"),
+      "hornbeam.yaml:2:1: unknown key `max_body_size` (did you mean `limits.max_body_size`?)");
 }
 
 TEST(ConfigErrors, UnknownKeyFarFromAnythingHasNoSuggestion) {
@@ -57,9 +58,11 @@ TEST(ConfigErrors, OutOfRange) {
 
 TEST(ConfigErrors, BadSizeAndDuration) {
   EXPECT_THAT(only_problem("app: a:b\nshared_state:\n  size: 12 parsecs\n"),
-              AllOf(HasSubstr("hornbeam.yaml:3:9: `shared_state.size`: expected a size"), EndsWith("found `12 parsecs`")));
+              AllOf(HasSubstr("hornbeam.yaml:3:9: `shared_state.size`: expected a size"),
+                    EndsWith("found `12 parsecs`")));
   EXPECT_THAT(only_problem("app: a:b\ntimeout: soon\n"),
-              AllOf(HasSubstr("hornbeam.yaml:2:10: `timeout`: expected a duration"), EndsWith("found `soon`")));
+              AllOf(HasSubstr("hornbeam.yaml:2:10: `timeout`: expected a duration"),
+                    EndsWith("found `soon`")));
 }
 
 TEST(ConfigErrors, BadChoiceListsTheChoices) {
@@ -94,11 +97,13 @@ TEST(ConfigErrors, DuplicateKey) {
 }
 
 TEST(ConfigErrors, InvalidYamlSyntax) {
-  EXPECT_THAT(only_problem("app: a:b\nworkers: [1\n"), HasSubstr("hornbeam.yaml:3:1: invalid YAML"));
+  EXPECT_THAT(only_problem("app: a:b\nworkers: [1\n"),
+              HasSubstr("hornbeam.yaml:3:1: invalid YAML"));
 }
 
 TEST(ConfigErrors, TopLevelMustBeAMapping) {
-  EXPECT_EQ(only_problem("- a\n- b\n"), "hornbeam.yaml:1:1: expected a mapping of settings (`key: value` lines)");
+  EXPECT_EQ(only_problem("- a\n- b\n"),
+            "hornbeam.yaml:1:1: expected a mapping of settings (`key: value` lines)");
 }
 
 TEST(ConfigErrors, MissingFile) {
@@ -108,8 +113,9 @@ TEST(ConfigErrors, MissingFile) {
     load(sources);
     FAIL() << "a missing file must be refused";
   } catch (const ConfigError& error) {
-    EXPECT_THAT(error.problems(), ElementsAre("/nonexistent/hornbeam.yaml: cannot read the config file: "
-                                              "No such file or directory"));
+    EXPECT_THAT(error.problems(),
+                ElementsAre("/nonexistent/hornbeam.yaml: cannot read the config file: "
+                            "No such file or directory"));
   }
 }
 
@@ -130,11 +136,13 @@ TEST(ConfigErrors, MountProblems) {
             "hornbeam.yaml:3:6: `mounts`: unknown key `prefx` in a mount (did you mean `prefix`?)");
   EXPECT_EQ(only_problem("app: a:b\nmounts:\n  - {app: 'x:y'}\n"),
             "hornbeam.yaml:3:5: `mounts`: a mount needs a `prefix` (e.g. `prefix: /api`)");
-  EXPECT_EQ(only_problem("app: a:b\nmounts:\n  - {prefix: api/, app: 'x:y'}\n"),
-            "hornbeam.yaml:3:14: `mounts`: mount `prefix`: expected a path prefix that starts with `/` "
-            "and does not end with `/` (e.g. `/api`), found `api/`");
+  EXPECT_EQ(
+      only_problem("app: a:b\nmounts:\n  - {prefix: api/, app: 'x:y'}\n"),
+      "hornbeam.yaml:3:14: `mounts`: mount `prefix`: expected a path prefix that starts with `/` "
+      "and does not end with `/` (e.g. `/api`), found `api/`");
   EXPECT_EQ(only_problem("app: a:b\nmounts:\n  - {prefix: /x, app: 'x:y', worker_class: rsgi}\n"),
-            "hornbeam.yaml:3:44: `mounts`: mount `worker_class`: expected one of `wsgi`, `asgi`, found `rsgi`");
+            "hornbeam.yaml:3:44: `mounts`: mount `worker_class`: expected one of `wsgi`, `asgi`, "
+            "found `rsgi`");
 }
 
 TEST(ConfigErrors, UnknownEnvironmentVariable) {
@@ -149,7 +157,8 @@ TEST(ConfigErrors, BadEnvironmentValue) {
 
 TEST(ConfigErrors, BadCommandLineValue) {
   EXPECT_EQ(only_problem("", {}, {"--keepalive", "-1", "a:b"}),
-            "option --keepalive: expected a duration such as `30`, `30s` or `500ms`, from 0s to 24h, found `-1`");
+            "option --keepalive: expected a duration such as `30`, `30s` or `500ms`, from 0s to "
+            "24h, found `-1`");
 }
 
 TEST(ConfigErrors, UnknownCommandLineOption) {
@@ -181,7 +190,8 @@ TEST(ConfigErrors, OwnGilNeedsPython312) {
 }
 
 TEST(ConfigErrors, EveryProblemIsReportedAtOnce) {
-  EXPECT_EQ(problems_of("app: a:b\nwokers: 4\ntimeout: soon\n", {{"HORNBEAM_BACKLOG", "0"}}).size(), 3u);
+  EXPECT_EQ(problems_of("app: a:b\nwokers: 4\ntimeout: soon\n", {{"HORNBEAM_BACKLOG", "0"}}).size(),
+            3u);
 }
 
 }  // namespace

@@ -12,17 +12,18 @@ namespace {
 using testing::load_from;
 
 struct Sample {
-  std::string text;      // as given in the environment or on the command line
-  std::string expected;  // format_value() of the result
-  std::string yaml = {}; // YAML value when it differs from `text`
+  std::string text;       // as given in the environment or on the command line
+  std::string expected;   // format_value() of the result
+  std::string yaml = {};  // YAML value when it differs from `text`
 };
 
 const std::map<std::string, Sample>& samples() {
   static const std::map<std::string, Sample> all = {
       {"app", {"mod.sub:app", "mod.sub:app"}},
       {"worker_class", {"asgi", "asgi"}},
-      {"bind", {"0.0.0.0:9000,unix:/tmp/hb.sock", "0.0.0.0:9000,unix:/tmp/hb.sock",
-                "[0.0.0.0:9000, 'unix:/tmp/hb.sock']"}},
+      {"bind",
+       {"0.0.0.0:9000,unix:/tmp/hb.sock", "0.0.0.0:9000,unix:/tmp/hb.sock",
+        "[0.0.0.0:9000, 'unix:/tmp/hb.sock']"}},
       {"workers", {"7", "7"}},
       {"contexts", {"3", "3"}},
       // owngil is refused on Python 3.11 (errors_test covers that); thread is all 3.11 takes.
@@ -42,10 +43,11 @@ const std::map<std::string, Sample>& samples() {
       {"limits.max_body_size", {"1MiB", "1MiB"}},
       {"limits.body_buffer_threshold", {"128K", "128KiB"}},
       {"limits.header_timeout", {"3s", "3s"}},
-      {"mounts", {"/api=api:app@asgi,/admin=admin.wsgi:application",
-                  "/api=api:app@asgi,/admin=admin.wsgi:application@wsgi",
-                  "[{prefix: /api, app: 'api:app', worker_class: asgi}, "
-                  "{prefix: /admin, app: 'admin.wsgi:application'}]"}},
+      {"mounts",
+       {"/api=api:app@asgi,/admin=admin.wsgi:application",
+        "/api=api:app@asgi,/admin=admin.wsgi:application@wsgi",
+        "[{prefix: /api, app: 'api:app', worker_class: asgi}, "
+        "{prefix: /admin, app: 'admin.wsgi:application'}]"}},
       {"hooks.on_request", {"hooks:before", "hooks:before"}},
       {"hooks.on_response", {"hooks:after", "hooks:after"}},
       {"hooks.on_error", {"hooks:failed", "hooks:failed"}},
@@ -74,7 +76,8 @@ const std::map<std::string, Sample>& samples() {
 // "limits.max_body_size" with value V → "limits:\n  max_body_size: V\n".
 std::string yaml_for(const Setting& setting, const std::string& value) {
   if (setting.section().empty()) return std::string(setting.key) + ": " + value + "\n";
-  return std::string(setting.section()) + ":\n  " + std::string(setting.leaf()) + ": " + value + "\n";
+  return std::string(setting.section()) + ":\n  " + std::string(setting.leaf()) + ": " + value +
+         "\n";
 }
 
 std::string value_in(const Config& config, const Setting& setting) {
@@ -98,7 +101,8 @@ TEST(EverySetting, IsReadFromYaml) {
   for (const auto& setting : settings()) {
     SCOPED_TRACE(std::string(setting.key));
     const Sample& sample = samples().at(std::string(setting.key));
-    const Config config = load_from(yaml_for(setting, sample.yaml.empty() ? sample.text : sample.yaml), {}, {}, false);
+    const Config config = load_from(
+        yaml_for(setting, sample.yaml.empty() ? sample.text : sample.yaml), {}, {}, false);
     EXPECT_EQ(value_in(config, setting), sample.expected);
   }
 }
@@ -122,7 +126,8 @@ TEST(EverySetting, IsReadFromTheCommandLine) {
 }
 
 TEST(EverySetting, ShortFlagsAndPositionalApp) {
-  const Config config = load_from("", {}, {"-w", "5", "-k", "asgi", "-b", "127.0.0.1:1", "-b", "[::1]:2", "pkg.mod:app"});
+  const Config config = load_from(
+      "", {}, {"-w", "5", "-k", "asgi", "-b", "127.0.0.1:1", "-b", "[::1]:2", "pkg.mod:app"});
   EXPECT_EQ(config.workers, 5);
   EXPECT_EQ(config.worker_class, "asgi");
   EXPECT_EQ(config.bind, (std::vector<std::string>{"127.0.0.1:1", "[::1]:2"}));
@@ -136,13 +141,16 @@ TEST(EverySetting, BooleanFlagWithoutValueMeansTrue) {
 }
 
 TEST(EverySetting, MountWithoutClassInheritsTheTopLevelOne) {
-  const Config config = load_from("worker_class: asgi\nmounts:\n  - {prefix: /x, app: 'x:app'}\n", {}, {"a:b"});
+  const Config config =
+      load_from("worker_class: asgi\nmounts:\n  - {prefix: /x, app: 'x:app'}\n", {}, {"a:b"});
   ASSERT_EQ(config.mounts.size(), 1u);
   EXPECT_EQ(config.mounts[0].worker_class, "asgi");
 }
 
 TEST(EverySetting, RelativePathsInAFileAreRelativeToTheFile) {
-  testing::TempYaml file("app: a:b\npythonpath: [src, /abs]\nchdir: .\nlogging:\n  access_log: logs/access.log\n  error_log: '-'\n");
+  testing::TempYaml file(
+      "app: a:b\npythonpath: [src, /abs]\nchdir: .\nlogging:\n  access_log: logs/access.log\n  "
+      "error_log: '-'\n");
   Sources sources;
   sources.config_file = file.path();
   const Config config = load(sources);

@@ -10,8 +10,10 @@ namespace {
 using testing::load_from;
 
 const char* const yaml =
-    "app: pkg.mod:app\nworkers: 3\nbind: ['[::1]:9000', 'unix:/tmp/x.sock']\ngraceful_timeout: 1500ms\n"
-    "umask: 0027\nlimits:\n  max_body_size: 1MiB\nmounts:\n  - {prefix: /api, app: 'api:app', worker_class: asgi}\n"
+    "app: pkg.mod:app\nworkers: 3\nbind: ['[::1]:9000', 'unix:/tmp/x.sock']\ngraceful_timeout: "
+    "1500ms\n"
+    "umask: 0027\nlimits:\n  max_body_size: 1MiB\nmounts:\n  - {prefix: /api, app: 'api:app', "
+    "worker_class: asgi}\n"
     "websocket:\n  compress: true\n";
 
 TEST(JsonOutput, IsNestedLikeTheYamlFile) {

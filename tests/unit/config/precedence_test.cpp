@@ -7,7 +7,8 @@ namespace {
 
 using testing::load_from;
 
-const char* const file = "app: file:app\nworkers: 2\nbind: [10.0.0.1:1, 10.0.0.2:2]\nlimits:\n  max_headers: 20\n";
+const char* const file =
+    "app: file:app\nworkers: 2\nbind: [10.0.0.1:1, 10.0.0.2:2]\nlimits:\n  max_headers: 20\n";
 
 TEST(Precedence, DefaultsWhenNothingIsGiven) {
   const Config config = load_from("", {}, {"a:b"});
@@ -27,7 +28,8 @@ TEST(Precedence, FileOverDefaults) {
 }
 
 TEST(Precedence, EnvironmentOverFile) {
-  const Config config = load_from(file, {{"HORNBEAM_WORKERS", "3"}, {"HORNBEAM_LIMITS_MAX_HEADERS", "30"},
+  const Config config = load_from(file, {{"HORNBEAM_WORKERS", "3"},
+                                         {"HORNBEAM_LIMITS_MAX_HEADERS", "30"},
                                          {"HORNBEAM_APP", "env:app"}});
   EXPECT_EQ(config.workers, 3);
   EXPECT_EQ(config.limits.max_headers, 30);
@@ -44,7 +46,9 @@ TEST(Precedence, CommandLineOverEnvironment) {
 TEST(Precedence, AListFromAHigherSourceReplacesTheLowerOne) {
   EXPECT_EQ(load_from(file, {{"HORNBEAM_BIND", "127.0.0.1:5"}}).bind,
             std::vector<std::string>{"127.0.0.1:5"});
-  EXPECT_EQ(load_from(file, {{"HORNBEAM_BIND", "127.0.0.1:5"}}, {"-b", "127.0.0.1:6", "-b", "127.0.0.1:7"}).bind,
+  EXPECT_EQ(load_from(file, {{"HORNBEAM_BIND", "127.0.0.1:5"}},
+                      {"-b", "127.0.0.1:6", "-b", "127.0.0.1:7"})
+                .bind,
             (std::vector<std::string>{"127.0.0.1:6", "127.0.0.1:7"}));
 }
 

@@ -21,8 +21,8 @@ TEST(Units, Sizes) {
 }
 
 TEST(Units, InvalidSizes) {
-  for (const char* text : {"", "MiB", "-1", "1.2.3K", "1.0001B", "12 parsecs", "1e3", "99999999999999999999",
-                           "17179869184GiB", ".5K"}) {
+  for (const char* text : {"", "MiB", "-1", "1.2.3K", "1.0001B", "12 parsecs", "1e3",
+                           "99999999999999999999", "17179869184GiB", ".5K"}) {
     EXPECT_FALSE(parse_size(text).has_value()) << text;
   }
 }
@@ -56,10 +56,12 @@ TEST(Units, FormatRoundTrips) {
   EXPECT_EQ(format_duration(0ms), "0s");
   EXPECT_EQ(format_duration(2min), "2m");
   EXPECT_EQ(format_duration(24h), "24h");
-  for (const std::uint64_t bytes : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1000}, 64 * KiB, 3 * GiB, std::uint64_t{1536}}) {
+  for (const std::uint64_t bytes : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1000},
+                                    64 * KiB, 3 * GiB, std::uint64_t{1536}}) {
     EXPECT_EQ(parse_size(format_size(bytes)), bytes);
   }
-  for (const auto d : {0ms, 1ms, 1500ms, 60000ms, 7200000ms}) EXPECT_EQ(parse_duration(format_duration(d)), d);
+  for (const auto d : {0ms, 1ms, 1500ms, 60000ms, 7200000ms})
+    EXPECT_EQ(parse_duration(format_duration(d)), d);
 }
 
 TEST(Units, IntegersOctalAndBooleans) {

@@ -21,8 +21,11 @@ TEST(AccessLog, AtomsOfTheDefaultFormats) {
   const std::vector<HttpHeader> request = {{"User-Agent", "curl/8"}, {"Referer", "http://r/"}};
   auto entry = sample();
   entry.request_headers = &request;
-  const AccessLogFormat format(R"(%(h)s %(l)s %(u)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(m)s %(U)s %(q)s %(H)s)");
-  EXPECT_EQ(format.text(entry), R"(10.0.0.7 - - "GET /path?q=1 HTTP/1.1" 200 1234 "http://r/" "curl/8" GET /path q=1 HTTP/1.1)");
+  const AccessLogFormat format(
+      R"(%(h)s %(l)s %(u)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(m)s %(U)s %(q)s %(H)s)");
+  EXPECT_EQ(
+      format.text(entry),
+      R"(10.0.0.7 - - "GET /path?q=1 HTTP/1.1" 200 1234 "http://r/" "curl/8" GET /path q=1 HTTP/1.1)");
   EXPECT_TRUE(format.uses_request_headers());
   EXPECT_FALSE(format.uses_response_headers());
 }

@@ -31,7 +31,8 @@ TEST(RequestBodyStream, ABodyCrossesWholeAndInOrderBetweenThreads) {
   std::string received;
   std::thread reader([&] {
     char buffer[333];
-    while (const std::size_t n = stream.read_into(buffer, sizeof buffer)) received.append(buffer, n);
+    while (const std::size_t n = stream.read_into(buffer, sizeof buffer))
+      received.append(buffer, n);
   });
   std::size_t offset = 0;
   while (offset < sent.size()) {

@@ -5,12 +5,15 @@
 namespace hornbeam::worker {
 namespace {
 
-int status_of(std::string_view head, config::Limits limits = {}) { return check_request_head(head, limits).status; }
+int status_of(std::string_view head, config::Limits limits = {}) {
+  return check_request_head(head, limits).status;
+}
 
 TEST(RequestHeadCheck, AcceptsOrdinaryRequests) {
   EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
   EXPECT_EQ(status_of("POST /a?b=c HTTP/1.0\r\nContent-Length: 3\r\n\r\n"), 0);
-  EXPECT_EQ(status_of("PUT /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nX-Obs: caf\xc3\xa9\r\n\r\n"), 0);
+  EXPECT_EQ(
+      status_of("PUT /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nX-Obs: caf\xc3\xa9\r\n\r\n"), 0);
   EXPECT_EQ(status_of("GET http://h/p HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n\r\n"), 0);
 }
 
@@ -36,13 +39,17 @@ TEST(RequestHeadCheck, Limits) {
 }
 
 TEST(RequestHeadCheck, AmbiguousFraming) {
-  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 400);
-  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  EXPECT_EQ(
+      status_of(
+          "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+      400);
   EXPECT_EQ(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
 }
 
@@ -61,7 +68,9 @@ TEST(RequestHeadCheck, TargetForms) {
 
 TEST(RequestHeadCheck, TransferCodingLists) {
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 0);
-  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"), 0);
+  EXPECT_EQ(
+      status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"),
+      0);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n"), 400);
@@ -76,23 +85,24 @@ TEST(RequestHeadCheck, SingletonFields) {
 TEST(RequestHeadCheck, FieldSizeCountsTheCrlfLikeGunicorn) {
   config::Limits limits;
   limits.max_header_size = 10;
-  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: 12345\r\n\r\n", limits), 0);   // 8 + CRLF = 10
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: 12345\r\n\r\n", limits), 0);  // 8 + CRLF = 10
   EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: 123456\r\n\r\n", limits), 431);
 }
 
 TEST(RequestHeadCheck, FieldSyntax) {
-  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"), 400);        // obs-fold
-  EXPECT_EQ(status_of("GET / HTTP/1.1\r\n: v\r\n\r\n"), 400);               // empty name
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"), 400);  // obs-fold
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\n: v\r\n\r\n"), 400);         // empty name
   EXPECT_EQ(status_of("GET / HTTP/1.1\r\nNo colon\r\n\r\n"), 400);
-  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX Y: v\r\n\r\n"), 400);            // space in name
-  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), 400);           // bare CR
-  EXPECT_EQ(status_of("GET / HTTP/1.1\nX: a\n\n"), 400);                    // bare LF
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX Y: v\r\n\r\n"), 400);   // space in name
+  EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), 400);  // bare CR
+  EXPECT_EQ(status_of("GET / HTTP/1.1\nX: a\n\n"), 400);           // bare LF
   EXPECT_EQ(status_of(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 27)), 400);
   EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n"), 400);
 }
 
 TEST(HeadFields, KeepTheOrderSentAndTrimWhitespace) {
-  const auto fields = head_fields("GET / HTTP/1.1\r\nHost: a\r\nX-Repeat: one\r\nAccept:\t*/* \r\nX-Repeat:two\r\n\r\n");
+  const auto fields = head_fields(
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Repeat: one\r\nAccept:\t*/* \r\nX-Repeat:two\r\n\r\n");
   ASSERT_EQ(fields.size(), 4u);
   EXPECT_EQ(fields[0].name, "Host");
   EXPECT_EQ(fields[1].value, "one");

@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <thread>
-#include <unistd.h>
 
 namespace hornbeam::worker {
 namespace {
@@ -46,7 +46,8 @@ TEST(ResponseChannel, ChunkedWithoutLengthOnHttp11) {
   channel.write("cde", false);
   channel.finish();
   EXPECT_EQ(without_date(drain(channel)),
-            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n");
+            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nTransfer-Encoding: "
+            "chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n");
 }
 
 TEST(ResponseChannel, CloseDelimitedOnHttp10) {
@@ -55,12 +56,14 @@ TEST(ResponseChannel, CloseDelimitedOnHttp10) {
   channel.write("abc", false);
   channel.finish();
   ResponseChannel::Batch batch;
-  EXPECT_EQ(without_date(drain(channel, &batch)), "HTTP/1.0 200 OK\r\nServer: hornbeam\r\nConnection: close\r\n\r\nabc");
+  EXPECT_EQ(without_date(drain(channel, &batch)),
+            "HTTP/1.0 200 OK\r\nServer: hornbeam\r\nConnection: close\r\n\r\nabc");
   EXPECT_FALSE(batch.keep_alive);
 }
 
 TEST(ResponseChannel, HeadAnd204And304CarryNoBody) {
-  for (const auto& [head_request, status] : {std::pair{true, "200 OK"}, {false, "204 No Content"}, {false, "304 Not Modified"}}) {
+  for (const auto& [head_request, status] :
+       {std::pair{true, "200 OK"}, {false, "204 No Content"}, {false, "304 Not Modified"}}) {
     ResponseChannel channel({.head_request = head_request}, 1 << 20, [] {});
     channel.start(status, {{"Content-Length", "4"}});
     channel.write("body", false);
@@ -135,13 +138,15 @@ TEST(ResponseChannel, ALargeChunkIsTakenWholeAndTheNextWriteWaitsForTheClient) {
   std::atomic<int> wakes = 0;
   ResponseChannel channel({}, 1024, [&] { ++wakes; });
   channel.start("200 OK", {{"Content-Length", "8192"}});
-  EXPECT_TRUE(channel.write(std::string(4096, 'x'), false));  // over the high-water mark, yet accepted
+  EXPECT_TRUE(
+      channel.write(std::string(4096, 'x'), false));  // over the high-water mark, yet accepted
   std::atomic<bool> returned = false;
   std::thread writer([&] {
     channel.write(std::string(4096, 'y'), false);  // waits: the first chunk has not been taken
     returned = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // give a wrong implementation time to return
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(50));  // give a wrong implementation time to return
   EXPECT_FALSE(returned);
   std::size_t taken = drain(channel).size();
   writer.join();
@@ -236,7 +241,8 @@ TEST(ResponseChannel, TrailersAreDroppedWithoutChunkedFraming) {
   channel.start("200 OK", {{"Content-Length", "3"}});
   EXPECT_TRUE(channel.write_nowait("abc"));
   channel.finish_with_trailers({{"X-Checksum", "1"}});
-  EXPECT_EQ(without_date(drain(channel)), "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: 3\r\n\r\nabc");
+  EXPECT_EQ(without_date(drain(channel)),
+            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: 3\r\n\r\nabc");
 }
 
 }  // namespace
