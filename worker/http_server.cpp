@@ -45,6 +45,10 @@ constexpr std::size_t websocket_high_water = 1 << 20;
 // after its last response (a client under load sends it within milliseconds; closing the
 // moment it looks idle would race with it and fail it). That request gets `Connection: close`.
 constexpr config::Duration drain_linger = std::chrono::seconds(1);
+// A response that leaves part of a request body unread: how long and how much more input is
+// read and dropped before the connection closes (linger_then_close).
+constexpr config::Duration linger_time = std::chrono::seconds(2);
+constexpr std::size_t linger_bytes = 4 << 20;
 
 class Session;
 
@@ -353,6 +357,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_body_piece(beast::error_code ec) {
     stream_reading_ = false;
+    if (lingering_) return ec ? close() : drain_input();
     if (!stream_) return;
     const std::size_t produced = piece_.size() - stream_parser_->get().body().size;
     if (ec == http::error::need_buffer) ec = {};
@@ -537,8 +542,33 @@ class Session : public std::enable_shared_from_this<Session> {
     // reused without reading it, and a client that sends gigabytes should not make us read them.
     const bool body_left = stream_parser_ && !stream_parser_->is_done();
     if (stream_) stream_->fail("the response is complete");
-    if (batch.cut || !batch.keep_alive || body_left) return close();
+    if (batch.cut) return close();
+    if (body_left || (!batch.keep_alive && batch.status >= 400)) return linger_then_close();
+    if (!batch.keep_alive) return close();
     read_head(false);
+  }
+
+  // The client may still be sending a body we will not read (a 413, an answer given before
+  // the body was read). Closing at once would reset the connection, and the client could lose
+  // the response before reading it. So, like nginx's lingering close: stop sending, read and
+  // drop what still arrives for a short while (or until the client closes), then close.
+  void linger_then_close() {
+    beast::error_code ignored;
+    socket_.shutdown(Protocol::socket::shutdown_send, ignored);
+    arm_timer(linger_time);
+    linger_left_ = linger_bytes;
+    lingering_ = true;
+    if (!stream_reading_) drain_input();  // else the pending body read continues as the drain
+  }
+
+  void drain_input() {
+    piece_.resize(64 * 1024);
+    socket_.async_read_some(asio::buffer(piece_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec || n >= self->linger_left_) return self->close();
+                              self->linger_left_ -= n;
+                              self->drain_input();
+                            });
   }
 
   void write_access_line(int status) {
@@ -622,7 +652,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<WebSocketChannel> websocket_;                     // ...the app is deciding on
   bool writing_ = false;
   bool busy_ = false;
-  bool watching_ = false;  // watch_for_disconnect's wait is pending
+  bool watching_ = false;   // watch_for_disconnect's wait is pending
+  bool lingering_ = false;  // linger_then_close: input is read and dropped until the close
+  std::size_t linger_left_ = 0;
 };
 
 void FlushQueue::run() {
