@@ -235,7 +235,9 @@ def test_an_app_that_cannot_import_stops_the_arbiter_with_3(start_arbiter):
     arbiter.stop()
     assert "Traceback (most recent call last)" in arbiter.log
     last = arbiter.lines[-1]
-    assert "failed to boot 3 times in a row" in last, last
+    # Two workers fail side by side: the count may pass 3 within one reaping round.
+    failures = re.search(r"failed to boot (\d+) times in a row", last)
+    assert failures and int(failures.group(1)) >= 3, last
     assert "No module named 'module_that_does_not_exist_hornbeam'" in last, last
 
 

@@ -77,6 +77,8 @@ def test_a_small_body_comes_in_one_message_a_large_one_streams(asgi):
     assert response["messages"] > 1
 
 
+@pytest.mark.skipif(bool(os.environ.get("HB_TEST_SANITIZE")),
+                    reason="ASan keeps freed memory in quarantine: RSS says nothing under it")
 def test_a_large_upload_streams_in_bounded_memory(asgi):
     before = rss_kib(asgi.process.pid)
     piece = b"x" * (1 << 20)
@@ -238,7 +240,8 @@ def test_send_waits_while_the_client_is_slow(asgi, tmp_path):
     time.sleep(1.5)
     assert not marker.exists(), "the app sent 64 MiB to a client that read nothing"
     grown = rss_kib(asgi.process.pid) - before
-    assert grown < 24 * 1024, f"the worker grew by {grown} KiB for one slow client"
+    if not os.environ.get("HB_TEST_SANITIZE"):  # ASan's quarantine keeps freed memory
+        assert grown < 24 * 1024, f"the worker grew by {grown} KiB for one slow client"
     received = 0
     while received < 64 << 20:
         received += len(client.recv(1 << 20))
