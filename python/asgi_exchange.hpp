@@ -34,6 +34,14 @@ struct ExchangeBase {
   }
 };
 
+// The formatted traceback app_failed() was given, for the log.
+inline const char* traceback_text(PyObject* text) {
+  const char* traceback = PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : nullptr;
+  if (traceback) return traceback;
+  PyErr_Clear();
+  return "(no traceback)";
+}
+
 template <class X>
 struct ExchangeObject {
   PyObject_HEAD X* exchange;

@@ -264,11 +264,7 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
     mark_complete(x);
     Py_RETURN_NONE;
   }
-  const char* traceback = PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : nullptr;
-  if (!traceback) {
-    PyErr_Clear();
-    traceback = "(no traceback)";
-  }
+  const char* traceback = traceback_text(text);
   if (x.sink->client_gone()) {
     logging::error_log().info("{} {}: the client left and the ASGI app raised:\n{}", x.method,
                               x.target, traceback);

@@ -56,9 +56,7 @@ AsgiKeys::AsgiKeys()
       scheme_http(intern("http")),
       scheme_ws(intern("ws")),
       empty_str(intern("")),
-      empty_bytes(PyRef::steal(PyBytes_FromStringAndSize("", 0))),
       set_result(intern("set_result")),
-      set_exception(intern("set_exception")),
       done(intern("done")) {}
 
 void LoopWaker::wake() {

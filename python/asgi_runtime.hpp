@@ -27,10 +27,9 @@ struct AsgiKeys {
   // scope
   PyRef asgi, http_version, method, scheme, raw_path, query_string, root_path, client, server,
       state, extensions;
-  PyRef http, websocket, version_1_1, version_1_0, get, post, scheme_http, scheme_ws, empty_str,
-      empty_bytes;
+  PyRef http, websocket, version_1_1, version_1_0, get, post, scheme_http, scheme_ws, empty_str;
   // methods called on futures
-  PyRef set_result, set_exception, done;
+  PyRef set_result, done;
 };
 
 struct AsgiRuntime {

@@ -228,10 +228,7 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
     end_connection(x, 503, 1001);  // cancelled: the worker is stopping
     Py_RETURN_NONE;
   }
-  const char* traceback = PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : nullptr;
-  if (!traceback) PyErr_Clear();
-  logging::error_log().error("error handling websocket {}:\n{}", x.target,
-                             traceback ? traceback : "(no traceback)");
+  logging::error_log().error("error handling websocket {}:\n{}", x.target, traceback_text(text));
   end_connection(x, 500, 1011);
   Py_RETURN_NONE;
 }

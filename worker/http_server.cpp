@@ -205,18 +205,14 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::size_t room = std::min<std::size_t>(16 * 1024, buffer_.max_size() - buffer_.size());
     socket_.async_read_some(buffer_.prepare(room),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->on_head_bytes(ec, n);
+                              self->buffer_.commit(n);
+                              if (ec) return self->on_head(ec, 0);
+                              if (self->idle_ && n > 0) {
+                                self->idle_ = false;
+                                self->arm_timer(self->server_.config.limits.header_timeout);
+                              }
+                              self->read_more_head();
                             });
-  }
-
-  void on_head_bytes(beast::error_code ec, std::size_t n) {
-    buffer_.commit(n);
-    if (ec) return on_head(ec, 0);
-    if (idle_ && n > 0) {
-      idle_ = false;
-      arm_timer(server_.config.limits.header_timeout);
-    }
-    read_more_head();
   }
 
   // When the app waits for its client to leave (ASGI's receive() after the body, in a long
