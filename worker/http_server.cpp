@@ -784,13 +784,12 @@ struct HttpServer::Impl {
   const ServerEvents* events = nullptr;  // while run() runs
   // Registered at construction, before the worker says it is ready: a signal that arrives
   // between "ready" and run() is queued by Asio instead of killing the process.
-  asio::signal_set signals{io, SIGTERM, SIGINT, SIGQUIT};
+  asio::signal_set signals{io};
 };
 
 HttpServer::HttpServer(const config::Config& config, const std::vector<int>& listen_fds)
     : impl_(std::make_unique<Impl>(config, listen_fds)) {
-  impl_->signals.add(SIGUSR1);
-  impl_->signals.add(SIGABRT);
+  for (const int signal : kServerSignals) impl_->signals.add(signal);
 }
 
 HttpServer::~HttpServer() = default;

@@ -8,7 +8,9 @@
 #include "common/websocket_exchange.hpp"
 #include "config/config.hpp"
 
+#include <array>
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -38,6 +40,9 @@ enum class StopReason {
   fast,      // SIGINT / SIGQUIT
   stuck,     // SIGABRT: the app is stuck; contexts may never return
 };
+
+// The signals the server handles (see run()); other threads should block them.
+inline constexpr std::array<int, 5> kServerSignals = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGABRT};
 
 // Owns the I/O thread's world (io_context, listeners, connections, signals). Create it
 // before the context pool and destroy it after, so that contexts never post into a dead

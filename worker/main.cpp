@@ -5,6 +5,7 @@
 #include "common/exit_codes.hpp"
 #include "common/listen_socket.hpp"
 #include "common/logging.hpp"
+#include "common/signal_block.hpp"
 #include "config/logging_options.hpp"
 #include "config/startup.hpp"
 #include "python/app_loader.hpp"
@@ -190,6 +191,10 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     return context;
   };
   try {
+    // Context threads (and every thread the app starts from them) inherit a mask without the
+    // server's signals, so those always reach the I/O thread's handler; a signal sent while
+    // the contexts boot waits for that handler.
+    const ScopedSignalBlock only_the_io_thread_takes_signals{worker::kServerSignals};
     pool.emplace(*interpreter, static_cast<int>(config.contexts), make_context,
                  asgi ? python::ContextPool::Activity() : activity);
   } catch (const python::LifespanStartupFailed& e) {
@@ -247,10 +252,14 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     std::_Exit(1);
   }
   pool.reset();
-  server.reset();
-  // Stopping already: a second SIGTERM while Python finalizes must not turn a clean exit into
-  // a kill (the server's signal handling ended with it).
-  std::signal(SIGTERM, SIG_IGN);
+  {
+    // Stopping already: a second SIGTERM must not turn a clean exit into a kill. The server's
+    // handler goes with the server and Asio restores the default action, so SIGTERM stays
+    // blocked (on the only thread left that takes it) until it is ignored.
+    const ScopedSignalBlock hold{SIGTERM};
+    server.reset();
+    std::signal(SIGTERM, SIG_IGN);
+  }
   logging::error_log().info("stopped");
   return exit_code::ok;
 }

@@ -4,6 +4,7 @@ import signal
 import threading
 import time
 
+import pytest
 import requests
 
 
@@ -53,6 +54,23 @@ def test_sigterm_serves_a_request_whose_connection_is_already_open(start_worker)
     assert (status, body) == (200, b"Hello, World!")
     assert dict(headers)["connection"] == "close"
     assert worker.process.wait(10) == 0
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_repeated_sigterm_while_stopping_still_exits_0(start_worker, kind):
+    # An init system or an impatient operator may signal again while the worker winds down;
+    # the stop stays graceful however the signals fall on the shutdown's steps.
+    app = "echo:hello" if kind == "wsgi" else "asgi_app:app"
+    for _ in range(5):
+        worker = start_worker(app, "-k", kind, "--contexts", "2")
+        worker.process.send_signal(signal.SIGTERM)
+        while worker.process.poll() is None:
+            try:
+                worker.process.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                break
+            time.sleep(0.0005)
+        assert worker.stop() == 0
 
 
 def test_sigint_stops_at_once(start_worker):
