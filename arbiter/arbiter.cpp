@@ -176,7 +176,7 @@ class Arbiter final : public Processes {
       ::close(options_.inherited.shm_fd);
       return segment;
     }
-    return shm::Segment::create(slot_capacity(options_.config));
+    return shm::Segment::create(slot_capacity(options_.config), options_.config.shared_state.size);
   }
 
   void adopt_sockets() {
@@ -288,6 +288,12 @@ class Arbiter final : public Processes {
                                  e.what());
       notifier_.notify("READY=1");
       return;
+    }
+    if (config->shared_state.size != options_.config.shared_state.size) {
+      logging::error_log().warn(
+          "SIGHUP: shared_state.size changed ({} -> {} bytes); the store keeps its contents and "
+          "its size until the arbiter restarts",
+          options_.config.shared_state.size, config->shared_state.size);
     }
     options_.config = *config;
     logging::error_log().info("SIGHUP: configuration reloaded; starting generation {}",

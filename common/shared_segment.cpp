@@ -66,10 +66,12 @@ void WorkerSlot::reset(std::int32_t worker_pid, std::uint64_t worker_generation)
   set_state(SlotState::booting);
 }
 
-Segment Segment::create(std::uint32_t slot_count) {
+Segment Segment::create(std::uint32_t slot_count, std::size_t state_size) {
   const std::size_t stride = round_up(sizeof(WorkerSlot), 64);
   const std::size_t slots_offset = round_up(sizeof(SegmentHeader), page);
-  const std::size_t size = round_up(slots_offset + stride * slot_count, page);
+  const std::size_t state_offset = round_up(slots_offset + stride * slot_count, page);
+  state_size = round_up(state_size, page);
+  const std::size_t size = state_offset + state_size;
   UniqueFd fd(::memfd_create("hornbeam-shm", MFD_CLOEXEC));
   if (!fd) throw system_error("cannot create the shared-memory segment");
   ::fchmod(fd.get(), 0600);
@@ -85,8 +87,9 @@ Segment Segment::create(std::uint32_t slot_count) {
   header->slot_count = slot_count;
   header->slots_offset = slots_offset;
   header->slot_stride = stride;
-  header->state_offset = size;
-  header->state_size = 0;
+  header->state_offset = state_offset;
+  header->state_size = state_size;
+  StateStore::format(static_cast<char*>(base) + state_offset, state_size);
   return Segment(std::move(fd), base, size);
 }
 
@@ -105,7 +108,8 @@ Segment Segment::attach(int raw_fd) {
   Segment segment(std::move(fd), base, size);
   const auto* header = segment.header();
   if (header->magic != segment_magic || header->version != layout_version || header->size != size ||
-      header->slot_stride < sizeof(WorkerSlot)) {
+      header->slot_stride < sizeof(WorkerSlot) ||
+      header->state_offset + header->state_size > size) {
     throw std::runtime_error(
         "fd " + std::to_string(raw_fd) + " holds a segment of another layout (version " +
         std::to_string(header->version) + ", expected " + std::to_string(layout_version) + ")");
@@ -162,6 +166,11 @@ void Segment::release_slot(std::uint32_t index) const {
   released.set_state(SlotState::free);
   released.pid.store(0, std::memory_order_relaxed);
   released.owner.store(0, std::memory_order_release);
+}
+
+StateStore Segment::state() const {
+  const auto* h = header();
+  return StateStore(static_cast<char*>(base_) + h->state_offset, h->state_size);
 }
 
 }  // namespace hornbeam::shm

@@ -3,9 +3,10 @@
 // The shared-memory segment the arbiter creates and every worker maps: a versioned header and
 // one slot per worker (pid, generation, state, heartbeat, per-context "busy since", counters).
 // Every field a process writes while others read is a lock-free atomic, so a worker killed at
-// any instant leaves nothing half-locked. The shared application state (a later issue) goes
-// after the slots; the header already says where.
+// any instant leaves nothing half-locked. The shared application state (common/state_store.hpp)
+// follows the slots.
 
+#include "common/state_store.hpp"
 #include "common/unique_fd.hpp"
 
 #include <atomic>
@@ -17,7 +18,7 @@
 namespace hornbeam::shm {
 
 inline constexpr std::uint32_t segment_magic = 0x4842'4d53;  // "HBMS"
-inline constexpr std::uint32_t layout_version = 1;
+inline constexpr std::uint32_t layout_version = 2;
 // Matches the `contexts` setting's maximum: every context has its own busy-since entry.
 inline constexpr std::size_t max_contexts = 1024;
 inline constexpr std::size_t boot_error_size = 2048;
@@ -68,7 +69,7 @@ struct SegmentHeader {
   std::uint32_t reserved;
   std::uint64_t slots_offset;  // from the segment's start
   std::uint64_t slot_stride;
-  std::uint64_t state_offset;  // the shared application state; state_size == 0 until it exists
+  std::uint64_t state_offset;  // the shared application state (a StateStore)
   std::uint64_t state_size;
 };
 
@@ -80,7 +81,9 @@ static_assert(std::atomic<std::int64_t>::is_always_lock_free &&
 // processes it hands the fd to can map it); a worker or an upgraded arbiter attaches by fd.
 class Segment {
  public:
-  static Segment create(std::uint32_t slot_count);
+  // A memfd is sparse: slots and state pages cost memory only once written. A worker run
+  // without an arbiter creates one with no slots, for its own shared state.
+  static Segment create(std::uint32_t slot_count, std::size_t state_size);
   // Throws std::runtime_error when the fd is not a segment of this layout version.
   static Segment attach(int fd);
 
@@ -98,6 +101,8 @@ class Segment {
   // are taken back. Returns -1 when every slot is in use.
   int claim_slot(std::int32_t owner) const;
   void release_slot(std::uint32_t index) const;
+  // The store formatted at creation; it lives as long as the segment (the arbiter's life).
+  StateStore state() const;
 
  private:
   Segment(UniqueFd fd, void* base, std::size_t size)

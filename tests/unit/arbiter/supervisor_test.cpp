@@ -52,7 +52,7 @@ int killed_by(int signal) { return signal; }
 class SupervisorTest : public ::testing::Test {
  protected:
   SupervisorTest()
-      : segment(shm::Segment::create(16)), supervisor(processes, segment, ::getpid()) {}
+      : segment(shm::Segment::create(16, 64 * 1024)), supervisor(processes, segment, ::getpid()) {}
 
   std::int64_t ns(TimePoint time) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();

@@ -11,7 +11,7 @@ namespace hornbeam::shm {
 namespace {
 
 TEST(SharedSegment, AnotherMappingOfTheFdSeesTheSameSlots) {
-  const auto arbiter = Segment::create(8);
+  const auto arbiter = Segment::create(8, 64 * 1024);
   const auto worker = Segment::attach(arbiter.fd());
   EXPECT_EQ(worker.slot_count(), 8u);
   arbiter.slot(3).reset(1234, 7);
@@ -31,7 +31,7 @@ TEST(SharedSegment, AnFdThatIsNotASegmentIsRefused) {
 }
 
 TEST(SharedSegment, ClaimingTakesFreeSlotsAndThoseOfDeadOwners) {
-  const auto segment = Segment::create(2);
+  const auto segment = Segment::create(2, 64 * 1024);
   EXPECT_EQ(segment.claim_slot(::getpid()), 0);
   segment.slot(1).owner = 0x7ffffff0;  // an arbiter pid that does not exist
   EXPECT_EQ(segment.claim_slot(::getpid()), 1);
@@ -41,7 +41,7 @@ TEST(SharedSegment, ClaimingTakesFreeSlotsAndThoseOfDeadOwners) {
 }
 
 TEST(SharedSegment, TheOldestBusyContextAndTheBootErrorsEnd) {
-  const auto segment = Segment::create(1);
+  const auto segment = Segment::create(1, 64 * 1024);
   auto& slot = segment.slot(0);
   slot.contexts = 3;
   EXPECT_EQ(slot.oldest_busy_since(), 0);
