@@ -26,6 +26,8 @@ class ArbiterLink {
   void attach(const Placement& placement);
 
   bool supervised() const { return segment_.has_value(); }
+  // The arbiter's segment; only when supervised().
+  const shm::Segment& segment() const { return *segment_; }
 
   void set_max_requests(std::uint64_t limit);  // 0 = none
   void ready(int contexts);

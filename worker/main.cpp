@@ -12,6 +12,7 @@
 #include "python/asgi_context.hpp"
 #include "python/context_pool.hpp"
 #include "python/interpreter.hpp"
+#include "python/state_module.hpp"
 #include "python/traceback_dump.hpp"
 #include "python/wsgi_adapter.hpp"
 #include "worker/arbiter_link.hpp"
@@ -138,8 +139,15 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   }
   link.set_max_requests(draw_max_requests(config));
 
+  // The shared state: the arbiter's store, or this worker's own when it runs alone (then its
+  // contexts still share one). Declared before the interpreter, which uses it to its end.
+  std::optional<shm::Segment> own_segment;
+  std::optional<shm::StateStore> shared_state;
   std::optional<python::Interpreter> interpreter;
   try {
+    if (!link.supervised()) own_segment.emplace(shm::Segment::create(0, config.shared_state.size));
+    shared_state.emplace(link.supervised() ? link.segment().state() : own_segment->state());
+    python::register_state_module(*shared_state);
     python::InterpreterOptions options{config.pythonpath, config.venv, config.chdir, {}};
     if (config.worker_class == "asgi" && config.loop != "asyncio")
       options.preload.push_back("uvloop");

@@ -1,0 +1,17 @@
+#pragma once
+
+// The `hornbeam` module apps import inside the server: the shared state (state_get,
+// state_set, state_incr...) over the store all workers map, and `hornbeam_erlang`, the same
+// functions under the Erlang Hornbeam's name. Built in: no file to install or find, and it
+// wins over a `hornbeam` package on sys.path (the process-local one for tests outside).
+
+namespace hornbeam::shm {
+class StateStore;
+}
+
+namespace hornbeam::python {
+
+// Before the interpreter starts (it registers built-in modules). `store` outlives Python.
+void register_state_module(shm::StateStore& store);
+
+}  // namespace hornbeam::python
