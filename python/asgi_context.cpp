@@ -111,7 +111,8 @@ AsgiContext::~AsgiContext() {
 
 void AsgiContext::start_lifespan() {
   if (settings_.lifespan == "off") return;
-  PyRef state = checked(PyRef::steal(PyDict_New()), "dict");
+  PyRef state = checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "SharedState", nullptr)),
+                        "lifespan state");
   lifespan_ = checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "Lifespan", "OOO", app_.get(),
                                                        runtime_->loop.get(), state.get())),
                       "lifespan");
@@ -122,6 +123,9 @@ void AsgiContext::start_lifespan() {
   const std::string detail = text_of(PyTuple_GetItem(outcome.get(), 1));
   const bool required = settings_.lifespan == "on";
   auto& log = logging::error_log();
+  // From now on a write replaces a shared value; during startup it could only add one.
+  if (PyObject_SetAttrString(state.get(), "starting", Py_False) != 0)
+    throw std::runtime_error("lifespan state: " + take_exception_text());
   if (kind == "complete") {
     runtime_->lifespan_state = std::move(state);
     if (settings_.index == 0) log.info("ASGI lifespan startup complete");
@@ -140,7 +144,7 @@ void AsgiContext::start_lifespan() {
     if (kind == "error") log.debug("its lifespan error:\n{}", detail);
   }
   lifespan_ = PyRef();
-  runtime_->lifespan_state = std::move(state);  // requests still get a (per-request) state dict
+  runtime_->lifespan_state = std::move(state);  // requests still get the shared state
 }
 
 void AsgiContext::stop_lifespan() {

@@ -1,10 +1,14 @@
 # The Python half of hornbeam's ASGI adapter, compiled into hornbeam-worker and run once per
 # context. The hot path (scope, receive, send) is C++ (python/asgi_*.cpp); what lives here is
 # what reads best in Python: the task wrapper that turns an app's failure into a 500, the
-# lifespan protocol, and the choice of event loop.
+# lifespan protocol and its shared state, and the choice of event loop.
 
 import asyncio
+import pickle
 import traceback
+from collections.abc import MutableMapping
+
+import hornbeam
 
 
 def new_event_loop(choice):
@@ -36,6 +40,68 @@ async def run_exchange(app, scope, exchange, running):
         exchange.app_returned()
     finally:
         running.discard(exchange)
+
+
+_MISSING = object()
+
+
+class SharedState(MutableMapping):
+    """The lifespan `state`, and every request's scope["state"]: a view on the shared store,
+    so one state for all workers. A value that does not pickle (a connection pool) stays in
+    this context, shadowing the shared key. While startup runs, a shared key that is already
+    set keeps its value (first writer wins): a restarted worker or a new generation sees the
+    values the running ones use."""
+
+    def __init__(self):
+        self.local = {}
+        self.starting = True
+
+    def __getitem__(self, key):
+        if key in self.local:
+            return self.local[key]
+        value = hornbeam.state_get(key, _MISSING) if isinstance(key, str) else _MISSING
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key, value):
+        if isinstance(key, str):
+            try:
+                if self.starting:
+                    hornbeam.state_add(key, value)
+                else:
+                    hornbeam.state_set(key, value)
+                self.local.pop(key, None)
+                return
+            except (TypeError, AttributeError, pickle.PicklingError) as error:
+                reason = f"{type(error).__name__}: {error}"
+        else:
+            reason = "its key is not a str"
+        if key not in self.local:
+            hornbeam._log_info(
+                f"ASGI state {key!r} stays in this worker, unshared ({reason})")
+        self.local[key] = value
+
+    def __delitem__(self, key):
+        if key in self.local:
+            del self.local[key]
+        elif not (isinstance(key, str) and hornbeam.state_delete(key)):
+            raise KeyError(key)
+
+    def __contains__(self, key):
+        if key in self.local:
+            return True
+        return isinstance(key, str) and hornbeam.state_get(key, _MISSING) is not _MISSING
+
+    def __iter__(self):
+        shared = [key for key in hornbeam.state_keys() if key not in self.local]
+        return iter([*self.local, *shared])
+
+    def __len__(self):
+        return len(self.local) + sum(1 for key in hornbeam.state_keys() if key not in self.local)
+
+    def __repr__(self):
+        return f"SharedState({dict(self)!r})"
 
 
 class Lifespan:

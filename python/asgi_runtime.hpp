@@ -43,7 +43,7 @@ struct AsgiRuntime {
   PyRef websocket_exchange_type;
   PyRef scope_template_http;
   PyRef scope_template_websocket;
-  PyRef lifespan_state;  // the dict lifespan startup filled; null without lifespan
+  PyRef lifespan_state;  // glue.SharedState, a view on the shared store; null when lifespan is off
   AsgiKeys keys;
   std::shared_ptr<EventInbox> inbox;
   std::function<void()> request_done;  // an exchange's app finished (counts requests)

@@ -109,8 +109,8 @@ PyRef build_scope(const AsgiRuntime& runtime, const HttpRequest& request, ScopeK
       set(s, k.client, address_pair(request.remote_addr, request.remote_port)) &&
       set(s, k.server, address_pair(request.server_name, request.server_port)) &&
       (kind == ScopeKind::http || set(s, k.subprotocols, subprotocol_list(request.headers))) &&
-      (!runtime.lifespan_state ||
-       set(s, k.state, PyRef::steal(PyDict_Copy(runtime.lifespan_state.get()))));
+      // Not a copy (as the spec's dict would be): the state is a view on the shared store.
+      (!runtime.lifespan_state || set(s, k.state, runtime.lifespan_state));
   if (!ok) return {};
   if (request.url_scheme == "https" &&
       !set(s, k.scheme,

@@ -5,6 +5,8 @@ import asyncio
 import contextlib
 import time
 
+import hornbeam  # the server's shared state (outside it: PYTHONPATH=pylib, process-local)
+
 from fastapi import BackgroundTasks, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
@@ -16,6 +18,11 @@ class Chat:
     def __init__(self):
         self.members = set()
 
+    def __reduce__(self):
+        # Live connections cannot be shared: refusing to pickle keeps the room in its worker
+        # (the lifespan state shares only what pickles).
+        raise TypeError("a chat room holds live connections")
+
     async def broadcast(self, text):
         for member in list(self.members):
             with contextlib.suppress(Exception):
@@ -24,9 +31,10 @@ class Chat:
 
 @contextlib.asynccontextmanager
 async def lifespan(app):
-    # Runs in every worker before it accepts; what it yields is each request's scope["state"].
-    started = time.time()
-    yield {"started_at": started, "chat": Chat(), "jobs": []}
+    # Runs in every worker before it accepts; what it yields goes into scope["state"], which
+    # all workers share: the first worker's started_at stays (first writer wins at startup),
+    # and each worker keeps its own chat room (it does not pickle).
+    yield {"started_at": time.time(), "chat": Chat()}
 
 
 app = FastAPI(title="hornbeam example")
@@ -58,7 +66,8 @@ async def create_item(item: Item):
 @app.post("/jobs")
 async def start_job(name: str, request: Request, background: BackgroundTasks):
     async def record():
-        request.state.jobs.append(name)
+        # One key per job: a write of its own, atomic, seen by every worker.
+        hornbeam.state_set(f"jobs:{name}", "done")
 
     # The response goes out first; the task runs after it, on the same loop.
     background.add_task(record)
@@ -67,7 +76,7 @@ async def start_job(name: str, request: Request, background: BackgroundTasks):
 
 @app.get("/jobs")
 async def list_jobs(request: Request):
-    return {"done": request.state.jobs}
+    return {"done": sorted(key.removeprefix("jobs:") for key in hornbeam.state_keys("jobs:"))}
 
 
 @app.get("/uptime")

@@ -249,9 +249,11 @@ def test_send_waits_while_the_client_is_slow(asgi, tmp_path):
     wait_for_file(marker, "all sent")
 
 
-def test_lifespan_state_is_copied_into_each_request(asgi):
+def test_lifespan_state_is_the_shared_state_in_every_request(asgi):
+    # Not a per-request copy: a write is seen by later requests (docs/shared-state.md).
     assert requests.get(asgi.url + "/state").json() == {"started_by": "lifespan"}
-    assert requests.get(asgi.url + "/state").json() == {"started_by": "lifespan"}
+    assert requests.get(asgi.url + "/state?flag=on").json() == {"started_by": "lifespan", "flag": "on"}
+    assert requests.get(asgi.url + "/state").json() == {"started_by": "lifespan", "flag": "on"}
 
 
 def test_lifespan_shutdown_runs_on_sigterm(start_worker, tmp_path):

@@ -47,6 +47,9 @@ def test_fastapi_lifespan_state_reaches_requests(fastapi_worker):
     assert "ASGI lifespan startup complete" in fastapi_worker.log
     uptime = httpx.get(fastapi_worker.url + "/uptime").json()["uptime"]
     assert 0 <= uptime < 60
+    # The chat room refuses to pickle: it stays in the worker, and the log says so.
+    assert ("ASGI state 'chat' stays in this worker, unshared "
+            "(TypeError: a chat room holds live connections)") in fastapi_worker.log
 
 
 def test_fastapi_streaming_response(fastapi_worker):

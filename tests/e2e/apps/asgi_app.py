@@ -6,7 +6,8 @@ the file named by the `marker` query parameter."""
 import asyncio
 import json
 import os
-from urllib.parse import parse_qs
+from collections.abc import Mapping
+from urllib.parse import parse_qs, parse_qsl
 
 
 def query(scope):
@@ -44,7 +45,7 @@ def printable(value):
         return {"bytes": value.decode("latin-1")}
     if isinstance(value, (list, tuple)):
         return {"type": type(value).__name__, "items": [printable(item) for item in value]}
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # dict, and the shared lifespan state
         return {key: printable(item) for key, item in value.items()}
     return value
 
@@ -220,9 +221,10 @@ async def big(scope, receive, send):
 
 
 async def state(scope, receive, send):
-    """The lifespan state as this request sees it; a write to it stays in this request."""
+    """The lifespan state as this request sees it; ?key=value writes to it first."""
+    for key, value in parse_qsl(scope["query_string"].decode()):
+        scope["state"][key] = value
     seen = dict(scope.get("state", {}))
-    scope["state"]["written_by_request"] = True
     await respond(send, body=json.dumps(seen).encode(), content_type=b"application/json")
 
 
