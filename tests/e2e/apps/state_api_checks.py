@@ -1,0 +1,58 @@
+"""The shared state's API, exercised the same way inside the server (the built-in module) and
+outside it (pylib/hornbeam.py): both must give the results in test_shared_state.py."""
+
+import datetime
+import fractions
+
+
+def outcome(call):
+    try:
+        return ["ok", call()]
+    except Exception as error:  # noqa: BLE001 - the type is the result
+        return ["raised", type(error).__name__]
+
+
+def run(hb):
+    results = {}
+    for key in hb.state_keys("api:"):
+        hb.state_delete(key)
+    values = {
+        "str": "héllo ✓", "bytes": b"\x00\xff", "int": -(2**63), "big_int": 2**100, "float": 1.5,
+        "true": True, "none": None, "list": [1, "two", [3.0]], "dict": {"a": {"b": (1, 2)}},
+        "date": datetime.date(2026, 11, 29), "fraction": fractions.Fraction(1, 3),
+        "surrogate": "\udc80",
+    }
+    for name, value in values.items():
+        hb.state_set(f"api:{name}", value)
+        back = hb.state_get(f"api:{name}")
+        results[f"roundtrip {name}"] = back == value and type(back) is type(value)
+    results["missing is the default"] = hb.state_get("api:missing", "dflt")
+    results["missing is None"] = hb.state_get("api:missing")
+    results["default by keyword"] = hb.state_get("api:missing", default=7)
+    stored = [1, 2]
+    hb.state_set("api:copy", stored)
+    stored.append(3)
+    results["values are copies"] = hb.state_get("api:copy")
+    results["incr starts at 0"] = hb.state_incr("api:n")
+    results["incr by 5"] = hb.state_incr("api:n", 5)
+    results["decr by 2"] = hb.state_decr("api:n", 2)
+    results["decr default"] = hb.state_decr("api:n")
+    results["decr missing"] = hb.state_decr("api:m", delta=3)
+    results["incr a str"] = outcome(lambda: hb.state_incr("api:str"))
+    results["incr past int64"] = outcome(lambda: hb.state_incr("api:int", -1))
+    results["incr by a float"] = outcome(lambda: hb.state_incr("api:n", 1.5))
+    results["int after failed incr"] = hb.state_get("api:int") == -(2**63)
+    results["non-str key"] = outcome(lambda: hb.state_set(1, "x"))
+    results["unpicklable"] = outcome(lambda: hb.state_set("api:lock", __import__("threading").Lock()))
+    results["add new"] = hb.state_add("api:added", "first")
+    results["add existing"] = hb.state_add("api:added", "second")
+    results["added value"] = hb.state_get("api:added")
+    results["delete"] = hb.state_delete("api:added")
+    results["delete again"] = hb.state_delete("api:added")
+    results["multi"] = hb.state_get_multi(["api:n", "api:nope", "api:str"])
+    results["keys by prefix"] = sorted(hb.state_keys("api:n"))
+    results["all keys include"] = "api:bytes" in hb.state_keys()
+    results["StateFull is an Exception"] = issubclass(hb.StateFull, Exception)
+    results["same functions as hornbeam_erlang"] = all(
+        getattr(__import__("hornbeam_erlang"), name) is getattr(hb, name) for name in hb.__all__)
+    return results
