@@ -239,8 +239,9 @@ struct StateStore::Header {
     e.key_size = static_cast<std::uint32_t>(key.size());
     e.value_size = static_cast<std::uint32_t>(value.size());
     e.type = type;
-    std::memcpy(base() + block + 8 + sizeof(Entry), key.data(), key.size());
-    std::memcpy(value_of(block), value.data(), value.size());
+    // An empty key or value (None's) may have no data pointer at all.
+    if (!key.empty()) std::memcpy(base() + block + 8 + sizeof(Entry), key.data(), key.size());
+    if (!value.empty()) std::memcpy(value_of(block), value.data(), value.size());
     return block;
   }
 

@@ -83,6 +83,18 @@ TEST(StateStore, KeepsTheValueType) {
   EXPECT_EQ(bytes, std::string("\0\1", 2));
 }
 
+TEST(StateStore, AnEmptyKeyAndAnEmptyValueAreEntriesToo) {
+  SharedRegion region(1 << 20);
+  auto store = region.store();
+  store.set("", ValueType::none, std::string_view());
+  ValueType seen = ValueType::text;
+  EXPECT_TRUE(store.get("", [&](ValueType type, std::string_view value) {
+    seen = type;
+    EXPECT_TRUE(value.empty());
+  }));
+  EXPECT_EQ(seen, ValueType::none);
+}
+
 TEST(StateStore, AddSetsOnlyAMissingKey) {
   SharedRegion region(1 << 20);
   auto store = region.store();
