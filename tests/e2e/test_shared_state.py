@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import APPS, SOURCE
+from conftest import APPS, SOURCE, pid_alive
 
 EXPECTED_API = {
     **{f"roundtrip {name}": True for name in (
@@ -109,6 +109,26 @@ def test_the_state_outlives_crashed_workers_and_reloads(start_arbiter):
     arbiter.wait_for_workers(2)
     for _ in range(10):
         assert get(arbiter.url + "/get", key="survivor")[0] == {"value": "still here"}
+
+
+def test_the_state_survives_a_usr2_binary_upgrade(start_arbiter, tmp_path):
+    pidfile = tmp_path / "hornbeam.pid"
+    arbiter = start_arbiter("shared_state_app:app", workers=2, settings={"pidfile": str(pidfile)})
+    old_workers = set(arbiter.workers())
+    get(arbiter.url + "/set", key="across upgrades", value="kept")
+    arbiter.send(signal.SIGUSR2)
+    arbiter.wait_for_log(r"generation 1: 2 worker\(s\) ready", count=2, timeout=60)  # the new arbiter's
+    new_pid = int(pidfile.read_text())
+    try:
+        assert arbiter.stop(signal.SIGTERM) == 0  # the old arbiter and its workers go
+        for _ in range(10):
+            body, pid = get(arbiter.url + "/get", key="across upgrades")
+            assert body == {"value": "kept"} and pid not in old_workers
+    finally:
+        os.kill(new_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while pid_alive(new_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def test_workers_killed_while_writing_never_leave_a_torn_value_nor_a_hung_store(start_arbiter):
