@@ -13,7 +13,7 @@ import threading
 
 __all__ = [
     "state_get", "state_set", "state_delete", "state_incr", "state_decr", "state_get_multi",
-    "state_keys", "state_add", "StateFull",
+    "state_keys", "state_add", "state_info", "StateFull",
 ]
 
 

@@ -39,7 +39,8 @@ bool bind(const char* function, PyObject* const* args, Py_ssize_t count, PyObjec
                  count);
     return false;
   }
-  for (std::size_t i = 0; i < total; ++i) out[i] = i < static_cast<std::size_t>(count) ? args[i] : nullptr;
+  for (std::size_t i = 0; i < total; ++i)
+    out[i] = i < static_cast<std::size_t>(count) ? args[i] : nullptr;
   const Py_ssize_t keyword_count = keywords ? PyTuple_GET_SIZE(keywords) : 0;
   for (Py_ssize_t k = 0; k < keyword_count; ++k) {
     const char* name = PyUnicode_AsUTF8(PyTuple_GET_ITEM(keywords, k));
@@ -154,7 +155,8 @@ PyRef decode_locked(ValueType type, std::string_view bytes, bool& pickled) {
   pickled = false;
   switch (type) {
     case ValueType::none: return PyRef::borrow(Py_None);
-    case ValueType::boolean: return PyRef::borrow(bytes.size() == 1 && bytes[0] ? Py_True : Py_False);
+    case ValueType::boolean:
+      return PyRef::borrow(bytes.size() == 1 && bytes[0] ? Py_True : Py_False);
     case ValueType::integer: {
       std::int64_t number = 0;
       std::memcpy(&number, bytes.data(), std::min<std::size_t>(bytes.size(), 8));
@@ -166,10 +168,12 @@ PyRef decode_locked(ValueType type, std::string_view bytes, bool& pickled) {
       return PyRef::steal(PyFloat_FromDouble(number));
     }
     case ValueType::text:
-      return PyRef::steal(PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()), "surrogatepass"));
+      return PyRef::steal(PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()),
+                                               "surrogatepass"));
     case ValueType::pickle: pickled = true; [[fallthrough]];
     case ValueType::bytes:
-      return PyRef::steal(PyBytes_FromStringAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size())));
+      return PyRef::steal(
+          PyBytes_FromStringAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size())));
   }
   PyErr_SetString(PyExc_ValueError, "the shared state holds a value of an unknown type");
   return {};
@@ -184,7 +188,8 @@ PyObject* raise_full(PyObject* module, const shm::StoreFull& full) {
   PyRef error = PyRef::steal(PyObject_CallFunction(state_of(module).state_full, "s", full.what()));
   if (!error) return nullptr;
   PyObject_SetAttrString(error.get(), "needed", PyRef::steal(PyLong_FromSize_t(full.needed)).get());
-  PyObject_SetAttrString(error.get(), "used", PyRef::steal(PyLong_FromSize_t(full.usage.used)).get());
+  PyObject_SetAttrString(error.get(), "used",
+                         PyRef::steal(PyLong_FromSize_t(full.usage.used)).get());
   PyObject_SetAttrString(error.get(), "capacity",
                          PyRef::steal(PyLong_FromSize_t(full.usage.capacity)).get());
   PyObject_SetAttrString(error.get(), "entries",
@@ -220,21 +225,26 @@ PyObject* state_get(PyObject* module, PyObject* const* args, Py_ssize_t count, P
   return guarded(module, [&]() -> PyObject* {
     PyRef value;
     bool pickled = false;
-    const bool found = the_store->get(
-        key, [&](ValueType type, std::string_view bytes) { value = decode_locked(type, bytes, pickled); });
+    const bool found = the_store->get(key, [&](ValueType type, std::string_view bytes) {
+      value = decode_locked(type, bytes, pickled);
+    });
     if (!found) return Py_NewRef(bound[1] ? bound[1] : Py_None);
     return finish_decode(module, std::move(value), pickled).release();
   });
 }
 
-PyObject* state_set(PyObject* module, PyObject* const* args, Py_ssize_t count, PyObject* keywords) {
+// The (key, value) arguments of state_set and state_add, the value encoded for the store.
+bool key_and_value(const char* function, PyObject* module, PyObject* const* args, Py_ssize_t count,
+                   PyObject* keywords, std::string_view& key, Encoded& value) {
   PyObject* bound[2];
+  return bind(function, args, count, keywords, {"key", "value"}, 2, bound) &&
+         key_text(bound[0], key) && store_ready() && encode(module, bound[1], value);
+}
+
+PyObject* state_set(PyObject* module, PyObject* const* args, Py_ssize_t count, PyObject* keywords) {
   std::string_view key;
   Encoded value;
-  if (!bind("state_set", args, count, keywords, {"key", "value"}, 2, bound) ||
-      !key_text(bound[0], key) || !store_ready() || !encode(module, bound[1], value)) {
-    return nullptr;
-  }
+  if (!key_and_value("state_set", module, args, count, keywords, key, value)) return nullptr;
   return guarded(module, [&]() -> PyObject* {
     the_store->set(key, value.type, value.bytes);
     Py_RETURN_NONE;
@@ -242,13 +252,9 @@ PyObject* state_set(PyObject* module, PyObject* const* args, Py_ssize_t count, P
 }
 
 PyObject* state_add(PyObject* module, PyObject* const* args, Py_ssize_t count, PyObject* keywords) {
-  PyObject* bound[2];
   std::string_view key;
   Encoded value;
-  if (!bind("state_add", args, count, keywords, {"key", "value"}, 2, bound) ||
-      !key_text(bound[0], key) || !store_ready() || !encode(module, bound[1], value)) {
-    return nullptr;
-  }
+  if (!key_and_value("state_add", module, args, count, keywords, key, value)) return nullptr;
   return guarded(module, [&]() -> PyObject* {
     return PyBool_FromLong(the_store->add(key, value.type, value.bytes));
   });
@@ -258,8 +264,8 @@ PyObject* state_delete(PyObject* module, PyObject* const* args, Py_ssize_t count
                        PyObject* keywords) {
   PyObject* bound[1];
   std::string_view key;
-  if (!bind("state_delete", args, count, keywords, {"key"}, 1, bound) ||
-      !key_text(bound[0], key) || !store_ready()) {
+  if (!bind("state_delete", args, count, keywords, {"key"}, 1, bound) || !key_text(bound[0], key) ||
+      !store_ready()) {
     return nullptr;
   }
   return guarded(module, [&]() -> PyObject* { return PyBool_FromLong(the_store->erase(key)); });
@@ -290,16 +296,17 @@ PyObject* increment(const char* function, int sign, PyObject* module, PyObject* 
     }
     delta = -delta;
   }
-  return guarded(module, [&]() -> PyObject* {
-    return PyLong_FromLongLong(the_store->increment(key, delta));
-  });
+  return guarded(
+      module, [&]() -> PyObject* { return PyLong_FromLongLong(the_store->increment(key, delta)); });
 }
 
-PyObject* state_incr(PyObject* module, PyObject* const* args, Py_ssize_t count, PyObject* keywords) {
+PyObject* state_incr(PyObject* module, PyObject* const* args, Py_ssize_t count,
+                     PyObject* keywords) {
   return increment("state_incr", 1, module, args, count, keywords);
 }
 
-PyObject* state_decr(PyObject* module, PyObject* const* args, Py_ssize_t count, PyObject* keywords) {
+PyObject* state_decr(PyObject* module, PyObject* const* args, Py_ssize_t count,
+                     PyObject* keywords) {
   return increment("state_decr", -1, module, args, count, keywords);
 }
 
@@ -308,7 +315,8 @@ PyObject* state_get_multi(PyObject* module, PyObject* const* args, Py_ssize_t co
   PyObject* bound[1];
   if (!bind("state_get_multi", args, count, keywords, {"keys"}, 1, bound) || !store_ready())
     return nullptr;
-  PyRef sequence = PyRef::steal(PySequence_Fast(bound[0], "state_get_multi() takes a list of keys"));
+  PyRef sequence =
+      PyRef::steal(PySequence_Fast(bound[0], "state_get_multi() takes a list of keys"));
   if (!sequence) return nullptr;
   const Py_ssize_t size = PySequence_Fast_GET_SIZE(sequence.get());
   PyObject** items = PySequence_Fast_ITEMS(sequence.get());
@@ -340,7 +348,8 @@ PyObject* state_get_multi(PyObject* module, PyObject* const* args, Py_ssize_t co
   });
 }
 
-PyObject* state_keys(PyObject* module, PyObject* const* args, Py_ssize_t count, PyObject* keywords) {
+PyObject* state_keys(PyObject* module, PyObject* const* args, Py_ssize_t count,
+                     PyObject* keywords) {
   PyObject* bound[1];
   std::string_view prefix;
   if (!bind("state_keys", args, count, keywords, {"prefix"}, 0, bound) || !store_ready())
@@ -370,11 +379,11 @@ PyObject* state_info(PyObject* module, PyObject*) {
   if (!store_ready()) return nullptr;
   return guarded(module, [&]() -> PyObject* {
     const auto usage = the_store->usage();
-    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:K}", "capacity", static_cast<Py_ssize_t>(usage.capacity),
-                         "used", static_cast<Py_ssize_t>(usage.used), "entries",
-                         static_cast<Py_ssize_t>(usage.entries), "largest_free",
-                         static_cast<Py_ssize_t>(usage.largest_free), "recoveries",
-                         static_cast<unsigned long long>(the_store->recoveries()));
+    return Py_BuildValue(
+        "{s:n,s:n,s:n,s:n,s:K}", "capacity", static_cast<Py_ssize_t>(usage.capacity), "used",
+        static_cast<Py_ssize_t>(usage.used), "entries", static_cast<Py_ssize_t>(usage.entries),
+        "largest_free", static_cast<Py_ssize_t>(usage.largest_free), "recoveries",
+        static_cast<unsigned long long>(the_store->recoveries()));
   });
 }
 
@@ -424,9 +433,9 @@ int exec_module(PyObject* module) {
       PyExc_Exception, nullptr);
   if (!state.dumps || !state.loads || !state.state_full) return -1;
   if (PyModule_AddObjectRef(module, "StateFull", state.state_full) != 0) return -1;
-  PyRef names = PyRef::steal(Py_BuildValue("[sssssssss]", "state_get", "state_set", "state_delete",
+  PyRef names = PyRef::steal(Py_BuildValue("[ssssssssss]", "state_get", "state_set", "state_delete",
                                            "state_incr", "state_decr", "state_get_multi",
-                                           "state_keys", "state_add", "StateFull"));
+                                           "state_keys", "state_add", "state_info", "StateFull"));
   return PyModule_AddObjectRef(module, "__all__", names.get());
 }
 
@@ -485,12 +494,12 @@ int exec_alias(PyObject* alias) {
   return PyObject_SetAttrString(alias, "__all__", names.get());
 }
 
-PyModuleDef_Slot alias_slots[] = {{Py_mod_exec, reinterpret_cast<void*>(exec_alias)},
+PyModuleDef_Slot alias_slots[] = {
+    {Py_mod_exec, reinterpret_cast<void*>(exec_alias)},
 #ifdef Py_mod_multiple_interpreters
-                                  {Py_mod_multiple_interpreters,
-                                   Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif
-                                  {0, nullptr}};
+    {0, nullptr}};
 
 PyModuleDef alias_def = {PyModuleDef_HEAD_INIT,
                          "hornbeam_erlang",
