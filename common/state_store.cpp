@@ -140,21 +140,22 @@ struct StateStore::Header {
   // store: a split writes the tail's size before it shrinks the head.
   std::uint64_t allocate(std::uint64_t size) {
     const auto first = bin_of(size);
-    std::uint64_t found = 0;
-    // A first fit in the request's own class, looking at a few blocks only...
-    int looked = 0;
-    for (auto block = bins[first]; block != 0 && looked < 16; block = next_free(block), ++looked) {
-      if (block_size(block) >= size) {
-        found = block;
-        break;
+    const auto fit_in_own_class = [&](int limit) -> std::uint64_t {
+      int looked = 0;
+      for (auto block = bins[first]; block != 0 && looked != limit; block = next_free(block)) {
+        if (block_size(block) >= size) return block;
+        ++looked;
       }
-    }
-    // ...else any block of a higher class fits.
+      return 0;
+    };
+    // A first fit among a few blocks of the request's own class, else any block of a higher
+    // class (every one fits), else the whole own class, before giving up.
+    std::uint64_t found = fit_in_own_class(16);
     if (found == 0) {
       const auto bin = next_bin(first + 1);
-      if (bin == bin_count) return 0;
-      found = bins[bin];
+      found = bin < bin_count ? bins[bin] : fit_in_own_class(-1);
     }
+    if (found == 0) return 0;
     unlink_free(found);
     const auto available = block_size(found);
     if (available - size >= min_block) {

@@ -166,6 +166,29 @@ TEST(StateStore, AFullStoreRaisesWithFiguresAndChangesNothing) {
   EXPECT_EQ(store.verify(), "");
 }
 
+TEST(StateStore, FindsTheOneFreeBlockThatFitsDeepInItsClass) {
+  SharedRegion region(256 * 1024);
+  auto store = region.store();
+  // Holes of one size class with pinned entries between them: first a bigger one, then
+  // twenty that are too small for the request below.
+  store.set("h000", ValueType::bytes, std::string(1152, 'h'));
+  store.set("p000", ValueType::bytes, "pin");
+  for (int i = 1; i <= 20; ++i) {
+    store.set("h" + std::to_string(100 + i), ValueType::bytes, std::string(992, 'h'));
+    store.set("p" + std::to_string(100 + i), ValueType::bytes, "pin");
+  }
+  try {
+    for (int i = 0;; ++i)
+      store.set("f" + std::to_string(i), ValueType::bytes, std::string(64, 'f'));
+  } catch (const StoreFull&) {
+  }
+  store.erase("h000");  // freed first: the last of its free list
+  for (int i = 1; i <= 20; ++i) store.erase("h" + std::to_string(100 + i));
+  store.set("wanted", ValueType::bytes, std::string(1100, 'w'));
+  EXPECT_EQ(get_text(store, "wanted"), std::string(1100, 'w'));
+  EXPECT_EQ(store.verify(), "");
+}
+
 TEST(StateStore, AMillionSetDeleteCyclesOfOneKibInSixteenMib) {
   SharedRegion region(16 << 20);
   auto store = region.store();
