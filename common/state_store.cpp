@@ -1,6 +1,9 @@
 #include "common/state_store.hpp"
 
+#include "common/logging.hpp"
+
 #include <pthread.h>
+#include <spdlog/logger.h>
 
 #include <algorithm>
 #include <atomic>
@@ -315,6 +318,10 @@ class StateStore::Lock {
     if (status == EOWNERDEAD) {
       header->recover();
       pthread_mutex_consistent(&header->mutex);
+      logging::error_log().warn(
+          "shared state: a process died holding its lock; the store is repaired ({} entries, "
+          "{} bytes)",
+          header->entries, header->used);
     } else if (status != 0) {
       throw std::runtime_error(std::string("cannot lock the shared state: ") +
                                std::strerror(status));
