@@ -1,8 +1,10 @@
-"""A Flask app served by hornbeam: a form, JSON, a streamed response and a file download."""
+"""A Flask app served by hornbeam: a form, JSON, a streamed response, a file download and a
+page-hit counter shared by every worker."""
 
 import os
 import time
 
+import hornbeam  # the server's shared state (outside it: PYTHONPATH=pylib, process-local)
 from flask import Flask, Response, jsonify, request, send_file, stream_with_context
 
 app = Flask(__name__)
@@ -47,3 +49,9 @@ def stream():
 def file():
     # send_file hands the open file to the server through wsgi.file_wrapper.
     return send_file(os.path.join(HERE, "static", "logo.txt"), mimetype="text/plain")
+
+
+@app.get("/hits")
+def hits():
+    # One counter for all workers and threads, with no Redis: atomic across processes.
+    return jsonify(hits=hornbeam.state_incr("flask:hits"), worker=os.getpid())

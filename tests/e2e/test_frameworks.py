@@ -64,3 +64,12 @@ def test_flask_json_echo(start_worker):
     worker = start_worker(None, config=EXAMPLES["flask"])
     response = requests.post(worker.url + "/api/echo", json={"a": [1, 2], "b": None})
     assert response.json() == {"received": {"a": [1, 2], "b": None}, "content_type": "application/json"}
+
+
+def test_flask_hit_counter_is_shared_by_the_arbiters_workers(start_arbiter):
+    arbiter = start_arbiter("app:app", workers=2, settings={"pythonpath": [str(SOURCE / "examples" / "flask")]})
+    answers = []
+    while len({answer["worker"] for answer in answers}) < 2 and len(answers) < 400:
+        answers.append(requests.get(arbiter.url + "/hits").json())
+    assert len({answer["worker"] for answer in answers}) == 2
+    assert [answer["hits"] for answer in answers] == list(range(1, len(answers) + 1))
