@@ -56,9 +56,9 @@ class AsgiContext final : public ContextState {
   void stop_serving() override;  // any thread
 
   // Any thread (the I/O thread): runs the app for this request on the loop.
-  void dispatch(HttpRequest request, std::shared_ptr<ResponseSink> sink);
+  void dispatch(HttpRequest&& request, std::shared_ptr<ResponseSink> sink);
   // The same for a WebSocket handshake.
-  void dispatch_websocket(HttpRequest request, std::shared_ptr<ResponseSink> sink,
+  void dispatch_websocket(HttpRequest&& request, std::shared_ptr<ResponseSink> sink,
                           std::shared_ptr<WebSocketPeer> peer);
   // Requests handed over and not yet finished: the worker gives new ones to the least loaded.
   int load() const { return in_flight_.load(std::memory_order_relaxed); }
@@ -76,6 +76,7 @@ class AsgiContext final : public ContextState {
   void start_websocket(HttpRequest& request, std::shared_ptr<ResponseSink> sink,
                        std::shared_ptr<WebSocketPeer> peer);
   void start_app(const HttpRequest& request, PyObject* scope, PyRef exchange, ResponseSink& sink);
+  PyRef start_task(PyObject* coroutine);
   void start_lifespan();
   void stop_lifespan();
   void arm_tick();

@@ -123,15 +123,19 @@ bool message_headers(PyObject* message, PyObject* key, std::vector<HttpHeader>& 
   out.clear();
   PyRef value = message_get(message, key);
   if (!value) return !PyErr_Occurred();
-  PyRef iterator = PyRef::steal(PyObject_GetIter(value.get()));
-  if (!iterator) return false;
-  while (PyRef item = PyRef::steal(PyIter_Next(iterator.get()))) {
+  // Any iterable; a list or tuple (what apps send) is read without an iterator.
+  PyRef headers =
+      PyRef::steal(PySequence_Fast(value.get(), "ASGI headers must be an iterable of pairs"));
+  if (!headers) return false;
+  const Py_ssize_t count = PySequence_Fast_GET_SIZE(headers.get());
+  out.reserve(static_cast<std::size_t>(count));
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* item = PySequence_Fast_GET_ITEM(headers.get(), i);
     PyRef pair =
-        PyRef::steal(PySequence_Fast(item.get(), "each ASGI header must be a [name, value] pair"));
+        PyRef::steal(PySequence_Fast(item, "each ASGI header must be a [name, value] pair"));
     if (!pair) return false;
     if (PySequence_Fast_GET_SIZE(pair.get()) != 2) {
-      PyErr_Format(PyExc_ValueError, "each ASGI header must be a [name, value] pair, not %R",
-                   item.get());
+      PyErr_Format(PyExc_ValueError, "each ASGI header must be a [name, value] pair, not %R", item);
       return false;
     }
     HttpHeader header;
@@ -140,13 +144,12 @@ bool message_headers(PyObject* message, PyObject* key, std::vector<HttpHeader>& 
       return false;
     }
     if (!is_token(header.name) || has_line_break_or_nul(header.value)) {
-      PyErr_Format(PyExc_ValueError, "invalid header %R (CR, LF or NUL, or a bad name)",
-                   item.get());
+      PyErr_Format(PyExc_ValueError, "invalid header %R (CR, LF or NUL, or a bad name)", item);
       return false;
     }
     if (!is_hop_by_hop(header.name)) out.push_back(std::move(header));
   }
-  return !PyErr_Occurred();
+  return true;
 }
 
 }  // namespace hornbeam::python

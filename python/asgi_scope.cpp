@@ -67,6 +67,8 @@ bool set(PyObject* dict, const PyRef& key, const PyRef& value) {
 
 }  // namespace
 
+// Every key build_scope sets is in the template already (with None), so a request's scope is
+// a copy of a table of the right size whose values are replaced: no insertion, no resize.
 PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind) {
   PyRef scope = PyRef::steal(PyDict_New());
   PyRef asgi = PyRef::steal(Py_BuildValue("{s:s,s:s}", "version", "3.0", "spec_version", "2.4"));
@@ -74,10 +76,17 @@ PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind) {
                          ? PyRef::steal(Py_BuildValue("{s:{},s:{}}", "http.response.trailers",
                                                       "http.response.pathsend"))
                          : PyRef::steal(Py_BuildValue("{s:{}}", "websocket.http.response"));
+  const PyRef none = PyRef::borrow(Py_None);
   if (!scope || !set(scope.get(), k.type, kind == ScopeKind::http ? k.http : k.websocket) ||
-      !set(scope.get(), k.asgi, asgi) ||
+      !set(scope.get(), k.asgi, asgi) || !set(scope.get(), k.http_version, none) ||
+      (kind == ScopeKind::http && !set(scope.get(), k.method, none)) ||
       !set(scope.get(), k.scheme, kind == ScopeKind::http ? k.scheme_http : k.scheme_ws) ||
-      !set(scope.get(), k.root_path, k.empty_str) || !set(scope.get(), k.extensions, extensions)) {
+      !set(scope.get(), k.path, none) || !set(scope.get(), k.raw_path, none) ||
+      !set(scope.get(), k.query_string, none) || !set(scope.get(), k.root_path, k.empty_str) ||
+      !set(scope.get(), k.headers, none) || !set(scope.get(), k.client, none) ||
+      !set(scope.get(), k.server, none) ||
+      (kind == ScopeKind::websocket && !set(scope.get(), k.subprotocols, none)) ||
+      !set(scope.get(), k.extensions, extensions)) {
     return {};
   }
   return scope;

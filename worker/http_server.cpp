@@ -425,7 +425,7 @@ class Session : public std::enable_shared_from_this<Session> {
     return request;
   }
 
-  void dispatch(HttpRequest request, const http::request_header<>& message, bool keep_alive) {
+  void dispatch(HttpRequest&& request, const http::request_header<>& message, bool keep_alive) {
     timer_.cancel();
     access_pending_ = logging::access_log() != nullptr;
     if (access_pending_) {

@@ -17,11 +17,14 @@
 
 namespace hornbeam::worker {
 
-using Dispatch = std::function<void(HttpRequest request, std::shared_ptr<ResponseSink> sink)>;
+// The request is an rvalue reference all the way to whoever keeps it: a request is a dozen
+// strings, and each by-value hop would move them all.
+using Dispatch = std::function<void(HttpRequest&& request, std::shared_ptr<ResponseSink> sink)>;
 // A WebSocket handshake: the app accepts through `peer`, or answers through `sink` (a 403 or
 // its own response) to refuse it.
-using DispatchWebSocket = std::function<void(
-    HttpRequest request, std::shared_ptr<ResponseSink> sink, std::shared_ptr<WebSocketPeer> peer)>;
+using DispatchWebSocket =
+    std::function<void(HttpRequest&& request, std::shared_ptr<ResponseSink> sink,
+                       std::shared_ptr<WebSocketPeer> peer)>;
 
 // What the server calls back, all on the I/O thread.
 struct ServerEvents {

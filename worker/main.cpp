@@ -226,13 +226,13 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
 
   worker::ServerEvents events;
   if (asgi) {
-    events.dispatch = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
+    events.dispatch = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink) {
       const auto least_loaded =
           std::min_element(asgi_contexts.begin(), asgi_contexts.end(),
                            [](auto* a, auto* b) { return a->load() < b->load(); });
       (*least_loaded)->dispatch(std::move(request), std::move(sink));
     };
-    events.dispatch_websocket = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink,
+    events.dispatch_websocket = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink,
                                     std::shared_ptr<WebSocketPeer> peer) {
       const auto least_loaded =
           std::min_element(asgi_contexts.begin(), asgi_contexts.end(),
@@ -240,7 +240,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
       (*least_loaded)->dispatch_websocket(std::move(request), std::move(sink), std::move(peer));
     };
   } else {
-    events.dispatch = [&](HttpRequest request, std::shared_ptr<ResponseSink> sink) {
+    events.dispatch = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink) {
       pool->submit(
           [request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
             static_cast<python::WsgiAdapter&>(state).handle(request, *sink);

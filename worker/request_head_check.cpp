@@ -199,6 +199,7 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
 
 std::vector<HttpHeader> head_fields(std::string_view head) {
   std::vector<HttpHeader> fields;
+  fields.reserve(static_cast<std::size_t>(std::count(head.begin(), head.end(), '\n')));
   std::size_t at = head.find("\r\n");  // past the request line
   while (at != std::string_view::npos) {
     at += 2;
