@@ -256,6 +256,15 @@ def test_lifespan_state_is_the_shared_state_in_every_request(asgi):
     assert requests.get(asgi.url + "/state").json() == {"started_by": "lifespan", "flag": "on"}
 
 
+def test_each_request_runs_in_an_asyncio_task(asgi):
+    assert requests.get(asgi.url + "/task").text == "hornbeam request"
+
+
+def test_a_task_factory_the_app_installs_makes_the_request_tasks(start_worker):
+    worker = start_worker("asgi_app:with_task_factory", "-k", "asgi")
+    assert requests.get(worker.url + "/task").text == "made by the app's factory"
+
+
 def test_lifespan_shutdown_runs_on_sigterm(start_worker, tmp_path):
     marker = tmp_path / "shutdown"
     worker = start_worker("asgi_app:app", "-k", "asgi", env={"HB_TEST_SHUTDOWN_MARKER": str(marker)})

@@ -228,8 +228,14 @@ async def state(scope, receive, send):
     await respond(send, body=json.dumps(seen).encode(), content_type=b"application/json")
 
 
+async def task(scope, receive, send):
+    """The name of the task running this request (asyncio.current_task() must be set)."""
+    await respond(send, body=asyncio.current_task().get_name().encode())
+
+
 ROUTES = {
     "/scope": scope_json,
+    "/task": task,
     "/echo": echo,
     "/count": count,
     "/sleep": sleep,
@@ -248,6 +254,19 @@ ROUTES = {
     "/big": big,
     "/state": state,
 }
+
+
+async def with_task_factory(scope, receive, send):
+    """`app`, with a task factory installed at startup (as instrumentation libraries do): the
+    server must create request tasks through it."""
+    loop = asyncio.get_running_loop()
+    if scope["type"] == "lifespan" and loop.get_task_factory() is None:
+        def factory(loop, coro, **kwargs):
+            made = asyncio.Task(coro, loop=loop, **kwargs)
+            made.set_name("made by the app's factory")
+            return made
+        loop.set_task_factory(factory)
+    await app(scope, receive, send)
 
 
 async def lifespan_fails(scope, receive, send):
