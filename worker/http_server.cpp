@@ -787,9 +787,29 @@ struct HttpServer::Impl {
   asio::signal_set signals{io};
 };
 
+namespace {
+
+// Asio puts a signal's default action back when the last set that holds it goes, and the
+// default action of SIGTERM is to die: a second SIGTERM while the worker stops (after the
+// server, while Python finalizes) would turn a clean exit into a kill. This set holds the
+// server's signals from the first server on to the process's exit: never run (what it
+// catches is dropped) and never destroyed, on purpose. Signal masks could not do this
+// without the app's child processes inheriting them blocked.
+void keep_server_signals_caught_until_exit() {
+  static asio::signal_set* const keeper = [] {
+    auto* set = new asio::signal_set(*new asio::io_context(1));
+    for (const int signal : kServerSignals) set->add(signal);
+    return set;
+  }();
+  (void)keeper;
+}
+
+}  // namespace
+
 HttpServer::HttpServer(const config::Config& config, const std::vector<int>& listen_fds)
     : impl_(std::make_unique<Impl>(config, listen_fds)) {
   for (const int signal : kServerSignals) impl_->signals.add(signal);
+  keep_server_signals_caught_until_exit();
 }
 
 HttpServer::~HttpServer() = default;

@@ -44,7 +44,8 @@ enum class StopReason {
   stuck,     // SIGABRT: the app is stuck; contexts may never return
 };
 
-// The signals the server handles (see run()); other threads should block them.
+// The signals the server handles (see run()). From the first server on they stay caught until
+// the process exits (one arriving after run() is dropped).
 inline constexpr std::array<int, 5> kServerSignals = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGABRT};
 
 // Owns the I/O thread's world (io_context, listeners, connections, signals). Create it

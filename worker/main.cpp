@@ -5,7 +5,6 @@
 #include "common/exit_codes.hpp"
 #include "common/listen_socket.hpp"
 #include "common/logging.hpp"
-#include "common/signal_block.hpp"
 #include "config/logging_options.hpp"
 #include "config/startup.hpp"
 #include "python/app_loader.hpp"
@@ -24,7 +23,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -199,10 +197,6 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     return context;
   };
   try {
-    // Context threads (and every thread the app starts from them) inherit a mask without the
-    // server's signals, so those always reach the I/O thread's handler; a signal sent while
-    // the contexts boot waits for that handler.
-    const ScopedSignalBlock only_the_io_thread_takes_signals{worker::kServerSignals};
     pool.emplace(*interpreter, static_cast<int>(config.contexts), make_context,
                  asgi ? python::ContextPool::Activity() : activity);
   } catch (const python::LifespanStartupFailed& e) {
@@ -260,14 +254,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     std::_Exit(1);
   }
   pool.reset();
-  {
-    // Stopping already: a second SIGTERM must not turn a clean exit into a kill. The server's
-    // handler goes with the server and Asio restores the default action, so SIGTERM stays
-    // blocked (on the only thread left that takes it) until it is ignored.
-    const ScopedSignalBlock hold{SIGTERM};
-    server.reset();
-    std::signal(SIGTERM, SIG_IGN);
-  }
+  server.reset();
   logging::error_log().info("stopped");
   return exit_code::ok;
 }

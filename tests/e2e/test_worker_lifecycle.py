@@ -73,6 +73,11 @@ def test_repeated_sigterm_while_stopping_still_exits_0(start_worker, kind):
         assert worker.stop() == 0
 
 
+def test_the_apps_child_processes_take_sigterm(start_worker):
+    worker = start_worker("echo:terminates_a_child", "--contexts", "2")
+    assert requests.get(worker.url, timeout=30).text == "-15"
+
+
 def test_sigint_stops_at_once(start_worker):
     worker = start_worker("echo:hello")
     assert requests.get(worker.url).status_code == 200

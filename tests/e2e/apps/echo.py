@@ -273,3 +273,20 @@ def file_wrapper_spy(environ, start_response):
             filelike.seek(int(query["seek"][0]))
     start_response("200 OK", headers)
     return environ["wsgi.file_wrapper"](filelike, 8192)
+
+
+def terminates_a_child(environ, start_response):
+    """Starts a child process and stops it with SIGTERM, as apps do: the worker's own signal
+    handling must not leave signals blocked in the children of its contexts."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "30"])
+    child.terminate()
+    try:
+        code = child.wait(5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        code = "still running after SIGTERM"
+    body = str(code).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
