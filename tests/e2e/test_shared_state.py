@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -131,6 +132,12 @@ def test_the_state_survives_a_usr2_binary_upgrade(start_arbiter, tmp_path):
             time.sleep(0.05)
 
 
+def started_at(pid):
+    """When a process started (clock ticks since boot)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
 def test_workers_killed_while_writing_never_leave_a_torn_value_nor_a_hung_store(start_arbiter):
     """Every worker writes checksummed values without end while workers are SIGKILLed in a
     loop, so some die in the middle of a write, holding the lock. Readers meanwhile check
@@ -155,12 +162,13 @@ def test_workers_killed_while_writing_never_leave_a_torn_value_nor_a_hung_store(
     for thread in threads:
         thread.start()
     try:
-        # The oldest worker dies each time: a slot gets a replacement at most once a second
-        # (the arbiter's crash backoff), and the oldest slot's second has passed.
-        for _ in range(30):
-            arbiter.wait_for_workers(3)
+        # The oldest worker dies each time, once its replacement is ready: a slot gets a
+        # replacement at most once a second (the arbiter's crash backoff), and the oldest
+        # slot's second has passed. (Pids can wrap around: the age comes from /proc.)
+        for kill in range(30):
+            arbiter.wait_for_log(r"generation 1\) ready", count=3 + kill, timeout=30)
             time.sleep(random.uniform(0.03, 0.1))  # the replacement is writing by now
-            os.kill(min(arbiter.workers()), signal.SIGKILL)
+            os.kill(min(arbiter.workers(), key=started_at), signal.SIGKILL)
     finally:
         stop.set()
         for thread in threads:
