@@ -39,6 +39,7 @@ class WsgiAdapter final : public ContextState {
   PyRef input_type_;
   PyRef file_wrapper_type_;
   PyRef bytes_io_;  // io.BytesIO, for wsgi.input
+  PyRef close_name_ = PyRef::steal(PyUnicode_InternFromString("close"));
   std::unique_ptr<Keys> keys_;
 };
 

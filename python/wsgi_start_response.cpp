@@ -68,6 +68,11 @@ bool parse_headers(PyObject* object, std::vector<HttpHeader>& headers) {
   return true;
 }
 
+PyObject* start_response_write(PyObject* self, PyObject* data);
+
+PyMethodDef write_method = {"write", start_response_write, METH_O,
+                            "Write body bytes (PEP 3333 write callable)."};
+
 PyObject* start_response_call(PyObject* self, PyObject* args, PyObject* kwargs) {
   static const char* keywords[] = {"status", "headers", "exc_info", nullptr};
   PyObject* status = nullptr;
@@ -109,7 +114,8 @@ PyObject* start_response_call(PyObject* self, PyObject* args, PyObject* kwargs) 
   state->status = std::move(parsed_status);
   state->headers = std::move(parsed_headers);
   state->called = true;
-  return PyObject_GetAttrString(self, "write");
+  // The bound write method, made directly: an attribute lookup by C string cost more.
+  return PyCFunction_New(&write_method, self);
 }
 
 PyObject* start_response_write(PyObject* self, PyObject* data) {
@@ -130,7 +136,7 @@ PyObject* start_response_write(PyObject* self, PyObject* data) {
 }
 
 PyMethodDef methods[] = {
-    {"write", start_response_write, METH_O, "Write body bytes (PEP 3333 write callable)."},
+    write_method,
     {nullptr, nullptr, 0, nullptr},
 };
 
