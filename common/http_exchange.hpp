@@ -69,6 +69,10 @@ class ResponseSink {
   // `more_follows`: the app's whole body is already known (a list), so the I/O thread need not
   // be woken for these bytes alone: finish() or the next write will (one thread switch saved).
   virtual bool write(std::string_view data, bool more_follows) = 0;
+  // write() when there is room now, never waiting: a context that holds the GIL can queue a
+  // body without giving the GIL up (and taking it back) around a wait that does not happen.
+  enum class TryWrite { written, no_room, client_gone };
+  virtual TryWrite try_write(std::string_view data, bool more_follows) = 0;
   // Queues `length` bytes of a regular file from `offset`, sent with sendfile(2) by the I/O
   // side; the sink owns the descriptor from here on. False once the client is gone.
   virtual bool send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) = 0;

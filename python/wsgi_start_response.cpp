@@ -162,6 +162,12 @@ bool WsgiResponseState::write(std::string_view data, bool more_follows) {
   if (client_gone) return false;
   send_head();
   if (data.empty()) return true;
+  switch (sink->try_write(data, more_follows)) {
+    case ResponseSink::TryWrite::written: return true;
+    case ResponseSink::TryWrite::client_gone: client_gone = true; return false;
+    case ResponseSink::TryWrite::no_room: break;
+  }
+  // The client is slow: wait for room without the GIL.
   GilRelease unlocked;
   client_gone = !sink->write(data, more_follows);
   return !client_gone;

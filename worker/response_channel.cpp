@@ -90,6 +90,13 @@ bool ResponseChannel::write(std::string_view data, bool more_follows) {
   return append_body(data, more_follows, lock);
 }
 
+ResponseSink::TryWrite ResponseChannel::try_write(std::string_view data, bool more_follows) {
+  std::unique_lock lock(mutex_);
+  if (closed_) return TryWrite::client_gone;
+  if (pending_.size() >= high_water_ || file_) return TryWrite::no_room;  // write() would wait
+  return append_body(data, more_follows, lock) ? TryWrite::written : TryWrite::client_gone;
+}
+
 bool ResponseChannel::write_nowait(std::string_view data) {
   std::unique_lock lock(mutex_);
   if (closed_) return false;

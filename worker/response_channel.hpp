@@ -32,6 +32,7 @@ class ResponseChannel final : public ResponseSink {
   // ResponseSink, from the context thread.
   void start(std::string status, std::vector<HttpHeader> headers) override;
   bool write(std::string_view data, bool more_follows) override;
+  TryWrite try_write(std::string_view data, bool more_follows) override;
   bool send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) override;
   void finish() override;
   void finish_with_trailers(const std::vector<HttpHeader>& trailers) override;

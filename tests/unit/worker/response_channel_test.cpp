@@ -226,6 +226,18 @@ TEST(ResponseChannel, NoWaitWritesQueueAndTheWakerSaysWhenThereIsRoom) {
   EXPECT_FALSE(channel.write_nowait("more"));
 }
 
+TEST(ResponseChannel, TryWriteQueuesOnlyWhenThereIsRoomNow) {
+  ResponseChannel channel({}, 256, [] {});
+  channel.start("200 OK", {});
+  using Outcome = ResponseSink::TryWrite;
+  EXPECT_EQ(channel.try_write(std::string(1000, 'x'), false), Outcome::written);  // taken whole
+  EXPECT_EQ(channel.try_write("more", false), Outcome::no_room);  // write() would wait here
+  drain(channel);
+  EXPECT_EQ(channel.try_write("more", false), Outcome::written);
+  channel.close();
+  EXPECT_EQ(channel.try_write("late", false), Outcome::client_gone);
+}
+
 TEST(ResponseChannel, TrailersFollowTheLastChunk) {
   ResponseChannel channel({}, 1 << 20, [] {});
   channel.start("200 OK", {});
