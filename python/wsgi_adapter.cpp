@@ -90,7 +90,10 @@ WsgiAdapter::WsgiAdapter(PyRef app, const WsgiSettings& settings)
     throw std::runtime_error("cannot prepare the WSGI adapter: " + take_exception_text());
   }
 
-  environ_template_ = PyRef::steal(PyDict_New());
+  // Room for the CGI variables and a dozen headers: a request's environ is a copy of this
+  // table, and one of the right size is never resized while the request's keys go in.
+  environ_template_ = PyRef::steal(_PyDict_NewPresized(48));
+  if (!environ_template_) throw std::runtime_error("cannot prepare the WSGI environ");
   PyObject* t = environ_template_.get();
   set_item(t, intern("wsgi.version"), PyRef::steal(Py_BuildValue("(ii)", 1, 0)));
   set_item(t, keys_->url_scheme, intern("http"));
@@ -103,6 +106,20 @@ WsgiAdapter::WsgiAdapter(PyRef app, const WsgiSettings& settings)
   set_item(t, intern("wsgi.file_wrapper"), file_wrapper_type_);
   set_item(t, intern("SCRIPT_NAME"), intern(""));
   set_item(t, intern("SERVER_SOFTWARE"), latin1(std::string("hornbeam/") + version_number()));
+  // Keys every request sets: present already, a request only replaces their values.
+  const Keys& k = *keys_;
+  for (const PyRef* key :
+       {&k.request_method, &k.path_info, &k.query_string, &k.raw_uri, &k.server_protocol,
+        &k.server_name, &k.server_port, &k.remote_addr, &k.remote_port, &k.input}) {
+    set_item(t, *key, PyRef::borrow(Py_None));
+  }
+}
+
+PyRef WsgiAdapter::header_key(const std::string& name) {
+  if (const auto known = header_keys_.find(name); known != header_keys_.end()) return known->second;
+  PyRef key = PyRef::steal(PyUnicode_InternFromString(cgi_name(name).c_str()));
+  if (key && header_keys_.size() < 64) header_keys_.emplace(name, key);
+  return key;
 }
 
 WsgiAdapter::~WsgiAdapter() = default;
@@ -134,7 +151,7 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
     else if (iequals(header.name, "Content-Length"))
       key = k.content_length;
     else
-      key = PyRef::steal(PyUnicode_InternFromString(cgi_name(header.name).c_str()));
+      key = header_key(header.name);
     PyObject* existing = PyDict_GetItem(e, key.get());  // borrowed
     if (existing && key.get() != k.content_length.get() && key.get() != k.content_type.get()) {
       // Repeated fields are joined as one list-valued field (RFC 9110 §5.3).

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 namespace hornbeam::python {
 
@@ -35,6 +36,10 @@ class WsgiAdapter final : public ContextState {
 
   PyRef app_;
   PyRef environ_template_;
+  // Environ keys of the header names seen so far ("User-Agent" -> "HTTP_USER_AGENT"), as
+  // sent; bounded, so that a client sending random names cannot grow it.
+  std::unordered_map<std::string, PyRef> header_keys_;
+  PyRef header_key(const std::string& name);
   PyRef start_response_type_;
   PyRef input_type_;
   PyRef file_wrapper_type_;
