@@ -250,8 +250,9 @@ struct StateStore::Header {
   }
 
   StoreUsage usage() {
-    return {heap_end - heap_offset, used, entries,
-            largest_free() > 8 + sizeof(Entry) ? largest_free() - 8 - sizeof(Entry) : 0};
+    const std::uint64_t overhead = 8 + sizeof(Entry);  // size word and entry header
+    const auto largest = largest_free();               // walks a free list: once
+    return {heap_end - heap_offset, used, entries, largest > overhead ? largest - overhead : 0};
   }
 
   // After a locker died: rebuilds everything derived from the index and the heap walk.

@@ -98,7 +98,7 @@ class SharedState(MutableMapping):
         return iter([*self.local, *shared])
 
     def __len__(self):
-        return len(self.local) + sum(1 for key in hornbeam.state_keys() if key not in self.local)
+        return sum(1 for _ in self)
 
     def __repr__(self):
         return f"SharedState({dict(self)!r})"
