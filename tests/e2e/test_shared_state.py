@@ -177,8 +177,9 @@ def test_workers_killed_while_writing_never_leave_a_torn_value_nor_a_hung_store(
     arbiter.wait_for_workers(3)
     # The writers go on: the store is not held by a dead worker.
     before = get(arbiter.url + "/get", key="writes")[0]["value"]
-    time.sleep(0.3)
-    assert get(arbiter.url + "/get", key="writes")[0]["value"] > before
+    deadline = time.monotonic() + 10
+    while get(arbiter.url + "/get", key="writes")[0]["value"] == before:
+        assert time.monotonic() < deadline, "no write since the last kill"
     body, _ = get(arbiter.url + "/verify")
     assert body["torn"] == [] and body["checked"] == 200
     # Kills landed inside the lock, and the next locker repaired the store.
