@@ -9,6 +9,7 @@
 #include "worker/request_head_check.hpp"
 #include "worker/request_target.hpp"
 #include "worker/response_channel.hpp"
+#include "worker/send_now.hpp"
 #include "worker/websocket_session.hpp"
 
 #include <spdlog/logger.h>
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -29,7 +31,9 @@
 #include <algorithm>
 #include <array>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <system_error>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -59,19 +63,22 @@ std::size_t head_limit(const config::Limits& limits) {
       0x7fffffff));
 }
 
-// Sessions whose response channels have something for the I/O thread. One post wakes the
-// I/O thread for all of them, and an event loop holds that wake until the end of its turn
-// (WakeBatch): answering 50 requests then costs one thread switch, not 50.
+// Sessions whose response channels have something for the I/O thread. One ring of a doorbell
+// (an eventfd the I/O thread waits on) wakes it for all of them, and an event loop holds that
+// ring until the end of its turn (WakeBatch): answering 50 requests then costs one thread
+// switch, not 50. Not asio::post: Asio interrupts its reactor while holding its scheduler's
+// lock, and on a busy core the I/O thread it wakes preempts the poster right there, only to
+// block on that lock (two more thread switches per response at one connection, seen in perf).
 class FlushQueue final : public Wakeable {
  public:
-  explicit FlushQueue(asio::io_context& io) : io_(io) {}
+  explicit FlushQueue(asio::io_context& io) : bell_(io, open_bell()) { listen(); }
 
   // Any thread.
   void push(std::weak_ptr<Session> session) {
     bool first = false;
     {
       std::lock_guard lock(mutex_);
-      first = pending_.empty() && !posted_;
+      first = pending_.empty() && !rung_;
       pending_.push_back(std::move(session));
     }
     if (first && !WakeBatch::hold(*this)) wake_now();
@@ -80,19 +87,38 @@ class FlushQueue final : public Wakeable {
   void wake_now() override {
     {
       std::lock_guard lock(mutex_);
-      if (posted_ || pending_.empty()) return;
-      posted_ = true;
+      if (rung_ || pending_.empty()) return;
+      rung_ = true;
     }
-    asio::post(io_, [this] { run(); });
+    const std::uint64_t one = 1;
+    // Cannot fail short of a counter overflow, which one ring per run() rules out.
+    [[maybe_unused]] const auto written = ::write(bell_.native_handle(), &one, sizeof one);
   }
 
  private:
+  static int open_bell() {
+    const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+    return fd;
+  }
+
+  void listen() {
+    bell_.async_wait(asio::posix::stream_descriptor::wait_read, [this](beast::error_code ec) {
+      if (ec) return;
+      // Listen again before taking the queue: a ring after run()'s swap is then heard.
+      listen();
+      std::uint64_t rings = 0;
+      [[maybe_unused]] const auto read = ::read(bell_.native_handle(), &rings, sizeof rings);
+      run();
+    });
+  }
+
   void run();  // I/O thread: flushes every queued session
 
-  asio::io_context& io_;
+  asio::posix::stream_descriptor bell_;
   std::mutex mutex_;
   std::vector<std::weak_ptr<Session>> pending_;
-  bool posted_ = false;  // a run() is on its way
+  bool rung_ = false;  // a run() is on its way
 };
 
 // What all connections of the worker share.
@@ -101,6 +127,7 @@ struct ServerState {
   const config::Config& config;
   Dispatch dispatch;
   DispatchWebSocket dispatch_websocket;
+  bool contexts_send_directly = false;
   FlushQueue flushes{io};
   std::set<Session*> sessions;
   std::set<WebSocketSession*> websockets;
@@ -265,6 +292,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (head_parser_->chunked() || expect_continue_ ||
         (length && *length >= server_.config.limits.body_buffer_threshold)) {
       return start_streaming();
+    }
+    if (head_parser_->is_done()) {  // no body: no read to wait for (and no completion to post)
+      const auto& message_head = head_parser_->get();
+      return dispatch(make_request(message_head), message_head, message_head.keep_alive());
     }
     whole_parser_.emplace(std::move(*head_parser_));
     whole_parser_->body_limit(body_limit());
@@ -452,6 +483,10 @@ class Session : public std::enable_shared_from_this<Session> {
     // the response ends or the connection closes.
     in_flight_ = shared_from_this();
     if (websocket_) return server_.dispatch_websocket(std::move(request), channel_, websocket_);
+    // Not while a body streams: this thread may still write a 100 Continue then.
+    if (server_.contexts_send_directly && !stream_) {
+      channel_->send_directly_to(socket_.native_handle());
+    }
     server_.dispatch(std::move(request), channel_);
   }
 
@@ -470,8 +505,23 @@ class Session : public std::enable_shared_from_this<Session> {
       if (batch.complete) finish_response(batch);
       return;
     }
-    writing_ = true;
     response_begun_ = true;
+    // Most batches fit the socket's buffer: one send(2) here, instead of an asynchronous write
+    // whose completion would be posted through the event loop. Only a rest goes the long way.
+    const auto sent = send_now(socket_.native_handle(), batch.bytes);
+    if (!sent) {
+      channel_->close();
+      return close();
+    }
+    if (*sent == batch.bytes.size()) {
+      if (batch.complete) return finish_response(batch);
+      // What is queued behind these bytes (a file) takes its turn after other connections',
+      // as after an asynchronous write.
+      asio::post(server_.io, [self = shared_from_this()] { self->flush(); });
+      return;
+    }
+    batch.bytes.erase(0, *sent);
+    writing_ = true;
     auto bytes = std::make_shared<std::string>(std::move(batch.bytes));
     asio::async_write(socket_, asio::buffer(*bytes),
                       [self = shared_from_this(), bytes](beast::error_code ec, std::size_t) {
@@ -609,11 +659,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    // First: a context still writing learns the client is gone, and can no longer send to
+    // the socket directly (its fd number is free for reuse once closed).
+    if (channel_) channel_->close();
     timer_.cancel();
     beast::error_code ignored;
     socket_.shutdown(Protocol::socket::shutdown_both, ignored);
     socket_.close(ignored);
-    if (channel_) channel_->close();  // a context still writing learns the client is gone
     if (stream_) stream_->fail("client disconnected");
     if (websocket_) websocket_->finish({1006, ""});
     // Released last: this may be the final reference to the session.
@@ -658,7 +710,7 @@ void FlushQueue::run() {
   {
     std::lock_guard lock(mutex_);
     sessions.swap(pending_);
-    posted_ = false;
+    rung_ = false;
   }
   for (auto& weak : sessions) {
     if (auto session = weak.lock()) session->flush();
@@ -704,7 +756,7 @@ class Listener {
 
 struct HttpServer::Impl {
   Impl(const config::Config& config, const std::vector<int>& listen_fds)
-      : state{io, config, {}, {}, FlushQueue(io), {}, {}} {
+      : state{io, config, {}, {}, false, FlushQueue(io), {}, {}} {
     for (const int fd : listen_fds) listeners.push_back(std::make_unique<Listener>(state, fd));
   }
   ~Impl() {
@@ -823,6 +875,7 @@ StopReason HttpServer::run(ServerEvents events) {
   auto& server = impl_->state;
   server.dispatch = std::move(events.dispatch);
   server.dispatch_websocket = std::move(events.dispatch_websocket);
+  server.contexts_send_directly = events.contexts_send_directly;
   impl_->events = &events;
   for (auto& listener : impl_->listeners) listener->accept();
 

@@ -32,6 +32,11 @@ struct ServerEvents {
   // Set by ASGI workers: upgrade requests go here, and their connections are watched for
   // disconnects while the app runs. Without it they are plain HTTP requests (WSGI).
   DispatchWebSocket dispatch_websocket;
+  // Set by WSGI workers: a context ends one response at a time, and sending a small complete
+  // one itself saves waking the I/O thread first (ResponseChannel::send_directly_to). Not for
+  // event loops: they end many responses per turn, and the I/O thread's one pass over them
+  // all is cheaper (measured: -18 % ASGI throughput at 50 connections with direct sends).
+  bool contexts_send_directly = false;
   std::function<void()> on_tick;  // every tick_interval while serving (the heartbeat)
   std::chrono::milliseconds tick_interval{1000};
   std::function<void()> on_drain;  // a graceful stop began

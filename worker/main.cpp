@@ -240,6 +240,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
             static_cast<python::WsgiAdapter&>(state).handle(request, *sink);
           });
     };
+    events.contexts_send_directly = true;
   }
   events.tick_interval = tick_interval;
   events.on_tick = [&] { link.heartbeat(); };

@@ -1,5 +1,6 @@
 #include "worker/response_channel.hpp"
 #include "common/http_text.hpp"
+#include "worker/send_now.hpp"
 
 #include "common/logging.hpp"
 #include "common/version.hpp"
@@ -285,6 +286,7 @@ ResponseChannel::Batch ResponseChannel::take() {
   {
     std::lock_guard lock(mutex_);
     woken_ = false;
+    handed_out_ = handed_out_ || !pending_.empty() || file_;
     if (!pending_.empty()) {
       batch.bytes.swap(pending_);
     } else if (file_) {
@@ -312,6 +314,7 @@ void ResponseChannel::close() {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     closed_ = true;
+    direct_fd_ = -1;
   }
   drained_.notify_all();
   call_waker();
@@ -331,7 +334,23 @@ void ResponseChannel::append(std::string_view bytes, std::unique_lock<std::mutex
 void ResponseChannel::end(std::unique_lock<std::mutex>& lock, bool cut) {
   complete_ = true;
   cut_ = cut;
+  if (!cut) send_whole_response_directly();
   wake(lock);
+}
+
+void ResponseChannel::send_directly_to(int fd) {
+  std::lock_guard lock(mutex_);
+  if (!closed_) direct_fd_ = fd;
+}
+
+// mutex_ held, so the I/O side can neither take these bytes nor close the socket meanwhile.
+// An error is left for the I/O thread too: its own write fails the same way and closes.
+void ResponseChannel::send_whole_response_directly() {
+  if (direct_fd_ < 0 || handed_out_ || file_ || pending_.empty() ||
+      pending_.size() > direct_send_limit) {
+    return;
+  }
+  if (const auto sent = send_now(direct_fd_, pending_)) pending_.erase(0, *sent);
 }
 
 // Waits until `has_room` or the channel closes. Whatever is waiting must be on its way to the

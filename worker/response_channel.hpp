@@ -61,6 +61,14 @@ class ResponseChannel final : public ResponseSink {
     int status = 0;
   };
   Batch take();
+  // From the I/O thread, before the app runs: a response that is complete while still whole
+  // in the channel, and at most `direct_send_limit` bytes, is sent to the socket `fd` by the
+  // thread that ends it, without waiting (what the socket does not take stays for take()).
+  // With one request in flight this takes the I/O thread's wake-up out of the response's
+  // path. The I/O side must not write to `fd` meanwhile, and must close() the channel before
+  // it closes the socket: close() withdraws the fd.
+  void send_directly_to(int fd);
+  static constexpr std::size_t direct_send_limit = 128 * 1024;
   // From the I/O thread: whether watch_for_disconnect() was asked for since the last call.
   bool take_watch_request();
   // From the I/O thread: the status fail() sends instead of the adapter's (413 when the body
@@ -84,6 +92,7 @@ class ResponseChannel final : public ResponseSink {
               bool more_follows = false);
   void call_waker();
   void end(std::unique_lock<std::mutex>& lock, bool cut);
+  void send_whole_response_directly();
   std::string error_response(int status) const;
   void end_with(const std::string& response, int status, std::unique_lock<std::mutex>& lock);
   void wake(std::unique_lock<std::mutex>& lock);
@@ -103,6 +112,8 @@ class ResponseChannel final : public ResponseSink {
   bool wants_room_ = false;       // has_room_or_notify() said no: call waker_ once there is room
   bool watch_requested_ = false;  // watch_for_disconnect() came and the I/O side has not seen it
   bool started_ = false;          // start() ran: the head is on its way
+  int direct_fd_ = -1;            // send_directly_to()'s socket, until close()
+  bool handed_out_ = false;       // take() gave the I/O thread bytes or a file of this response
   bool complete_ = false;
   bool cut_ = false;
   bool keep_alive_ = false;

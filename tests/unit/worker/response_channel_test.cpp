@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include "common/unique_fd.hpp"
 
 namespace hornbeam::worker {
 namespace {
@@ -255,6 +257,115 @@ TEST(ResponseChannel, TrailersAreDroppedWithoutChunkedFraming) {
   channel.finish_with_trailers({{"X-Checksum", "1"}});
   EXPECT_EQ(without_date(drain(channel)),
             "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: 3\r\n\r\nabc");
+}
+
+// A connected socket pair: `server` is what the channel sends to, `client` reads.
+struct SocketPair {
+  UniqueFd server, client;
+  SocketPair() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) != 0)
+      throw std::runtime_error("socketpair");
+    server = UniqueFd(fds[0]);
+    client = UniqueFd(fds[1]);
+  }
+  // Everything the client can read now.
+  std::string received() const {
+    std::string bytes;
+    char piece[65536];
+    for (ssize_t n; (n = ::recv(client.get(), piece, sizeof piece, 0)) > 0;) bytes.append(piece, n);
+    return bytes;
+  }
+};
+
+TEST(ResponseChannel, AWholeResponseGoesStraightToTheSocketFromTheThreadThatEndsIt) {
+  SocketPair sockets;
+  int wakes = 0;
+  ResponseChannel channel({}, 1 << 20, [&] { ++wakes; });
+  channel.send_directly_to(sockets.server.get());
+  channel.start("200 OK", {{"Content-Length", "5"}});
+  EXPECT_TRUE(channel.write("hello", false));
+  EXPECT_EQ(sockets.received(), "") << "a body that may not be the last is not sent yet";
+  channel.finish();
+  EXPECT_EQ(without_date(sockets.received()),
+            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: 5\r\n\r\nhello");
+  // The I/O thread is still woken, to end the exchange: nothing is left to write.
+  EXPECT_GE(wakes, 1);
+  ResponseChannel::Batch batch;
+  EXPECT_EQ(drain(channel, &batch), "");
+  EXPECT_TRUE(batch.complete);
+  EXPECT_TRUE(batch.keep_alive);
+  EXPECT_EQ(batch.status, 200);
+  EXPECT_EQ(channel.body_bytes(), 5u);
+}
+
+TEST(ResponseChannel, WhatTheSocketDoesNotTakeIsLeftForTheIoThread) {
+  SocketPair sockets;
+  const int small = 4096;
+  ::setsockopt(sockets.server.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  const std::string body(ResponseChannel::direct_send_limit / 2, 'x');
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.send_directly_to(sockets.server.get());
+  channel.start("200 OK", {{"Content-Length", std::to_string(body.size())}});
+  EXPECT_TRUE(channel.write(body, true));
+  channel.finish();  // returns at once: the socket's buffer is full, nobody waits for it
+  const std::string sent = sockets.received();
+  ResponseChannel::Batch batch;
+  const std::string rest = drain(channel, &batch);
+  EXPECT_FALSE(sent.empty());
+  EXPECT_FALSE(rest.empty());
+  EXPECT_TRUE(batch.complete);
+  const std::string whole = sent + rest;
+  EXPECT_TRUE(whole.starts_with("HTTP/1.1 200 OK\r\n"));
+  EXPECT_TRUE(whole.ends_with("\r\n\r\n" + body));
+}
+
+TEST(ResponseChannel, OnceTheIoThreadHasTakenBytesTheRestGoesItsWay) {
+  SocketPair sockets;
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.send_directly_to(sockets.server.get());
+  channel.start("200 OK", {});
+  EXPECT_TRUE(channel.write("ab", false));
+  EXPECT_FALSE(drain(channel).empty());  // the I/O thread may be writing these right now
+  EXPECT_TRUE(channel.write("cde", false));
+  channel.finish();
+  EXPECT_EQ(sockets.received(), "");
+  EXPECT_EQ(drain(channel), "3\r\ncde\r\n0\r\n\r\n");
+}
+
+TEST(ResponseChannel, NoDirectSendAfterCloseForACutResponseOrAboveTheLimit) {
+  {
+    SocketPair sockets;
+    ResponseChannel channel({}, 1 << 20, [] {});
+    channel.send_directly_to(sockets.server.get());
+    channel.start("204 No Content", {});
+    channel.close();  // the I/O side is about to close the socket: its fd may be reused
+    channel.finish();
+    EXPECT_EQ(sockets.received(), "");
+  }
+  {
+    SocketPair sockets;
+    ResponseChannel channel({}, 1 << 20, [] {});
+    channel.send_directly_to(sockets.server.get());
+    channel.start("200 OK", {{"Content-Length", "10"}});
+    channel.write("short", false);
+    channel.finish();  // 5 of 10 bytes: cut
+    EXPECT_EQ(sockets.received(), "");
+    ResponseChannel::Batch batch;
+    drain(channel, &batch);
+    EXPECT_TRUE(batch.cut);
+  }
+  {
+    SocketPair sockets;
+    const std::string body(ResponseChannel::direct_send_limit, 'x');
+    ResponseChannel channel({}, 1 << 20, [] {});
+    channel.send_directly_to(sockets.server.get());
+    channel.start("200 OK", {{"Content-Length", std::to_string(body.size())}});
+    channel.write(body, false);
+    channel.finish();
+    EXPECT_EQ(sockets.received(), "");
+    EXPECT_TRUE(drain(channel).ends_with(body));
+  }
 }
 
 }  // namespace

@@ -1,0 +1,16 @@
+#pragma once
+
+// One non-blocking send(2) loop, shared by the I/O thread and the contexts' direct sends.
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+namespace hornbeam::worker {
+
+// Sends what the socket `fd` takes now, without waiting (MSG_DONTWAIT, no SIGPIPE): the number
+// of bytes sent (fewer than asked when its buffer is full), or nothing on an error (the peer
+// is gone).
+std::optional<std::size_t> send_now(int fd, std::string_view bytes);
+
+}  // namespace hornbeam::worker
