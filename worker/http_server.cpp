@@ -10,6 +10,7 @@
 #include "worker/request_target.hpp"
 #include "worker/response_channel.hpp"
 #include "worker/send_now.hpp"
+#include "worker/spin_before_sleep.hpp"
 #include "worker/websocket_session.hpp"
 
 #include <spdlog/logger.h>
@@ -22,6 +23,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -129,6 +131,7 @@ struct ServerState {
   DispatchWebSocket dispatch_websocket;
   bool contexts_send_directly = false;
   FlushQueue flushes{io};
+  std::size_t exchanges_with_contexts = 0;  // dispatched, and the response not yet complete
   std::set<Session*> sessions;
   std::set<WebSocketSession*> websockets;
   bool draining = false;
@@ -333,7 +336,7 @@ class Session : public std::enable_shared_from_this<Session> {
                     std::get<WebSocketAccept>(std::move(*action)), server_.config.websocket,
                     server_.websockets);
     upgrade_request_.reset();
-    const auto keep = std::move(in_flight_);  // this session ends here
+    const auto keep = release_app_hold();  // this session ends here
   }
 
   boost::optional<std::uint64_t> body_limit() const {
@@ -479,15 +482,24 @@ class Session : public std::enable_shared_from_this<Session> {
     auto weak = weak_from_this();
     channel_ = std::make_shared<ResponseChannel>(
         framing, response_high_water, [weak, &flushes = server_.flushes] { flushes.push(weak); });
-    // While the app runs nothing else refers to this session: it keeps itself alive until
-    // the response ends or the connection closes.
-    in_flight_ = shared_from_this();
+    hold_while_the_app_answers();
     if (websocket_) return server_.dispatch_websocket(std::move(request), channel_, websocket_);
     // Not while a body streams: this thread may still write a 100 Continue then.
     if (server_.contexts_send_directly && !stream_) {
       channel_->send_directly_to(socket_.native_handle());
     }
     server_.dispatch(std::move(request), channel_);
+  }
+
+  // While the app runs nothing else refers to this session: it keeps itself alive until the
+  // response ends or the connection closes. The server counts such exchanges.
+  void hold_while_the_app_answers() {
+    if (!in_flight_) ++server_.exchanges_with_contexts;
+    in_flight_ = shared_from_this();
+  }
+  std::shared_ptr<Session> release_app_hold() {
+    if (in_flight_) --server_.exchanges_with_contexts;
+    return std::move(in_flight_);
   }
 
   // I/O thread: write what the context handed over; at the end, next request or close.
@@ -583,7 +595,7 @@ class Session : public std::enable_shared_from_this<Session> {
       upgrade_request_.reset();
       return close();
     }
-    const auto keep = std::move(in_flight_);
+    const auto keep = release_app_hold();
     // A body the app did not read to the end is still on the wire: the connection cannot be
     // reused without reading it, and a client that sends gigabytes should not make us read them.
     const bool body_left = stream_parser_ && !stream_parser_->is_done();
@@ -669,7 +681,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (stream_) stream_->fail("client disconnected");
     if (websocket_) websocket_->finish({1006, ""});
     // Released last: this may be the final reference to the session.
-    const auto keep = std::move(in_flight_);
+    const auto keep = release_app_hold();
   }
 
   ServerState& server_;
@@ -756,7 +768,7 @@ class Listener {
 
 struct HttpServer::Impl {
   Impl(const config::Config& config, const std::vector<int>& listen_fds)
-      : state{io, config, {}, {}, false, FlushQueue(io), {}, {}} {
+      : state{io, config, {}, {}, false, FlushQueue(io), 0, {}, {}} {
     for (const int fd : listen_fds) listeners.push_back(std::make_unique<Listener>(state, fd));
   }
   ~Impl() {
@@ -908,9 +920,15 @@ StopReason HttpServer::run(ServerEvents events) {
   {
     // Work handed to the event loops during a burst of completions wakes them once, at its end.
     WakeBatch burst;
+    SpinBeforeSleep spin(std::chrono::microseconds(server.config.io_spin_us));
+    const auto poll = [&] { return io.poll() > 0; };
     while (!io.stopped()) {
-      io.run_one();
-      io.poll();
+      const auto wait = server.exchanges_with_contexts > 0 ? SpinBeforeSleep::Wait::for_contexts
+                                                           : SpinBeforeSleep::Wait::for_clients;
+      if (!poll() && !spin.found_work(wait, poll, [] { sched_yield(); })) {
+        io.run_one();  // sleeps until something happens
+        io.poll();
+      }
       burst.release();
       if (server.draining && server.sessions.empty() && server.websockets.empty()) break;
     }

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""What the I/O thread's polling before sleep (`io_spin_us`) costs in CPU, and what it buys.
+
+A paced client (one keep-alive connection, on CPU 1) sends hello-world requests at fixed
+rates to hornbeam-worker with the default `io_spin_us` and with 0, and to uWSGI, each on
+CPU 0 and taking turns run by run. For each rate it reports the server's CPU time per request
+(all its threads, from /proc/<pid>/task/*/schedstat) and the client's latency.
+
+    bench/spin_cost.py [--runs 3] [--duration 3] [--rates 200,1000,4000] [--out FILE]
+
+At a steady trickle of requests the polling should stop by itself (it polls only while that
+finds work), so the CPU per request should match `io_spin_us: 0`; the latency column shows
+where it pays off. Compare within one run."""
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as bench  # noqa: E402 - the HTTP benchmark's helpers
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+SERVERS = ("hornbeam", "hornbeam io_spin_us=0", "uwsgi")
+
+
+def command(name, port, tmp):
+    if name == "hornbeam io_spin_us=0":
+        return bench.server_command("hornbeam", port, tmp)[:-1] + ["--io-spin-us", "0", "wsgi_app:application"]
+    return bench.server_command(name, port, tmp)
+
+
+def cpu_ns(pid):
+    """CPU time of a process tree's threads so far, in ns."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                total += int((task / "schedstat").read_text().split()[0])
+            pending.extend(int(child) for child in
+                           Path(f"/proc/{current}/task/{current}/children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def read_response(sock):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(4096)
+
+
+def paced(port, rate, duration, pid):
+    """Requests at `rate` per second for `duration` s: (achieved rate, CPU us/request, p50, p99 us)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for _ in range(50):  # warm the connection and the app
+        sock.sendall(REQUEST)
+        read_response(sock)
+    interval = 1.0 / rate
+    latencies = []
+    cpu_before = cpu_ns(pid)
+    start = time.perf_counter()
+    next_send = start
+    while next_send - start < duration:
+        delay = next_send - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        sent = time.perf_counter_ns()
+        sock.sendall(REQUEST)
+        read_response(sock)
+        latencies.append((time.perf_counter_ns() - sent) / 1000)
+        next_send += interval
+    elapsed = time.perf_counter() - start
+    cpu = cpu_ns(pid) - cpu_before
+    sock.close()
+    latencies.sort()
+    return {"rate": len(latencies) / elapsed, "cpu_us": cpu / 1000 / len(latencies),
+            "p50": latencies[len(latencies) // 2], "p99": latencies[int(len(latencies) * 0.99)]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=3)
+    parser.add_argument("--rates", default="200,1000,4000")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    rates = [int(rate) for rate in args.rates.split(",")]
+    os.sched_setaffinity(0, {int(bench.CLIENT_CPU)})
+    results = {(name, rate): [] for name in SERVERS for rate in rates}
+    with tempfile.TemporaryDirectory(prefix="hornbeam-spin-") as tmp:
+        running = {}
+        try:
+            for name in SERVERS:
+                port = bench.free_port()
+                running[name] = (bench.start(name, command(name, port, tmp), tmp, port), port)
+            for _ in range(args.runs):
+                for rate in rates:
+                    for name, (process, port) in running.items():
+                        results[(name, rate)].append(paced(port, rate, args.duration, process.pid))
+        finally:
+            for name, (process, _) in running.items():
+                bench.stop(name, process)
+    lines = ["| rate (req/s) | server | achieved | CPU µs per request | p50 µs | p99 µs |",
+             "|---|---|---|---|---|---|"]
+    for rate in rates:
+        for name in SERVERS:
+            runs = results[(name, rate)]
+            median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+            lines.append(f"| {rate} | {name} | {median['rate']:.0f} | {median['cpu_us']:.1f} "
+                         f"| {median['p50']:.0f} | {median['p99']:.0f} |")
+    report = "\n".join(lines)
+    print(report)
+    if args.out:
+        Path(args.out).write_text(f"`bench/spin_cost.py --runs {args.runs} --duration {args.duration} "
+                                  f"--rates {args.rates}`, medians of {args.runs} runs\n\n{report}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+// The I/O thread's polling before sleep: it polls only while that keeps finding work.
+
+#include "worker/spin_before_sleep.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hornbeam::worker {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Counts {
+  int polls = 0;
+  int yields = 0;
+};
+
+// One sleep's worth of spinning, where `work_at` is the poll that finds work (0: none does).
+bool spin_once(SpinBeforeSleep& spin, Counts& counts, int work_at = 0,
+               SpinBeforeSleep::Wait wait = SpinBeforeSleep::Wait::for_clients) {
+  int poll = 0;
+  return spin.found_work(
+      wait,
+      [&] {
+        ++counts.polls;
+        return work_at != 0 && ++poll >= work_at;
+      },
+      [&] { ++counts.yields; });
+}
+
+TEST(SpinBeforeSleep, AZeroWindowNeverPolls) {
+  SpinBeforeSleep spin(0us);
+  Counts counts;
+  EXPECT_FALSE(spin_once(spin, counts, 1));
+  EXPECT_EQ(counts.polls, 0);
+}
+
+TEST(SpinBeforeSleep, WorkFoundWhilePollingSavesTheSleepAndEachPollYieldsFirst) {
+  SpinBeforeSleep spin(10ms);
+  Counts counts;
+  EXPECT_TRUE(spin_once(spin, counts, 3));
+  EXPECT_EQ(counts.polls, 3);
+  EXPECT_EQ(counts.yields, 3);
+  EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+}
+
+TEST(SpinBeforeSleep, PollingThatFindsNothingStopsThenProbesOnceInAWhile) {
+  SpinBeforeSleep spin(20us);
+  Counts counts;
+  for (int miss = 0; miss < SpinBeforeSleep::max_credit; ++miss) {
+    EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+    EXPECT_FALSE(spin_once(spin, counts));
+  }
+  EXPECT_FALSE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+  EXPECT_GT(counts.polls, 0);
+  // Stopped: the next sleeps do not poll at all, until one probe.
+  counts = {};
+  for (int sleep = 1; sleep < SpinBeforeSleep::probe_every; ++sleep) spin_once(spin, counts, 1);
+  EXPECT_EQ(counts.polls, 0);
+  // The probe finds work: spinning is back at full credit.
+  EXPECT_TRUE(spin_once(spin, counts, 1));
+  EXPECT_EQ(counts.polls, 1);
+  EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+  for (int miss = 1; miss < SpinBeforeSleep::max_credit; ++miss) spin_once(spin, counts);
+  EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients))
+      << "one miss short of stopping";
+}
+
+TEST(SpinBeforeSleep, AMissedProbeKeepsItStopped) {
+  SpinBeforeSleep spin(20us);
+  Counts counts;
+  for (int miss = 0; miss < SpinBeforeSleep::max_credit; ++miss) spin_once(spin, counts);
+  for (int sleep = 0; sleep < SpinBeforeSleep::probe_every; ++sleep) spin_once(spin, counts);
+  EXPECT_FALSE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+  counts = {};
+  for (int sleep = 1; sleep < SpinBeforeSleep::probe_every; ++sleep) spin_once(spin, counts, 1);
+  EXPECT_EQ(counts.polls, 0);
+}
+
+TEST(SpinBeforeSleep, EachKindOfWaitIsJudgedOnItsOwn) {
+  using Wait = SpinBeforeSleep::Wait;
+  SpinBeforeSleep spin(20us);
+  Counts counts;
+  // A trickle of requests: the context's answer comes while polling, the next request never.
+  for (int request = 0; request < 3 * SpinBeforeSleep::max_credit; ++request) {
+    EXPECT_TRUE(spin_once(spin, counts, 2, Wait::for_contexts));
+    spin_once(spin, counts, 0, Wait::for_clients);
+  }
+  EXPECT_TRUE(spin.polls_before_sleeping(Wait::for_contexts));
+  EXPECT_FALSE(spin.polls_before_sleeping(Wait::for_clients));
+}
+
+}  // namespace
+}  // namespace hornbeam::worker
