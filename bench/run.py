@@ -77,7 +77,7 @@ http {{
     return ["nginx", "-c", str(conf), "-p", tmp]
 
 
-SERVERS = ("hornbeam", "gunicorn sync", "gunicorn gthread", "uwsgi", "hornbeam asgi", "uvicorn", "hypercorn", "nginx")
+SERVERS = ("hornbeam", "hornbeam io_spin_us=50", "gunicorn sync", "gunicorn gthread", "uwsgi", "hornbeam asgi", "uvicorn", "hypercorn", "nginx")
 ASGI_SERVERS = {"hornbeam asgi", "uvicorn", "hypercorn"}
 WEBSOCKET_CLIENTS = 50
 
@@ -97,6 +97,11 @@ def server_command(name, port, tmp):
                       "--log-level", "warning", asgi_app],
         "hornbeam": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
                      "--logging-access-log", "", "--logging-level", "warning", app],
+        # The same with the I/O thread polling before it sleeps: for a worker that has its core
+        # to itself, as here (docs/performance.md).
+        "hornbeam io_spin_us=50": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS),
+                                   "--contexts", "1", "--io-spin-us", "50", "--logging-access-log", "",
+                                   "--logging-level", "warning", app],
         "gunicorn sync": ["/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
                           "--chdir", str(APPS), "--log-level", "warning", app],
         "gunicorn gthread": ["/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4",

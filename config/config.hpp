@@ -75,7 +75,7 @@ struct Config {
   Duration timeout = std::chrono::seconds(30);
   Duration graceful_timeout = std::chrono::seconds(30);
   Duration keepalive = std::chrono::seconds(5);
-  std::int64_t io_spin_us = 50;
+  std::int64_t io_spin_us = 0;
   std::int64_t max_requests = 0;
   std::int64_t max_requests_jitter = 0;
   std::string lifespan = "auto";

@@ -58,7 +58,7 @@ const Setting table[] = {
      DurationField{at<&Config::keepalive>, 0ms, one_day}},
     {"io_spin_us",
      "Microseconds a worker's I/O thread polls for more work before it sleeps, while that pays "
-     "off (0 = sleep at once; see performance.md).",
+     "off. For workers that have a core each (0 = never; see performance.md).",
      IntegerField{at<&Config::io_spin_us>, 0, 10000}},
     {"max_requests", "Recycle a worker after this many requests (0 = never).",
      IntegerField{at<&Config::max_requests>, 0, std::numeric_limits<std::int32_t>::max()}},

@@ -11,7 +11,8 @@
 // trickle of requests the first pays and the second never does). After `max_credit` polls in
 // a row that found nothing, a kind stops polling and tries again once in `probe_every`
 // sleeps. Each poll yields the CPU first, so any other thread that can run on this core (a
-// context, another worker) runs instead.
+// context, another worker, another program) runs instead; and when one did, polling stops at
+// once: the core is not idle then, so sleeping costs no idle exit, and the core is theirs.
 
 #include <chrono>
 
@@ -21,6 +22,9 @@ class SpinBeforeSleep {
  public:
   static constexpr int max_credit = 4;    // misses in a row before a kind stops polling
   static constexpr int probe_every = 16;  // sleeps between tries once it stopped
+  // A yield and a poll that took longer than this ran some other thread meanwhile (alone on
+  // its core, the pair takes 1-2 us).
+  static constexpr std::chrono::microseconds core_was_busy{10};
 
   enum class Wait {
     for_contexts,  // some request is with a context: its answer is due
@@ -37,14 +41,18 @@ class SpinBeforeSleep {
     auto& kind = kinds_[wait == Wait::for_contexts ? 0 : 1];
     if (kind.credit == 0 && ++kind.sleeps_since_probe < probe_every) return false;
     kind.sleeps_since_probe = 0;
-    const auto deadline = std::chrono::steady_clock::now() + window_;
+    auto now = std::chrono::steady_clock::now();
+    const auto deadline = now + window_;
     do {
+      const auto before = now;
       yield();
       if (poll()) {
         kind.credit = max_credit;
         return true;
       }
-    } while (std::chrono::steady_clock::now() < deadline);
+      now = std::chrono::steady_clock::now();
+      if (now - before > core_was_busy) return false;  // neither a hit nor a miss
+    } while (now < deadline);
     if (kind.credit > 0) --kind.credit;
     return false;
   }

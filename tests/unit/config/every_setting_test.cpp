@@ -34,7 +34,7 @@ const std::map<std::string, Sample>& samples() {
       {"timeout", {"45s", "45s"}},
       {"graceful_timeout", {"500ms", "500ms"}},
       {"keepalive", {"2", "2s"}},
-      {"io_spin_us", {"0", "0"}},
+      {"io_spin_us", {"50", "50"}},
       {"max_requests", {"1000", "1000"}},
       {"max_requests_jitter", {"50", "50"}},
       {"lifespan", {"off", "off"}},

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace hornbeam::worker {
 namespace {
 
@@ -87,6 +89,22 @@ TEST(SpinBeforeSleep, EachKindOfWaitIsJudgedOnItsOwn) {
   }
   EXPECT_TRUE(spin.polls_before_sleeping(Wait::for_contexts));
   EXPECT_FALSE(spin.polls_before_sleeping(Wait::for_clients));
+}
+
+TEST(SpinBeforeSleep, PollingStopsAtOnceWhenAYieldRanAnotherThread) {
+  using Wait = SpinBeforeSleep::Wait;
+  SpinBeforeSleep spin(10ms);
+  int polls = 0;
+  const auto busy_yield = [] { std::this_thread::sleep_for(SpinBeforeSleep::core_was_busy * 3); };
+  EXPECT_FALSE(spin.found_work(
+      Wait::for_clients, [&] { return ++polls > 5; }, busy_yield));
+  EXPECT_EQ(polls, 1);
+  // Not a miss: a busy core says nothing about whether polling pays.
+  for (int sleep = 0; sleep < 2 * SpinBeforeSleep::max_credit; ++sleep) {
+    spin.found_work(
+        Wait::for_clients, [] { return false; }, busy_yield);
+  }
+  EXPECT_TRUE(spin.polls_before_sleeping(Wait::for_clients));
 }
 
 }  // namespace
