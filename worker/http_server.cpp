@@ -521,10 +521,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Most batches fit the socket's buffer: one send(2) here, instead of an asynchronous write
     // whose completion would be posted through the event loop. Only a rest goes the long way.
     const auto sent = send_now(socket_.native_handle(), batch.bytes);
-    if (!sent) {
-      channel_->close();
-      return close();
-    }
+    if (!sent) return close();
     if (*sent == batch.bytes.size()) {
       if (batch.complete) return finish_response(batch);
       // What is queued behind these bytes (a file) takes its turn after other connections',
@@ -925,7 +922,9 @@ StopReason HttpServer::run(ServerEvents events) {
     while (!io.stopped()) {
       const auto wait = server.exchanges_with_contexts > 0 ? SpinBeforeSleep::Wait::for_contexts
                                                            : SpinBeforeSleep::Wait::for_clients;
-      if (!poll() && !spin.found_work(wait, poll, [] { sched_yield(); })) {
+      const bool worked =
+          spin.enabled() && (poll() || spin.found_work(wait, poll, [] { sched_yield(); }));
+      if (!worked) {
         io.run_one();  // sleeps until something happens
         io.poll();
       }

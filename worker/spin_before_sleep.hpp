@@ -33,11 +33,13 @@ class SpinBeforeSleep {
 
   explicit SpinBeforeSleep(std::chrono::microseconds window) : window_(window) {}
 
+  bool enabled() const { return window_.count() > 0; }
+
   // Before sleeping: polls with `poll` (true when it ran some work), calling `yield` before
   // each, until it finds work or the window ends. True when it found work (no sleep needed).
   template <class Poll, class Yield>
   bool found_work(Wait wait, Poll poll, Yield yield) {
-    if (window_.count() <= 0) return false;
+    if (!enabled()) return false;
     auto& kind = kinds_[wait == Wait::for_contexts ? 0 : 1];
     if (kind.credit == 0 && ++kind.sleeps_since_probe < probe_every) return false;
     kind.sleeps_since_probe = 0;
