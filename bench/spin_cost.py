@@ -106,7 +106,7 @@ def arbiter(port, workers, spin):
 
 
 def unpinned_wrk(port, duration):
-    output = subprocess.run(["wrk", "-t2", "-c50", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/"],
+    output = subprocess.run(["wrk", "-t2", "-c50", f"-d{duration:g}s", "--latency", f"http://127.0.0.1:{port}/"],
                             capture_output=True, text=True, timeout=duration + 60).stdout
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
             "p99": bench.to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))}
