@@ -125,17 +125,26 @@ def wait_for_port(port, process, timeout=30):
     raise RuntimeError("server did not open its port")
 
 
-def tree_rss_kib(pid):
-    """RSS of a process and all its descendants."""
-    total = 0
+def process_tree(pid):
+    """A process and all its descendants, as far as they still exist."""
     pending = [pid]
     while pending:
         current = pending.pop()
+        yield current
+        try:
+            pending.extend(int(child) for child in
+                           Path(f"/proc/{current}/task/{current}/children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+
+
+def tree_rss_kib(pid):
+    """RSS of a process and all its descendants."""
+    total = 0
+    for current in process_tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text()
             total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-            pending.extend(int(child) for child in children)
         except (FileNotFoundError, AttributeError, ProcessLookupError):
             pass
     return total

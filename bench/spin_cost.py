@@ -35,21 +35,13 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 SERVERS = ("hornbeam", "hornbeam io_spin_us=50", "uwsgi")
 
 
-def command(name, port, tmp):
-    return bench.server_command(name, port, tmp)
-
-
 def cpu_ns(pid):
     """CPU time of a process tree's threads so far, in ns."""
     total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for current in bench.process_tree(pid):
         try:
             for task in Path(f"/proc/{current}/task").iterdir():
                 total += int((task / "schedstat").read_text().split()[0])
-            pending.extend(int(child) for child in
-                           Path(f"/proc/{current}/task/{current}/children").read_text().split())
         except (FileNotFoundError, ProcessLookupError):
             pass
     return total
@@ -153,7 +145,7 @@ def main():
         try:
             for name in SERVERS:
                 port = bench.free_port()
-                running[name] = (bench.start(name, command(name, port, tmp), tmp, port), port)
+                running[name] = (bench.start(name, bench.server_command(name, port, tmp), tmp, port), port)
             for _ in range(args.runs):
                 for rate in rates:
                     for name, (process, port) in running.items():
