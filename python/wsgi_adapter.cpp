@@ -285,6 +285,7 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
       sink.fail(500);
   } else {
     state.send_head();
+    GilRelease unlocked;  // finish() may send the response to the socket itself
     sink.finish();
   }
 }
