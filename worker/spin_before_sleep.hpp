@@ -40,7 +40,7 @@ class SpinBeforeSleep {
   template <class Poll, class Yield>
   bool found_work(Wait wait, Poll poll, Yield yield) {
     if (!enabled()) return false;
-    auto& kind = kinds_[wait == Wait::for_contexts ? 0 : 1];
+    auto& kind = kinds_[index(wait)];
     if (kind.credit == 0 && ++kind.sleeps_since_probe < probe_every) return false;
     kind.sleeps_since_probe = 0;
     auto now = std::chrono::steady_clock::now();
@@ -59,11 +59,10 @@ class SpinBeforeSleep {
     return false;
   }
 
-  bool polls_before_sleeping(Wait wait) const {
-    return kinds_[wait == Wait::for_contexts ? 0 : 1].credit > 0;
-  }
+  bool polls_before_sleeping(Wait wait) const { return kinds_[index(wait)].credit > 0; }
 
  private:
+  static int index(Wait wait) { return wait == Wait::for_contexts ? 0 : 1; }
   struct Kind {
     int credit = max_credit;
     int sleeps_since_probe = 0;

@@ -184,7 +184,8 @@ def test_workers_killed_while_writing_never_leave_a_torn_value_nor_a_hung_store(
     assert body["torn"] == [] and body["checked"] == 200
     # Kills landed inside the lock, and the next locker repaired the store.
     assert body["info"]["recoveries"] >= 1, body["info"]
-    assert "shared state: a process died holding its lock; the store is repaired" in arbiter.log
+    arbiter.wait_for_log("shared state: a process died holding its lock; the store is repaired",
+                         timeout=10)
 
 
 @pytest.fixture
