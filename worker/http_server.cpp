@@ -127,13 +127,13 @@ class FlushQueue final : public Wakeable {
 struct ServerState {
   asio::io_context& io;
   const config::Config& config;
-  Dispatch dispatch;
-  DispatchWebSocket dispatch_websocket;
+  Dispatch dispatch{};
+  DispatchWebSocket dispatch_websocket{};
   bool contexts_send_directly = false;
   FlushQueue flushes{io};
   std::size_t exchanges_with_contexts = 0;  // dispatched, and the response not yet complete
-  std::set<Session*> sessions;
-  std::set<WebSocketSession*> websockets;
+  std::set<Session*> sessions{};
+  std::set<WebSocketSession*> websockets{};
   bool draining = false;
   std::uint64_t requests_since_trim = 0;
   AccessLogFormat access_format{config.logging.access_log_format};
@@ -197,11 +197,8 @@ class Session : public std::enable_shared_from_this<Session> {
     cut();
   }
 
-  // Fast stop: wake any context waiting on this client.
-  void cut() {
-    if (channel_) channel_->close();
-    close();
-  }
+  // Fast stop: close() wakes any context waiting on this client.
+  void cut() { close(); }
 
  private:
   void read_head(bool first) {
@@ -535,10 +532,7 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::async_write(socket_, asio::buffer(*bytes),
                       [self = shared_from_this(), bytes](beast::error_code ec, std::size_t) {
                         self->writing_ = false;
-                        if (ec) {
-                          self->channel_->close();
-                          return self->close();
-                        }
+                        if (ec) return self->close();
                         self->flush();
                       });
   }
@@ -562,7 +556,6 @@ class Session : public std::enable_shared_from_this<Session> {
                            [self = shared_from_this(), file](beast::error_code wait_error) {
                              if (wait_error) {
                                self->writing_ = false;
-                               if (self->channel_) self->channel_->close();
                                return self->close();
                              }
                              self->send_file_piece(file);
@@ -576,7 +569,6 @@ class Session : public std::enable_shared_from_this<Session> {
     writing_ = false;
     if (ec) {
       logging::error_log().error("sendfile failed: {}; the response was cut", ec.message());
-      if (channel_) channel_->close();
       return close();
     }
     flush();
@@ -765,7 +757,7 @@ class Listener {
 
 struct HttpServer::Impl {
   Impl(const config::Config& config, const std::vector<int>& listen_fds)
-      : state{io, config, {}, {}, false, FlushQueue(io), 0, {}, {}} {
+      : state{.io = io, .config = config} {
     for (const int fd : listen_fds) listeners.push_back(std::make_unique<Listener>(state, fd));
   }
   ~Impl() {

@@ -31,7 +31,12 @@ class SpinBeforeSleep {
     for_clients,   // nothing is: only clients can bring work
   };
 
-  explicit SpinBeforeSleep(std::chrono::microseconds window) : window_(window) {}
+  using Clock = std::chrono::steady_clock;
+  using Now = Clock::time_point (*)();
+
+  // `now` is the clock (tests give one that does not depend on the scheduler).
+  explicit SpinBeforeSleep(std::chrono::microseconds window, Now now = &Clock::now)
+      : window_(window), now_(now) {}
 
   bool enabled() const { return window_.count() > 0; }
 
@@ -43,7 +48,7 @@ class SpinBeforeSleep {
     auto& kind = kinds_[index(wait)];
     if (kind.credit == 0 && ++kind.sleeps_since_probe < probe_every) return false;
     kind.sleeps_since_probe = 0;
-    auto now = std::chrono::steady_clock::now();
+    auto now = now_();
     const auto deadline = now + window_;
     do {
       const auto before = now;
@@ -52,7 +57,7 @@ class SpinBeforeSleep {
         kind.credit = max_credit;
         return true;
       }
-      now = std::chrono::steady_clock::now();
+      now = now_();
       if (now - before > core_was_busy) return false;  // neither a hit nor a miss
     } while (now < deadline);
     if (kind.credit > 0) --kind.credit;
@@ -68,6 +73,7 @@ class SpinBeforeSleep {
     int sleeps_since_probe = 0;
   };
   const std::chrono::microseconds window_;
+  const Now now_;
   Kind kinds_[2];
 };
 

@@ -1,6 +1,7 @@
 // Framing of responses: what bytes the client gets for each way an app can answer.
 
 #include "worker/response_channel.hpp"
+#include "common/unique_fd.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +9,8 @@
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
-#include "common/unique_fd.hpp"
 
 namespace hornbeam::worker {
 namespace {

@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 namespace hornbeam::worker {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A clock that moves 1 us per reading, and `busy` more when a yield ran another thread: the
+// tests do not depend on how the machine schedules them.
+SpinBeforeSleep::Clock::time_point fake_time;
+SpinBeforeSleep::Clock::time_point fake_now() { return fake_time += 1us; }
 
 struct Counts {
   int polls = 0;
@@ -30,14 +33,14 @@ bool spin_once(SpinBeforeSleep& spin, Counts& counts, int work_at = 0,
 }
 
 TEST(SpinBeforeSleep, AZeroWindowNeverPolls) {
-  SpinBeforeSleep spin(0us);
+  SpinBeforeSleep spin(0us, &fake_now);
   Counts counts;
   EXPECT_FALSE(spin_once(spin, counts, 1));
   EXPECT_EQ(counts.polls, 0);
 }
 
 TEST(SpinBeforeSleep, WorkFoundWhilePollingSavesTheSleepAndEachPollYieldsFirst) {
-  SpinBeforeSleep spin(10ms);
+  SpinBeforeSleep spin(10ms, &fake_now);
   Counts counts;
   EXPECT_TRUE(spin_once(spin, counts, 3));
   EXPECT_EQ(counts.polls, 3);
@@ -46,7 +49,7 @@ TEST(SpinBeforeSleep, WorkFoundWhilePollingSavesTheSleepAndEachPollYieldsFirst) 
 }
 
 TEST(SpinBeforeSleep, PollingThatFindsNothingStopsThenProbesOnceInAWhile) {
-  SpinBeforeSleep spin(20us);
+  SpinBeforeSleep spin(20us, &fake_now);
   Counts counts;
   for (int miss = 0; miss < SpinBeforeSleep::max_credit; ++miss) {
     EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
@@ -68,7 +71,7 @@ TEST(SpinBeforeSleep, PollingThatFindsNothingStopsThenProbesOnceInAWhile) {
 }
 
 TEST(SpinBeforeSleep, AMissedProbeKeepsItStopped) {
-  SpinBeforeSleep spin(20us);
+  SpinBeforeSleep spin(20us, &fake_now);
   Counts counts;
   for (int miss = 0; miss < SpinBeforeSleep::max_credit; ++miss) spin_once(spin, counts);
   for (int sleep = 0; sleep < SpinBeforeSleep::probe_every; ++sleep) spin_once(spin, counts);
@@ -80,7 +83,7 @@ TEST(SpinBeforeSleep, AMissedProbeKeepsItStopped) {
 
 TEST(SpinBeforeSleep, EachKindOfWaitIsJudgedOnItsOwn) {
   using Wait = SpinBeforeSleep::Wait;
-  SpinBeforeSleep spin(20us);
+  SpinBeforeSleep spin(20us, &fake_now);
   Counts counts;
   // A trickle of requests: the context's answer comes while polling, the next request never.
   for (int request = 0; request < 3 * SpinBeforeSleep::max_credit; ++request) {
@@ -93,9 +96,9 @@ TEST(SpinBeforeSleep, EachKindOfWaitIsJudgedOnItsOwn) {
 
 TEST(SpinBeforeSleep, PollingStopsAtOnceWhenAYieldRanAnotherThread) {
   using Wait = SpinBeforeSleep::Wait;
-  SpinBeforeSleep spin(10ms);
+  SpinBeforeSleep spin(10ms, &fake_now);
   int polls = 0;
-  const auto busy_yield = [] { std::this_thread::sleep_for(SpinBeforeSleep::core_was_busy * 3); };
+  const auto busy_yield = [] { fake_time += SpinBeforeSleep::core_was_busy * 3; };
   EXPECT_FALSE(spin.found_work(
       Wait::for_clients, [&] { return ++polls > 5; }, busy_yield));
   EXPECT_EQ(polls, 1);
