@@ -131,3 +131,17 @@ def test_sigterm_after_graceful_timeout_closes_open_iterables(start_worker, tmp_
         assert connection.recv(65536)  # the endless response has started
         assert worker.stop(signal.SIGTERM) == 0  # gives up on it after graceful_timeout
     assert marker.read_text() == "closed"
+
+
+def test_a_worker_that_polls_before_sleeping_serves_and_stops(start_worker):
+    # io_spin_us changes the I/O thread's loop: it must still serve every kind of exchange
+    # (kept-alive, new connections, bodies answered by the context's own send and, above
+    # 128 KiB, through the I/O thread) and stop on SIGTERM.
+    worker = start_worker("echo:echo_body", "--io-spin-us", "200", "--contexts", "2")
+    with requests.Session() as session:
+        for size in [0, 1, 13, 4096, 65536, 200_000] * 20:
+            body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+            response = session.post(worker.url + "/", data=body, timeout=10)
+            assert response.status_code == 200 and response.content == body
+    assert requests.post(worker.url + "/", data=b"fresh", timeout=10).content == b"fresh"
+    assert worker.stop(signal.SIGTERM, timeout=10) == 0, worker.log
