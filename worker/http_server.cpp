@@ -226,6 +226,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_more_head() {
     const std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     const auto end = seen.find("\r\n\r\n", scanned_ > 3 ? scanned_ - 3 : 0);
+    if (find_bare_lf(seen.substr(0, end), scanned_) != std::string_view::npos) {
+      busy_ = true;
+      return reject(400, "bare LF in the request head");
+    }
     if (end != std::string_view::npos) return on_head({}, end + 4);
     scanned_ = seen.size();
     if (buffer_.size() >= buffer_.max_size()) return on_head(asio::error::not_found, 0);

@@ -197,6 +197,14 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
   return {};
 }
 
+std::size_t find_bare_lf(std::string_view received, std::size_t from) {
+  for (auto at = received.find('\n', from); at != std::string_view::npos;
+       at = received.find('\n', at + 1)) {
+    if (at == 0 || received[at - 1] != '\r') return at;
+  }
+  return std::string_view::npos;
+}
+
 std::vector<HttpHeader> head_fields(std::string_view head) {
   std::vector<HttpHeader> fields;
   fields.reserve(static_cast<std::size_t>(std::count(head.begin(), head.end(), '\n')));

@@ -20,6 +20,11 @@ struct HeadVerdict {
 
 HeadVerdict check_request_head(std::string_view head, const config::Limits& limits);
 
+// Where the first LF not preceded by CR is in `received[from..]`, or npos. A head whose lines
+// end in bare LF never shows the CRLF CRLF that ends a head: the reader looks for this too, so
+// that such a request is refused at once instead of waiting for the header timeout.
+std::size_t find_bare_lf(std::string_view received, std::size_t from);
+
 // The fields of a head that check_request_head accepted, in the order sent (Beast groups
 // repeated names together, and ASGI wants the order as sent), values without their OWS.
 std::vector<HttpHeader> head_fields(std::string_view head);

@@ -146,6 +146,22 @@ def test_ambiguous_or_malformed_requests_are_refused(start_worker, raw):
     assert requests.post(worker.url, data=b"still").content == b"still"
 
 
+@pytest.mark.parametrize("raw", [
+    b"GET / HTTP/1.1\nHost: x\n\n",
+    b"GET / HTTP/1.1\r\nHost: x\n\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\n\r\n",
+    b"GET / HTTP/1.1\n",  # the head has not even ended: refused as soon as the LF is seen
+], ids=["all-lines", "header-line", "last-field", "request-line-only"])
+def test_bare_lf_line_endings_are_refused_at_once(start_worker, raw):
+    # The header timeout is long: an answer within 5 s shows the server did not wait for it.
+    worker = start_worker("echo:hello", "--limits-header-timeout", "60s")
+    started = time.monotonic()
+    status, closed = exchange(worker, raw)
+    assert (status, closed) == (400, True)
+    assert time.monotonic() - started < 5
+    worker.wait_for_log("bare LF in the request head")
+
+
 def test_slow_request_head_is_cut_after_header_timeout(start_worker):
     worker = start_worker("echo:hello", "--limits-header-timeout", "500ms")
     with worker.connect() as sock:

@@ -100,6 +100,17 @@ TEST(RequestHeadCheck, FieldSyntax) {
   EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n"), 400);
 }
 
+TEST(FindBareLf, FindsTheFirstLfWithoutItsCr) {
+  constexpr auto npos = std::string_view::npos;
+  EXPECT_EQ(find_bare_lf("GET / HTTP/1.1\r\nHost: x\r\n", 0), npos);
+  EXPECT_EQ(find_bare_lf("GET / HTTP/1.1\nHost: x\n\n", 0), 14u);
+  EXPECT_EQ(find_bare_lf("GET / HTTP/1.1\r\nHost: x\n", 0), 23u);
+  EXPECT_EQ(find_bare_lf("\n", 0), 0u);
+  // From a resumed scan: the CR before `from` still counts.
+  EXPECT_EQ(find_bare_lf("GET / HTTP/1.1\r\n", 15), npos);
+  EXPECT_EQ(find_bare_lf("GET / HTTP/1.1\nX", 15), npos);  // before `from`: already judged
+}
+
 TEST(HeadFields, KeepTheOrderSentAndTrimWhitespace) {
   const auto fields = head_fields(
       "GET / HTTP/1.1\r\nHost: a\r\nX-Repeat: one\r\nAccept:\t*/* \r\nX-Repeat:two\r\n\r\n");
