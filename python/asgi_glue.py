@@ -6,7 +6,7 @@
 import asyncio
 import pickle
 import traceback
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 import hornbeam
 
@@ -45,14 +45,21 @@ async def run_exchange(app, scope, exchange, running):
 _MISSING = object()
 
 
-class SharedState(MutableMapping):
+class SharedState(MutableMapping, dict):
     """The lifespan `state`, and every request's scope["state"]: a view on the shared store,
     so one state for all workers. A value that does not pickle (a connection pool) stays in
     this context, shadowing the shared key. While startup runs, a shared key that is already
     set keeps its value (first writer wins): a restarted worker or a new generation sees the
-    values the running ones use."""
+    values the running ones use.
+
+    A dict subclass because the ASGI spec types the state as a dict and apps check
+    `isinstance(state, dict)`; every dict method goes through the view (MutableMapping's
+    methods come first in the order of bases). The dict's own storage stays empty: code that
+    reads a dict through the C API directly (json.dumps of the state itself) sees no keys, so
+    take a snapshot with dict(state) for that."""
 
     def __init__(self):
+        dict.__init__(self)
         self.local = {}
         self.starting = True
 
@@ -102,6 +109,26 @@ class SharedState(MutableMapping):
 
     def __repr__(self):
         return f"SharedState({dict(self)!r})"
+
+    # dict's own versions of these would read or write its (empty) storage.
+    def copy(self):
+        """A snapshot, as a plain dict."""
+        return dict(self)
+
+    def __or__(self, other):
+        return {**self, **other} if isinstance(other, Mapping) else NotImplemented
+
+    def __ror__(self, other):
+        return {**other, **self} if isinstance(other, Mapping) else NotImplemented
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __reversed__(self):
+        return reversed(list(self))
+
+    __hash__ = None
 
 
 class Lifespan:

@@ -143,8 +143,6 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
   if (request.url_scheme != "http") set_item(e, k.url_scheme, latin1(request.url_scheme));
 
   for (const auto& header : request.headers) {
-    // "X_Foo" would collide with "X-Foo" once mapped: such headers are dropped, not guessed.
-    if (header.name.find('_') != std::string::npos) continue;
     PyRef key;
     if (iequals(header.name, "Content-Type"))
       key = k.content_type;

@@ -279,6 +279,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return reject(verdict.status, verdict.reason);
     }
     fields_ = head_fields(head);
+    drop_underscore_fields();
     beast::error_code parse_error;
     buffer_.consume(head_parser_->put(asio::buffer(buffer_.data().data(), head_size), parse_error));
     if (parse_error || !head_parser_->is_header_done()) {
@@ -307,6 +308,18 @@ class Session : public std::enable_shared_from_this<Session> {
                      [self = shared_from_this()](beast::error_code read_error, std::size_t) {
                        self->on_body(read_error);
                      });
+  }
+
+  // `X_Forwarded_For` and `X-Forwarded-For` become the same CGI name (HTTP_X_FORWARDED_FOR) in
+  // a WSGI environ and in Django's ASGI META: passing both would let a client's field pass for
+  // the one a proxy set. Such fields are dropped for WSGI and ASGI apps alike, as nginx does.
+  void drop_underscore_fields() {
+    std::erase_if(fields_, [this](const HttpHeader& field) {
+      if (field.name.find('_') == std::string::npos) return false;
+      logging::error_log().debug("dropped header field {} from {}:{}: `_` in a field name",
+                                 field.name, remote_.first, remote_.second);
+      return true;
+    });
   }
 
   // An upgrade to WebSocket (ASGI): the app decides. Accepting hands the socket over to a

@@ -54,8 +54,31 @@ def test_scope_has_the_spec_keys_with_the_spec_types(asgi):
     assert scope["client"]["items"][0] == "127.0.0.1" and isinstance(scope["client"]["items"][1], int)
     assert scope["server"]["items"] == ["127.0.0.1", asgi.port]
     assert scope["state"] == {"started_by": "lifespan"}
+    assert scope["state_is_dict"] is True  # the spec types it as a dict; apps check isinstance
     assert set(scope["extensions"]) == {"http.response.trailers", "http.response.pathsend"}
     assert scope["body"] == "hello" and scope["messages"] == 1
+
+
+def test_header_fields_with_underscores_are_dropped_as_on_the_wsgi_side(start_worker):
+    # Django's ASGI handler maps X_Forwarded_For and X-Forwarded-For to one META key: passing
+    # both would let the client's field pass for the proxy's.
+    worker = start_worker("asgi_app:app", "-k", "asgi", "--logging-level", "debug")
+    with worker.connect() as connection:
+        connection.sendall(b"GET /scope HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: 6.6.6.6\r\n"
+                           b"X-Forwarded-For: 10.0.0.1\r\n\r\n")
+        status, _, body = connection.read_response()
+    assert status == 200
+    headers = [[item["bytes"] for item in pair["items"]] for pair in json.loads(body)["headers"]["items"]]
+    assert headers == [["host", "x"], ["x-forwarded-for", "10.0.0.1"]]
+    worker.wait_for_log("dropped header field X_Forwarded_For from 127.0.0.1:")
+
+
+def test_state_is_a_dict_whose_methods_go_through_the_shared_view(asgi):
+    answer = requests.get(asgi.url + "/state-as-dict").json()
+    assert answer == {"isinstance": True, "get": "lifespan", "copy": {"started_by": "lifespan"},
+                      "merged": {"started_by": "lifespan", "merged": 1}, "after_ior": 1,
+                      "items": [["started_by", "lifespan"]]}
+    assert requests.get(asgi.url + "/state").json() == {"started_by": "lifespan"}  # the route removed its key
 
 
 def test_http_1_0_and_head(asgi):

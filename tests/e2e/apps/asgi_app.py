@@ -77,6 +77,7 @@ async def app(scope, receive, send):
 async def scope_json(scope, receive, send):
     body, messages = await read_body(receive)
     shown = {key: printable(value) for key, value in scope.items()}
+    shown["state_is_dict"] = isinstance(scope.get("state"), dict)
     shown["body"] = body.decode("latin-1")
     shown["messages"] = messages
     await respond(send, body=json.dumps(shown).encode(), content_type=b"application/json")
@@ -228,6 +229,19 @@ async def state(scope, receive, send):
     await respond(send, body=json.dumps(seen).encode(), content_type=b"application/json")
 
 
+async def state_as_dict(scope, receive, send):
+    """dict's methods on the state: each must go through the shared view."""
+    state = scope["state"]
+    merged = state | {"merged": 1}
+    state |= {"merged": 1}
+    after_ior = state.get("merged")
+    del state["merged"]
+    answer = {"isinstance": isinstance(state, dict), "get": state.get("started_by"),
+              "copy": state.copy(), "merged": merged, "after_ior": after_ior,
+              "items": sorted(state.items())}
+    await respond(send, body=json.dumps(answer).encode(), content_type=b"application/json")
+
+
 async def task(scope, receive, send):
     """The name of the task running this request (asyncio.current_task() must be set)."""
     await respond(send, body=asyncio.current_task().get_name().encode())
@@ -253,6 +267,7 @@ ROUTES = {
     "/pathsend": pathsend,
     "/big": big,
     "/state": state,
+    "/state-as-dict": state_as_dict,
 }
 
 
