@@ -1,4 +1,5 @@
 #include "common/json_log_formatter.hpp"
+#include "common/log_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -37,12 +38,16 @@ std::string_view level_name(spdlog::level::level_enum level) {
 }  // namespace
 
 void JsonLogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
+  // Invalid UTF-8 becomes \xNN (as in text logs) rather than U+FFFD: the bytes stay readable.
+  const std::string_view payload(msg.payload.data(), msg.payload.size());
+  const std::string cleaned =
+      is_clean_log_text(payload) ? std::string() : sanitize_log_text(payload);
   const nlohmann::json record = {
       {"time", iso8601_utc(msg.time)},
       {"level", level_name(msg.level)},
       {"pid", ::getpid()},
       {"process", process_name_},
-      {"message", std::string_view(msg.payload.data(), msg.payload.size())},
+      {"message", cleaned.empty() ? payload : std::string_view(cleaned)},
   };
   // Replace invalid UTF-8 rather than throw: a log line must never take the process down.
   const std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

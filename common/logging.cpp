@@ -1,6 +1,7 @@
 #include "common/logging.hpp"
 
 #include "common/json_log_formatter.hpp"
+#include "common/log_text.hpp"
 #include "common/reopenable_file_sink.hpp"
 
 #include <spdlog/logger.h>
@@ -16,6 +17,29 @@ namespace {
 // Gunicorn's layout, so that existing log tooling keeps working.
 constexpr const char* text_pattern = "[%Y-%m-%d %H:%M:%S %z] [%P] [%l] %v";
 
+// Gunicorn's layout, with the message made safe: request bytes and an app's text cannot make a
+// line invalid UTF-8 or carry a terminal escape (log_text.hpp).
+class TextLogFormatter final : public spdlog::formatter {
+ public:
+  TextLogFormatter() : pattern_(std::make_unique<spdlog::pattern_formatter>(text_pattern)) {}
+
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (is_clean_log_text(payload)) return pattern_->format(msg, dest);
+    const std::string clean = sanitize_log_text(payload);
+    auto cleaned = msg;
+    cleaned.payload = clean;
+    pattern_->format(cleaned, dest);
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<TextLogFormatter>();
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> pattern_;
+};
+
 struct Registry {
   std::shared_ptr<spdlog::logger> error;
   std::shared_ptr<spdlog::logger> access;
@@ -27,7 +51,7 @@ Registry& registry() {
     Registry r;
     r.error = std::make_shared<spdlog::logger>("hornbeam",
                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    r.error->set_pattern(text_pattern);
+    r.error->set_formatter(std::make_unique<TextLogFormatter>());
     return r;
   }();
   return instance;
@@ -68,7 +92,7 @@ void configure(const Options& options) {
   if (options.format == Format::json) {
     next.error->set_formatter(std::make_unique<JsonLogFormatter>(options.name));
   } else {
-    next.error->set_pattern(text_pattern);
+    next.error->set_formatter(std::make_unique<TextLogFormatter>());
   }
   next.error->set_level(level);
   next.error->flush_on(spdlog::level::warn);

@@ -1,5 +1,6 @@
 #include "python/asgi_context.hpp"
 
+#include "common/log_text.hpp"
 #include "common/logging.hpp"
 #include "common/wake_batch.hpp"
 #include "python/asgi_http.hpp"
@@ -49,11 +50,7 @@ AsgiContext* context_of(PyObject* capsule) {
   return static_cast<AsgiContext*>(PyCapsule_GetPointer(capsule, nullptr));
 }
 
-std::string text_of(PyObject* object) {
-  if (!object || !PyUnicode_Check(object)) return {};
-  const char* text = PyUnicode_AsUTF8(object);
-  return text ? text : "";
-}
+std::string text_of(PyObject* object) { return text_for_log(object); }
 
 PyMethodDef drain_def = {"hornbeam_drain", AsgiContext::drain_entry, METH_NOARGS, nullptr};
 PyMethodDef tick_def = {"hornbeam_tick", AsgiContext::tick_entry, METH_NOARGS, nullptr};
@@ -262,7 +259,7 @@ void AsgiContext::start_app(const HttpRequest& request, PyObject* scope, PyRef e
     return;
   }
   logging::error_log().error("cannot start the ASGI app for {} {}: {}", request.method,
-                             request.target, error);
+                             logging::escape_for_log(request.target), error);
   in_flight_.fetch_sub(1, std::memory_order_relaxed);
   sink.fail(500);
 }

@@ -10,6 +10,7 @@
 //   void abandon(X&)            ends the connection when the exchange dies without an outcome
 
 #include "python/asgi_runtime.hpp"
+#include "python/interpreter.hpp"
 #include "python/ready_awaitable.hpp"
 
 #include <memory>
@@ -35,11 +36,9 @@ struct ExchangeBase {
 };
 
 // The formatted traceback app_failed() was given, for the log.
-inline const char* traceback_text(PyObject* text) {
-  const char* traceback = PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : nullptr;
-  if (traceback) return traceback;
-  PyErr_Clear();
-  return "(no traceback)";
+inline std::string traceback_text(PyObject* text) {
+  std::string traceback = text_for_log(text);
+  return traceback.empty() ? "(no traceback)" : traceback;
 }
 
 template <class X>

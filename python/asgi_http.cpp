@@ -1,6 +1,7 @@
 #include "python/asgi_http.hpp"
 
 #include "common/http_text.hpp"
+#include "common/log_text.hpp"
 #include "common/logging.hpp"
 #include "python/asgi_exchange.hpp"
 #include "python/asgi_message.hpp"
@@ -239,14 +240,14 @@ PyObject* exchange_app_returned(PyObject* self, PyObject*) {
     x.sink->abort();
   } else if (!x.head_sent) {
     logging::error_log().error("error handling {} {}: the ASGI app returned without {}", x.method,
-                               x.target,
+                               logging::escape_for_log(x.target),
                                x.start_received ? "completing its response" : "sending a response");
     x.sink->fail(500);
   } else {
     logging::error_log().error(
         "error handling {} {}: the ASGI app returned before the end of its response body; "
         "the connection was cut",
-        x.method, x.target);
+        x.method, logging::escape_for_log(x.target));
     x.sink->abort();
   }
   mark_complete(x);
@@ -259,18 +260,20 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
   HttpExchange& x = exchange_of<HttpExchange>(self);
   if (x.runtime->request_done) x.runtime->request_done();
   if (text == Py_None) {
-    logging::error_log().info("{} {}: cancelled, the worker is stopping", x.method, x.target);
+    logging::error_log().info("{} {}: cancelled, the worker is stopping", x.method,
+                              logging::escape_for_log(x.target));
     if (!x.complete) x.sink->abort();
     mark_complete(x);
     Py_RETURN_NONE;
   }
-  const char* traceback = traceback_text(text);
+  const std::string traceback = traceback_text(text);
   if (x.sink->client_gone()) {
     logging::error_log().info("{} {}: the client left and the ASGI app raised:\n{}", x.method,
-                              x.target, traceback);
+                              logging::escape_for_log(x.target), traceback);
     x.sink->abort();
   } else {
-    logging::error_log().error("error handling {} {}:\n{}", x.method, x.target, traceback);
+    logging::error_log().error("error handling {} {}:\n{}", x.method,
+                               logging::escape_for_log(x.target), traceback);
     if (!x.complete) {
       if (x.head_sent)
         x.sink->abort();

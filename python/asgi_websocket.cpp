@@ -1,6 +1,7 @@
 #include "python/asgi_websocket.hpp"
 
 #include "common/http_text.hpp"
+#include "common/log_text.hpp"
 #include "common/logging.hpp"
 #include "python/asgi_exchange.hpp"
 #include "python/asgi_message.hpp"
@@ -228,7 +229,8 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
     end_connection(x, 503, 1001);  // cancelled: the worker is stopping
     Py_RETURN_NONE;
   }
-  logging::error_log().error("error handling websocket {}:\n{}", x.target, traceback_text(text));
+  logging::error_log().error("error handling websocket {}:\n{}", logging::escape_for_log(x.target),
+                             traceback_text(text));
   end_connection(x, 500, 1011);
   Py_RETURN_NONE;
 }

@@ -81,6 +81,16 @@ Interpreter::~Interpreter() {
   Py_FinalizeEx();
 }
 
+std::string text_for_log(PyObject* text) {
+  if (!text || !PyUnicode_Check(text)) return {};
+  PyRef bytes = PyRef::steal(PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace"));
+  if (!bytes) {
+    PyErr_Clear();
+    return {};
+  }
+  return {PyBytes_AS_STRING(bytes.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(bytes.get()))};
+}
+
 std::string take_exception_text() {
   PyObject* raw_type = nullptr;
   PyObject* raw_value = nullptr;
@@ -102,14 +112,13 @@ std::string take_exception_text() {
   std::string out;
   if (lines && PyList_Check(lines.get())) {
     for (Py_ssize_t i = 0; i < PyList_Size(lines.get()); ++i) {
-      const char* line = PyUnicode_AsUTF8(PyList_GetItem(lines.get(), i));
-      if (line) out += line;
+      out += text_for_log(PyList_GetItem(lines.get(), i));
     }
   } else {
     PyErr_Clear();
     PyRef text = PyRef::steal(PyObject_Str(value ? value.get() : type.get()));
-    const char* utf8 = text ? PyUnicode_AsUTF8(text.get()) : nullptr;
-    out = utf8 ? utf8 : "unprintable Python error";
+    out = text ? text_for_log(text.get()) : std::string();
+    if (out.empty()) out = "unprintable Python error";
   }
   PyErr_Clear();
   if (!out.empty() && out.back() == '\n') out.pop_back();

@@ -38,4 +38,9 @@ class Interpreter {
 // Call with the GIL held.
 std::string take_exception_text();
 
+// A str as UTF-8 for a log line, never failing: what UTF-8 cannot carry (lone surrogates, such
+// as the surrogateescape'd bytes of a request path) comes out as \udcXX. "" for a non-str.
+// Call with the GIL held.
+std::string text_for_log(PyObject* text);
+
 }  // namespace hornbeam::python

@@ -2,6 +2,7 @@
 
 #include "common/logging.hpp"
 #include "common/state_store.hpp"
+#include "python/interpreter.hpp"
 #include "python/py_ref.hpp"
 
 #include <Python.h>
@@ -389,9 +390,11 @@ PyObject* state_info(PyObject* module, PyObject*) {
 
 // For the server's own Python (the ASGI glue): a line in the worker's error log.
 PyObject* log_info(PyObject*, PyObject* text) {
-  const char* line = PyUnicode_AsUTF8(text);
-  if (!line) return nullptr;
-  logging::error_log().info("{}", line);
+  if (!PyUnicode_Check(text)) {
+    PyErr_SetString(PyExc_TypeError, "_log_info() needs a str");
+    return nullptr;
+  }
+  logging::error_log().info("{}", text_for_log(text));
   Py_RETURN_NONE;
 }
 

@@ -1,6 +1,7 @@
 #include "python/wsgi_adapter.hpp"
 #include "common/http_text.hpp"
 
+#include "common/log_text.hpp"
 #include "common/logging.hpp"
 #include "common/version.hpp"
 #include "python/gil.hpp"
@@ -221,12 +222,13 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
     result = PyRef::steal(
         PyObject_CallFunctionObjArgs(app_.get(), environ.get(), start_response.get(), nullptr));
   } catch (const std::exception& e) {
-    logging::error_log().error("{} {}: {}", request.method, request.target, e.what());
+    logging::error_log().error("{} {}: {}", request.method, logging::escape_for_log(request.target),
+                               e.what());
     failed = true;
   }
   if (!result && !failed) {
-    logging::error_log().error("error handling {} {}:\n{}", request.method, request.target,
-                               take_exception_text());
+    logging::error_log().error("error handling {} {}:\n{}", request.method,
+                               logging::escape_for_log(request.target), take_exception_text());
     failed = true;
   }
 
@@ -253,13 +255,13 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
                   whole_body);
     }
     if (PyErr_Occurred()) {
-      logging::error_log().error("error handling {} {}:\n{}", request.method, request.target,
-                                 take_exception_text());
+      logging::error_log().error("error handling {} {}:\n{}", request.method,
+                                 logging::escape_for_log(request.target), take_exception_text());
       failed = true;
     } else if (!state.called) {
       logging::error_log().error(
           "error handling {} {}: the app returned without calling start_response", request.method,
-          request.target);
+          logging::escape_for_log(request.target));
       failed = true;
     }
   }
@@ -269,7 +271,7 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
     PyRef closed = PyRef::steal(PyObject_CallNoArgs(close.get()));
     if (!closed) {
       logging::error_log().error("error closing the response of {} {}:\n{}", request.method,
-                                 request.target, take_exception_text());
+                                 logging::escape_for_log(request.target), take_exception_text());
     }
   }
   detach_start_response(start_response.get());

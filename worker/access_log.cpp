@@ -1,5 +1,6 @@
 #include "worker/access_log.hpp"
 #include "common/http_text.hpp"
+#include "common/log_text.hpp"
 
 #include <unistd.h>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,8 @@
 
 namespace hornbeam::worker {
 namespace {
+
+using logging::escape_for_log;
 
 std::string header_value(const std::vector<HttpHeader>* headers, std::string_view name) {
   if (!headers) return "-";
@@ -38,25 +41,6 @@ std::string path_of(const std::string& target) { return target.substr(0, target.
 std::string protocol(int version) { return version == 10 ? "HTTP/1.0" : "HTTP/1.1"; }
 
 }  // namespace
-
-std::string escape_for_log(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
-      out += escaped;
-    } else if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 AccessLogFormat::AccessLogFormat(const std::string& format) {
   std::string literal;

@@ -49,7 +49,4 @@ class AccessLogFormat {
   bool uses_response_headers_ = false;
 };
 
-// Non-printable bytes, quotes and backslashes as \xNN, \" and \\.
-std::string escape_for_log(std::string_view text);
-
 }  // namespace hornbeam::worker

@@ -57,7 +57,20 @@ TEST_F(LoggingTest, JsonLinesAreValidJsonEvenForHostileText) {
   EXPECT_EQ(record["process"], "worker");
   EXPECT_EQ(record["pid"], ::getpid());
   EXPECT_NE(record["message"].get<std::string>().find("newline \n tab"), std::string::npos);
+  EXPECT_NE(record["message"].get<std::string>().find(R"(bad utf8 \xff end)"), std::string::npos);
   EXPECT_TRUE(record["time"].get<std::string>().ends_with("Z"));
+}
+
+TEST_F(LoggingTest, TextLinesStayValidUtf8WithoutTerminalEscapes) {
+  Options options;
+  options.error_log = path("error.log");
+  configure(options);
+  error_log().warn("bad utf8 \xff, escape \x1b[2J, traceback\n\tline two, caf\xc3\xa9");
+  const std::string text = read(path("error.log"));
+  EXPECT_NE(text.find(R"(bad utf8 \xff, escape \x1b[2J, traceback)"
+                      "\n\tline two, caf\xc3\xa9\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST_F(LoggingTest, ReopenAfterRotationWritesToANewFile) {
