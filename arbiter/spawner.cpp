@@ -37,10 +37,6 @@ struct ChildSetup : bp::extend::handler, bp::detail::uses_handles {
 
   template <class Executor>
   void on_exec_setup(Executor& executor) const {
-    if (spec_.die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent_) ::_exit(1);  // the arbiter died before prctl: follow it now
-    }
     // Dispositions set to "ignore" and the mask survive exec: give the child the defaults.
     ::signal(SIGPIPE, SIG_DFL);
     sigset_t none;
@@ -55,6 +51,13 @@ struct ChildSetup : bp::extend::handler, bp::detail::uses_handles {
     if (spec_.user && ::setuid(*spec_.user) != 0) {
       return executor.set_error(std::error_code(errno, std::system_category()),
                                 "cannot switch to the configured user");
+    }
+    // After the switch of user and group: the kernel clears the death signal when a process
+    // changes its credentials, so set before them it would be lost (workers as `nobody`
+    // outlived a killed arbiter). Exec keeps it, for a binary that is not set-user-ID.
+    if (spec_.die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent_) ::_exit(1);  // the arbiter died before prctl: follow it now
     }
   }
 

@@ -17,6 +17,12 @@ void ArbiterLink::attach(const Placement& placement) {
   }
 }
 
+bool ArbiterLink::arbiter_gone() const {
+  // The slot's owner is the arbiter that claimed it and spawned this worker (after a USR2
+  // upgrade, the new arbiter: its workers are its own children).
+  return slot_ && ::getppid() != slot_->owner.load(std::memory_order_relaxed);
+}
+
 void ArbiterLink::set_max_requests(std::uint64_t limit) {
   max_requests_ = limit;
   if (slot_) slot_->max_requests.store(limit, std::memory_order_relaxed);

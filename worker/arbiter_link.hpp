@@ -36,6 +36,11 @@ class ArbiterLink {
   // Before exiting with a boot failure: the arbiter logs this as the reason it gave up.
   void boot_failed(std::string_view error);
 
+  // Whether the arbiter that started this worker has died (the worker was reparented). The
+  // kernel's death signal normally ends the worker first; this is the second guard, checked
+  // on every tick, for whatever clears that signal. Only when supervised().
+  bool arbiter_gone() const;
+
   // From context threads.
   void context_busy(int index, bool busy);
   // Counts a finished request; true exactly once, when it reaches max_requests.

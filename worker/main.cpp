@@ -21,6 +21,7 @@
 
 #include <malloc.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -243,7 +244,16 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     events.contexts_send_directly = true;
   }
   events.tick_interval = tick_interval;
-  events.on_tick = [&] { link.heartbeat(); };
+  bool arbiter_gone = false;
+  events.on_tick = [&] {
+    link.heartbeat();
+    if (link.supervised() && !arbiter_gone && link.arbiter_gone()) {
+      arbiter_gone = true;
+      logging::error_log().warn("the arbiter is gone (this worker's parent is now pid {})",
+                                ::getppid());
+      server->request_graceful_stop("the arbiter is gone");
+    }
+  };
   events.on_drain = [&] { link.draining(); };
   events.on_stuck = [&] { log_tracebacks(*interpreter, *pool); };
   const auto reason = server->run(std::move(events));

@@ -292,10 +292,14 @@ def start_arbiter(tmp_path):
 
     yield start
     for arbiter in arbiters:
+        workers = arbiter.workers()  # before the arbiter goes: then they are orphans, not children
         if arbiter.process.poll() is None:
             arbiter.stop(signal.SIGKILL)
-        for pid in arbiter.workers():
-            os.kill(pid, signal.SIGKILL)
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 class Load:

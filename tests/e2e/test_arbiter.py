@@ -252,6 +252,58 @@ def test_workers_die_with_a_killed_arbiter(start_arbiter):
     assert not any(pid_alive(pid) for pid in workers)
 
 
+def port_is_free(port):
+    """Nothing listens on the port (connections the server closed may linger in TIME_WAIT,
+    which a server's SO_REUSEADDR ignores, and so does this probe)."""
+    probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def test_workers_running_as_another_user_die_with_a_killed_arbiter_under_load(start_arbiter):
+    # Switching credentials clears the kernel's death signal: it must be set after the switch.
+    if os.getuid() != 0:
+        pytest.skip("switching users needs root")
+    arbiter = start_arbiter("supervised:pid", workers=3, settings={"user": "nobody", "chdir": str(APPS)})
+    workers = arbiter.workers()
+    assert len(workers) == 3
+    load = Load(arbiter.url, clients=4)
+    try:
+        load.wait_for(50)
+        arbiter.stop(signal.SIGKILL)
+        deadline = time.monotonic() + 2
+        while (any(pid_alive(pid) for pid in workers) or not port_is_free(arbiter.port)) \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        load.stop()
+    assert not [pid for pid in workers if pid_alive(pid)]
+    assert port_is_free(arbiter.port)
+
+
+def test_a_worker_whose_death_signal_was_cleared_still_stops_when_its_arbiter_dies(start_arbiter):
+    if os.getuid() != 0:
+        pytest.skip("the app changes its credentials, which needs root")
+    arbiter = start_arbiter("clears_death_signal:pid", workers=2)
+    workers = arbiter.workers()
+    assert requests.get(arbiter.url).status_code == 200
+    arbiter.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 3  # one tick (1 s) to notice, then a graceful stop
+    while any(pid_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not [pid for pid in workers if pid_alive(pid)], arbiter.log
+    deadline = time.monotonic() + 5  # the lines come through a pipe
+    while arbiter.log.count("the arbiter is gone") < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert arbiter.log.count("the arbiter is gone (this worker's parent is now pid") == 2, arbiter.log
+
+
 def test_socket_activation(start_arbiter):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
