@@ -9,6 +9,7 @@
 #include "python/asgi_websocket.hpp"
 #include "python/interpreter.hpp"
 #include "python/ready_awaitable.hpp"
+#include "python/receive_awaitable.hpp"
 
 #include <spdlog/logger.h>
 
@@ -81,6 +82,7 @@ AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hook
   r.run_exchange = attribute(glue_.get(), "run_exchange");
   r.running = checked(PyRef::steal(PySet_New(nullptr)), "set");
   r.ready_type = checked(make_ready_awaitable_type(), "ready awaitable type");
+  r.receive_type = checked(make_receive_awaitable_type(), "receive awaitable type");
   r.http_exchange_type = checked(make_http_exchange_type(), "HTTP exchange type");
   r.websocket_exchange_type = checked(make_websocket_exchange_type(), "WebSocket exchange type");
   r.scope_template_http = checked(make_scope_template(r.keys, ScopeKind::http), "scope template");

@@ -12,7 +12,9 @@
 #include "python/asgi_runtime.hpp"
 #include "python/interpreter.hpp"
 #include "python/ready_awaitable.hpp"
+#include "python/receive_awaitable.hpp"
 
+#include <deque>
 #include <memory>
 
 namespace hornbeam::python {
@@ -20,8 +22,14 @@ namespace hornbeam::python {
 struct ExchangeBase {
   std::shared_ptr<AsgiRuntime> runtime;
   std::shared_ptr<LoopWaker> waker;
-  PyRef receive_waiter;  // the future an awaiting receive() holds
-  PyRef send_waiter;     // the future an awaiting send() holds (backpressure)
+  // The futures of the receive() calls waiting, in call order: each message goes to one, the
+  // first still waiting (several tasks may wait at once: Starlette's StreamingResponse
+  // listens for the disconnect while the app may receive too).
+  std::deque<PyRef> receive_waiters;
+  // Messages given back by a receive() cancelled after its future got them: the next
+  // receive() takes these first, so that nothing is lost.
+  std::deque<PyRef> returned;
+  PyRef send_waiter;  // the future an awaiting send() holds (backpressure)
 
   const AsgiKeys& keys() const { return runtime->keys; }
   // A new reference to an awaitable that is done already (None when value is null).
@@ -51,18 +59,81 @@ X& exchange_of(PyObject* self) {
   return *reinterpret_cast<ExchangeObject<X>*>(self)->exchange;
 }
 
-// receive(): the next message now, or a future that a wake-up resolves.
+// The next message for a receive(): one given back first, then what the exchange has now;
+// null (no exception) when there is none yet.
+template <class X>
+PyRef take_message(X& x) {
+  if (!x.returned.empty()) {
+    PyRef message = std::move(x.returned.front());
+    x.returned.pop_front();
+    return message;
+  }
+  return next_receive(x);
+}
+
+// Whether a waiter's future is done already (cancelled with the task awaiting it); a failing
+// check counts as done, so that a broken future never takes a message.
+inline bool future_done(const AsgiKeys& keys, PyObject* future) {
+  PyRef done = PyRef::steal(PyObject_CallMethodNoArgs(future, keys.done.get()));
+  if (!done) PyErr_Clear();
+  return !done || done.get() == Py_True;
+}
+
+// Hands the messages there are to the waiting receive() calls, in call order; a waiter that
+// was cancelled meanwhile is skipped (and takes nothing).
+template <class X>
+void deliver_to_waiters(X& x) {
+  while (!x.receive_waiters.empty()) {
+    if (future_done(x.keys(), x.receive_waiters.front().get())) {
+      x.receive_waiters.pop_front();
+      continue;
+    }
+    PyRef message = take_message(x);
+    if (!message) {
+      if (PyErr_Occurred()) PyErr_Clear();
+      return;
+    }
+    PyRef waiter = std::move(x.receive_waiters.front());
+    x.receive_waiters.pop_front();
+    if (!resolve_future(x.keys(), waiter.get(), message.get())) PyErr_Clear();
+  }
+}
+
+// A waiting receive() is withdrawn (its task was cancelled, or it was dropped unawaited): its
+// future leaves the queue, and a message the future had been given goes back for the next.
+template <class X>
+void exchange_withdraw(PyObject* self, PyObject* future) {
+  X& x = exchange_of<X>(self);
+  std::erase_if(x.receive_waiters,
+                [future](const PyRef& waiter) { return waiter.get() == future; });
+  const AsgiKeys& k = x.keys();
+  PyRef cancelled = PyRef::steal(PyObject_CallMethodNoArgs(future, k.cancelled.get()));
+  if (cancelled && cancelled.get() == Py_False && future_done(k, future)) {
+    PyRef message = PyRef::steal(PyObject_CallMethodNoArgs(future, k.result.get()));
+    if (message) x.returned.push_front(std::move(message));
+  }
+  if (PyErr_Occurred()) PyErr_Clear();
+  deliver_to_waiters(x);
+}
+
+// receive(): the next message now, or an awaitable that a wake-up completes.
 template <class X>
 PyObject* exchange_receive(PyObject* self, PyObject*) {
   X& x = exchange_of<X>(self);
-  if (x.receive_waiter) {
-    PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is waiting");
-    return nullptr;
+  while (!x.receive_waiters.empty() && future_done(x.keys(), x.receive_waiters.front().get()))
+    x.receive_waiters.pop_front();
+  if (x.receive_waiters.empty()) {  // else this call waits its turn behind them
+    PyRef message = take_message(x);
+    if (message) return x.ready(message.get());
+    if (PyErr_Occurred()) return nullptr;
   }
-  PyRef message = next_receive(x);
-  if (message) return x.ready(message.get());
-  if (PyErr_Occurred()) return nullptr;
-  return x.wait_in(x.receive_waiter);
+  PyRef future = PyRef::steal(PyObject_CallNoArgs(x.runtime->create_future.get()));
+  if (!future) return nullptr;
+  PyRef awaitable = make_receive_awaitable(x.runtime->receive_type.get(), future.get(), self,
+                                           exchange_withdraw<X>);
+  if (!awaitable) return nullptr;
+  x.receive_waiters.push_back(std::move(future));
+  return awaitable.release();
 }
 
 // The I/O thread woke the loop for this exchange: something arrived, room freed up, or the
@@ -70,15 +141,7 @@ PyObject* exchange_receive(PyObject* self, PyObject*) {
 template <class X>
 void exchange_poke(PyObject* self) {
   X& x = exchange_of<X>(self);
-  if (x.receive_waiter) {
-    PyRef message = next_receive(x);
-    if (message) {
-      PyRef waiter = std::move(x.receive_waiter);
-      if (!resolve_future(x.keys(), waiter.get(), message.get())) PyErr_Clear();
-    } else if (PyErr_Occurred()) {
-      PyErr_Clear();
-    }
-  }
+  deliver_to_waiters(x);
   if (x.send_waiter && has_room_or_notify(x)) {
     PyRef waiter = std::move(x.send_waiter);
     if (!resolve_future(x.keys(), waiter.get(), Py_None)) PyErr_Clear();
@@ -91,7 +154,8 @@ template <class X>
 int exchange_traverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(Py_TYPE(self));
   if (X* x = reinterpret_cast<ExchangeObject<X>*>(self)->exchange) {
-    Py_VISIT(x->receive_waiter.get());
+    for (const auto& waiter : x->receive_waiters) Py_VISIT(waiter.get());
+    for (const auto& message : x->returned) Py_VISIT(message.get());
     Py_VISIT(x->send_waiter.get());
   }
   return 0;
@@ -100,7 +164,8 @@ int exchange_traverse(PyObject* self, visitproc visit, void* arg) {
 template <class X>
 int exchange_clear(PyObject* self) {
   if (X* x = reinterpret_cast<ExchangeObject<X>*>(self)->exchange) {
-    PyRef receive = std::move(x->receive_waiter);
+    const auto waiters = std::move(x->receive_waiters);
+    const auto returned = std::move(x->returned);
     PyRef send = std::move(x->send_waiter);
   }
   return 0;

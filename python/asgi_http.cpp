@@ -84,10 +84,7 @@ void send_head(HttpExchange& x) {
 // The response ended: a receive() waiting for the end learns of it.
 void mark_complete(HttpExchange& x) {
   x.complete = true;
-  if (PyRef waiter = std::move(x.receive_waiter)) {
-    PyRef message = disconnect_message(x.keys());
-    if (!message || !resolve_future(x.keys(), waiter.get(), message.get())) PyErr_Clear();
-  }
+  deliver_to_waiters(x);  // the body's rest first, if any waited unread; then http.disconnect
 }
 
 bool has_room_or_notify(HttpExchange& x) { return x.sink->has_room_or_notify(); }

@@ -57,7 +57,9 @@ AsgiKeys::AsgiKeys()
       scheme_ws(intern("ws")),
       empty_str(intern("")),
       set_result(intern("set_result")),
-      done(intern("done")) {}
+      done(intern("done")),
+      cancelled(intern("cancelled")),
+      result(intern("result")) {}
 
 void LoopWaker::wake() {
   if (queued_.exchange(true)) return;

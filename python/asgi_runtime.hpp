@@ -29,7 +29,7 @@ struct AsgiKeys {
       state, extensions;
   PyRef http, websocket, version_1_1, version_1_0, get, post, scheme_http, scheme_ws, empty_str;
   // methods called on futures
-  PyRef set_result, done;
+  PyRef set_result, done, cancelled, result;
 };
 
 struct AsgiRuntime {
@@ -42,6 +42,7 @@ struct AsgiRuntime {
   PyRef run_exchange;  // the glue's wrapper coroutine function
   PyRef running;       // set of exchanges whose app still runs (asyncio keeps tasks weakly)
   PyRef ready_type;
+  PyRef receive_type;  // what a receive() that waits returns (receive_awaitable.hpp)
   PyRef http_exchange_type;
   PyRef websocket_exchange_type;
   PyRef scope_template_http;

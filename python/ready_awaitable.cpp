@@ -28,7 +28,30 @@ PyObject* ready_next(PyObject* self) {
   return nullptr;
 }
 
+// send(), throw() and close() make it a coroutine to asyncio (collections.abc.Coroutine asks
+// for them with __await__): apps pass receive() to asyncio.create_task, and anyio's start_soon
+// checks asyncio.iscoroutine, as a coroutine function's result would pass.
+PyObject* ready_send(PyObject* self, PyObject*) { return ready_next(self); }
+
+PyObject* ready_throw(PyObject* self, PyObject* const* args, Py_ssize_t count) {
+  Py_CLEAR(reinterpret_cast<ReadyObject*>(self)->value);
+  return raise_thrown(args, count);
+}
+
+PyObject* ready_close(PyObject* self, PyObject*) {
+  Py_CLEAR(reinterpret_cast<ReadyObject*>(self)->value);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef ready_methods[] = {
+    {"send", ready_send, METH_O, nullptr},
+    {"throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(ready_throw)),
+     METH_FASTCALL, nullptr},
+    {"close", ready_close, METH_NOARGS, nullptr},
+    {nullptr, nullptr, 0, nullptr}};
+
 PyType_Slot ready_slots[] = {
+    {Py_tp_methods, ready_methods},
     {Py_tp_dealloc, reinterpret_cast<void*>(ready_dealloc)},
     {Py_am_await, reinterpret_cast<void*>(iter_self)},
     {Py_tp_iter, reinterpret_cast<void*>(iter_self)},

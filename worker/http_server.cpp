@@ -348,7 +348,7 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.cancel();
     start_websocket(std::move(socket_), std::move(*upgrade_request_), std::move(websocket_),
                     std::get<WebSocketAccept>(std::move(*action)), server_.config.websocket,
-                    server_.websockets);
+                    server_.websockets, remote_.first + ":" + std::to_string(remote_.second));
     upgrade_request_.reset();
     const auto keep = release_app_hold();  // this session ends here
   }

@@ -3,6 +3,7 @@
 
 #include "worker/websocket_session.hpp"
 
+#include "common/log_text.hpp"
 #include "common/logging.hpp"
 
 #include <spdlog/logger.h>
@@ -10,6 +11,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+
+#include <optional>
+#include <string>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -20,22 +24,33 @@ namespace hornbeam::worker {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr int protocol_error = 1002;
 constexpr int abnormal_closure = 1006;  // RFC 6455: the connection dropped without a close frame
+constexpr int invalid_payload = 1007;   // a text message that is not UTF-8
+constexpr int message_too_big = 1009;
 
 class Connection final : public WebSocketSession, public std::enable_shared_from_this<Connection> {
  public:
   Connection(Protocol::socket socket, std::shared_ptr<WebSocketChannel> channel,
-             const config::WebSocket& settings, std::set<WebSocketSession*>& sessions)
+             const config::WebSocket& settings, std::set<WebSocketSession*>& sessions,
+             std::string label)
       : ws_(std::move(socket)),
         channel_(std::move(channel)),
         settings_(settings),
         sessions_(sessions),
-        heartbeat_(ws_.get_executor()) {
+        heartbeat_(ws_.get_executor()),
+        label_(std::move(label)) {
     sessions_.insert(this);
   }
-  ~Connection() override { sessions_.erase(this); }
+  ~Connection() override {
+    sessions_.erase(this);
+    channel_->finish({abnormal_closure, ""});  // never leave the app waiting (a no-op normally)
+  }
 
   void start(http::request<http::empty_body> request, WebSocketAccept accept) {
+    // The connection keeps itself until it ends (finish()): while reading is paused for an
+    // app that has not taken its messages, no operation holds it, and it must not die then.
+    alive_ = shared_from_this();
     std::weak_ptr<Connection> weak = weak_from_this();
     auto executor = ws_.get_executor();
     channel_->set_io_waker([weak, executor] {
@@ -68,7 +83,7 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
     auto shared_request = std::make_shared<http::request<http::empty_body>>(std::move(request));
     ws_.async_accept(
         *shared_request, [self = shared_from_this(), shared_request](beast::error_code ec) {
-          if (ec) return self->finish({abnormal_closure, "handshake failed: " + ec.message()});
+          if (ec) return self->fail({abnormal_closure, ""}, "handshake failed: " + ec.message());
           self->open_ = true;
           self->heard_ = Clock::now();
           self->read();
@@ -85,31 +100,58 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
   void cut() override { finish({abnormal_closure, ""}); }
 
  private:
+  // Reads the next message unless the app has a high-water mark's worth still to take: then
+  // reading pauses (TCP pushes back on the client) until a receive() makes room and wakes
+  // pump(). A message larger than the mark is still read whole: the mark bounds what waits
+  // between messages, websocket.max_message_size bounds one message.
   void read() {
-    if (finished_ || reading_) return;
-    if (channel_->pause_if_full()) return;  // the app's next receive() resumes us through pump()
+    if (finished_ || reading_ || closing_) return;  // closing: async_close reads for itself
+    if (channel_->pause_if_full()) {
+      paused_ = true;
+      return;
+    }
+    if (paused_) {
+      paused_ = false;
+      heard_ = Clock::now();  // nothing was read while paused: the peer was not silent
+    }
     reading_ = true;
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->reading_ = false;
-      if (ec) return self->on_read_error(ec);
-      self->heard_ = Clock::now();
-      self->channel_->push_incoming(
-          {!self->ws_.got_text(), beast::buffers_to_string(self->buffer_.data())});
-      self->buffer_.clear();
-      self->buffer_.shrink_to_fit();  // an idle connection keeps no message buffer
-      self->read();
-    });
+    // Read into a string that then moves to the app's queue: a message is never copied.
+    message_buffer_.emplace(message_);
+    ws_.async_read(*message_buffer_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     self->reading_ = false;
+                     self->message_buffer_.reset();
+                     if (ec) return self->on_read_error(ec);
+                     self->heard_ = Clock::now();
+                     self->channel_->push_incoming(
+                         {!self->ws_.got_text(), std::exchange(self->message_, std::string())});
+                     self->read();
+                   });
   }
 
   void on_read_error(beast::error_code ec) {
+    std::string().swap(message_);
     if (closing_) return finish(closed_by_us_);  // our closing handshake ended the reading
     if (ec == websocket::error::closed) {
       const auto& reason = ws_.reason();
       return finish(
           {reason.code ? static_cast<int>(reason.code) : 1005, std::string(reason.reason.c_str())});
     }
-    if (ec == websocket::error::message_too_big) return finish({1009, "message too big"});
-    finish({abnormal_closure, ""});
+    // Beast answered these with a close frame of the code given here before failing the read.
+    if (ec == websocket::error::message_too_big) {
+      return fail({message_too_big, ""}, "a message larger than websocket.max_message_size (" +
+                                             std::to_string(settings_.max_message_size) +
+                                             " bytes): closed with 1009");
+    }
+    if (ec == websocket::error::bad_frame_payload) {
+      return fail({invalid_payload, ""},
+                  "invalid frame payload (" + ec.message() + "): closed with 1007");
+    }
+    if (ec == websocket::condition::protocol_violation) {
+      return fail({protocol_error, ""}, "protocol error (" + ec.message() + "): closed with 1002");
+    }
+    fail({abnormal_closure, ""},
+         "the connection dropped without a close frame (" + ec.message() + ")");
   }
 
   // Takes the app's next action when nothing is being written.
@@ -123,12 +165,14 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
       writing_ = true;
       ws_.text(!message->binary);
       auto data = std::make_shared<std::string>(std::move(message->data));
-      ws_.async_write(asio::buffer(*data),
-                      [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
-                        self->writing_ = false;
-                        if (ec) return self->finish({abnormal_closure, ""});
-                        self->pump();
-                      });
+      ws_.async_write(asio::buffer(*data), [self = shared_from_this(), data](beast::error_code ec,
+                                                                             std::size_t) {
+        self->writing_ = false;
+        if (ec) {
+          return self->fail({abnormal_closure, ""}, "sending failed (" + ec.message() + ")");
+        }
+        self->pump();
+      });
     } else if (auto* close = std::get_if<WebSocketClose>(&*action)) {
       begin_close(*close);
     } else {
@@ -143,8 +187,10 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
     closed_by_us_ = close;
     ws_.async_close(
         websocket::close_reason(static_cast<websocket::close_code>(close.code), close.reason),
-        [self = shared_from_this()](beast::error_code ec) {
-          if (ec) self->finish(self->closed_by_us_);
+        [self = shared_from_this()](beast::error_code) {
+          // Done, or failed: either way the connection is over. A pending read ends with it too
+          // (error::closed), but with reading paused there is none to say so.
+          self->finish(self->closed_by_us_);
         });
   }
 
@@ -158,8 +204,11 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
       auto self = weak.lock();
       if (ec || !self || self->finished_) return;
       const auto now = Clock::now();
-      if (now - self->heard_ >= self->settings_.idle_timeout)
-        return self->finish({abnormal_closure, ""});
+      if (self->paused_) self->heard_ = now;  // not reading: what the peer sent waits unread
+      if (now - self->heard_ >= self->settings_.idle_timeout) {
+        return self->fail({abnormal_closure, ""},
+                          "no frame from the peer for websocket.idle_timeout: dropped");
+      }
       const auto interval = self->settings_.ping_interval;
       if (interval.count() > 0 && now - self->pinged_ >= interval && !self->pinging_ &&
           !self->closing_) {
@@ -171,6 +220,15 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
     });
   }
 
+  // An end that is not a closing handshake: one info line, then the same as finish().
+  void fail(WebSocketClose why, const std::string& what) {
+    if (finished_) return;
+    logging::error_log().info("websocket {}: {}", label_, what);
+    finish(std::move(why));
+  }
+
+  // The connection is over: the app learns how (websocket.disconnect), the socket closes, and
+  // the connection lets go of itself.
   void finish(WebSocketClose why) {
     if (finished_) return;
     finished_ = true;
@@ -179,19 +237,26 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
     beast::error_code ignored;
     beast::get_lowest_layer(ws_).shutdown(Protocol::socket::shutdown_both, ignored);
     beast::get_lowest_layer(ws_).close(ignored);
+    const auto last = std::move(alive_);  // may be the last reference: released last
   }
 
   websocket::stream<Protocol::socket> ws_;
-  beast::flat_buffer buffer_;
+  std::string message_;  // the message being read
+  // Beast reads through a dynamic buffer it holds by reference: one per read, over message_.
+  std::optional<asio::dynamic_string_buffer<char, std::char_traits<char>, std::allocator<char>>>
+      message_buffer_;
   std::shared_ptr<WebSocketChannel> channel_;
   const config::WebSocket& settings_;
   std::set<WebSocketSession*>& sessions_;
   asio::steady_timer heartbeat_;
-  Clock::time_point heard_{};   // the last frame from the peer (message or control)
-  Clock::time_point pinged_{};  // the last ping we sent
+  std::string label_;                  // "/path from 1.2.3.4:5678", for log lines
+  std::shared_ptr<Connection> alive_;  // the connection itself, from start() to finish()
+  Clock::time_point heard_{};          // the last frame from the peer (message or control)
+  Clock::time_point pinged_{};         // the last ping we sent
   WebSocketClose closed_by_us_;
   bool open_ = false;
   bool reading_ = false;
+  bool paused_ = false;  // reading waits for the app to take messages
   bool writing_ = false;
   bool pinging_ = false;
   bool closing_ = false;
@@ -202,8 +267,11 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
 
 void start_websocket(Protocol::socket socket, http::request<http::empty_body> request,
                      std::shared_ptr<WebSocketChannel> channel, WebSocketAccept accept,
-                     const config::WebSocket& settings, std::set<WebSocketSession*>& sessions) {
-  std::make_shared<Connection>(std::move(socket), std::move(channel), settings, sessions)
+                     const config::WebSocket& settings, std::set<WebSocketSession*>& sessions,
+                     const std::string& peer) {
+  std::string label = logging::escape_for_log(request.target()) + " from " + peer;
+  std::make_shared<Connection>(std::move(socket), std::move(channel), settings, sessions,
+                               std::move(label))
       ->start(std::move(request), std::move(accept));
 }
 

@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <set>
+#include <string>
 
 namespace hornbeam::worker {
 
@@ -27,10 +28,12 @@ class WebSocketSession {
 };
 
 // Answers the handshake as `accept` says and runs the connection; it registers itself in
-// `sessions` for its lifetime.
+// `sessions` for its lifetime, which lasts until the connection ends (whatever ends it), and
+// `peer` ("address:port") names it in log lines.
 void start_websocket(Protocol::socket socket,
                      boost::beast::http::request<boost::beast::http::empty_body> request,
                      std::shared_ptr<WebSocketChannel> channel, WebSocketAccept accept,
-                     const config::WebSocket& settings, std::set<WebSocketSession*>& sessions);
+                     const config::WebSocket& settings, std::set<WebSocketSession*>& sessions,
+                     const std::string& peer);
 
 }  // namespace hornbeam::worker

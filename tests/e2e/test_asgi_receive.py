@@ -1,0 +1,120 @@
+"""ASGI receive() as apps use it: cancelled (a timeout, a cancelled task, Starlette's
+is_disconnected()), and awaited by several tasks at once. Each test runs against hornbeam and,
+with the same app and client, against Uvicorn: hornbeam must behave as Uvicorn does."""
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import socket
+import time
+
+import pytest
+import requests
+import websockets
+
+from peers import Uvicorn, uvicorn_available, wait_for_file
+
+
+@pytest.fixture(params=["hornbeam", "uvicorn"])
+def serve(request, start_worker):
+    """serve(app) → a running server (hornbeam-worker or Uvicorn) with `url`, `port`, `log`."""
+    servers = []
+
+    def start(app):
+        if request.param == "uvicorn":
+            if not uvicorn_available():
+                pytest.skip("Uvicorn is not installed (python3-uvicorn)")
+            server = Uvicorn(app)
+            servers.append(server)
+            return server
+        return start_worker(app, "-k", "asgi")
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_a_receive_that_timed_out_leaves_the_next_receive_working(serve):
+    server = serve("receive_patterns:app")
+    response = requests.post(server.url + "/timeouts", data=b"hello", timeout=10)
+    assert (response.status_code, response.text) == (200, "5 bytes, 2 timeouts")
+    assert "Traceback" not in server.log
+
+
+def test_a_streamed_upload_survives_random_cancellations_of_receive(serve):
+    server = serve("receive_patterns:app")
+    rng = random.Random(7)
+    pieces = [os.urandom(rng.randrange(1, 96 * 1024)) for _ in range(160)]  # about 7.5 MiB
+    expected = b"".join(pieces)
+
+    def paced():  # with pauses, so that receive() calls have to wait and get cancelled waiting
+        for number, piece in enumerate(pieces):
+            if number % 4 == 0:
+                time.sleep(0.003)
+            yield piece
+
+    for seed in (1, 2):
+        answer = requests.post(f"{server.url}/upload?seed={seed}", data=paced(), timeout=60).json()
+        assert answer["length"] == len(expected)
+        assert answer["sha256"] == hashlib.sha256(expected).hexdigest()
+        assert answer["cancelled"] >= 5  # the cancellations did happen
+    assert "Traceback" not in server.log
+
+
+def test_a_message_given_to_a_receive_cancelled_before_it_returned_goes_to_the_next(serve):
+    server = serve("receive_patterns:app")
+    with server.connect() as connection:
+        connection.sendall(b"POST /cancelled-after-delivery HTTP/1.1\r\nHost: x\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        time.sleep(0.3)  # the app's second receive() waits for this:
+        connection.sendall(b"6\r\nsecond\r\n0\r\n\r\n")
+        status, _, body = connection.read_response()
+    assert status == 200
+    assert json.loads(body) == {"length": 11, "put_back": True}
+
+
+def test_every_waiting_and_later_receive_gets_the_disconnect(serve, tmp_path):
+    server = serve("receive_patterns:app")
+    marker = tmp_path / "marker"
+    with server.connect() as connection:
+        connection.sendall(f"GET /two-waiters?marker={marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        connection.sock.settimeout(10)
+        assert b"waiting" in connection.sock.recv(4096)
+        time.sleep(0.2)  # both tasks are waiting now
+    assert wait_for_file(marker, "\n").strip() == "http.disconnect http.disconnect http.disconnect"
+
+
+def test_starlette_server_sent_events_checking_is_disconnected_stream_on(serve, tmp_path):
+    server = serve("starlette_patterns:app")
+    marker = tmp_path / "marker"
+    with requests.get(f"{server.url}/events?marker={marker}", stream=True, timeout=10) as response:
+        assert response.status_code == 200
+        events = []
+        for line in response.iter_lines():
+            if line.startswith(b"data: "):
+                events.append(line)
+            if len(events) == 10:
+                break
+    assert events == [f"data: event {number}".encode() for number in range(10)]
+    # The client left: the stream stops.
+    ended = wait_for_file(marker, "stream ended after")
+    assert int(ended.split()[3]) >= 10
+    assert "Traceback" not in server.log
+
+
+def test_starlette_websocket_receive_with_a_timeout(serve):
+    server = serve("starlette_patterns:app")
+
+    async def session():
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+            await asyncio.sleep(0.5)  # two receive_text() calls time out meanwhile
+            await ws.send("hello")
+            answer = await ws.recv()
+            assert answer.startswith("hello after ") and int(answer.split()[2]) >= 2, answer
+            await ws.send("bye")
+            assert (await ws.recv()).startswith("bye after")
+
+    asyncio.run(asyncio.wait_for(session(), 20))
+    assert "Traceback" not in server.log
