@@ -94,6 +94,29 @@ def start_worker():
             worker.stop(signal.SIGKILL)
 
 
+@pytest.fixture(params=["hornbeam", "uvicorn"])
+def serve(request, start_worker):
+    """serve(app, *hornbeam_args) → a running server with `url`, `port`, `log` and
+    `connect()`: hornbeam-worker (-k asgi), or Uvicorn on the same app, so that a test shows
+    hornbeam behaves as Uvicorn does. `serve.peer` says which."""
+    from peers import Uvicorn, uvicorn_available
+    servers = []
+
+    def start(app, *args):
+        if request.param == "uvicorn":
+            if not uvicorn_available():
+                pytest.skip("Uvicorn is not installed (python3-uvicorn)")
+            server = Uvicorn(app)
+            servers.append(server)
+            return server
+        return start_worker(app, "-k", "asgi", *args)
+
+    start.peer = request.param
+    yield start
+    for server in servers:
+        server.stop()
+
+
 class Connection:
     """A client socket that keeps bytes read past one response for the next one (pipelining)."""
 

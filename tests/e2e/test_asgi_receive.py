@@ -14,26 +14,7 @@ import pytest
 import requests
 import websockets
 
-from peers import Uvicorn, uvicorn_available, wait_for_file
-
-
-@pytest.fixture(params=["hornbeam", "uvicorn"])
-def serve(request, start_worker):
-    """serve(app) → a running server (hornbeam-worker or Uvicorn) with `url`, `port`, `log`."""
-    servers = []
-
-    def start(app):
-        if request.param == "uvicorn":
-            if not uvicorn_available():
-                pytest.skip("Uvicorn is not installed (python3-uvicorn)")
-            server = Uvicorn(app)
-            servers.append(server)
-            return server
-        return start_worker(app, "-k", "asgi")
-
-    yield start
-    for server in servers:
-        server.stop()
+from peers import wait_for_file
 
 
 def test_a_receive_that_timed_out_leaves_the_next_receive_working(serve):

@@ -4,6 +4,7 @@ the client library hides what is checked (pings, a peer that goes silent), a raw
 import asyncio
 import base64
 import os
+import re
 import signal
 import socket
 import struct
@@ -160,6 +161,7 @@ def test_a_client_close_reaches_the_app_with_the_clients_code(ws_worker, tmp_pat
 
     run(session())
     assert wait_for_file(marker, "disconnect").strip() == "websocket.disconnect 4002"
+    assert "websocket /echo" not in ws_worker.log  # a closing handshake is no event for the log
 
 
 def test_a_dropped_connection_reaches_the_app_as_1006(ws_worker, tmp_path):
@@ -168,6 +170,9 @@ def test_a_dropped_connection_reaches_the_app_as_1006(ws_worker, tmp_path):
     assert head.startswith("HTTP/1.1 101")
     sock.close()
     assert wait_for_file(marker, "disconnect").strip() == "websocket.disconnect 1006"
+    ws_worker.wait_for_log("websocket /echo?marker=")
+    assert re.search(r"\[info\] websocket /echo\?marker=\S+ from 127\.0\.0\.1:\d+: the connection dropped "
+                     r"without a close frame", ws_worker.log), ws_worker.log
 
 
 def test_the_app_pushes_without_the_client_sending(ws_worker, tmp_path):
@@ -196,6 +201,7 @@ def test_the_server_pings_and_closes_a_peer_that_stops_answering(start_worker, t
     wait_for_file(marker, "disconnect", timeout=5)
     assert time.monotonic() - started < 3
     sock.close()
+    worker.wait_for_log("no frame from the peer for websocket.idle_timeout: dropped")
 
 
 def test_a_peer_answering_pings_stays_connected(start_worker):
