@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,13 +22,30 @@ struct HttpHeader {
   std::string value;
 };
 
+// Why a streamed body cannot be read to its end: what RequestBodySource's reads throw.
+class RequestBodyError : public std::runtime_error {
+ public:
+  enum class Cause {
+    client_gone,        // the connection ended mid-body
+    malformed,          // the client's framing is broken (a bad chunk, a forbidden trailer)
+    too_large,          // over limits.max_body_size
+    response_complete,  // the response ended before the app read the rest
+  };
+  RequestBodyError(Cause cause, const std::string& what)
+      : std::runtime_error(what), cause_(cause) {}
+  Cause cause() const { return cause_; }
+
+ private:
+  Cause cause_;
+};
+
 // A request body that is still arriving (large, chunked or behind `Expect: 100-continue`).
 // Read from a context thread, without the GIL: read() waits for the network.
 class RequestBodySource {
  public:
   virtual ~RequestBodySource() = default;
-  // Up to `max` bytes (at least one), or "" at the end of the body. Throws
-  // std::runtime_error when the client went away or the body broke a limit.
+  // Up to `max` bytes (at least one), or "" at the end of the body. Throws RequestBodyError
+  // when the client went away, its body is malformed or broke a limit.
   virtual std::string read(std::size_t max) = 0;
   // The same into `out` (wsgi.input.read(n) fills its bytes object directly): the number of
   // bytes written, 0 at the end of the body.
@@ -40,6 +58,10 @@ class RequestBodySource {
   // Called from the I/O thread whenever bytes arrive, the body ends or reading fails. Set it
   // before the first try_read().
   virtual void set_waker(std::function<void()> waker) = 0;
+  // The body was malformed: the I/O side has answered 400 (or cut a started response) and
+  // logged why. Whatever the app then does (raise, return, answer) is not the app's error:
+  // adapters neither log it nor answer for it.
+  virtual bool malformed() const = 0;
 };
 
 struct HttpRequest {

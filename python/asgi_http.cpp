@@ -228,11 +228,20 @@ PyObject* exchange_send(PyObject* self, PyObject* message) {
   return nullptr;
 }
 
+// The I/O side refused the request's body as malformed: it answered 400 (or cut the
+// response) and logged why. What the app did after its receive() got http.disconnect is not
+// the app's error.
+bool body_refused(const HttpExchange& x) { return x.stream && x.stream->malformed(); }
+
 // The app's coroutine returned.
 PyObject* exchange_app_returned(PyObject* self, PyObject*) {
   HttpExchange& x = exchange_of<HttpExchange>(self);
   if (x.runtime->request_done) x.runtime->request_done();
   if (x.complete) Py_RETURN_NONE;
+  if (body_refused(x)) {
+    mark_complete(x);
+    Py_RETURN_NONE;
+  }
   if (x.sink->client_gone()) {
     x.sink->abort();
   } else if (!x.head_sent) {
@@ -260,6 +269,10 @@ PyObject* exchange_app_failed(PyObject* self, PyObject* text) {
     logging::error_log().info("{} {}: cancelled, the worker is stopping", x.method,
                               logging::escape_for_log(x.target));
     if (!x.complete) x.sink->abort();
+    mark_complete(x);
+    Py_RETURN_NONE;
+  }
+  if (body_refused(x)) {
     mark_complete(x);
     Py_RETURN_NONE;
   }

@@ -22,9 +22,10 @@ shm::StateStore* the_store = nullptr;
 
 // Per module object (one per interpreter), as subinterpreters need.
 struct ModuleState {
-  PyObject* state_full;  // hornbeam.StateFull
-  PyObject* dumps;       // pickle.dumps
-  PyObject* loads;       // pickle.loads
+  PyObject* state_full;        // hornbeam.StateFull
+  PyObject* bad_request_body;  // hornbeam.BadRequestBody
+  PyObject* dumps;             // pickle.dumps
+  PyObject* loads;             // pickle.loads
 };
 
 ModuleState& state_of(PyObject* module) {
@@ -434,11 +435,20 @@ int exec_module(PyObject* module) {
       "The shared state has no room for the value (the store is unchanged). Attributes: "
       "needed, used, capacity, entries (bytes and counts); shared_state.size sets the capacity.",
       PyExc_Exception, nullptr);
-  if (!state.dumps || !state.loads || !state.state_full) return -1;
-  if (PyModule_AddObjectRef(module, "StateFull", state.state_full) != 0) return -1;
-  PyRef names = PyRef::steal(Py_BuildValue("[ssssssssss]", "state_get", "state_set", "state_delete",
-                                           "state_incr", "state_decr", "state_get_multi",
-                                           "state_keys", "state_add", "state_info", "StateFull"));
+  state.bad_request_body = PyErr_NewExceptionWithDoc(
+      "hornbeam.BadRequestBody",
+      "The request's body is malformed (a bad chunk, a forbidden trailer): the client's error. "
+      "The server answers 400 whatever the app does; an OSError, so that `except OSError` code "
+      "written for a client that disconnects keeps working.",
+      PyExc_OSError, nullptr);
+  if (!state.dumps || !state.loads || !state.state_full || !state.bad_request_body) return -1;
+  if (PyModule_AddObjectRef(module, "StateFull", state.state_full) != 0 ||
+      PyModule_AddObjectRef(module, "BadRequestBody", state.bad_request_body) != 0) {
+    return -1;
+  }
+  PyRef names = PyRef::steal(Py_BuildValue(
+      "[sssssssssss]", "state_get", "state_set", "state_delete", "state_incr", "state_decr",
+      "state_get_multi", "state_keys", "state_add", "state_info", "StateFull", "BadRequestBody"));
   return PyModule_AddObjectRef(module, "__all__", names.get());
 }
 
@@ -446,6 +456,7 @@ int traverse_module(PyObject* module, visitproc visit, void* arg) {
   auto* state = static_cast<ModuleState*>(PyModule_GetState(module));
   if (state) {
     Py_VISIT(state->state_full);
+    Py_VISIT(state->bad_request_body);
     Py_VISIT(state->dumps);
     Py_VISIT(state->loads);
   }
@@ -456,6 +467,7 @@ int clear_module(PyObject* module) {
   auto* state = static_cast<ModuleState*>(PyModule_GetState(module));
   if (state) {
     Py_CLEAR(state->state_full);
+    Py_CLEAR(state->bad_request_body);
     Py_CLEAR(state->dumps);
     Py_CLEAR(state->loads);
   }
@@ -517,6 +529,15 @@ PyModuleDef alias_def = {PyModuleDef_HEAD_INIT,
 PyObject* init_alias() { return PyModuleDef_Init(&alias_def); }
 
 }  // namespace
+
+std::nullptr_t raise_bad_request_body(const char* message) {
+  PyRef module = PyRef::steal(PyImport_ImportModule("hornbeam"));
+  PyRef type =
+      module ? PyRef::steal(PyObject_GetAttrString(module.get(), "BadRequestBody")) : PyRef();
+  if (!type) PyErr_Clear();
+  PyErr_SetString(type ? type.get() : PyExc_OSError, message);
+  return nullptr;
+}
 
 void register_state_module(shm::StateStore& store) {
   the_store = &store;

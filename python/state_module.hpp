@@ -5,6 +5,8 @@
 // functions under the Erlang Hornbeam's name. Built in: no file to install or find, and it
 // wins over a `hornbeam` package on sys.path (the process-local one for tests outside).
 
+#include <cstddef>
+
 namespace hornbeam::shm {
 class StateStore;
 }
@@ -13,5 +15,9 @@ namespace hornbeam::python {
 
 // Before the interpreter starts (it registers built-in modules). `store` outlives Python.
 void register_state_module(shm::StateStore& store);
+
+// Raises hornbeam.BadRequestBody (an OSError) with `message`: the request's body is malformed
+// (GIL held). Returns null, for `return raise_bad_request_body(...)`.
+std::nullptr_t raise_bad_request_body(const char* message);
 
 }  // namespace hornbeam::python

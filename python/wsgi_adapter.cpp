@@ -217,6 +217,10 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
   PyRef start_response = make_start_response(start_response_type_.get(), &state);
   PyRef result;
   bool failed = false;
+  // A body the I/O side refused as malformed has its 400 already (or its connection cut):
+  // what the app then did (let hornbeam.BadRequestBody through, or caught it) is not an error
+  // of the app's, and the I/O side logged why.
+  const auto body_refused = [&] { return request.body_stream && request.body_stream->malformed(); };
   try {
     PyRef environ = build_environ(request);
     result = PyRef::steal(
@@ -227,8 +231,11 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
     failed = true;
   }
   if (!result && !failed) {
-    logging::error_log().error("error handling {} {}:\n{}", request.method,
-                               logging::escape_for_log(request.target), take_exception_text());
+    const std::string traceback = take_exception_text();
+    if (!body_refused()) {
+      logging::error_log().error("error handling {} {}:\n{}", request.method,
+                                 logging::escape_for_log(request.target), traceback);
+    }
     failed = true;
   }
 
@@ -255,10 +262,13 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
                   whole_body);
     }
     if (PyErr_Occurred()) {
-      logging::error_log().error("error handling {} {}:\n{}", request.method,
-                                 logging::escape_for_log(request.target), take_exception_text());
+      const std::string traceback = take_exception_text();
+      if (!body_refused()) {
+        logging::error_log().error("error handling {} {}:\n{}", request.method,
+                                   logging::escape_for_log(request.target), traceback);
+      }
       failed = true;
-    } else if (!state.called) {
+    } else if (!state.called && !body_refused()) {
       logging::error_log().error(
           "error handling {} {}: the app returned without calling start_response", request.method,
           logging::escape_for_log(request.target));

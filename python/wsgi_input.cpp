@@ -2,10 +2,12 @@
 
 #include "python/gil.hpp"
 #include "python/heap_type.hpp"
+#include "python/state_module.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 namespace hornbeam::python {
@@ -25,22 +27,32 @@ struct InputObject {
 
 InputState& state_of(PyObject* self) { return *reinterpret_cast<InputObject*>(self)->state; }
 
+// A malformed body is hornbeam.BadRequestBody; a client that left or a broken limit, OSError.
+std::nullptr_t raise_body_error(const RequestBodyError& error) {
+  if (error.cause() == RequestBodyError::Cause::malformed)
+    return raise_bad_request_body(error.what());
+  PyErr_SetString(PyExc_OSError, error.what());
+  return nullptr;
+}
+
 // Reads one more piece into `pending`; false at the end of the body or on error (then with a
 // Python exception set).
 bool fill(InputState& state) {
   if (state.ended) return false;
   std::string piece;
-  std::string error;
+  std::optional<RequestBodyError> error;
   {
     GilRelease unlocked;
     try {
       piece = state.source->read(read_size);
-    } catch (const std::exception& e) {
-      error = e.what();
+    } catch (const RequestBodyError& e) {
+      error = e;
+    } catch (const std::exception& e) {  // never through Python's C frames
+      error.emplace(RequestBodyError::Cause::client_gone, e.what());
     }
   }
-  if (!error.empty()) {
-    PyErr_SetString(PyExc_OSError, error.c_str());
+  if (error) {
+    raise_body_error(*error);
     return false;
   }
   if (piece.empty()) {
@@ -76,7 +88,7 @@ PyObject* read_exactly(InputState& state, Py_ssize_t size) {
   Py_ssize_t filled = std::min<Py_ssize_t>(size, static_cast<Py_ssize_t>(state.pending.size()));
   std::memcpy(out, state.pending.data(), static_cast<std::size_t>(filled));
   state.pending.erase(0, static_cast<std::size_t>(filled));
-  std::string error;
+  std::optional<RequestBodyError> error;
   {
     GilRelease unlocked;
     try {
@@ -86,14 +98,15 @@ PyObject* read_exactly(InputState& state, Py_ssize_t size) {
         if (got == 0) state.ended = true;
         filled += static_cast<Py_ssize_t>(got);
       }
-    } catch (const std::exception& e) {
-      error = e.what();
+    } catch (const RequestBodyError& e) {
+      error = e;
+    } catch (const std::exception& e) {  // never through Python's C frames
+      error.emplace(RequestBodyError::Cause::client_gone, e.what());
     }
   }
-  if (!error.empty()) {
+  if (error) {
     Py_DECREF(bytes);
-    PyErr_SetString(PyExc_OSError, error.c_str());
-    return nullptr;
+    return raise_body_error(*error);
   }
   if (filled < size && _PyBytes_Resize(&bytes, filled) != 0) return nullptr;
   return bytes;

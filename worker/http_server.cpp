@@ -5,6 +5,7 @@
 #include "common/logging.hpp"
 #include "common/wake_batch.hpp"
 #include "worker/access_log.hpp"
+#include "worker/chunked_decoder.hpp"
 #include "worker/request_body_stream.hpp"
 #include "worker/request_head_check.hpp"
 #include "worker/request_target.hpp"
@@ -206,6 +207,7 @@ class Session : public std::enable_shared_from_this<Session> {
     head_parser_.emplace();
     whole_parser_.reset();
     stream_parser_.reset();
+    chunked_.reset();
     stream_.reset();
     const auto& limits = server_.config.limits;
     head_parser_->header_limit(static_cast<std::uint32_t>(head_limit(limits)));
@@ -252,7 +254,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // request) end the watch: they are the next request's. Only on request: for a request
   // answered at once the wait would cost a syscall and a wake-up for nothing.
   void watch_for_disconnect() {
-    if (watching_ || !channel_ || (stream_parser_ && !stream_parser_->is_done())) return;
+    if (watching_ || !channel_ || body_unfinished()) return;
     watching_ = true;
     socket_.async_wait(
         Protocol::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
@@ -288,7 +290,6 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& message = head_parser_->get();
     if (server_.dispatch_websocket && beast::websocket::is_upgrade(message))
       return start_websocket_request();
-    header_fields_ = static_cast<std::size_t>(std::distance(message.begin(), message.end()));
     expect_continue_ =
         message.version() == 11 && beast::iequals(message[http::field::expect], "100-continue");
     const auto length = head_parser_->content_length();
@@ -362,6 +363,13 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.cancel();
     stream_parser_.emplace(std::move(*head_parser_));
     stream_parser_->body_limit(body_limit());
+    if (stream_parser_->chunked()) {
+      const auto& limits = server_.config.limits;
+      chunked_.emplace(ChunkedDecoder::Limits{
+          .max_body_size = limits.max_body_size,
+          .max_trailer_line = static_cast<std::size_t>(limits.max_header_size),
+          .max_trailer_fields = static_cast<std::size_t>(limits.max_headers)});
+    }
     auto weak = weak_from_this();
     stream_ = std::make_shared<RequestBodyStream>(stream_high_water, [weak, this] {
       asio::post(server_.io, [weak, this] {
@@ -386,6 +394,7 @@ class Session : public std::enable_shared_from_this<Session> {
         asio::write(socket_, asio::buffer(continue_line), ignored);
       }
     }
+    if (chunked_) return read_chunked_piece();
     if (stream_parser_->is_done()) return stream_->end();
     stream_reading_ = true;
     piece_.resize(64 * 1024);
@@ -406,27 +415,81 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::size_t produced = piece_.size() - stream_parser_->get().body().size;
     if (ec == http::error::need_buffer) ec = {};
     if (produced) stream_->push(std::string_view(piece_.data(), produced));
-    if (ec) {
-      if (ec == http::error::body_limit) {
-        if (channel_) channel_->set_failure_status(413);
-        logging::error_log().warn("request body larger than limits.max_body_size: reading stopped");
-      }
-      stream_->fail(ec == http::error::body_limit ? "request body larger than limits.max_body_size"
-                                                  : "client disconnected: " + ec.message());
-      return;
+    if (ec == http::error::body_limit) return refuse_large_body();
+    if (ec) {  // a Content-Length body has no framing to break: the client left
+      return stream_->fail(RequestBodyError::Cause::client_gone,
+                           "client disconnected: " + ec.message());
     }
     if (stream_parser_->is_done()) {
-      const auto& fields = stream_parser_->get();
-      std::size_t index = 0;
-      for (const auto& field : fields) {
-        if (index++ >= header_fields_ && is_forbidden_trailer(field.name_string())) {
-          return stream_->fail("forbidden trailer field " + std::string(field.name_string()));
-        }
-      }
       std::string().swap(piece_);  // 64 KiB per connection only while a body streams
       return stream_->end();
     }
     read_body_piece();
+  }
+
+  // A chunked body: decoded by our strict decoder (chunked_decoder.hpp), not Beast's parser.
+  // What is already in buffer_ (sent with the head, or left by the last read) goes first.
+  void read_chunked_piece() {
+    if (buffer_.size() > 0) return decode_chunked();
+    stream_reading_ = true;
+    const std::size_t room = std::min<std::size_t>(64 * 1024, buffer_.max_size());
+    socket_.async_read_some(buffer_.prepare(room),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->stream_reading_ = false;
+                              self->buffer_.commit(n);
+                              if (self->lingering_) return ec ? self->close() : self->drain_input();
+                              if (!self->stream_) return;
+                              if (ec) {
+                                return self->stream_->fail(RequestBodyError::Cause::client_gone,
+                                                           "client disconnected: " + ec.message());
+                              }
+                              self->decode_chunked();
+                            });
+  }
+
+  void decode_chunked() {
+    const std::string_view input(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    piece_.clear();
+    buffer_.consume(chunked_->decode(input, piece_, 64 * 1024));
+    if (!piece_.empty()) stream_->push(piece_);
+    switch (chunked_->outcome()) {
+      case ChunkedDecoder::Outcome::more: return read_body_piece();
+      case ChunkedDecoder::Outcome::done: std::string().swap(piece_); return stream_->end();
+      case ChunkedDecoder::Outcome::too_large: return refuse_large_body();
+      case ChunkedDecoder::Outcome::malformed: return refuse_body(chunked_->why());
+    }
+  }
+
+  // Whether the request's body still has bytes on the wire (streamed, not read to its end).
+  bool body_unfinished() const {
+    if (chunked_) return chunked_->outcome() != ChunkedDecoder::Outcome::done;
+    return stream_parser_ && !stream_parser_->is_done();
+  }
+
+  // Over limits.max_body_size while the app reads: its read fails, and the answer is a 413.
+  void refuse_large_body() {
+    if (channel_) channel_->set_failure_status(413);
+    logging::error_log().warn("request body larger than limits.max_body_size: reading stopped");
+    stream_->fail(RequestBodyError::Cause::too_large,
+                  "request body larger than limits.max_body_size");
+  }
+
+  // The client's body is malformed (a bad chunk, a forbidden trailer): its fault, not the
+  // app's. The app's read fails (hornbeam.BadRequestBody; ASGI: http.disconnect), and the
+  // client gets 400 whatever the app then does; a response already under way is cut instead.
+  void refuse_body(const std::string& why) {
+    // The 400 first: once the stream fails, the app's failure races to answer 500.
+    const bool answered = channel_ && channel_->fail_unstarted(400);
+    stream_->fail(RequestBodyError::Cause::malformed, why);
+    if (answered) {
+      logging::error_log().warn("refused the body of a request from {}:{} with 400: {}",
+                                remote_.first, remote_.second, why);
+      return;  // the 400 is on its way (flush), then the connection closes
+    }
+    logging::error_log().warn(
+        "malformed body from {}:{} after the response had started ({}): the connection was closed",
+        remote_.first, remote_.second, why);
+    close();
   }
 
   // The head did not end within the size limits: a request line without its CRLF within
@@ -444,15 +507,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_body(beast::error_code ec) {
     timer_.cancel();
     if (ec) return refuse(ec);
-    auto message = whole_parser_->release();
-    std::size_t index = 0;
-    for (const auto& field : message) {
-      if (index++ >= header_fields_ && is_forbidden_trailer(field.name_string())) {
-        // Beast appends chunked trailers to the fields; one that would change routing or
-        // framing after the fact is refused.
-        return reject(400, "forbidden trailer field " + std::string(field.name_string()));
-      }
-    }
+    auto message = whole_parser_->release();  // never chunked: those stream
     HttpRequest request = make_request(message);
     request.body = std::move(message.body());
     dispatch(std::move(request), message, message.keep_alive());
@@ -604,8 +659,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto keep = release_app_hold();
     // A body the app did not read to the end is still on the wire: the connection cannot be
     // reused without reading it, and a client that sends gigabytes should not make us read them.
-    const bool body_left = stream_parser_ && !stream_parser_->is_done();
-    if (stream_) stream_->fail("the response is complete");
+    const bool body_left = body_unfinished();
+    if (stream_)
+      stream_->fail(RequestBodyError::Cause::response_complete, "the response is complete");
     if (batch.cut) return close();
     if (body_left || (!batch.keep_alive && batch.status >= 400)) return linger_then_close();
     if (!batch.keep_alive) return close();
@@ -684,7 +740,7 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     socket_.shutdown(Protocol::socket::shutdown_both, ignored);
     socket_.close(ignored);
-    if (stream_) stream_->fail("client disconnected");
+    if (stream_) stream_->fail(RequestBodyError::Cause::client_gone, "client disconnected");
     if (websocket_) websocket_->finish({1006, ""});
     // Released last: this may be the final reference to the session.
     const auto keep = release_app_hold();
@@ -697,6 +753,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::empty_body>> head_parser_;
   std::optional<http::request_parser<http::string_body>> whole_parser_;   // small bodies
   std::optional<http::request_parser<http::buffer_body>> stream_parser_;  // streamed bodies
+  std::optional<ChunkedDecoder> chunked_;  // a chunked body's decoder (the parser has its head)
   std::shared_ptr<RequestBodyStream> stream_;
   std::string piece_;  // where a streamed body piece is read into
   bool stream_reading_ = false;
@@ -712,7 +769,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<HttpHeader> request_headers_;  // only when the access log format prints them
   std::size_t scanned_ = 0;  // bytes of buffer_ already searched for the end of the head
   bool idle_ = false;  // a kept-alive connection waiting for the first byte of its next request
-  std::size_t header_fields_ = 0;   // fields of the head; Beast appends trailers after them
   std::vector<HttpHeader> fields_;  // the head's fields in the order sent
   std::optional<http::request<http::empty_body>> upgrade_request_;  // a WebSocket handshake...
   std::shared_ptr<WebSocketChannel> websocket_;                     // ...the app is deciding on

@@ -26,7 +26,7 @@ std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
   }
   arrived_.wait(lock, [&] { return offset_ < buffer_.size() || ended_ || !error_.empty(); });
   if (offset_ == buffer_.size()) {
-    if (!error_.empty()) throw std::runtime_error(error_);
+    if (!error_.empty()) throw RequestBodyError(cause_, error_);
     return 0;  // ended
   }
   const std::size_t available = buffer_.size() - offset_;
@@ -50,7 +50,7 @@ std::optional<std::string> RequestBodyStream::try_read(std::size_t max) {
   const bool first = !started_;
   started_ = true;
   if (offset_ == buffer_.size()) {
-    if (!error_.empty()) throw std::runtime_error(error_);
+    if (!error_.empty()) throw RequestBodyError(cause_, error_);
     if (ended_) return std::string();
     lock.unlock();
     if (first) wake_io_();  // the app's first read is what starts the reading
@@ -103,6 +103,13 @@ bool RequestBodyStream::app_started_reading() const {
 void RequestBodyStream::push(std::string_view data) {
   {
     std::lock_guard lock(mutex_);
+    // What the reader has taken goes before the buffer grows, or a reader that never quite
+    // catches up (the I/O side pushes again before it has read all) would keep it all: the
+    // move costs no more than what was taken, so the copying stays linear in the body.
+    if (offset_ > 0 && offset_ >= buffer_.size() - offset_) {
+      buffer_.erase(0, offset_);
+      offset_ = 0;
+    }
     buffer_.append(data);
   }
   changed();
@@ -116,12 +123,19 @@ void RequestBodyStream::end() {
   changed();
 }
 
-void RequestBodyStream::fail(const std::string& why) {
+void RequestBodyStream::fail(RequestBodyError::Cause cause, const std::string& why) {
   {
     std::lock_guard lock(mutex_);
-    if (!ended_ && error_.empty()) error_ = why;
+    if (ended_ || !error_.empty()) return;
+    error_ = why;
+    cause_ = cause;
   }
   changed();
+}
+
+bool RequestBodyStream::malformed() const {
+  std::lock_guard lock(mutex_);
+  return !error_.empty() && cause_ == RequestBodyError::Cause::malformed;
 }
 
 }  // namespace hornbeam::worker

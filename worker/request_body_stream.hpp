@@ -29,8 +29,10 @@ class RequestBodyStream final : public RequestBodySource {
   bool wants_more() const;  // the app has started reading and there is room
   bool app_started_reading() const;
   void push(std::string_view data);
-  void end();                         // the body is complete
-  void fail(const std::string& why);  // client gone, limit broken
+  bool malformed() const override;
+  void end();  // the body is complete
+  // The body cannot be read on (the first failure counts; none after the end).
+  void fail(RequestBodyError::Cause cause, const std::string& why);
 
  private:
   const std::size_t high_water_;
@@ -42,6 +44,7 @@ class RequestBodyStream final : public RequestBodySource {
   bool started_ = false;
   bool ended_ = false;
   std::string error_;
+  RequestBodyError::Cause cause_ = RequestBodyError::Cause::client_gone;
   std::function<void()> waker_;  // the event loop's (ASGI)
 
   void changed();  // wakes whoever waits: a blocked read() or the event loop

@@ -74,6 +74,7 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   head += "\r\n";
 
   std::lock_guard lock(mutex_);
+  if (complete_) return;  // answered without the app (a refused body): nothing more goes out
   started_ = true;
   if (framing_.keep_headers) headers_ = std::move(headers);
   // No wake-up for the head alone: PEP 3333 sends it with the first body bytes or the end,
@@ -87,26 +88,26 @@ bool ResponseChannel::write(std::string_view data, bool more_follows) {
   // a response given as one large bytes object frees its context at once, and a generator
   // is held back once `high_water_` bytes wait.
   wait_for_room(lock, [&] { return pending_.size() < high_water_ && !file_; });
-  if (closed_) return false;
+  if (closed_ || complete_) return false;
   return append_body(data, more_follows, lock);
 }
 
 ResponseSink::TryWrite ResponseChannel::try_write(std::string_view data, bool more_follows) {
   std::unique_lock lock(mutex_);
-  if (closed_) return TryWrite::client_gone;
+  if (closed_ || complete_) return TryWrite::client_gone;
   if (pending_.size() >= high_water_ || file_) return TryWrite::no_room;  // write() would wait
   return append_body(data, more_follows, lock) ? TryWrite::written : TryWrite::client_gone;
 }
 
 bool ResponseChannel::write_nowait(std::string_view data) {
   std::unique_lock lock(mutex_);
-  if (closed_) return false;
+  if (closed_ || complete_) return false;
   return append_body(data, false, lock);
 }
 
 bool ResponseChannel::has_room_or_notify() {
   std::lock_guard lock(mutex_);
-  if (closed_ || (pending_.size() < high_water_ && !file_)) return true;
+  if (closed_ || complete_ || (pending_.size() < high_water_ && !file_)) return true;
   wants_room_ = true;
   return false;
 }
@@ -172,7 +173,7 @@ bool ResponseChannel::append_body(std::string_view data, bool more_follows,
 bool ResponseChannel::send_file(UniqueFd file, std::uint64_t offset, std::uint64_t length) {
   std::unique_lock lock(mutex_);
   wait_for_room(lock, [&] { return pending_.empty() && !file_; });
-  if (closed_) return false;
+  if (closed_ || complete_) return false;
   queue_file(std::move(file), offset, length, lock);
   return true;
 }
@@ -180,7 +181,7 @@ bool ResponseChannel::send_file(UniqueFd file, std::uint64_t offset, std::uint64
 // The bytes already waiting go first (take() hands them out before the file).
 bool ResponseChannel::send_file_nowait(UniqueFd file, std::uint64_t offset, std::uint64_t length) {
   std::unique_lock lock(mutex_);
-  if (closed_) return false;
+  if (closed_ || complete_) return false;
   if (file_) throw std::logic_error("send_file_nowait: a file is already queued");
   queue_file(std::move(file), offset, length, lock);
   return true;
@@ -255,6 +256,7 @@ void ResponseChannel::fail(int status) {
   }
   const std::string response = error_response(status);
   std::unique_lock lock(mutex_);
+  if (complete_) return;  // answered already (a refused body, a timed-out app)
   end_with(response, status, lock);
 }
 

@@ -74,9 +74,10 @@ class ResponseChannel final : public ResponseSink {
   // From the I/O thread: the status fail() sends instead of the adapter's (413 when the body
   // broke max_body_size while the app was reading it).
   void set_failure_status(int status);
-  // From the I/O thread, when the worker is replaced because the app is stuck: answers
-  // `status` (504) if the app has not started its response; false otherwise (then the caller
-  // can only cut the connection).
+  // From the I/O thread, answering for the app (504: the app is stuck; 400: its request's body
+  // is malformed): answers `status` if the app has not started its response, and from then on
+  // the app's writes go nowhere (they return false, as for a client that is gone). False when
+  // the response had started (then the caller can only cut the connection).
   bool fail_unstarted(int status);
   // The client is gone (or the worker is stopping): writers stop waiting and get false.
   void close();

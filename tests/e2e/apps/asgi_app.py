@@ -89,6 +89,16 @@ async def echo(scope, receive, send):
                                          "sha": __import__("hashlib").sha256(body).hexdigest()}).encode())
 
 
+async def body_or_disconnect(scope, receive, send):
+    """Reads the body; answers 200 with what the last receive() gave (a malformed body must
+    still get 400 from the server)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body"):
+            break
+    await respond(send, body=message["type"].encode())
+
+
 async def count(scope, receive, send):
     """Counts the body's bytes without keeping them (memory stays flat however large it is)."""
     total = 0
@@ -267,6 +277,7 @@ ROUTES = {
     "/pathsend": pathsend,
     "/big": big,
     "/state": state,
+    "/body-or-disconnect": body_or_disconnect,
     "/state-as-dict": state_as_dict,
 }
 

@@ -290,3 +290,27 @@ def terminates_a_child(environ, start_response):
     body = str(code).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def catches_body_error(environ, start_response):
+    """Reads the body and catches what the read raises; writes its class, and whether it is the
+    hornbeam.BadRequestBody OSError, to the file named by the query, then answers 200 (the
+    server must still answer 400 to a malformed body)."""
+    import hornbeam
+    try:
+        read_all(environ["wsgi.input"])
+        caught = "nothing"
+    except OSError as error:
+        caught = f"{type(error).__name__} {isinstance(error, hornbeam.BadRequestBody)}"
+    with open(environ["QUERY_STRING"], "w") as marker:
+        marker.write(caught)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [caught.encode()]
+
+
+def streams_then_reads_body(environ, start_response):
+    """Starts its response, then reads the body: a malformed body can only cut it."""
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"started\n")
+    read_all(environ["wsgi.input"])
+    return [b"never\n"]

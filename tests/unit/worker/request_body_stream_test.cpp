@@ -62,7 +62,7 @@ TEST(RequestBodyStream, AFailureReachesTheWaitingReader) {
   RequestBodyStream stream(1024, [] {});
   std::thread failer([&] {
     while (!stream.app_started_reading()) std::this_thread::yield();
-    stream.fail("client disconnected");
+    stream.fail(RequestBodyError::Cause::client_gone, "client disconnected");
   });
   EXPECT_THROW(stream.read(10), std::runtime_error);
   failer.join();
@@ -96,8 +96,23 @@ TEST(RequestBodyStream, TryReadNeverWaitsAndTheWakerSaysWhenToTryAgain) {
 
 TEST(RequestBodyStream, TryReadThrowsOnFailure) {
   RequestBodyStream stream(1 << 20, [] {});
-  stream.fail("client disconnected");
+  stream.fail(RequestBodyError::Cause::client_gone, "client disconnected");
   EXPECT_THROW(stream.try_read(100), std::runtime_error);
+}
+
+TEST(RequestBodyStream, TheFirstFailureNamesItsCause) {
+  RequestBodyStream stream(1 << 20, [] {});
+  EXPECT_FALSE(stream.malformed());
+  stream.fail(RequestBodyError::Cause::malformed, "bad chunk");
+  stream.fail(RequestBodyError::Cause::response_complete, "the response is complete");
+  EXPECT_TRUE(stream.malformed());
+  try {
+    stream.try_read(100);
+    FAIL() << "no exception";
+  } catch (const RequestBodyError& error) {
+    EXPECT_EQ(error.cause(), RequestBodyError::Cause::malformed);
+    EXPECT_STREQ(error.what(), "bad chunk");
+  }
 }
 
 }  // namespace
