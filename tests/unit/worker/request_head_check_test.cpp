@@ -89,6 +89,17 @@ TEST(RequestHeadCheck, FieldSizeCountsTheCrlfLikeGunicorn) {
   EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: 123456\r\n\r\n", limits), 431);
 }
 
+TEST(RequestHeadCheck, TransferCodingsAreTokens) {
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 0);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: identit{, chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip;q=1, chunked\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: \"chunked\"\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n"), 400);  // empty: not none
+  EXPECT_EQ(
+      status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding:\r\n\r\n"),
+      400);
+}
+
 TEST(RequestHeadCheck, FieldSyntax) {
   EXPECT_EQ(status_of("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"), 400);  // obs-fold
   EXPECT_EQ(status_of("GET / HTTP/1.1\r\n: v\r\n\r\n"), 400);         // empty name
