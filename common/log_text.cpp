@@ -45,6 +45,13 @@ bool is_unsafe_control(unsigned char byte) {
   return (byte < 0x20 && byte != '\n' && byte != '\t') || byte == 0x7f;
 }
 
+// U+0080 to U+009F, the C1 controls: some terminals take U+009B as CSI, the start of an
+// escape sequence, as they take ESC [.
+bool is_c1_control(std::string_view text, std::size_t at, std::size_t length) {
+  return length == 2 && static_cast<unsigned char>(text[at]) == 0xc2 &&
+         static_cast<unsigned char>(text[at + 1]) <= 0x9f;
+}
+
 }  // namespace
 
 std::string escape_for_log(std::string_view text) {
@@ -73,7 +80,7 @@ bool is_clean_log_text(std::string_view text) {
       continue;
     }
     const auto length = utf8_sequence_length(text, at);
-    if (length == 0) return false;
+    if (length == 0 || is_c1_control(text, at, length)) return false;
     at += length;
   }
   return true;
@@ -88,6 +95,10 @@ std::string sanitize_log_text(std::string_view text) {
     if (length == 0 || (length == 1 && is_unsafe_control(byte))) {
       append_hex(out, byte);
       ++at;
+    } else if (is_c1_control(text, at, length)) {
+      append_hex(out, byte);
+      append_hex(out, static_cast<unsigned char>(text[at + 1]));
+      at += 2;
     } else {
       out.append(text.substr(at, length));
       at += length;

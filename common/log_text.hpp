@@ -14,8 +14,8 @@ namespace hornbeam::logging {
 std::string escape_for_log(std::string_view text);
 
 // For a whole message: valid UTF-8 stays (tracebacks name files and values in any script), and
-// so do newlines and tabs (tracebacks span lines); every other control character, and each byte
-// of an invalid UTF-8 sequence, becomes \xNN.
+// so do newlines and tabs (tracebacks span lines); every other control character (C1's U+0080
+// to U+009F included), and each byte of an invalid UTF-8 sequence, becomes \xNN.
 std::string sanitize_log_text(std::string_view text);
 
 // Whether sanitize_log_text would change nothing (the common case, checked without copying).

@@ -3,6 +3,7 @@ escapes, JSON logs are valid JSON, and request bytes show as \\xNN (as in the ac
 
 import json
 import re
+import socket
 import time
 
 import pytest
@@ -67,5 +68,46 @@ def test_json_lines_stay_json_for_hostile_requests(tmp_path):
         wait_for_bytes(log, b"invalid header field name")
         messages = [json.loads(line)["message"] for line in log.read_bytes().decode("utf-8").splitlines()]
         assert any("error handling GET /\\xff\\xc3" in message for message in messages), messages
+    finally:
+        worker.stop()
+
+
+def hostile_requests():
+    """The request corpus' invalid cases, and requests made of the bytes logs choke on."""
+    import base64
+    from test_corpus import CORPUS
+    cases = [base64.b64decode(json.loads(path.read_text())["raw_base64"]) for path in sorted(CORPUS.glob("invalid/*.json"))]
+    assert cases, f"no request corpus at {CORPUS}"
+    for bad in (b"\xff\xfe", b"\x1b[2J", b"\xc0\xaf", b"\xed\xa0\x80", b"\r", b"\x00", b"\x7f", b"\x9b", b"\xc2\x9b"):
+        cases += [b"GET /" + bad + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                  b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a" + bad + b"b\r\n\r\n",
+                  b"GET / HTTP/1.1\r\nX" + bad + b": 1\r\n\r\n",
+                  b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;" + bad + b"\r\nhello\r\n0\r\n\r\n",
+                  b"G" + bad + b"T / HTTP/1.1\r\n\r\n"]
+    return cases
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_every_line_stays_valid_for_the_corpus_of_hostile_requests(tmp_path, log_format):
+    worker, log = start_logging_to_file(tmp_path, "echo:upload_digest", "--logging-format", log_format)
+    try:
+        for raw in hostile_requests():
+            with worker.connect() as connection:
+                connection.sendall(raw)
+                connection.sock.shutdown(socket.SHUT_WR)
+                connection.settimeout(5)
+                try:
+                    while connection.sock.recv(65536):
+                        pass
+                except (ConnectionResetError, TimeoutError):
+                    pass
+        worker.stop()
+        lines = log.read_bytes().split(b"\n")
+        assert sum(b"refused" in line for line in lines) > 50  # the requests were refused and logged
+        for line in filter(None, lines):
+            text = line.decode("utf-8")  # raises on invalid UTF-8
+            assert not any(c in text for c in "\x1b\r\x00\x7f\x9b"), text
+            if log_format == "json":
+                json.loads(text)
     finally:
         worker.stop()

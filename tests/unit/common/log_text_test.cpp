@@ -32,7 +32,12 @@ TEST(SanitizeLogText, EscapesInvalidUtf8AndControls) {
                               "x"),
             R"(\xe2\x82x)");  // the bad byte alone goes
   EXPECT_EQ(sanitize_log_text(std::string("nul\0", 4)), R"(nul\x00)");
-  for (const char* bad : {"a\xff", "\x1b", "\xc3", "\x7f"}) EXPECT_FALSE(is_clean_log_text(bad));
+  EXPECT_EQ(sanitize_log_text("csi \xc2\x9b"
+                              "2J, nbsp \xc2\xa0"),
+            "csi \\xc2\\x9b"
+            "2J, nbsp \xc2\xa0");
+  for (const char* bad : {"a\xff", "\x1b", "\xc3", "\x7f", "\xc2\x9b"})
+    EXPECT_FALSE(is_clean_log_text(bad));
 }
 
 }  // namespace
