@@ -8,18 +8,8 @@ import asyncio
 import hashlib
 import json
 import random
-from urllib.parse import parse_qs
 
-
-def query(scope):
-    return {key: values[-1] for key, values in parse_qs(scope["query_string"].decode()).items()}
-
-
-def mark(scope, text):
-    path = query(scope).get("marker")
-    if path:
-        with open(path, "a") as marker:
-            marker.write(text + "\n")
+from scope_markers import complete_lifespan, mark, query
 
 
 async def respond(send, body, status=200):
@@ -152,11 +142,7 @@ ROUTES = {
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        return await complete_lifespan(receive, send)
     route = ROUTES.get(scope["path"])
     if route is None:
         return await respond(send, b"no such route\n", 404)

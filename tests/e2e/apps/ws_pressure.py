@@ -6,18 +6,8 @@ Every route appends how the connection ended for the app ("disconnect CODE REASO
 named by the `marker` query parameter."""
 
 import asyncio
-from urllib.parse import parse_qs
 
-
-def query(scope):
-    return {key: values[-1] for key, values in parse_qs(scope["query_string"].decode()).items()}
-
-
-def mark(scope, text):
-    path = query(scope).get("marker")
-    if path:
-        with open(path, "a") as marker:
-            marker.write(text + "\n")
+from scope_markers import complete_lifespan, mark, query
 
 
 def ended(scope, message):
@@ -75,11 +65,7 @@ ROUTES = {"/echo": echo, "/sleepy": sleepy, "/flood": flood}
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        return await complete_lifespan(receive, send)
     assert scope["type"] == "websocket"
     assert (await receive())["type"] == "websocket.connect"
     await send({"type": "websocket.accept"})
