@@ -1,8 +1,7 @@
 #include "config/checks.hpp"
 
+#include "common/address_set.hpp"
 #include "common/bind_address.hpp"
-
-#include <arpa/inet.h>
 
 #include <cctype>
 #include <string>
@@ -33,14 +32,6 @@ bool is_app_spec(std::string_view value) {
   return colon == std::string_view::npos || is_dotted_identifier(value.substr(colon + 1));
 }
 
-bool is_ip_or_star(std::string_view value) {
-  if (value == "*") return true;
-  const std::string text(value);
-  unsigned char buffer[16];
-  return inet_pton(AF_INET, text.c_str(), buffer) == 1 ||
-         inet_pton(AF_INET6, text.c_str(), buffer) == 1;
-}
-
 }  // namespace
 
 const TextCheck app_spec{is_app_spec,
@@ -60,6 +51,7 @@ const TextCheck mount_prefix{
     },
     "a path prefix that starts with `/` and does not end with `/` (e.g. `/api`)"};
 
-const TextCheck forwarded_ip{is_ip_or_star, "an IP address or `*`"};
+const TextCheck forwarded_ip{AddressSet::is_valid_entry,
+                             "an IP address, a CIDR range such as `10.0.0.0/8`, or `*`"};
 
 }  // namespace hornbeam::config

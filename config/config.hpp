@@ -86,7 +86,7 @@ struct Config {
   std::string loop = "auto";
   SharedState shared_state;
   Logging logging;
-  std::vector<std::string> forwarded_allow_ips = {"127.0.0.1"};
+  std::vector<std::string> forwarded_allow_ips = {"127.0.0.1", "::1"};
   std::string user;
   std::string group;
   std::int64_t umask = 022;

@@ -109,7 +109,9 @@ const Setting table[] = {
      TextField{at<&Config::logging, &Logging::error_log>, nullptr, true}},
     {"logging.access_log_format", "Access line in Gunicorn's atoms (`%(h)s %(r)s %(s)s` ...).",
      TextField{at<&Config::logging, &Logging::access_log_format>}},
-    {"forwarded_allow_ips", "Proxies whose X-Forwarded-* headers are trusted (`*` = all).",
+    {"forwarded_allow_ips",
+     "Proxies whose Forwarded and X-Forwarded-* headers give the client's address, scheme, host "
+     "and port: addresses, CIDR ranges, `*` for all (unix-socket peers are trusted).",
      ListField{at<&Config::forwarded_allow_ips>, &forwarded_ip}},
     {"user", "Switch to this user after binding (name or uid).", TextField{at<&Config::user>}},
     {"group", "Switch to this group after binding (name or gid).", TextField{at<&Config::group>}},

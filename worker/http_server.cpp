@@ -6,6 +6,7 @@
 #include "common/wake_batch.hpp"
 #include "worker/access_log.hpp"
 #include "worker/chunked_decoder.hpp"
+#include "worker/proxy_headers.hpp"
 #include "worker/request_body_stream.hpp"
 #include "worker/request_head_check.hpp"
 #include "worker/request_target.hpp"
@@ -138,6 +139,7 @@ struct ServerState {
   bool draining = false;
   std::uint64_t requests_since_trim = 0;
   AccessLogFormat access_format{config.logging.access_log_format};
+  AddressSet trusted_proxies{config.forwarded_allow_ips};
   bool access_json = config.logging.format == "json";
 };
 
@@ -176,6 +178,8 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     remote_ = endpoint_address(socket_.remote_endpoint(ignored));
     local_ = endpoint_address(socket_.local_endpoint(ignored));
+    // A unix-socket peer is trusted, as Gunicorn does: only a local proxy can reach it.
+    peer_trusted_ = remote_.first.empty() || server_.trusted_proxies.contains(remote_.first);
     read_head(true);
   }
 
@@ -282,6 +286,13 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     fields_ = head_fields(head);
     drop_underscore_fields();
+    origin_ = RequestOrigin{remote_.first, remote_.second, "http", local_.first, local_.second};
+    if (peer_trusted_) {
+      if (const auto verdict = apply_proxy_headers(fields_, origin_, server_.trusted_proxies);
+          !verdict.ok) {
+        return reject(400, verdict.reason);
+      }
+    }
     beast::error_code parse_error;
     buffer_.consume(head_parser_->put(asio::buffer(buffer_.data().data(), head_size), parse_error));
     if (parse_error || !head_parser_->is_header_done()) {
@@ -334,8 +345,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (auto self = weak.lock()) upgrade();
       });
     });
-    HttpRequest request = make_request(*upgrade_request_);
-    request.url_scheme = "ws";
+    HttpRequest request = make_request(*upgrade_request_);  // its scheme: ws or wss, from http(s)
     dispatch(std::move(request), *upgrade_request_, false);
   }
 
@@ -521,10 +531,11 @@ class Session : public std::enable_shared_from_this<Session> {
     split_target(message.target(), message.method() == http::verb::connect, request);
     request.version = message.version();
     request.headers = std::move(fields_);
-    request.remote_addr = remote_.first;
-    request.remote_port = remote_.second;
-    request.server_name = local_.first;
-    request.server_port = local_.second;
+    request.remote_addr = origin_.client_addr;
+    request.remote_port = origin_.client_port;
+    request.server_name = origin_.server_name;
+    request.server_port = origin_.server_port;
+    request.url_scheme = origin_.scheme;
     return request;
   }
 
@@ -763,6 +774,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Session> in_flight_;
   std::pair<std::string, std::uint16_t> remote_;  // the client's address and port
   std::pair<std::string, std::uint16_t> local_;
+  bool peer_trusted_ = false;  // in forwarded_allow_ips: its proxy headers are believed
+  RequestOrigin origin_;       // the request's client, scheme and server, proxies considered
   AccessEntry access_;
   bool access_pending_ = false;  // a dispatched request whose line is still to be written
   std::chrono::steady_clock::time_point access_started_;

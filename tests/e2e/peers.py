@@ -1,6 +1,8 @@
-"""The peers hornbeam must behave like, run on the same test apps: Uvicorn (Debian's
-python3-uvicorn) on a socket the test binds, so that no port is guessed."""
+"""Real components the end-to-end tests run beside hornbeam: Uvicorn (Debian's
+python3-uvicorn), the peer it must behave like on the same test apps, on a socket the test
+binds so that no port is guessed; and nginx (nginx-light) as a reverse proxy in front of it."""
 
+import os
 import re
 import signal
 import socket
@@ -78,3 +80,63 @@ def wait_for_file(path, text, timeout=10, count=1):
         time.sleep(0.02)
     raise AssertionError(f"{text!r} not {count} time(s) in {path}: "
                          f"{path.read_text() if path.exists() else '(missing)'}")
+
+
+class Nginx:
+    """Debian's nginx on loopback in front of `upstream_port`, with `locations` (nginx
+    directives for `location /`); stopped by stop(). Runs as root or as this user."""
+
+    def __init__(self, tmp_path, upstream_port, locations):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        self.port = listener.getsockname()[1]
+        listener.close()
+        prefix = tmp_path / "nginx"
+        (prefix / "logs").mkdir(parents=True, exist_ok=True)
+        self.config = prefix / "nginx.conf"
+        self.config.write_text(f"""
+daemon off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {prefix}/body;
+  proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fastcgi;
+  uwsgi_temp_path {prefix}/uwsgi;
+  scgi_temp_path {prefix}/scgi;
+  server {{
+    listen 127.0.0.1:{self.port};
+    location / {{
+      proxy_pass http://127.0.0.1:{upstream_port};
+      proxy_http_version 1.1;
+      {locations}
+    }}
+  }}
+}}
+""")
+        user = ["-g", "user root;"] if os.geteuid() == 0 else []
+        self.process = subprocess.Popen(["/usr/sbin/nginx", "-p", str(prefix), "-c", str(self.config), *user],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise AssertionError("nginx did not start: " + self.process.stderr.read())
+                time.sleep(0.05)
+        raise AssertionError("nginx did not start listening")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)  # graceful: its workers go with it
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -23,6 +23,7 @@ EQUIVALENT = {
     "limit_request_line": "--limits-max-request-line",
     "limit_request_field_size": "--limits-max-header-size",
     "limit_request_fields": "--limits-max-headers",
+    "forwarded_allow_ips": "--forwarded-allow-ips",
 }
 WHY_NOT = {
     "proxy_protocol": "hornbeam has no PROXY protocol setting",
@@ -31,7 +32,6 @@ WHY_NOT = {
     "permit_unconventional_http_method": "hornbeam has no setting for unconventional methods",
     "casefold_http_method": "hornbeam has no method case-folding setting",
     "header_map": "hornbeam always drops headers with `_` (no header_map setting)",
-    "forwarded_allow_ips": "X-Forwarded-* scheme handling is not implemented yet",
 }
 
 
