@@ -87,6 +87,8 @@ struct Config {
   SharedState shared_state;
   Logging logging;
   std::vector<std::string> forwarded_allow_ips = {"127.0.0.1", "::1"};
+  std::string proxy_protocol = "off";
+  std::vector<std::string> proxy_allow_ips = {"127.0.0.1", "::1"};
   std::string user;
   std::string group;
   std::int64_t umask = 022;

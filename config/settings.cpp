@@ -26,6 +26,7 @@ constexpr std::array lifespan_modes = {"auto"sv, "on"sv, "off"sv};
 constexpr std::array loops = {"auto"sv, "asyncio"sv, "uvloop"sv};
 constexpr std::array log_levels = {"debug"sv, "info"sv, "warning"sv, "error"sv, "critical"sv};
 constexpr std::array log_formats = {"text"sv, "json"sv};
+constexpr std::array proxy_protocols = {"off"sv, "v1"sv, "v2"sv};
 
 constexpr std::uint64_t no_size_limit = std::numeric_limits<std::uint64_t>::max();
 constexpr Duration one_day = 24h;
@@ -113,6 +114,14 @@ const Setting table[] = {
      "Proxies whose Forwarded and X-Forwarded-* headers give the client's address, scheme, host "
      "and port: addresses, CIDR ranges, `*` for all (unix-socket peers are trusted).",
      ListField{at<&Config::forwarded_allow_ips>, &forwarded_ip}},
+    {"proxy_protocol",
+     "`v1` or `v2`: peers in `proxy_allow_ips` (HAProxy, a load balancer) begin each connection "
+     "with a PROXY protocol header giving the client's address; `off`: none do.",
+     ChoiceField{at<&Config::proxy_protocol>, proxy_protocols}},
+    {"proxy_allow_ips",
+     "Peers that send the PROXY protocol header (addresses, CIDR ranges, `*`); a header from any "
+     "other peer closes its connection.",
+     ListField{at<&Config::proxy_allow_ips>, &forwarded_ip}},
     {"user", "Switch to this user after binding (name or uid).", TextField{at<&Config::user>}},
     {"group", "Switch to this group after binding (name or gid).", TextField{at<&Config::group>}},
     {"umask", "File mode mask for unix sockets and files the server creates.",

@@ -58,6 +58,14 @@ OWN_WEBSOCKET = [  # first byte: 1 = permessage-deflate negotiated
     b"\x01" + ws_frame(1, bytes.fromhex("ca48cdc9c90700"), rsv1=True),  # "hello", deflated
 ]
 
+OWN_PROXY = [  # first byte: 0 = v1, 1 = v2
+    b"\x00PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nGET / HTTP/1.1\r\n\r\n",
+    b"\x00PROXY TCP6 2001:db8::1 ::1 1 2\r\n",
+    b"\x00PROXY UNKNOWN\r\n",
+    b"\x01\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\xc0\x00\x02\x01\xc6\x33\x64\x02\xdc\x04\x01\xbb",
+    b"\x01\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00",
+]
+
 OWN_STATE = [bytes(range(256)), b"\x00\x01\x00abc\x04\x01\x00" * 20, b"\x03\x05\x00\x07" * 50]
 
 
@@ -86,6 +94,8 @@ def main(out):
         write(out / "websocket_frames_fuzzer", frames)
     for config in sorted(ROOT.glob("examples/*/*.yaml")):
         write(out / "config_fuzzer", config.read_bytes() + b"\0HORNBEAM_WORKERS=3\0--timeout\x005s")
+    for header in OWN_PROXY:
+        write(out / "proxy_header_fuzzer", header)
     for state in OWN_STATE:
         write(out / "state_store_fuzzer", state)
 

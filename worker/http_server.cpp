@@ -7,6 +7,7 @@
 #include "worker/access_log.hpp"
 #include "worker/chunked_decoder.hpp"
 #include "worker/proxy_headers.hpp"
+#include "worker/proxy_protocol.hpp"
 #include "worker/request_body_stream.hpp"
 #include "worker/request_head_check.hpp"
 #include "worker/request_target.hpp"
@@ -140,6 +141,10 @@ struct ServerState {
   std::uint64_t requests_since_trim = 0;
   AccessLogFormat access_format{config.logging.access_log_format};
   AddressSet trusted_proxies{config.forwarded_allow_ips};
+  ProxyProtocol proxy_protocol = config.proxy_protocol == "v1"   ? ProxyProtocol::v1
+                                 : config.proxy_protocol == "v2" ? ProxyProtocol::v2
+                                                                 : ProxyProtocol::off;
+  AddressSet proxy_peers{config.proxy_allow_ips};
   bool access_json = config.logging.format == "json";
 };
 
@@ -178,8 +183,11 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     remote_ = endpoint_address(socket_.remote_endpoint(ignored));
     local_ = endpoint_address(socket_.local_endpoint(ignored));
-    // A unix-socket peer is trusted, as Gunicorn does: only a local proxy can reach it.
-    peer_trusted_ = remote_.first.empty() || server_.trusted_proxies.contains(remote_.first);
+    trust_peer();
+    if (server_.proxy_protocol != ProxyProtocol::off) {
+      arm_timer(server_.config.limits.header_timeout);
+      return read_proxy_header();
+    }
     read_head(true);
   }
 
@@ -206,6 +214,51 @@ class Session : public std::enable_shared_from_this<Session> {
   void cut() { close(); }
 
  private:
+  // Whether the client's forwarding headers are believed (forwarded_allow_ips). A unix-socket
+  // peer is trusted, as Gunicorn does: only a local proxy can reach it.
+  void trust_peer() {
+    peer_trusted_ = remote_.first.empty() || server_.trusted_proxies.contains(remote_.first);
+  }
+
+  // proxy_protocol: a peer in proxy_allow_ips begins with a PROXY header naming the client;
+  // any other peer must not send one (it could name anyone), and is served as it is.
+  void read_proxy_header() {
+    const std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    const auto header = parse_proxy_header(seen, server_.proxy_protocol);
+    const bool from_proxy = remote_.first.empty() || server_.proxy_peers.contains(remote_.first);
+    const auto drop = [&](const std::string& why) {
+      logging::error_log().warn("closed the connection from {}:{}: {}", remote_.first,
+                                remote_.second, why);
+      close();
+    };
+    switch (header.status) {
+      case ProxyHeader::Status::more: {
+        if (buffer_.size() >= buffer_.max_size()) return drop("no end to its PROXY header");
+        const std::size_t room = std::min<std::size_t>(512, buffer_.max_size() - buffer_.size());
+        socket_.async_read_some(buffer_.prepare(room),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                  self->buffer_.commit(n);
+                                  if (ec) return self->close();
+                                  self->read_proxy_header();
+                                });
+        return;
+      }
+      case ProxyHeader::Status::malformed: return drop(header.why);
+      case ProxyHeader::Status::absent:
+        if (from_proxy) return drop("no PROXY protocol header, and the peer is in proxy_allow_ips");
+        return read_head(true);
+      case ProxyHeader::Status::complete:
+        if (!from_proxy) return drop("a PROXY protocol header from a peer not in proxy_allow_ips");
+        buffer_.consume(header.size);
+        if (!header.source_addr.empty()) {  // else a health check: the proxy is the client
+          remote_ = {header.source_addr, header.source_port};
+          local_ = {header.destination_addr, header.destination_port};
+          trust_peer();
+        }
+        return read_head(true);
+    }
+  }
+
   void read_head(bool first) {
     busy_ = false;
     head_parser_.emplace();

@@ -100,3 +100,65 @@ def test_contradictory_scheme_headers_from_a_trusted_proxy_are_400(start_worker)
     status, _ = get(worker.port, b"/", b"X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n")
     assert status == 400
     worker.wait_for_log("contradictory X-Forwarded-Proto, -Ssl and -Protocol headers")
+
+
+def exchange_raw(port, raw, source=CLIENT):
+    """What the server answers `raw` with, read to the close: (status or None, everything)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as sock:
+        sock.sendall(raw)
+        received = b""
+        try:
+            while data := sock.recv(65536):
+                received += data
+        except ConnectionResetError:
+            pass
+    return (int(received.split()[1]) if received.startswith(b"HTTP/") else None), received
+
+
+def environ_of(received):
+    return json.loads(received.partition(b"\r\n\r\n")[2])
+
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
+
+
+def test_proxy_protocol_v1_from_an_allowed_proxy_gives_the_client(start_worker):
+    worker = start_worker("echo:environ_json", "--proxy-protocol", "v1", "--proxy-allow-ips", "127.0.0.1")
+    header = b"PROXY TCP4 203.0.113.5 192.0.2.1 51234 443\r\n"
+    status, received = exchange_raw(worker.port, header + REQUEST, source="127.0.0.1")
+    environ = environ_of(received)
+    # The client, untrusted for forwarding headers, cannot pass for 6.6.6.6 either.
+    assert (status, environ["REMOTE_ADDR"], environ["REMOTE_PORT"]) == (200, "203.0.113.5", "51234")
+    # Keep-alive: the header names the client of every request on the connection.
+    with Connection(socket.create_connection(("127.0.0.1", worker.port), timeout=10)) as connection:
+        connection.sendall(header + b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert [environ_of(b"\r\n\r\n" + connection.read_response()[2])["REMOTE_ADDR"] for _ in range(2)] == \
+            ["203.0.113.5", "203.0.113.5"]
+
+
+def test_proxy_protocol_v2(start_worker):
+    worker = start_worker("echo:environ_json", "--proxy-protocol", "v2")
+    addresses = socket.inet_pton(socket.AF_INET6, "2001:db8::5") + socket.inet_pton(socket.AF_INET6, "::1") \
+        + (4711).to_bytes(2, "big") + (443).to_bytes(2, "big")
+    header = b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x21]) + len(addresses).to_bytes(2, "big") + addresses
+    status, received = exchange_raw(worker.port, header + REQUEST, source="127.0.0.1")
+    environ = environ_of(received)
+    assert (status, environ["REMOTE_ADDR"], environ["REMOTE_PORT"]) == (200, "2001:db8::5", "4711")
+
+
+@pytest.mark.parametrize("source,raw,why", [
+    ("127.0.0.1", REQUEST, "no PROXY protocol header, and the peer is in proxy_allow_ips"),
+    (CLIENT, b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n" + REQUEST, "a PROXY protocol header from a peer not in proxy_allow_ips"),
+    ("127.0.0.1", b"PROXY TCP4 1.2.3.4 oops 1 2\r\n" + REQUEST, "PROXY v1 line with a bad address or port"),
+], ids=["missing", "untrusted", "malformed"])
+def test_proxy_protocol_refusals_close_with_a_log_line(start_worker, source, raw, why):
+    worker = start_worker("echo:environ_json", "--proxy-protocol", "v1", "--proxy-allow-ips", "127.0.0.1")
+    assert exchange_raw(worker.port, raw, source=source) == (None, b"")
+    worker.wait_for_log(f"closed the connection from {source}:")
+    worker.wait_for_log(why)
+
+
+def test_a_direct_client_is_served_as_it_is_when_proxy_protocol_is_on(start_worker):
+    worker = start_worker("echo:environ_json", "--proxy-protocol", "v1", "--proxy-allow-ips", "127.0.0.1")
+    status, received = exchange_raw(worker.port, REQUEST, source=CLIENT)
+    assert (status, environ_of(received)["REMOTE_ADDR"]) == (200, CLIENT)

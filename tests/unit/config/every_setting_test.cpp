@@ -58,6 +58,8 @@ const std::map<std::string, Sample>& samples() {
       {"websocket.compress", {"true", "true"}},
       {"loop", {"asyncio", "asyncio"}},
       {"shared_state.size", {"16MiB", "16MiB"}},
+      {"proxy_protocol", {"v2", "v2"}},
+      {"proxy_allow_ips", {"10.0.0.0/8,::1", "10.0.0.0/8,::1", "['10.0.0.0/8', '::1']"}},
       {"logging.level", {"debug", "debug"}},
       {"logging.format", {"json", "json"}},
       {"logging.access_log", {"/var/log/access.log", "/var/log/access.log"}},
