@@ -9,6 +9,7 @@ import signal
 import socket
 import struct
 import time
+import zlib
 
 import pytest
 import websockets
@@ -272,3 +273,28 @@ def test_many_clients_share_one_loop(ws_worker):
         await asyncio.gather(*(client(number) for number in range(100)))
 
     run(all_clients())
+
+
+def test_a_compressed_frame_claiming_exabytes_is_dropped_as_too_big(start_worker, tmp_path):
+    # Beast 1.81 lets a compressed frame whose declared length is near 2^64 through its size
+    # check (an addition overflows); the worker's bounded buffer must stop it (found by fuzzing).
+    worker = start_worker("asgi_app:websocket_app", "-k", "asgi", "--websocket-compress")
+    marker = tmp_path / "marker"
+    sock, head = handshake(worker.port, f"/echo?marker={marker}",
+                           b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    assert head.startswith("HTTP/1.1 101") and "permessage-deflate" in head
+    # FIN, RSV1 (compressed), binary, 2^64-1 bytes declared; then a valid start of a deflate
+    # stream, so that the server inflates it and asks for room for the rest.
+    compressor = zlib.compressobj(wbits=-15)
+    start = compressor.compress(os.urandom(2000)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    mask = b"\x01\x02\x03\x04"
+    sock.sendall(b"\xc2\xff" + b"\xff" * 8 + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(start)))
+    sock.settimeout(10)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    sock.close()
+    assert wait_for_file(marker, "disconnect").strip() == "websocket.disconnect 1009"
+    worker.wait_for_log("a frame declaring more than websocket.max_message_size: dropped (1009)")
