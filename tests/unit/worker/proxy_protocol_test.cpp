@@ -48,6 +48,11 @@ TEST(ProxyProtocol, V1MoreAbsentMalformed) {
   }
   EXPECT_EQ(parse_proxy_header("PROXY " + std::string(200, 'x'), ProxyProtocol::v1).status,
             Status::malformed);
+  // The first LF decides, whatever follows (a prefix ending there must decide alike).
+  EXPECT_EQ(parse_proxy_header("PROXY UNKNOWN a\nb\r\n", ProxyProtocol::v1).status,
+            Status::malformed);
+  EXPECT_EQ(parse_proxy_header("PROXY UNKNOWN a\rb\r\n", ProxyProtocol::v1).status,
+            Status::complete);
 }
 
 TEST(ProxyProtocol, V2GivesTheClient) {
