@@ -77,7 +77,7 @@ http {{
     return ["nginx", "-c", str(conf), "-p", tmp]
 
 
-SERVERS = ("hornbeam", "hornbeam io_spin_us=50", "gunicorn sync", "gunicorn gthread", "uwsgi", "hornbeam asgi", "uvicorn", "hypercorn", "nginx")
+SERVERS = ("hornbeam", "hornbeam 5 mounts", "hornbeam io_spin_us=50", "gunicorn sync", "gunicorn gthread", "uwsgi", "hornbeam asgi", "uvicorn", "hypercorn", "nginx")
 ASGI_SERVERS = {"hornbeam asgi", "uvicorn", "hypercorn"}
 WEBSOCKET_CLIENTS = 50
 
@@ -97,6 +97,12 @@ def server_command(name, port, tmp):
                       "--log-level", "warning", asgi_app],
         "hornbeam": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
                      "--logging-access-log", "", "--logging-level", "warning", app],
+        # The same app at `/` behind four other mounts, which every request is routed past
+        # (longest prefix first, so `/` is tried last): what routing costs (docs/mounts.md).
+        "hornbeam 5 mounts": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
+                              "--logging-access-log", "", "--logging-level", "warning",
+                              *[f"--mounts=/{name}={app}" for name in ("alpha", "bravo", "charlie", "delta")],
+                              app],
         # The same with the I/O thread polling before it sleeps: for a worker that has its core
         # to itself, as here (docs/performance.md).
         "hornbeam io_spin_us=50": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS),

@@ -78,6 +78,7 @@ struct HttpRequest {
   std::string server_name;
   std::uint16_t server_port = 0;
   std::string url_scheme = "http";
+  int mount = 0;  // which of the worker's apps serves it (config::served_apps' order)
 };
 
 // The response of one request. Called from a context thread; implementations hand the bytes

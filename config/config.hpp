@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct Mount {
   std::string prefix;        // "/api": longest prefix wins; becomes SCRIPT_NAME / root_path
   std::string app;           // "module:callable"
   std::string worker_class;  // "wsgi" or "asgi"; empty in a file means the top-level one
+  // YAML only: the mount's own body limit instead of limits.max_body_size.
+  std::optional<std::uint64_t> max_body_size;
   bool operator==(const Mount&) const = default;
 };
 
@@ -96,5 +99,9 @@ struct Config {
   bool reuse_port = false;
   std::int64_t backlog = 2048;
 };
+
+// The apps a worker serves, in the order given: the mounts, then the top-level `app` at `/`
+// when there is one (the loader refuses `app` together with a mount at `/`).
+std::vector<Mount> served_apps(const Config& config);
 
 }  // namespace hornbeam::config

@@ -81,7 +81,7 @@ Mount parse_mount_text(std::string_view text) {
 }
 
 Mount parse_mount_yaml(const YAML::Node& node) {
-  static const std::vector<std::string> keys = {"prefix", "app", "worker_class"};
+  static const std::vector<std::string> keys = {"prefix", "app", "worker_class", "max_body_size"};
   if (!node.IsMap()) {
     throw at_node(node, "expected a mapping with `prefix` and `app`, found " + node_kind(node));
   }
@@ -111,6 +111,15 @@ Mount parse_mount_yaml(const YAML::Node& node) {
                       "mount `worker_class`: expected one of `wsgi`, `asgi`, found `" + text + "`");
       }
       mount.worker_class = text;
+    } else if (key == "max_body_size") {
+      const auto size = parse_size(text);
+      if (!size) {
+        throw at_node(value,
+                      "mount `max_body_size`: expected a size such as `64MiB`, `512K` or "
+                      "`1048576`, found `" +
+                          text + "`");
+      }
+      mount.max_body_size = *size;
     } else {
       throw at_node(entry.first, "unknown key `" + key + "` in a mount" + did_you_mean(key, keys));
     }
@@ -157,7 +166,8 @@ std::string describe(const Field& field) {
           },
           [](const MountsField&) {
             return std::string(
-                "a list of mappings with `prefix`, `app` and optional `worker_class`");
+                "a list of mappings with `prefix`, `app` and optional `worker_class`, "
+                "`max_body_size`");
           },
       },
       field);

@@ -2,6 +2,7 @@
 
 #include "common/overloaded.hpp"
 #include "config/settings.hpp"
+#include "config/units.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -18,9 +19,12 @@ nlohmann::ordered_json value_of(const Field& field, Config& config) {
                         [&](const MountsField& f) -> nlohmann::ordered_json {
                           auto mounts = nlohmann::ordered_json::array();
                           for (const auto& mount : f.ref(config)) {
-                            mounts.push_back({{"prefix", mount.prefix},
-                                              {"app", mount.app},
-                                              {"worker_class", mount.worker_class}});
+                            nlohmann::ordered_json entry = {{"prefix", mount.prefix},
+                                                            {"app", mount.app},
+                                                            {"worker_class", mount.worker_class}};
+                            if (mount.max_body_size)
+                              entry["max_body_size"] = format_size(*mount.max_body_size);
+                            mounts.push_back(std::move(entry));
                           }
                           return mounts;
                         },

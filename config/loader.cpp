@@ -135,16 +135,14 @@ class Loader {
 
   // Checks that need the whole configuration, or the machine.
   void finish() {
-    if (sources_.require_app && config_.app.empty()) {
+    if (sources_.require_app && config_.app.empty() && config_.mounts.empty()) {
       problems_.push_back(
           "no app given: name it as `module:callable` on the command line "
           "(`hornbeam-arbiter myproject.wsgi:application`), as `app:` in the config file, "
-          "or in HORNBEAM_APP");
+          "or in HORNBEAM_APP (or serve apps under `mounts`)");
     }
     make_paths_absolute();
-    for (auto& mount : config_.mounts) {
-      if (mount.worker_class.empty()) mount.worker_class = config_.worker_class;
-    }
+    check_mounts();
     check_directory("chdir", config_.chdir);
     if (!config_.venv.empty()) check_directory("venv", config_.venv);
     if (!config_.user.empty() && !is_number(config_.user) && !getpwnam(config_.user.c_str())) {
@@ -157,6 +155,21 @@ class Loader {
       problems_.push_back(origin("context_mode") +
                           "`context_mode`: `owngil` needs Python 3.12 or newer; this build embeds "
                           "Python " HORNBEAM_PYTHON_VERSION);
+    }
+  }
+
+  void check_mounts() {
+    std::set<std::string> prefixes;
+    for (auto& mount : config_.mounts) {
+      if (mount.worker_class.empty()) mount.worker_class = config_.worker_class;
+      if (!prefixes.insert(mount.prefix).second) {
+        problems_.push_back(origin("mounts") + "`mounts`: two mounts at `" + mount.prefix + "`");
+      }
+    }
+    if (prefixes.count("/") && !config_.app.empty()) {
+      problems_.push_back(origin("mounts") +
+                          "`mounts`: a mount at `/` and `app` both serve `/` (`" + config_.app +
+                          "` is the `/` mount when no mount is at `/`)");
     }
   }
 

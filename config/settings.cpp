@@ -10,6 +10,12 @@
 
 namespace hornbeam::config {
 
+std::vector<Mount> served_apps(const Config& config) {
+  std::vector<Mount> apps = config.mounts;
+  if (!config.app.empty()) apps.push_back({"/", config.app, config.worker_class, {}});
+  return apps;
+}
+
 std::int64_t cpu_count() {
   const unsigned count = std::thread::hardware_concurrency();
   return count == 0 ? 1 : static_cast<std::int64_t>(count);
@@ -80,7 +86,9 @@ const Setting table[] = {
      SizeField{at<&Config::limits, &Limits::body_buffer_threshold>, 1 * KiB, 1 * GiB}},
     {"limits.header_timeout", "Deadline for a client to send the whole request head.",
      DurationField{at<&Config::limits, &Limits::header_timeout>, 100ms, 1h}},
-    {"mounts", "Apps served under path prefixes; the longest prefix wins.",
+    {"mounts",
+     "Apps served under path prefixes, WSGI and ASGI side by side; the longest prefix wins "
+     "(docs/mounts.md).",
      MountsField{at<&Config::mounts>}},
     {"hooks.on_request", "Called with each request before the app (`module:callable`).",
      TextField{at<&Config::hooks, &Hooks::on_request>, &optional_app_spec}},

@@ -60,8 +60,19 @@ PyMethodDef release_def = {"hornbeam_release_wakes", AsgiContext::release_entry,
 
 }  // namespace
 
-AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hooks)
-    : app_(std::move(app)), settings_(settings), hooks_(std::move(hooks)) {
+// One app of the context, and what its scopes and lifespan need.
+struct ServedApp {
+  std::string prefix;
+  PyRef app;
+  ScopeApp scope;
+  PyRef lifespan;  // the glue's Lifespan, while the app takes part in it
+  // " (the app at /api)" when the worker serves more than one app: for log lines.
+  std::string where;
+};
+
+AsgiContext::AsgiContext(std::vector<AsgiMount> mounts, const AsgiSettings& settings,
+                         AsgiHooks hooks)
+    : settings_(settings), hooks_(std::move(hooks)) {
   glue_ = load_glue();
   runtime_ = std::make_shared<AsgiRuntime>();
   AsgiRuntime& r = *runtime_;
@@ -85,9 +96,6 @@ AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hook
   r.receive_type = checked(make_receive_awaitable_type(), "receive awaitable type");
   r.http_exchange_type = checked(make_http_exchange_type(), "HTTP exchange type");
   r.websocket_exchange_type = checked(make_websocket_exchange_type(), "WebSocket exchange type");
-  r.scope_template_http = checked(make_scope_template(r.keys, ScopeKind::http), "scope template");
-  r.scope_template_websocket =
-      checked(make_scope_template(r.keys, ScopeKind::websocket), "scope template");
   r.inbox = std::make_shared<EventInbox>();
   r.request_done = [this] {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
@@ -104,7 +112,30 @@ AsgiContext::AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hook
   checked(PyRef::steal(PyObject_CallMethod(r.loop.get(), "add_reader", "iO", r.inbox->fd(),
                                            drain_callable_.get())),
           "add_reader");
-  start_lifespan();
+  const bool several = mounts.size() > 1 || (mounts.size() == 1 && mounts[0].prefix != "/");
+  PyRef strip_check = attribute(glue_.get(), "path_without_root_path");
+  for (auto& mount : mounts) {
+    if (!mount.app) {
+      apps_.push_back(nullptr);
+      continue;
+    }
+    auto served = std::make_unique<ServedApp>();
+    served->prefix = mount.prefix;
+    served->app = std::move(mount.app);
+    served->where = several ? " (the app at " + mount.prefix + ")" : "";
+    const std::string root_path = mount.prefix == "/" ? "" : mount.prefix;
+    served->scope.template_http =
+        checked(make_scope_template(r.keys, ScopeKind::http, root_path), "scope template");
+    served->scope.template_websocket =
+        checked(make_scope_template(r.keys, ScopeKind::websocket, root_path), "scope template");
+    PyRef strip = checked(PyRef::steal(PyObject_CallOneArg(strip_check.get(), served->app.get())),
+                          "path_without_root_path");
+    if (strip.get() == Py_True) served->scope.strip_from_path = root_path.size();
+    apps_.push_back(std::move(served));
+  }
+  for (auto& served : apps_) {
+    if (served) start_lifespan(*served);
+  }
 }
 
 AsgiContext::~AsgiContext() {
@@ -112,15 +143,23 @@ AsgiContext::~AsgiContext() {
   if (runtime_) runtime_->request_done = nullptr;
 }
 
-void AsgiContext::start_lifespan() {
-  if (settings_.lifespan == "off") return;
-  PyRef state = checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "SharedState", nullptr)),
+void AsgiContext::start_lifespan(ServedApp& served) {
+  if (settings_.lifespan == "off") return;  // no lifespan: no state in the scope either
+  // An app under a prefix keeps its state apart from the others' (glue.SharedState).
+  const std::string name_space =
+      served.prefix == "/" ? std::string() : std::string(1, '\0') + served.prefix + '\0';
+  PyRef space = checked(PyRef::steal(PyUnicode_FromStringAndSize(
+                            name_space.data(), static_cast<Py_ssize_t>(name_space.size()))),
                         "lifespan state");
-  lifespan_ = checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "Lifespan", "OOO", app_.get(),
-                                                       runtime_->loop.get(), state.get())),
-                      "lifespan");
+  PyRef state = checked(
+      PyRef::steal(PyObject_CallOneArg(attribute(glue_.get(), "SharedState").get(), space.get())),
+      "lifespan state");
+  served.lifespan =
+      checked(PyRef::steal(PyObject_CallMethod(glue_.get(), "Lifespan", "OOO", served.app.get(),
+                                               runtime_->loop.get(), state.get())),
+              "lifespan");
   PyRef outcome =
-      checked(PyRef::steal(PyObject_CallMethod(lifespan_.get(), "run_startup", nullptr)),
+      checked(PyRef::steal(PyObject_CallMethod(served.lifespan.get(), "run_startup", nullptr)),
               "lifespan startup");
   const std::string kind = text_of(PyTuple_GetItem(outcome.get(), 0));
   const std::string detail = text_of(PyTuple_GetItem(outcome.get(), 1));
@@ -130,45 +169,49 @@ void AsgiContext::start_lifespan() {
   if (PyObject_SetAttrString(state.get(), "starting", Py_False) != 0)
     throw std::runtime_error("lifespan state: " + take_exception_text());
   if (kind == "complete") {
-    runtime_->lifespan_state = std::move(state);
-    if (settings_.index == 0) log.info("ASGI lifespan startup complete");
+    served.scope.lifespan_state = std::move(state);
+    if (settings_.index == 0) log.info("ASGI lifespan startup complete{}", served.where);
     return;
   }
-  if (kind == "failed") throw LifespanStartupFailed("ASGI lifespan startup failed: " + detail);
+  if (kind == "failed") {
+    throw LifespanStartupFailed("ASGI lifespan startup failed" + served.where + ": " + detail);
+  }
   if (required) {
     throw LifespanStartupFailed(
-        kind == "error" ? "ASGI lifespan startup raised:\n" + detail
-                        : "the app returned from ASGI lifespan without completing startup");
+        kind == "error"
+            ? "ASGI lifespan startup raised" + served.where + ":\n" + detail
+            : "the app" + served.where + " returned from ASGI lifespan without completing startup");
   }
   // lifespan: auto, and the app does not take part (Django raises on the scope).
   if (settings_.index == 0) {
-    log.info("the app does not support ASGI lifespan ({}): serving without it",
+    log.info("the app{} does not support ASGI lifespan ({}): serving without it", served.where,
              kind == "error" ? "it raised on the lifespan scope" : "it returned at once");
     if (kind == "error") log.debug("its lifespan error:\n{}", detail);
   }
-  lifespan_ = PyRef();
-  runtime_->lifespan_state = std::move(state);  // requests still get the shared state
+  served.lifespan = PyRef();
+  served.scope.lifespan_state = std::move(state);  // requests still get the shared state
 }
 
-void AsgiContext::stop_lifespan() {
-  if (!lifespan_) return;
+void AsgiContext::stop_lifespan(ServedApp& served) {
+  if (!served.lifespan) return;
   const double timeout = std::chrono::duration<double>(settings_.graceful_timeout).count();
-  PyRef outcome = PyRef::steal(PyObject_CallMethod(lifespan_.get(), "run_shutdown", "d", timeout));
+  PyRef outcome =
+      PyRef::steal(PyObject_CallMethod(served.lifespan.get(), "run_shutdown", "d", timeout));
   auto& log = logging::error_log();
   if (!outcome) {
-    log.error("ASGI lifespan shutdown: {}", take_exception_text());
+    log.error("ASGI lifespan shutdown{}: {}", served.where, take_exception_text());
     return;
   }
   const std::string kind = text_of(PyTuple_GetItem(outcome.get(), 0));
   const std::string detail = text_of(PyTuple_GetItem(outcome.get(), 1));
   if (kind == "failed")
-    log.error("ASGI lifespan shutdown failed: {}", detail);
+    log.error("ASGI lifespan shutdown failed{}: {}", served.where, detail);
   else if (kind == "error")
-    log.error("ASGI lifespan shutdown raised:\n{}", detail);
+    log.error("ASGI lifespan shutdown raised{}:\n{}", served.where, detail);
   else if (kind == "timeout")
-    log.warn("ASGI lifespan shutdown did not finish within graceful_timeout");
+    log.warn("ASGI lifespan shutdown{} did not finish within graceful_timeout", served.where);
   else if (settings_.index == 0)
-    log.info("ASGI lifespan shutdown complete");
+    log.info("ASGI lifespan shutdown complete{}", served.where);
 }
 
 bool AsgiContext::serve() {
@@ -194,7 +237,9 @@ bool AsgiContext::serve() {
                                take_exception_text());
   if (tick_handle_) PyRef::steal(PyObject_CallMethod(tick_handle_.get(), "cancel", nullptr));
   tick_handle_ = PyRef();
-  stop_lifespan();
+  for (auto served = apps_.rbegin(); served != apps_.rend(); ++served) {
+    if (*served) stop_lifespan(**served);
+  }
   PyRef cancelled =
       PyRef::steal(PyObject_CallMethod(glue_.get(), "cancel_remaining", "O", r.loop.get()));
   if (!cancelled)
@@ -229,28 +274,41 @@ void AsgiContext::dispatch_websocket(HttpRequest&& request, std::shared_ptr<Resp
   });
 }
 
+ServedApp* AsgiContext::served_for(const HttpRequest& request, ResponseSink& sink) {
+  const auto index = static_cast<std::size_t>(request.mount);
+  if (request.mount >= 0 && index < apps_.size() && apps_[index]) return apps_[index].get();
+  logging::error_log().error("no ASGI app for {} {} (mount {})", request.method,
+                             logging::escape_for_log(request.target), request.mount);
+  in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  sink.fail(500);
+  return nullptr;
+}
+
 void AsgiContext::start_http(HttpRequest& request, std::shared_ptr<ResponseSink> sink) {
-  PyRef scope = build_scope(*runtime_, request, ScopeKind::http);
+  ServedApp* served = served_for(request, *sink);
+  if (!served) return;
+  PyRef scope = build_scope(*runtime_, served->scope, request, ScopeKind::http);
   PyRef exchange = scope ? make_http_exchange(runtime_, request, sink) : PyRef();
-  start_app(request, scope.get(), std::move(exchange), *sink);
+  start_app(request, served->app.get(), scope.get(), std::move(exchange), *sink);
 }
 
 void AsgiContext::start_websocket(HttpRequest& request, std::shared_ptr<ResponseSink> sink,
                                   std::shared_ptr<WebSocketPeer> peer) {
-  PyRef scope = build_scope(*runtime_, request, ScopeKind::websocket);
+  ServedApp* served = served_for(request, *sink);
+  if (!served) return;
+  PyRef scope = build_scope(*runtime_, served->scope, request, ScopeKind::websocket);
   PyRef exchange =
       scope ? make_websocket_exchange(runtime_, request, sink, std::move(peer)) : PyRef();
-  start_app(request, scope.get(), std::move(exchange), *sink);
+  start_app(request, served->app.get(), scope.get(), std::move(exchange), *sink);
 }
 
-void AsgiContext::start_app(const HttpRequest& request, PyObject* scope, PyRef exchange,
-                            ResponseSink& sink) {
+void AsgiContext::start_app(const HttpRequest& request, PyObject* app, PyObject* scope,
+                            PyRef exchange, ResponseSink& sink) {
   AsgiRuntime& r = *runtime_;
   PyRef coroutine =
-      exchange
-          ? PyRef::steal(PyObject_CallFunctionObjArgs(r.run_exchange.get(), app_.get(), scope,
-                                                      exchange.get(), r.running.get(), nullptr))
-          : PyRef();
+      exchange ? PyRef::steal(PyObject_CallFunctionObjArgs(
+                     r.run_exchange.get(), app, scope, exchange.get(), r.running.get(), nullptr))
+               : PyRef();
   PyRef task = coroutine ? start_task(coroutine.get()) : PyRef();
   if (task && PySet_Add(r.running.get(), exchange.get()) == 0) return;
   const std::string error = take_exception_text();

@@ -15,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace hornbeam {
 class WakeBatch;
@@ -23,6 +24,7 @@ class WakeBatch;
 namespace hornbeam::python {
 
 struct AsgiRuntime;
+struct ServedApp;  // an app with what its scopes and lifespan need (asgi_context.cpp)
 
 struct AsgiSettings {
   std::string loop = "auto";                          // auto | asyncio | uvloop
@@ -46,10 +48,17 @@ class LifespanStartupFailed : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// One ASGI app a context serves: a mount, or the app at `/`.
+struct AsgiMount {
+  std::string prefix = "/";
+  PyRef app;  // null: the worker's app at this index is not an ASGI one
+};
+
 class AsgiContext final : public ContextState {
  public:
-  // GIL held, on the context's thread: makes the loop and runs lifespan startup on it.
-  AsgiContext(PyRef app, const AsgiSettings& settings, AsgiHooks hooks);
+  // GIL held, on the context's thread: makes the loop and runs each app's lifespan startup on
+  // it. `mounts` is indexed as HttpRequest::mount.
+  AsgiContext(std::vector<AsgiMount> mounts, const AsgiSettings& settings, AsgiHooks hooks);
   ~AsgiContext() override;
 
   bool serve() override;         // runs the loop; then lifespan shutdown, and closes it
@@ -75,15 +84,17 @@ class AsgiContext final : public ContextState {
   void start_http(HttpRequest& request, std::shared_ptr<ResponseSink> sink);
   void start_websocket(HttpRequest& request, std::shared_ptr<ResponseSink> sink,
                        std::shared_ptr<WebSocketPeer> peer);
-  void start_app(const HttpRequest& request, PyObject* scope, PyRef exchange, ResponseSink& sink);
+  void start_app(const HttpRequest& request, PyObject* app, PyObject* scope, PyRef exchange,
+                 ResponseSink& sink);
   PyRef start_task(PyObject* coroutine);
-  void start_lifespan();
-  void stop_lifespan();
+  void start_lifespan(ServedApp& served);
+  void stop_lifespan(ServedApp& served);
   void arm_tick();
+  // The app a request was routed to; null (with a 500 answered) when there is none.
+  ServedApp* served_for(const HttpRequest& request, ResponseSink& sink);
 
-  PyRef app_;
+  std::vector<std::unique_ptr<ServedApp>> apps_;  // by mount index; null for WSGI mounts
   PyRef glue_;
-  PyRef lifespan_;  // the glue's Lifespan, while the app takes part in it
   PyRef self_capsule_;
   PyRef drain_callable_;
   PyRef tick_callable_;

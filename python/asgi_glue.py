@@ -56,17 +56,25 @@ class SharedState(MutableMapping, dict):
     `isinstance(state, dict)`; every dict method goes through the view (MutableMapping's
     methods come first in the order of bases). The dict's own storage stays empty: code that
     reads a dict through the C API directly (json.dumps of the state itself) sees no keys, so
-    take a snapshot with dict(state) for that."""
+    take a snapshot with dict(state) for that.
 
-    def __init__(self):
+    An app mounted under a prefix has a state of its own: its keys live in the store under a
+    namespace made of the prefix between NULs ("\\0/api\\0flag"), which the app at `/` (or a
+    lone app) does not see; its own keys are the store's keys as they are."""
+
+    def __init__(self, namespace=""):
         dict.__init__(self)
         self.local = {}
         self.starting = True
+        self.namespace = namespace
+
+    def _stored(self, key):
+        return self.namespace + key
 
     def __getitem__(self, key):
         if key in self.local:
             return self.local[key]
-        value = hornbeam.state_get(key, _MISSING) if isinstance(key, str) else _MISSING
+        value = hornbeam.state_get(self._stored(key), _MISSING) if isinstance(key, str) else _MISSING
         if value is _MISSING:
             raise KeyError(key)
         return value
@@ -75,9 +83,9 @@ class SharedState(MutableMapping, dict):
         if isinstance(key, str):
             try:
                 if self.starting:
-                    hornbeam.state_add(key, value)
+                    hornbeam.state_add(self._stored(key), value)
                 else:
-                    hornbeam.state_set(key, value)
+                    hornbeam.state_set(self._stored(key), value)
                 self.local.pop(key, None)
                 return
             except (TypeError, AttributeError, pickle.PicklingError) as error:
@@ -92,16 +100,20 @@ class SharedState(MutableMapping, dict):
     def __delitem__(self, key):
         if key in self.local:
             del self.local[key]
-        elif not (isinstance(key, str) and hornbeam.state_delete(key)):
+        elif not (isinstance(key, str) and hornbeam.state_delete(self._stored(key))):
             raise KeyError(key)
 
     def __contains__(self, key):
         if key in self.local:
             return True
-        return isinstance(key, str) and hornbeam.state_get(key, _MISSING) is not _MISSING
+        return isinstance(key, str) and hornbeam.state_get(self._stored(key), _MISSING) is not _MISSING
 
     def __iter__(self):
-        shared = [key for key in hornbeam.state_keys() if key not in self.local]
+        if self.namespace:
+            keys = [key[len(self.namespace):] for key in hornbeam.state_keys(self.namespace)]
+        else:  # the other mounts' namespaces are not this state's keys
+            keys = [key for key in hornbeam.state_keys() if not key.startswith("\0")]
+        shared = [key for key in keys if key not in self.local]
         return iter([*self.local, *shared])
 
     def __len__(self):
@@ -129,6 +141,22 @@ class SharedState(MutableMapping, dict):
         return reversed(list(self))
 
     __hash__ = None
+
+
+def path_without_root_path(app):
+    """Whether `app` expects scope["path"] without its root_path. The ASGI spec's path holds
+    the root_path, as current Starlette (0.35 and later) and Uvicorn take it; Starlette before
+    0.35 (Debian 12 ships 0.26, under FastAPI 0.92) routes on `path` alone and would find no
+    route under a prefix. Judged once per mount, at boot, by the app's classes."""
+    modules = {cls.__module__.split(".")[0] for cls in type(app).__mro__}
+    if not modules & {"starlette", "fastapi"}:
+        return False
+    try:
+        import starlette
+        version = tuple(int(part) for part in starlette.__version__.split(".")[:2])
+    except (ImportError, AttributeError, ValueError):
+        return False
+    return version < (0, 35)
 
 
 class Lifespan:

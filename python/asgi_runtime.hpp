@@ -45,9 +45,6 @@ struct AsgiRuntime {
   PyRef receive_type;  // what a receive() that waits returns (receive_awaitable.hpp)
   PyRef http_exchange_type;
   PyRef websocket_exchange_type;
-  PyRef scope_template_http;
-  PyRef scope_template_websocket;
-  PyRef lifespan_state;  // glue.SharedState, a view on the shared store; null when lifespan is off
   AsgiKeys keys;
   std::shared_ptr<EventInbox> inbox;
   std::function<void()> request_done;  // an exchange's app finished (counts requests)

@@ -69,7 +69,7 @@ bool set(PyObject* dict, const PyRef& key, const PyRef& value) {
 
 // Every key build_scope sets is in the template already (with None), so a request's scope is
 // a copy of a table of the right size whose values are replaced: no insertion, no resize.
-PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind) {
+PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind, const std::string& root_path) {
   PyRef scope = PyRef::steal(PyDict_New());
   PyRef asgi = PyRef::steal(Py_BuildValue("{s:s,s:s}", "version", "3.0", "spec_version", "2.4"));
   PyRef extensions = kind == ScopeKind::http
@@ -82,7 +82,12 @@ PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind) {
       (kind == ScopeKind::http && !set(scope.get(), k.method, none)) ||
       !set(scope.get(), k.scheme, kind == ScopeKind::http ? k.scheme_http : k.scheme_ws) ||
       !set(scope.get(), k.path, none) || !set(scope.get(), k.raw_path, none) ||
-      !set(scope.get(), k.query_string, none) || !set(scope.get(), k.root_path, k.empty_str) ||
+      !set(scope.get(), k.query_string, none) ||
+      !set(scope.get(), k.root_path,
+           root_path.empty()
+               ? k.empty_str
+               : PyRef::steal(PyUnicode_DecodeUTF8(
+                     root_path.data(), static_cast<Py_ssize_t>(root_path.size()), "replace"))) ||
       !set(scope.get(), k.headers, none) || !set(scope.get(), k.client, none) ||
       !set(scope.get(), k.server, none) ||
       (kind == ScopeKind::websocket && !set(scope.get(), k.subprotocols, none)) ||
@@ -92,14 +97,16 @@ PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind) {
   return scope;
 }
 
-PyRef build_scope(const AsgiRuntime& runtime, const HttpRequest& request, ScopeKind kind) {
+PyRef build_scope(const AsgiRuntime& runtime, const ScopeApp& app, const HttpRequest& request,
+                  ScopeKind kind) {
   const AsgiKeys& k = runtime.keys;
-  PyRef scope = PyRef::steal(PyDict_Copy(
-      (kind == ScopeKind::http ? runtime.scope_template_http : runtime.scope_template_websocket)
-          .get()));
+  PyRef scope = PyRef::steal(
+      PyDict_Copy((kind == ScopeKind::http ? app.template_http : app.template_websocket).get()));
   if (!scope) return {};
   PyObject* s = scope.get();
-  const std::string path = percent_decode(request.path);
+  // The router matched the prefix on the raw path, so the bytes to strip are its own.
+  const std::string path =
+      percent_decode(std::string_view(request.path).substr(app.strip_from_path));
   const bool ok =
       set(s, k.http_version, request.version == 10 ? k.version_1_0 : k.version_1_1) &&
       (kind == ScopeKind::websocket ||
@@ -119,7 +126,7 @@ PyRef build_scope(const AsgiRuntime& runtime, const HttpRequest& request, ScopeK
       set(s, k.server, address_pair(request.server_name, request.server_port)) &&
       (kind == ScopeKind::http || set(s, k.subprotocols, subprotocol_list(request.headers))) &&
       // Not a copy (as the spec's dict would be): the state is a view on the shared store.
-      (!runtime.lifespan_state || set(s, k.state, runtime.lifespan_state));
+      (!app.lifespan_state || set(s, k.state, app.lifespan_state));
   if (!ok) return {};
   if (request.url_scheme == "https" &&
       !set(s, k.scheme,

@@ -6,13 +6,26 @@
 #include "common/http_exchange.hpp"
 #include "python/asgi_runtime.hpp"
 
+#include <string>
+
 namespace hornbeam::python {
 
 enum class ScopeKind { http, websocket };
 
+// What a scope takes from the app it is for, one per app the context serves.
+struct ScopeApp {
+  PyRef template_http;       // make_scope_template(.., http, root_path)
+  PyRef template_websocket;  // make_scope_template(.., websocket, root_path)
+  PyRef lifespan_state;      // glue.SharedState; null when lifespan is off
+  // Bytes of the raw path (the mount's prefix) left out of `path`, for frameworks that expect
+  // `path` without the root_path (glue.path_without_root_path); 0 otherwise.
+  std::size_t strip_from_path = 0;
+};
+
 // The entries every scope of that kind shares (type, asgi, scheme, root_path, extensions).
-PyRef make_scope_template(const AsgiKeys& keys, ScopeKind kind);
+PyRef make_scope_template(const AsgiKeys& keys, ScopeKind kind, const std::string& root_path);
 // The scope of one request; null with a Python exception set on failure.
-PyRef build_scope(const AsgiRuntime& runtime, const HttpRequest& request, ScopeKind kind);
+PyRef build_scope(const AsgiRuntime& runtime, const ScopeApp& app, const HttpRequest& request,
+                  ScopeKind kind);
 
 }  // namespace hornbeam::python

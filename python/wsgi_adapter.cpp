@@ -80,7 +80,9 @@ struct WsgiAdapter::Keys {
 };
 
 WsgiAdapter::WsgiAdapter(PyRef app, const WsgiSettings& settings)
-    : app_(std::move(app)), keys_(std::make_unique<Keys>()) {
+    : app_(std::move(app)),
+      script_name_(settings.prefix == "/" ? "" : settings.prefix),
+      keys_(std::make_unique<Keys>()) {
   start_response_type_ = make_start_response_type();
   input_type_ = make_input_type();
   PyRef io = PyRef::steal(PyImport_ImportModule("io"));
@@ -105,7 +107,8 @@ WsgiAdapter::WsgiAdapter(PyRef app, const WsgiSettings& settings)
   set_item(t, intern("wsgi.run_once"), PyRef::borrow(Py_False));
   set_item(t, intern("wsgi.input_terminated"), PyRef::borrow(Py_True));
   set_item(t, intern("wsgi.file_wrapper"), file_wrapper_type_);
-  set_item(t, intern("SCRIPT_NAME"), intern(""));
+  // PEP 3333: the app's mount point (its prefix, as configured); PATH_INFO is the rest.
+  set_item(t, intern("SCRIPT_NAME"), latin1(script_name_));
   set_item(t, intern("SERVER_SOFTWARE"), latin1(std::string("hornbeam/") + version_number()));
   // Keys every request sets: present already, a request only replaces their values.
   const Keys& k = *keys_;
@@ -133,7 +136,10 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
            request.method == "GET"    ? k.get
            : request.method == "POST" ? k.post
                                       : latin1(request.method));
-  set_item(e, k.path_info, latin1(percent_decode(request.path)));
+  // The router matched the prefix on the raw path: what follows it is PATH_INFO ("" for the
+  // prefix itself, as PEP 3333 allows and Werkzeug and Django take).
+  set_item(e, k.path_info,
+           latin1(percent_decode(std::string_view(request.path).substr(script_name_.size()))));
   set_item(e, k.query_string, latin1(request.query));
   set_item(e, k.raw_uri, latin1(request.target));
   set_item(e, k.server_protocol, request.version == 10 ? k.http_1_0 : k.http_1_1);

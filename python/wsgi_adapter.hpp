@@ -11,19 +11,21 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace hornbeam::python {
 
 struct WsgiSettings {
   bool multithread = false;   // more than one context in the worker
   bool multiprocess = false;  // more than one worker
+  std::string prefix = "/";   // the app's mount point: SCRIPT_NAME
 };
 
-class WsgiAdapter final : public ContextState {
+class WsgiAdapter final {
  public:
   // GIL held. `app` is the loaded callable.
   WsgiAdapter(PyRef app, const WsgiSettings& settings);
-  ~WsgiAdapter() override;
+  ~WsgiAdapter();
 
   // GIL held. Every outcome ends in exactly one of sink.finish(), fail() or abort().
   void handle(const HttpRequest& request, ResponseSink& sink);
@@ -35,6 +37,7 @@ class WsgiAdapter final : public ContextState {
   struct Keys;  // interned environ keys of this context's interpreter
 
   PyRef app_;
+  std::string script_name_;  // "" at `/`
   PyRef environ_template_;
   // Environ keys of the header names seen so far ("User-Agent" -> "HTTP_USER_AGENT"), as
   // sent; bounded, so that a client sending random names cannot grow it.
@@ -46,6 +49,13 @@ class WsgiAdapter final : public ContextState {
   PyRef bytes_io_;  // io.BytesIO, for wsgi.input
   PyRef close_name_ = PyRef::steal(PyUnicode_InternFromString("close"));
   std::unique_ptr<Keys> keys_;
+};
+
+// A WSGI context: an adapter for each WSGI app the worker serves, by mount index (null where
+// the mount is an ASGI app).
+class WsgiContext final : public ContextState {
+ public:
+  std::vector<std::unique_ptr<WsgiAdapter>> apps;
 };
 
 }  // namespace hornbeam::python

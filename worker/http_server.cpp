@@ -6,6 +6,7 @@
 #include "common/wake_batch.hpp"
 #include "worker/access_log.hpp"
 #include "worker/chunked_decoder.hpp"
+#include "worker/mount_router.hpp"
 #include "worker/proxy_headers.hpp"
 #include "worker/proxy_protocol.hpp"
 #include "worker/request_body_stream.hpp"
@@ -126,6 +127,32 @@ class FlushQueue final : public Wakeable {
   bool rung_ = false;  // a run() is on its way
 };
 
+// What the I/O side needs to know of each app it routes to.
+struct ServedApp {
+  std::string prefix;
+  bool asgi = false;
+  std::uint64_t max_body_size = 0;  // 0: none
+  std::string body_limit_name;      // which setting it comes from, for the 413's log line
+};
+
+std::vector<ServedApp> served_app_table(const config::Config& config) {
+  std::vector<ServedApp> apps;
+  for (const auto& mount : config::served_apps(config)) {
+    const bool own_limit = mount.max_body_size.has_value();
+    apps.push_back(
+        {mount.prefix, mount.worker_class == "asgi",
+         own_limit ? *mount.max_body_size : config.limits.max_body_size,
+         own_limit ? "the max_body_size of the mount at " + mount.prefix : "limits.max_body_size"});
+  }
+  return apps;
+}
+
+std::vector<std::string> prefixes_of(const std::vector<ServedApp>& apps) {
+  std::vector<std::string> prefixes;
+  for (const auto& app : apps) prefixes.push_back(app.prefix);
+  return prefixes;
+}
+
 // What all connections of the worker share.
 struct ServerState {
   asio::io_context& io;
@@ -141,6 +168,13 @@ struct ServerState {
   std::uint64_t requests_since_trim = 0;
   AccessLogFormat access_format{config.logging.access_log_format};
   AddressSet trusted_proxies{config.forwarded_allow_ips};
+  // The apps the worker serves, in config::served_apps' order, and which serves a path.
+  std::vector<ServedApp> apps = served_app_table(config);
+  std::optional<MountRouter> router = apps.size() > 1 || (apps.size() == 1 && apps[0].prefix != "/")
+                                          ? std::optional<MountRouter>(prefixes_of(apps))
+                                          : std::nullopt;
+  // One app at `/` (the common case) needs no routing.
+  int route(std::string_view path) const { return router ? router->route(path) : 0; }
   ProxyProtocol proxy_protocol = config.proxy_protocol == "v1"   ? ProxyProtocol::v1
                                  : config.proxy_protocol == "v2" ? ProxyProtocol::v2
                                                                  : ProxyProtocol::off;
@@ -268,7 +302,8 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.reset();
     const auto& limits = server_.config.limits;
     head_parser_->header_limit(static_cast<std::uint32_t>(head_limit(limits)));
-    head_parser_->body_limit(body_limit());  // a Content-Length over it fails at the head: 413
+    // Each app has its own limit, known once the target is routed (on_head checks it then).
+    head_parser_->body_limit(boost::none);
     // Between requests the connection may idle for `keepalive`; from the first byte of a head
     // on, one deadline covers the whole head (slow-loris clients are cut however they drip).
     idle_ = !first && buffer_.size() == 0;
@@ -352,11 +387,17 @@ class Session : public std::enable_shared_from_this<Session> {
       return refuse(parse_error ? parse_error : http::error::partial_message);
     }
     const auto& message = head_parser_->get();
-    if (server_.dispatch_websocket && beast::websocket::is_upgrade(message))
+    mount_ = server_.route(raw_path(message.target(), message.method() == http::verb::connect));
+    if (mount_ < 0) return answer_without_app();
+    const auto& app = server_.apps[static_cast<std::size_t>(mount_)];
+    if (server_.dispatch_websocket && app.asgi && beast::websocket::is_upgrade(message))
       return start_websocket_request();
     expect_continue_ =
         message.version() == 11 && beast::iequals(message[http::field::expect], "100-continue");
     const auto length = head_parser_->content_length();
+    if (length && app.max_body_size && *length > app.max_body_size) {
+      return reject(413, "body larger than " + app.body_limit_name);
+    }
     // Small bodies are read whole before the app runs; large, chunked and 100-continue ones
     // stream, and the app reads them as they arrive.
     if (head_parser_->chunked() || expect_continue_ ||
@@ -417,9 +458,19 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto keep = release_app_hold();  // this session ends here
   }
 
+  // The body limit of the app the request was routed to (0 in the config: none).
   boost::optional<std::uint64_t> body_limit() const {
-    const auto limit = server_.config.limits.max_body_size;
+    const auto limit = server_.apps[static_cast<std::size_t>(mount_)].max_body_size;
     return limit ? boost::optional<std::uint64_t>(limit) : boost::optional<std::uint64_t>();
+  }
+
+  // No app is mounted at the request's path (mounts without one at `/`): 404, as an answer
+  // (in the access log, not a refusal in the error log).
+  void answer_without_app() {
+    const auto& message = head_parser_->get();
+    open_exchange(make_request(message), message, message.keep_alive());
+    channel_->fail(404);
+    flush();
   }
 
   void start_streaming() {
@@ -429,7 +480,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (stream_parser_->chunked()) {
       const auto& limits = server_.config.limits;
       chunked_.emplace(ChunkedDecoder::Limits{
-          .max_body_size = limits.max_body_size,
+          .max_body_size = server_.apps[static_cast<std::size_t>(mount_)].max_body_size,
           .max_trailer_line = static_cast<std::size_t>(limits.max_header_size),
           .max_trailer_fields = static_cast<std::size_t>(limits.max_headers)});
     }
@@ -529,12 +580,12 @@ class Session : public std::enable_shared_from_this<Session> {
     return stream_parser_ && !stream_parser_->is_done();
   }
 
-  // Over limits.max_body_size while the app reads: its read fails, and the answer is a 413.
+  // Over the body limit while the app reads: its read fails, and the answer is a 413.
   void refuse_large_body() {
     if (channel_) channel_->set_failure_status(413);
-    logging::error_log().warn("request body larger than limits.max_body_size: reading stopped");
-    stream_->fail(RequestBodyError::Cause::too_large,
-                  "request body larger than limits.max_body_size");
+    const auto& limit = server_.apps[static_cast<std::size_t>(mount_)].body_limit_name;
+    logging::error_log().warn("request body larger than {}: reading stopped", limit);
+    stream_->fail(RequestBodyError::Cause::too_large, "request body larger than " + limit);
   }
 
   // The client's body is malformed (a bad chunk, a forbidden trailer): its fault, not the
@@ -589,10 +640,26 @@ class Session : public std::enable_shared_from_this<Session> {
     request.server_name = origin_.server_name;
     request.server_port = origin_.server_port;
     request.url_scheme = origin_.scheme;
+    request.mount = mount_;
     return request;
   }
 
   void dispatch(HttpRequest&& request, const http::request_header<>& message, bool keep_alive) {
+    open_exchange(request, message, keep_alive);
+    if (websocket_) return server_.dispatch_websocket(std::move(request), channel_, websocket_);
+    // Not while a body streams: this thread may still write a 100 Continue then. Not for an
+    // event loop either (ServerEvents::contexts_send_directly says why).
+    if (server_.contexts_send_directly && !server_.apps[static_cast<std::size_t>(mount_)].asgi &&
+        !stream_) {
+      channel_->send_directly_to(socket_.native_handle());
+    }
+    server_.dispatch(std::move(request), channel_);
+  }
+
+  // The request's response channel, its access-log entry, and the session's hold while the
+  // answer is made.
+  void open_exchange(const HttpRequest& request, const http::request_header<>& message,
+                     bool keep_alive) {
     timer_.cancel();
     access_pending_ = logging::access_log() != nullptr;
     if (access_pending_) {
@@ -616,12 +683,6 @@ class Session : public std::enable_shared_from_this<Session> {
     channel_ = std::make_shared<ResponseChannel>(
         framing, response_high_water, [weak, &flushes = server_.flushes] { flushes.push(weak); });
     hold_while_the_app_answers();
-    if (websocket_) return server_.dispatch_websocket(std::move(request), channel_, websocket_);
-    // Not while a body streams: this thread may still write a 100 Continue then.
-    if (server_.contexts_send_directly && !stream_) {
-      channel_->send_directly_to(socket_.native_handle());
-    }
-    server_.dispatch(std::move(request), channel_);
   }
 
   // While the app runs nothing else refers to this session: it keeps itself alive until the
@@ -774,7 +835,10 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
       return close();
     }
-    if (ec == http::error::body_limit) return reject(413, "body larger than limits.max_body_size");
+    if (ec == http::error::body_limit) {
+      return reject(413, "body larger than " +
+                             server_.apps[static_cast<std::size_t>(mount_)].body_limit_name);
+    }
     reject(400, ec.message());
   }
 
@@ -829,6 +893,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::pair<std::string, std::uint16_t> local_;
   bool peer_trusted_ = false;  // in forwarded_allow_ips: its proxy headers are believed
   RequestOrigin origin_;       // the request's client, scheme and server, proxies considered
+  int mount_ = 0;              // the app serving the request (ServerState::apps)
   AccessEntry access_;
   bool access_pending_ = false;  // a dispatched request whose line is still to be written
   std::chrono::steady_clock::time_point access_started_;

@@ -105,22 +105,41 @@ std::uint64_t draw_max_requests(const config::Config& config) {
   return static_cast<std::uint64_t>(config.max_requests) + jitter;
 }
 
-// The tracebacks of a stuck worker, one log line each, threads named by their context.
-void log_tracebacks(const python::Interpreter& interpreter, python::ContextPool& pool) {
+// The tracebacks of a stuck worker, one log line each, threads named by their context (the
+// pools' contexts are numbered one after the other, as in the worker's slot).
+void log_tracebacks(const python::Interpreter& interpreter,
+                    std::initializer_list<python::ContextPool*> pools) {
   std::string text = python::dump_thread_tracebacks(interpreter);
-  for (int index = 0; index < pool.size(); ++index) {
-    char ident[32];
-    std::snprintf(ident, sizeof ident, "Thread 0x%016lx", pool.thread_ident(index));
-    const std::string named = "Context " + std::to_string(index) + " (" + ident + ")";
-    for (auto at = text.find(ident); at != std::string::npos;
-         at = text.find(ident, at + named.size())) {
-      text.replace(at, std::string_view(ident).size(), named);
+  int number = 0;
+  for (auto* pool : pools) {
+    if (!pool) continue;
+    for (int index = 0; index < pool->size(); ++index, ++number) {
+      char ident[32];
+      std::snprintf(ident, sizeof ident, "Thread 0x%016lx", pool->thread_ident(index));
+      const std::string named = "Context " + std::to_string(number) + " (" + ident + ")";
+      for (auto at = text.find(ident); at != std::string::npos;
+           at = text.find(ident, at + named.size())) {
+        text.replace(at, std::string_view(ident).size(), named);
+      }
     }
   }
   auto& log = logging::error_log();
   log.error("worker timed out: Python tracebacks of its threads follow");
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) log.error("{}", line);
+}
+
+// "app hello:app", or "apps /=site:app, /api=api:app (ASGI, uvloop loop)" for mounts.
+std::string describe_apps(const std::vector<config::Mount>& apps, const std::string& loop) {
+  const auto kind = [&](const config::Mount& app) {
+    return app.worker_class == "asgi" ? " (ASGI, " + loop + " loop)" : std::string();
+  };
+  if (apps.size() == 1 && apps[0].prefix == "/") return "app " + apps[0].app + kind(apps[0]);
+  std::string text = "apps ";
+  for (const auto& app : apps) {
+    text += (text.size() > 5 ? ", " : "") + app.prefix + "=" + app.app + kind(app);
+  }
+  return text;
 }
 
 int run(const config::Config& config, const ArbiterArguments& arguments) {
@@ -148,8 +167,10 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     shared_state.emplace(link.supervised() ? link.segment().state() : own_segment->state());
     python::register_state_module(*shared_state);
     python::InterpreterOptions options{config.pythonpath, config.venv, config.chdir, {}};
-    if (config.worker_class == "asgi" && config.loop != "asyncio")
-      options.preload.push_back("uvloop");
+    const auto served = config::served_apps(config);
+    const bool serves_asgi = std::any_of(
+        served.begin(), served.end(), [](const auto& app) { return app.worker_class == "asgi"; });
+    if (serves_asgi && config.loop != "asyncio") options.preload.push_back("uvloop");
     interpreter.emplace(options);
   } catch (const std::exception& e) {
     logging::error_log().critical("{}", e.what());
@@ -157,10 +178,20 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     return exit_code::app_load_error;
   }
 
-  // Declared before the pool: the pool (and its contexts) must be gone before the server.
+  // Declared before the pools: the pools (and their contexts) must be gone before the server.
   std::optional<worker::HttpServer> server;
   server.emplace(config, listen_fds);
-  std::optional<python::ContextPool> pool;
+  // The apps this worker serves (mounts, and the app at `/`): WSGI apps run in job contexts,
+  // ASGI apps on event loops; a worker serving both has contexts of both kinds.
+  const auto apps = config::served_apps(config);
+  std::vector<bool> is_asgi;
+  for (const auto& app : apps) is_asgi.push_back(app.worker_class == "asgi");
+  const bool any_asgi = std::find(is_asgi.begin(), is_asgi.end(), true) != is_asgi.end();
+  const bool any_wsgi = std::find(is_asgi.begin(), is_asgi.end(), false) != is_asgi.end();
+  const int contexts = static_cast<int>(config.contexts);
+  const int first_asgi_context = any_wsgi ? contexts : 0;  // numbering in the worker's slot
+  std::optional<python::ContextPool> wsgi_pool;
+  std::optional<python::ContextPool> asgi_pool;
   // Counts a finished request; at max_requests the worker is replaced.
   const auto count_request = [&] {
     if (!link.count_request()) return;
@@ -175,31 +206,42 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     link.context_busy(index, busy);
     if (!busy) count_request();
   };
-  const bool asgi = config.worker_class == "asgi";
   // A few beats per timeout, so that one late beat never looks like a dead worker.
   const auto beat = config.timeout.count() > 0 ? config.timeout / 4 : std::chrono::seconds(1);
   const auto tick_interval =
       std::clamp<config::Duration>(beat, std::chrono::milliseconds(50), std::chrono::seconds(1));
-  std::vector<python::AsgiContext*> asgi_contexts(static_cast<std::size_t>(config.contexts),
-                                                  nullptr);
-  const auto make_context = [&](int index) -> std::unique_ptr<python::ContextState> {
-    if (!asgi) {
-      const python::WsgiSettings wsgi{config.contexts > 1, config.workers > 1 && link.supervised()};
-      return std::make_unique<python::WsgiAdapter>(python::load_app(config.app), wsgi);
+  std::vector<python::AsgiContext*> asgi_contexts(static_cast<std::size_t>(contexts), nullptr);
+  const auto make_wsgi_context = [&](int) -> std::unique_ptr<python::ContextState> {
+    auto context = std::make_unique<python::WsgiContext>();
+    for (std::size_t i = 0; i < apps.size(); ++i) {
+      const python::WsgiSettings wsgi{contexts > 1, config.workers > 1 && link.supervised(),
+                                      apps[i].prefix};
+      context->apps.push_back(
+          is_asgi[i] ? nullptr
+                     : std::make_unique<python::WsgiAdapter>(python::load_app(apps[i].app), wsgi));
     }
+    return context;
+  };
+  const auto make_asgi_context = [&](int index) -> std::unique_ptr<python::ContextState> {
     const python::AsgiSettings settings{config.loop, config.lifespan, config.graceful_timeout,
                                         tick_interval, index};
     // An event loop is never idle in the WSGI sense: it proves every tick that it still turns,
     // so the arbiter's timeout catches a loop that an app blocks.
-    python::AsgiHooks hooks{[&link, index] { link.context_busy(index, true); }, count_request};
-    auto context = std::make_unique<python::AsgiContext>(python::load_app(config.app), settings,
-                                                         std::move(hooks));
+    const int slot_index = first_asgi_context + index;
+    python::AsgiHooks hooks{[&link, slot_index] { link.context_busy(slot_index, true); },
+                            count_request};
+    std::vector<python::AsgiMount> mounts;
+    for (std::size_t i = 0; i < apps.size(); ++i)
+      mounts.push_back(
+          {apps[i].prefix, is_asgi[i] ? python::load_app(apps[i].app) : python::PyRef()});
+    auto context =
+        std::make_unique<python::AsgiContext>(std::move(mounts), settings, std::move(hooks));
     asgi_contexts[static_cast<std::size_t>(index)] = context.get();
     return context;
   };
   try {
-    pool.emplace(*interpreter, static_cast<int>(config.contexts), make_context,
-                 asgi ? python::ContextPool::Activity() : activity);
+    if (any_wsgi) wsgi_pool.emplace(*interpreter, contexts, make_wsgi_context, activity);
+    if (any_asgi) asgi_pool.emplace(*interpreter, contexts, make_asgi_context);
   } catch (const python::LifespanStartupFailed& e) {
     logging::error_log().critical("{}", e.what());
     link.boot_failed(e.what());
@@ -211,38 +253,33 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   }
 
   for (const int fd : listen_fds) logging::error_log().info("listening on {}", socket_name(fd));
-  if (asgi) {
-    logging::error_log().info("ready: app {} (ASGI, {} loop) with {} context(s)", config.app,
-                              asgi_contexts.front()->loop_name(), config.contexts);
-  } else {
-    logging::error_log().info("ready: app {} with {} context(s)", config.app, config.contexts);
-  }
-  link.ready(static_cast<int>(config.contexts));
+  logging::error_log().info("ready: {} with {} context(s)",
+                            describe_apps(apps, any_asgi ? asgi_contexts.front()->loop_name() : ""),
+                            (any_wsgi ? contexts : 0) + (any_asgi ? contexts : 0));
+  link.ready((any_wsgi ? contexts : 0) + (any_asgi ? contexts : 0));
 
   worker::ServerEvents events;
-  if (asgi) {
-    events.dispatch = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink) {
-      const auto least_loaded =
-          std::min_element(asgi_contexts.begin(), asgi_contexts.end(),
-                           [](auto* a, auto* b) { return a->load() < b->load(); });
-      (*least_loaded)->dispatch(std::move(request), std::move(sink));
-    };
+  const auto least_loaded_loop = [&] {
+    return *std::min_element(asgi_contexts.begin(), asgi_contexts.end(),
+                             [](auto* a, auto* b) { return a->load() < b->load(); });
+  };
+  events.dispatch = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink) {
+    if (is_asgi[static_cast<std::size_t>(request.mount)])
+      return least_loaded_loop()->dispatch(std::move(request), std::move(sink));
+    wsgi_pool->submit([request = std::move(request),
+                       sink = std::move(sink)](python::ContextState& state) {
+      auto& app =
+          *static_cast<python::WsgiContext&>(state).apps[static_cast<std::size_t>(request.mount)];
+      app.handle(request, *sink);
+    });
+  };
+  if (any_asgi) {
     events.dispatch_websocket = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink,
                                     std::shared_ptr<WebSocketPeer> peer) {
-      const auto least_loaded =
-          std::min_element(asgi_contexts.begin(), asgi_contexts.end(),
-                           [](auto* a, auto* b) { return a->load() < b->load(); });
-      (*least_loaded)->dispatch_websocket(std::move(request), std::move(sink), std::move(peer));
+      least_loaded_loop()->dispatch_websocket(std::move(request), std::move(sink), std::move(peer));
     };
-  } else {
-    events.dispatch = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink) {
-      pool->submit(
-          [request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
-            static_cast<python::WsgiAdapter&>(state).handle(request, *sink);
-          });
-    };
-    events.contexts_send_directly = true;
   }
+  events.contexts_send_directly = any_wsgi;
   events.tick_interval = tick_interval;
   bool arbiter_gone = false;
   events.on_tick = [&] {
@@ -255,7 +292,10 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     }
   };
   events.on_drain = [&] { link.draining(); };
-  events.on_stuck = [&] { log_tracebacks(*interpreter, *pool); };
+  events.on_stuck = [&] {
+    log_tracebacks(*interpreter,
+                   {wsgi_pool ? &*wsgi_pool : nullptr, asgi_pool ? &*asgi_pool : nullptr});
+  };
   const auto reason = server->run(std::move(events));
   if (reason == worker::StopReason::stuck) {
     // A context may never return: do not wait for it (nor finalize Python under it).
@@ -264,7 +304,8 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     if (auto* access = logging::access_log()) access->flush();
     std::_Exit(1);
   }
-  pool.reset();
+  wsgi_pool.reset();
+  asgi_pool.reset();
   server.reset();
   logging::error_log().info("stopped");
   return exit_code::ok;

@@ -26,12 +26,12 @@ bool is_forbidden_trailer(std::string_view name) {
                      [&](std::string_view f) { return iequals(name, f); });
 }
 
-void split_target(std::string_view target, bool connect, HttpRequest& request) {
-  if (target == "*" || connect) {
-    request.path.assign(target);  // asterisk-form and authority-form: no path to speak of
-    return;
-  }
-  bool root_only = false;  // absolute-form without a path: the path is "/"
+namespace {
+
+// The target without its fragment, and whether it had no path at all (absolute-form
+// "http://host" or "http://host?q": the path is then "/").
+std::string_view origin_part(std::string_view target, bool& root_only) {
+  root_only = false;
   if (!target.starts_with('/')) {
     // absolute-form ("http://host/path?q"): the path starts after the authority.
     const auto authority = target.find("://") + 3;
@@ -39,11 +39,28 @@ void split_target(std::string_view target, bool connect, HttpRequest& request) {
     target = path == std::string_view::npos ? std::string_view() : target.substr(path);
     root_only = target.empty() || target.front() != '/';
   }
-  target = target.substr(0, target.find('#'));
-  const auto question = target.find('?');
-  const std::string_view path = target.substr(0, question);
-  request.path.assign(root_only ? std::string_view("/") : path);
-  if (question != std::string_view::npos) request.query.assign(target.substr(question + 1));
+  return target.substr(0, target.find('#'));
+}
+
+}  // namespace
+
+std::string_view raw_path(std::string_view target, bool connect) {
+  if (target == "*" || connect) return target;  // asterisk-form and authority-form
+  bool root_only = false;
+  const auto origin = origin_part(target, root_only);
+  return root_only ? std::string_view("/") : origin.substr(0, origin.find('?'));
+}
+
+void split_target(std::string_view target, bool connect, HttpRequest& request) {
+  if (target == "*" || connect) {
+    request.path.assign(target);  // asterisk-form and authority-form: no path to speak of
+    return;
+  }
+  bool root_only = false;
+  const auto origin = origin_part(target, root_only);
+  const auto question = origin.find('?');
+  request.path.assign(root_only ? std::string_view("/") : origin.substr(0, question));
+  if (question != std::string_view::npos) request.query.assign(origin.substr(question + 1));
 }
 
 }  // namespace hornbeam::worker

@@ -13,6 +13,9 @@ namespace hornbeam::worker {
 // is never part of either.
 void split_target(std::string_view target, bool connect, HttpRequest& request);
 
+// The path split_target gives, as a view into `target` (or a static "/").
+std::string_view raw_path(std::string_view target, bool connect);
+
 // Trailer fields that would change framing, routing or authentication after the fact.
 bool is_forbidden_trailer(std::string_view name);
 

@@ -24,7 +24,7 @@ django.setup()
 from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse  # noqa: E402
-from django.urls import path  # noqa: E402
+from django.urls import path, reverse  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
 
@@ -42,6 +42,12 @@ def form(request):
 
 def item(request, item_id):
     return JsonResponse({"id": item_id, "name": f"item {item_id}", "tags": request.GET.getlist("tag")})
+
+
+def links(request):
+    """URLs made by the app: under a mount they carry its prefix (SCRIPT_NAME)."""
+    item_path = reverse("item", args=[7])
+    return JsonResponse({"item": item_path, "absolute": request.build_absolute_uri(item_path)})
 
 
 def stream(request):
@@ -64,7 +70,8 @@ def file(request):
 urlpatterns = [
     path("", index),
     path("form", form),
-    path("api/items/<int:item_id>", item),
+    path("api/items/<int:item_id>", item, name="item"),
+    path("links", links),
     path("stream", stream),
     path("file", file),
 ]

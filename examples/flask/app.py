@@ -5,7 +5,7 @@ import os
 import time
 
 import hornbeam  # the server's shared state (outside it: PYTHONPATH=pylib, process-local)
-from flask import Flask, Response, jsonify, request, send_file, stream_with_context
+from flask import Flask, Response, jsonify, request, send_file, stream_with_context, url_for
 
 app = Flask(__name__)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,6 +25,12 @@ def form():
 @app.get("/api/items/<int:item_id>")
 def item(item_id):
     return jsonify(id=item_id, name=f"item {item_id}", tags=request.args.getlist("tag"))
+
+
+@app.get("/links")
+def links():
+    """URLs made by the app: under a mount they carry its prefix (SCRIPT_NAME)."""
+    return jsonify(item=url_for("item", item_id=7), absolute=url_for("item", item_id=7, _external=True))
 
 
 @app.post("/api/echo")

@@ -128,7 +128,21 @@ TEST(ConfigErrors, BadAppSpec) {
 TEST(ConfigErrors, MissingAppSaysHowToGiveOne) {
   EXPECT_EQ(only_problem("workers: 1\n"),
             "no app given: name it as `module:callable` on the command line (`hornbeam-arbiter "
-            "myproject.wsgi:application`), as `app:` in the config file, or in HORNBEAM_APP");
+            "myproject.wsgi:application`), as `app:` in the config file, or in HORNBEAM_APP "
+            "(or serve apps under `mounts`)");
+}
+
+TEST(ConfigErrors, MountsThatCollide) {
+  EXPECT_EQ(
+      only_problem("mounts:\n  - {prefix: /api, app: 'x:y'}\n  - {prefix: /api, app: 'z:w'}\n"),
+      "hornbeam.yaml:2:3: `mounts`: two mounts at `/api`");
+  EXPECT_EQ(
+      only_problem("app: a:b\nmounts:\n  - {prefix: /, app: 'x:y'}\n"),
+      "hornbeam.yaml:3:3: `mounts`: a mount at `/` and `app` both serve `/` (`a:b` is the `/` "
+      "mount when no mount is at `/`)");
+  EXPECT_EQ(only_problem("mounts:\n  - {prefix: /api, app: 'x:y', max_body_size: lots}\n"),
+            "hornbeam.yaml:2:47: `mounts`: mount `max_body_size`: expected a size such as `64MiB`, "
+            "`512K` or `1048576`, found `lots`");
 }
 
 TEST(ConfigErrors, MountProblems) {
