@@ -43,6 +43,9 @@ struct Hooks {
   std::string on_request;
   std::string on_response;
   std::string on_error;
+  std::string post_worker_init;
+  std::string worker_exit;
+  std::string worker_abort;
 };
 
 struct WebSocket {

@@ -90,12 +90,27 @@ const Setting table[] = {
      "Apps served under path prefixes, WSGI and ASGI side by side; the longest prefix wins "
      "(docs/mounts.md).",
      MountsField{at<&Config::mounts>}},
-    {"hooks.on_request", "Called with each request before the app (`module:callable`).",
+    {"hooks.on_request",
+     "`module:callable` called with each request before its app: may answer instead of it, or "
+     "change the request it sees (docs/hooks.md).",
      TextField{at<&Config::hooks, &Hooks::on_request>, &optional_app_spec}},
-    {"hooks.on_response", "Called with each response after the app (`module:callable`).",
+    {"hooks.on_response",
+     "`module:callable` called with each response's status and headers when it starts: may "
+     "return other headers.",
      TextField{at<&Config::hooks, &Hooks::on_response>, &optional_app_spec}},
-    {"hooks.on_error", "Called when the app raises (`module:callable`).",
+    {"hooks.on_error",
+     "`module:callable` called when an app raises before its response started: may answer "
+     "instead of the 500.",
      TextField{at<&Config::hooks, &Hooks::on_error>, &optional_app_spec}},
+    {"hooks.post_worker_init",
+     "`module:callable` called with the worker once its apps are loaded, before it serves.",
+     TextField{at<&Config::hooks, &Hooks::post_worker_init>, &optional_app_spec}},
+    {"hooks.worker_exit", "`module:callable` called with the worker when it stops.",
+     TextField{at<&Config::hooks, &Hooks::worker_exit>, &optional_app_spec}},
+    {"hooks.worker_abort",
+     "`module:callable` called with the worker when it is timed out (stuck), before its "
+     "tracebacks are logged.",
+     TextField{at<&Config::hooks, &Hooks::worker_abort>, &optional_app_spec}},
     {"websocket.max_message_size", "Largest websocket message; larger closes with 1009.",
      SizeField{at<&Config::websocket, &WebSocket::max_message_size>, 1 * KiB, 1 * GiB}},
     {"websocket.ping_interval", "Time between server pings (0 = no pings).",

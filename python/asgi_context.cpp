@@ -7,6 +7,7 @@
 #include "python/asgi_runtime.hpp"
 #include "python/asgi_scope.hpp"
 #include "python/asgi_websocket.hpp"
+#include "python/embedded_module.hpp"
 #include "python/interpreter.hpp"
 #include "python/ready_awaitable.hpp"
 #include "python/receive_awaitable.hpp"
@@ -31,20 +32,9 @@ PyRef attribute(PyObject* object, const char* name) {
   return checked(PyRef::steal(PyObject_GetAttrString(object, name)), name);
 }
 
-// The glue module: a fresh instance per context, never in sys.modules. Contexts boot side by
-// side and executing the module releases the GIL (its imports), so a shared instance could
-// be seen half-initialized by the next context.
+// The glue module: a fresh instance per context (embedded_module.hpp says why).
 PyRef load_glue() {
-  PyRef module = checked(PyRef::steal(PyModule_New(glue_module)), "cannot create the ASGI glue");
-  PyObject* globals = PyModule_GetDict(module.get());  // borrowed
-  if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0) {
-    throw std::runtime_error("cannot create the ASGI glue: " + take_exception_text());
-  }
-  PyRef code = checked(
-      PyRef::steal(Py_CompileString(asgi_glue_source, "hornbeam/asgi_glue.py", Py_file_input)),
-      "cannot compile the ASGI glue");
-  checked(PyRef::steal(PyEval_EvalCode(code.get(), globals, globals)), "cannot load the ASGI glue");
-  return module;
+  return load_embedded_module(glue_module, asgi_glue_source, "hornbeam/asgi_glue.py");
 }
 
 AsgiContext* context_of(PyObject* capsule) {

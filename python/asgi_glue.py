@@ -148,6 +148,7 @@ def path_without_root_path(app):
     the root_path, as current Starlette (0.35 and later) and Uvicorn take it; Starlette before
     0.35 (Debian 12 ships 0.26, under FastAPI 0.92) routes on `path` alone and would find no
     route under a prefix. Judged once per mount, at boot, by the app's classes."""
+    app = getattr(app, "__wrapped__", app)  # the app inside the request hooks' wrapper
     modules = {cls.__module__.split(".")[0] for cls in type(app).__mro__}
     if not modules & {"starlette", "fastapi"}:
         return False

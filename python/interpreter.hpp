@@ -29,6 +29,21 @@ class Interpreter {
 
   PyInterpreterState* state() const { return state_; }
 
+  // Holds the GIL with the main thread's state for the scope: the thread that made the
+  // Interpreter (the worker's I/O thread) runs Python at boot and at exit through this.
+  class OnMainThread {
+   public:
+    explicit OnMainThread(Interpreter& interpreter) : interpreter_(interpreter) {
+      PyEval_RestoreThread(interpreter_.main_thread_);
+    }
+    ~OnMainThread() { interpreter_.main_thread_ = PyEval_SaveThread(); }
+    OnMainThread(const OnMainThread&) = delete;
+    OnMainThread& operator=(const OnMainThread&) = delete;
+
+   private:
+    Interpreter& interpreter_;
+  };
+
  private:
   PyThreadState* main_thread_ = nullptr;
   PyInterpreterState* state_ = nullptr;

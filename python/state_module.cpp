@@ -389,15 +389,17 @@ PyObject* state_info(PyObject* module, PyObject*) {
   });
 }
 
-// For the server's own Python (the ASGI glue): a line in the worker's error log.
-PyObject* log_info(PyObject*, PyObject* text) {
+// For the server's own Python (the glues): a line in the worker's error log.
+PyObject* log_at(spdlog::level::level_enum level, PyObject* text) {
   if (!PyUnicode_Check(text)) {
-    PyErr_SetString(PyExc_TypeError, "_log_info() needs a str");
+    PyErr_SetString(PyExc_TypeError, "the log line must be a str");
     return nullptr;
   }
-  logging::error_log().info("{}", text_for_log(text));
+  logging::error_log().log(level, "{}", text_for_log(text));
   Py_RETURN_NONE;
 }
+PyObject* log_info(PyObject*, PyObject* text) { return log_at(spdlog::level::info, text); }
+PyObject* log_error(PyObject*, PyObject* text) { return log_at(spdlog::level::err, text); }
 
 #define FASTCALL(function) reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(function))
 
@@ -422,6 +424,7 @@ PyMethodDef functions[] = {
     {"state_info", state_info, METH_NOARGS,
      "state_info() -> dict: capacity, used bytes, entries, largest_free, recoveries."},
     {"_log_info", log_info, METH_O, nullptr},
+    {"_log_error", log_error, METH_O, nullptr},
     {nullptr, nullptr, 0, nullptr}};
 
 int exec_module(PyObject* module) {

@@ -11,8 +11,10 @@
 #include "python/asgi_context.hpp"
 #include "python/context_pool.hpp"
 #include "python/interpreter.hpp"
+#include "python/request_hooks.hpp"
 #include "python/state_module.hpp"
 #include "python/traceback_dump.hpp"
+#include "python/worker_hooks.hpp"
 #include "python/wsgi_adapter.hpp"
 #include "worker/arbiter_link.hpp"
 #include "worker/http_server.hpp"
@@ -211,14 +213,19 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   const auto tick_interval =
       std::clamp<config::Duration>(beat, std::chrono::milliseconds(50), std::chrono::seconds(1));
   std::vector<python::AsgiContext*> asgi_contexts(static_cast<std::size_t>(contexts), nullptr);
+  // An app as its context runs it: with the request hooks around it, when there are any.
+  const auto load_with_hooks = [&](const config::Mount& app, bool asgi_app) {
+    return python::with_request_hooks(python::load_app(app.app), asgi_app, app.prefix,
+                                      config.hooks);
+  };
   const auto make_wsgi_context = [&](int) -> std::unique_ptr<python::ContextState> {
     auto context = std::make_unique<python::WsgiContext>();
     for (std::size_t i = 0; i < apps.size(); ++i) {
       const python::WsgiSettings wsgi{contexts > 1, config.workers > 1 && link.supervised(),
                                       apps[i].prefix};
-      context->apps.push_back(
-          is_asgi[i] ? nullptr
-                     : std::make_unique<python::WsgiAdapter>(python::load_app(apps[i].app), wsgi));
+      context->apps.push_back(is_asgi[i] ? nullptr
+                                         : std::make_unique<python::WsgiAdapter>(
+                                               load_with_hooks(apps[i], false), wsgi));
     }
     return context;
   };
@@ -233,7 +240,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     std::vector<python::AsgiMount> mounts;
     for (std::size_t i = 0; i < apps.size(); ++i)
       mounts.push_back(
-          {apps[i].prefix, is_asgi[i] ? python::load_app(apps[i].app) : python::PyRef()});
+          {apps[i].prefix, is_asgi[i] ? load_with_hooks(apps[i], true) : python::PyRef()});
     auto context =
         std::make_unique<python::AsgiContext>(std::move(mounts), settings, std::move(hooks));
     asgi_contexts[static_cast<std::size_t>(index)] = context.get();
@@ -252,11 +259,34 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     return exit_code::app_load_error;
   }
 
+  // After the apps, before the worker says it is ready (so that a failing hook fails the boot).
+  const int all_contexts = (any_wsgi ? contexts : 0) + (any_asgi ? contexts : 0);
+  std::optional<python::WorkerHooks> worker_hooks;
+  try {
+    const auto where = placement(arguments);
+    worker_hooks.emplace(
+        *interpreter, config.hooks,
+        python::WorkerIdentity{
+            static_cast<long>(::getpid()), where ? std::optional(where->generation) : std::nullopt,
+            where ? std::optional<std::uint64_t>(where->slot) : std::nullopt, all_contexts});
+  } catch (const std::exception& e) {
+    logging::error_log().critical("failed to load a worker hook: {}", e.what());
+    link.boot_failed(std::string("failed to load a worker hook: ") + e.what());
+    return exit_code::app_load_error;
+  }
+  try {
+    worker_hooks->post_worker_init();
+  } catch (const std::exception& e) {
+    logging::error_log().critical("{}", e.what());
+    link.boot_failed(e.what());
+    return exit_code::boot_failure;
+  }
+
   for (const int fd : listen_fds) logging::error_log().info("listening on {}", socket_name(fd));
   logging::error_log().info("ready: {} with {} context(s)",
                             describe_apps(apps, any_asgi ? asgi_contexts.front()->loop_name() : ""),
-                            (any_wsgi ? contexts : 0) + (any_asgi ? contexts : 0));
-  link.ready((any_wsgi ? contexts : 0) + (any_asgi ? contexts : 0));
+                            all_contexts);
+  link.ready(all_contexts);
 
   worker::ServerEvents events;
   const auto least_loaded_loop = [&] {
@@ -293,6 +323,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   };
   events.on_drain = [&] { link.draining(); };
   events.on_stuck = [&] {
+    worker_hooks->worker_abort(std::chrono::seconds(1));
     log_tracebacks(*interpreter,
                    {wsgi_pool ? &*wsgi_pool : nullptr, asgi_pool ? &*asgi_pool : nullptr});
   };
@@ -304,6 +335,8 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     if (auto* access = logging::access_log()) access->flush();
     std::_Exit(1);
   }
+  worker_hooks->worker_exit();
+  worker_hooks.reset();
   wsgi_pool.reset();
   asgi_pool.reset();
   server.reset();
