@@ -77,7 +77,7 @@ http {{
     return ["nginx", "-c", str(conf), "-p", tmp]
 
 
-SERVERS = ("hornbeam", "hornbeam 5 mounts", "hornbeam io_spin_us=50", "gunicorn sync", "gunicorn gthread", "uwsgi", "hornbeam asgi", "uvicorn", "hypercorn", "nginx")
+SERVERS = ("hornbeam", "hornbeam 5 mounts", "hornbeam hooks", "hornbeam io_spin_us=50", "gunicorn sync", "gunicorn gthread", "uwsgi", "hornbeam asgi", "uvicorn", "hypercorn", "nginx")
 ASGI_SERVERS = {"hornbeam asgi", "uvicorn", "hypercorn"}
 WEBSOCKET_CLIENTS = 50
 
@@ -103,6 +103,11 @@ def server_command(name, port, tmp):
                               "--logging-access-log", "", "--logging-level", "warning",
                               *[f"--mounts=/{name}={app}" for name in ("alpha", "bravo", "charlie", "delta")],
                               app],
+        # The same app with a no-op hooks.on_request and hooks.on_response (docs/hooks.md).
+        "hornbeam hooks": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
+                           "--logging-access-log", "", "--logging-level", "warning",
+                           "--hooks-on-request", "noop_hooks:on_request",
+                           "--hooks-on-response", "noop_hooks:on_response", app],
         # The same with the I/O thread polling before it sleeps: for a worker that has its core
         # to itself, as here (docs/performance.md).
         "hornbeam io_spin_us=50": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS),
