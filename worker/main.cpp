@@ -157,7 +157,13 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     link.boot_failed(e.what());
     return exit_code::config_error;
   }
-  link.set_max_requests(draw_max_requests(config));
+  const auto max_requests = draw_max_requests(config);
+  link.set_max_requests(max_requests);
+  if (max_requests > 0) {
+    logging::error_log().info(
+        "this worker is recycled after {} requests (max_requests {} + jitter {})", max_requests,
+        config.max_requests, max_requests - static_cast<std::uint64_t>(config.max_requests));
+  }
 
   // The shared state: the arbiter's store, or this worker's own when it runs alone (then its
   // contexts still share one). Declared before the interpreter, which uses it to its end.
