@@ -83,10 +83,12 @@ void Supervisor::observe(WorkerRecord& worker, TimePoint now) {
                               name(worker), slot.max_requests.load(std::memory_order_relaxed));
   }
 
+  // `timeout` is the boot deadline, the heartbeat deadline and the default time limit of a
+  // request; a mount's own `timeout` (written by the worker per request) replaces the last.
   const auto timeout = worker.settings.timeout;
-  if (timeout.count() <= 0) return;
   const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
   if (worker.phase == Phase::booting) {
+    if (timeout.count() <= 0) return;
     const auto boot_limit = std::max(timeout, min_boot_timeout);
     if (now - worker.spawned > boot_limit) {
       logging::error_log().error("{} did not boot within {:.0f}s: killing it", name(worker),
@@ -98,16 +100,15 @@ void Supervisor::observe(WorkerRecord& worker, TimePoint now) {
   }
   if (worker.phase != Phase::ready && worker.phase != Phase::retiring) return;
   const auto silent = nanoseconds(now) - slot.heartbeat_ns.load(std::memory_order_relaxed);
-  const auto oldest = slot.oldest_busy_since();
-  const auto running = oldest ? nanoseconds(now) - oldest : 0;
-  if (silent <= limit && running <= limit) return;
-  if (running > limit) {
+  if (const auto overdue = slot.overdue_request(nanoseconds(now), limit)) {
     logging::error_log().error(
         "{} has been running a request for {:.1f}s (timeout {:.1f}s): replacing it", name(worker),
-        seconds(running), seconds(timeout));
-  } else {
+        seconds(overdue->running_ns), seconds(overdue->limit_ns));
+  } else if (limit > 0 && silent > limit) {
     logging::error_log().error("{} sent no heartbeat for {:.1f}s (timeout {:.1f}s): replacing it",
                                name(worker), seconds(silent), seconds(timeout));
+  } else {
+    return;
   }
   worker.timed_out = true;
   // ABRT: the worker logs its tracebacks and answers 504 to the stuck requests, then exits.

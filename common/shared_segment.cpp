@@ -33,14 +33,22 @@ std::int64_t monotonic_ns() {
   return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
-std::int64_t WorkerSlot::oldest_busy_since() const {
-  std::int64_t oldest = 0;
+std::optional<OverdueRequest> WorkerSlot::overdue_request(std::int64_t now_ns,
+                                                          std::int64_t default_limit_ns) const {
+  std::optional<OverdueRequest> worst;
   const auto count = std::min<std::size_t>(contexts.load(std::memory_order_relaxed), max_contexts);
   for (std::size_t i = 0; i < count; ++i) {
-    const auto since = busy_since_ns[i].load(std::memory_order_relaxed);
-    if (since != 0 && (oldest == 0 || since < oldest)) oldest = since;
+    const auto since = busy_since_ns[i].load(std::memory_order_acquire);
+    if (since == 0) continue;
+    const auto own = time_limit_ns[i].load(std::memory_order_relaxed);
+    const auto limit = own == 0 ? default_limit_ns : own;
+    if (limit <= 0) continue;
+    const auto running = now_ns - since;
+    if (running > limit && (!worst || running - limit > worst->running_ns - worst->limit_ns)) {
+      worst = OverdueRequest{running, limit};
+    }
   }
-  return oldest;
+  return worst;
 }
 
 void WorkerSlot::set_boot_error(std::string_view text) {
@@ -63,6 +71,7 @@ void WorkerSlot::reset(std::int32_t worker_pid, std::uint64_t worker_generation)
   max_requests.store(0, std::memory_order_relaxed);
   boot_error[0] = '\0';
   for (auto& since : busy_since_ns) since.store(0, std::memory_order_relaxed);
+  for (auto& limit : time_limit_ns) limit.store(0, std::memory_order_relaxed);
   set_state(SlotState::booting);
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 
 // The shared-memory segment the arbiter creates and every worker maps: a versioned header and
-// one slot per worker (pid, generation, state, heartbeat, per-context "busy since", counters).
+// one slot per worker (pid, generation, state, heartbeat, per-context "busy since" and time
+// limit, counters).
 // Every field a process writes while others read is a lock-free atomic, so a worker killed at
 // any instant leaves nothing half-locked. The shared application state (common/state_store.hpp)
 // follows the slots.
@@ -12,14 +13,16 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace hornbeam::shm {
 
 inline constexpr std::uint32_t segment_magic = 0x4842'4d53;  // "HBMS"
-inline constexpr std::uint32_t layout_version = 2;
-// Matches the `contexts` setting's maximum: every context has its own busy-since entry.
+inline constexpr std::uint32_t layout_version = 3;
+// Matches the `contexts` setting's maximum: every context has its own busy-since entry (job
+// contexts and event loops of a worker that serves both are numbered one after the other).
 inline constexpr std::size_t max_contexts = 1024;
 inline constexpr std::size_t boot_error_size = 2048;
 
@@ -34,6 +37,12 @@ enum class SlotState : std::uint32_t {
   draining = 4,  // stopping: finishing in-flight requests
 };
 
+// A request that has run past its time limit: the arbiter replaces its worker.
+struct OverdueRequest {
+  std::int64_t running_ns;
+  std::int64_t limit_ns;
+};
+
 struct WorkerSlot {
   std::atomic<std::int32_t> owner;  // pid of the arbiter that claimed the slot; 0 = free
   std::atomic<std::int32_t> pid;
@@ -46,6 +55,9 @@ struct WorkerSlot {
       max_requests;                  // the limit this worker drew (jitter included); 0 = none
   char boot_error[boot_error_size];  // why the worker could not boot, written before it exits
   std::atomic<std::int64_t> busy_since_ns[max_contexts];  // 0 = idle
+  // The running request's own limit (its mount's `timeout`): 0 = the worker's `timeout`,
+  // negative = none. Written before busy_since_ns, which publishes it.
+  std::atomic<std::int64_t> time_limit_ns[max_contexts];
 
   SlotState current_state() const {
     return static_cast<SlotState>(state.load(std::memory_order_acquire));
@@ -53,8 +65,10 @@ struct WorkerSlot {
   void set_state(SlotState next) {
     state.store(static_cast<std::uint32_t>(next), std::memory_order_release);
   }
-  // The oldest request still running, 0 when every context is idle.
-  std::int64_t oldest_busy_since() const;
+  // The request furthest past its limit at `now_ns`, if any; `default_limit_ns` is the
+  // worker's `timeout` (0 or less: none).
+  std::optional<OverdueRequest> overdue_request(std::int64_t now_ns,
+                                                std::int64_t default_limit_ns) const;
   void set_boot_error(std::string_view text);
   std::string boot_error_text() const;
   // Fresh state for a newly spawned worker (called by the arbiter before it spawns).

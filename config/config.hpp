@@ -27,6 +27,9 @@ struct Mount {
   std::string worker_class;  // "wsgi" or "asgi"; empty in a file means the top-level one
   // YAML only: the mount's own body limit instead of limits.max_body_size.
   std::optional<std::uint64_t> max_body_size;
+  // YAML only, WSGI mounts only: the stuck-request deadline of the mount's requests instead
+  // of `timeout` (zero: none).
+  std::optional<Duration> timeout;
   bool operator==(const Mount&) const = default;
 };
 

@@ -81,7 +81,8 @@ Mount parse_mount_text(std::string_view text) {
 }
 
 Mount parse_mount_yaml(const YAML::Node& node) {
-  static const std::vector<std::string> keys = {"prefix", "app", "worker_class", "max_body_size"};
+  static const std::vector<std::string> keys = {"prefix", "app", "worker_class", "max_body_size",
+                                                "timeout"};
   if (!node.IsMap()) {
     throw at_node(node, "expected a mapping with `prefix` and `app`, found " + node_kind(node));
   }
@@ -120,6 +121,16 @@ Mount parse_mount_yaml(const YAML::Node& node) {
                           text + "`");
       }
       mount.max_body_size = *size;
+    } else if (key == "timeout") {
+      // The same range as the top-level `timeout`.
+      const auto duration = parse_duration(text);
+      if (!duration || *duration > std::chrono::hours(24)) {
+        throw at_node(value,
+                      "mount `timeout`: expected a duration such as `30`, `30s` or `500ms`, from "
+                      "0s (none) to 24h, found `" +
+                          text + "`");
+      }
+      mount.timeout = *duration;
     } else {
       throw at_node(entry.first, "unknown key `" + key + "` in a mount" + did_you_mean(key, keys));
     }
@@ -167,7 +178,7 @@ std::string describe(const Field& field) {
           [](const MountsField&) {
             return std::string(
                 "a list of mappings with `prefix`, `app` and optional `worker_class`, "
-                "`max_body_size`");
+                "`max_body_size`, `timeout`");
           },
       },
       field);

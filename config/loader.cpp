@@ -165,6 +165,13 @@ class Loader {
       if (!prefixes.insert(mount.prefix).second) {
         problems_.push_back(origin("mounts") + "`mounts`: two mounts at `" + mount.prefix + "`");
       }
+      if (mount.timeout && mount.worker_class == "asgi") {
+        problems_.push_back(
+            origin("mounts") + "`mounts`: the mount at `" + mount.prefix +
+            "` is ASGI: `timeout` is for WSGI mounts (an ASGI app's requests share the event "
+            "loop, which the top-level `timeout` watches; bound a coroutine with "
+            "`asyncio.timeout`)");
+      }
     }
     if (prefixes.count("/") && !config_.app.empty()) {
       problems_.push_back(origin("mounts") +

@@ -12,7 +12,7 @@ namespace hornbeam::config {
 
 std::vector<Mount> served_apps(const Config& config) {
   std::vector<Mount> apps = config.mounts;
-  if (!config.app.empty()) apps.push_back({"/", config.app, config.worker_class, {}});
+  if (!config.app.empty()) apps.push_back({"/", config.app, config.worker_class, {}, {}});
   return apps;
 }
 

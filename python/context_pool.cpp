@@ -39,10 +39,10 @@ void ContextPool::stop_all() {
   }
 }
 
-void ContextPool::submit(Job job) {
+void ContextPool::submit(Job job, TimeLimit time_limit) {
   {
     std::lock_guard lock(mutex_);
-    jobs_.push_back(std::move(job));
+    jobs_.push_back({std::move(job), time_limit});
   }
   wake_.notify_one();
 }
@@ -75,25 +75,25 @@ void ContextPool::run(int index, Setup& setup) {
     served = state->serve();
   }
   while (!served) {
-    Job job;
+    Queued queued;
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty()) break;  // stopping, and nothing left to do
-      job = std::move(jobs_.front());
+      queued = std::move(jobs_.front());
       jobs_.pop_front();
     }
     // Keep the GIL while more jobs are queued; it is released only to wait (never wait for
     // the queue while holding it).
     ThreadState::Attached gil(thread_state);
-    while (job) {
-      if (activity_) activity_(index, true);
-      job(*state);
-      job = nullptr;
-      if (activity_) activity_(index, false);
+    while (queued.job) {
+      if (activity_) activity_(index, true, queued.time_limit);
+      queued.job(*state);
+      queued.job = nullptr;
+      if (activity_) activity_(index, false, queued.time_limit);
       std::lock_guard lock(mutex_);
       if (!jobs_.empty()) {
-        job = std::move(jobs_.front());
+        queued = std::move(jobs_.front());
         jobs_.pop_front();
       }
     }

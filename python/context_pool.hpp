@@ -6,11 +6,13 @@
 
 #include "python/gil.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -33,9 +35,12 @@ class ContextPool {
  public:
   using Setup = std::function<std::unique_ptr<ContextState>(int index)>;  // GIL held
   using Job = std::function<void(ContextState&)>;                         // GIL held
+  // A job's own time limit, passed on to Activity (the worker's stuck-request deadline for
+  // it); none means the worker's default.
+  using TimeLimit = std::optional<std::chrono::milliseconds>;
   // Told when a context starts (busy = true) and ends a job, from the context's thread: the
   // worker's shared-memory slot keeps a "busy since" per context for the arbiter's timeout.
-  using Activity = std::function<void(int index, bool busy)>;
+  using Activity = std::function<void(int index, bool busy, TimeLimit time_limit)>;
 
   // Starts `count` contexts and runs `setup` in each. Throws what a setup threw (after
   // stopping the others): a context that cannot load the app fails the worker's boot.
@@ -44,7 +49,7 @@ class ContextPool {
   ContextPool(const ContextPool&) = delete;
   ContextPool& operator=(const ContextPool&) = delete;
 
-  void submit(Job job);
+  void submit(Job job, TimeLimit time_limit = std::nullopt);
   // The state a context's setup made (valid until the pool is destroyed).
   ContextState& state(int index) { return *states_.at(index); }
   int size() const { return static_cast<int>(threads_.size()); }
@@ -61,7 +66,11 @@ class ContextPool {
   Activity activity_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Job> jobs_;
+  struct Queued {
+    Job job;
+    TimeLimit time_limit;
+  };
+  std::deque<Queued> jobs_;
   bool stopping_ = false;
   int started_ = 0;
   std::exception_ptr setup_error_;

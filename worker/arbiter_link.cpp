@@ -47,9 +47,20 @@ void ArbiterLink::boot_failed(std::string_view error) {
   if (slot_) slot_->set_boot_error(error);
 }
 
-void ArbiterLink::context_busy(int index, bool busy) {
+void ArbiterLink::context_busy(int index, bool busy,
+                               std::optional<std::chrono::milliseconds> time_limit) {
   if (!slot_ || index < 0 || static_cast<std::size_t>(index) >= shm::max_contexts) return;
-  slot_->busy_since_ns[index].store(busy ? shm::monotonic_ns() : 0, std::memory_order_relaxed);
+  if (busy) {
+    std::int64_t limit_ns = 0;  // the worker's `timeout`
+    if (time_limit) {
+      limit_ns = time_limit->count() > 0
+                     ? std::chrono::duration_cast<std::chrono::nanoseconds>(*time_limit).count()
+                     : -1;  // none
+    }
+    slot_->time_limit_ns[index].store(limit_ns, std::memory_order_relaxed);
+  }
+  // Release: the arbiter that sees this "busy since" sees the limit that goes with it.
+  slot_->busy_since_ns[index].store(busy ? shm::monotonic_ns() : 0, std::memory_order_release);
 }
 
 bool ArbiterLink::count_request() {

@@ -7,6 +7,7 @@
 #include "common/shared_segment.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -41,8 +42,10 @@ class ArbiterLink {
   // on every tick, for whatever clears that signal. Only when supervised().
   bool arbiter_gone() const;
 
-  // From context threads.
-  void context_busy(int index, bool busy);
+  // From context threads. `time_limit` is the request's own stuck-request deadline (its
+  // mount's `timeout`, zero for none); without one the worker's `timeout` applies.
+  void context_busy(int index, bool busy,
+                    std::optional<std::chrono::milliseconds> time_limit = std::nullopt);
   // Counts a finished request; true exactly once, when it reaches max_requests.
   bool count_request();
 

@@ -210,8 +210,8 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
       server->request_graceful_stop("max_requests reached");
     }
   };
-  const auto activity = [&](int index, bool busy) {
-    link.context_busy(index, busy);
+  const auto activity = [&](int index, bool busy, python::ContextPool::TimeLimit time_limit) {
+    link.context_busy(index, busy, time_limit);
     if (!busy) count_request();
   };
   // A few beats per timeout, so that one late beat never looks like a dead worker.
@@ -302,12 +302,15 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   events.dispatch = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink) {
     if (is_asgi[static_cast<std::size_t>(request.mount)])
       return least_loaded_loop()->dispatch(std::move(request), std::move(sink));
-    wsgi_pool->submit([request = std::move(request),
-                       sink = std::move(sink)](python::ContextState& state) {
-      auto& app =
-          *static_cast<python::WsgiContext&>(state).apps[static_cast<std::size_t>(request.mount)];
-      app.handle(request, *sink);
-    });
+    // The mount's own `timeout`, if it has one, is this request's stuck-request deadline.
+    const auto time_limit = apps[static_cast<std::size_t>(request.mount)].timeout;
+    wsgi_pool->submit(
+        [request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
+          auto& app = *static_cast<python::WsgiContext&>(state)
+                           .apps[static_cast<std::size_t>(request.mount)];
+          app.handle(request, *sink);
+        },
+        time_limit);
   };
   if (any_asgi) {
     events.dispatch_websocket = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink,

@@ -202,7 +202,7 @@ class Arbiter:
                  pass_fds=(), preexec=None, command_prefix=()):
         self.tmp_path = tmp_path
         self.config_path = tmp_path / "hornbeam.yaml"
-        self.settings = {"app": app, "pythonpath": [str(APPS)], "bind": ["127.0.0.1:0"], "workers": workers,
+        self.settings = {**({"app": app} if app else {}), "pythonpath": [str(APPS)], "bind": ["127.0.0.1:0"], "workers": workers,
                          "logging": {"access_log": ""}, **(settings or {})}
         self.write_config()
         self.lines = []

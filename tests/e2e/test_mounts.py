@@ -6,6 +6,8 @@ import asyncio
 import json
 import signal
 import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -108,3 +110,23 @@ mounts:
     assert requests.post(worker.url + "/small", data=b"x" * 2048).status_code == 413
     assert requests.post(worker.url + "/", data=b"x" * 2048).content == b"x" * 2048
     worker.wait_for_log("body larger than the max_body_size of the mount at /small")
+
+
+def test_each_wsgi_mount_may_have_its_own_timeout(start_arbiter):
+    # The worker's timeout is 3s; /slow allows 10s, /unbounded none, /quick only 1s.
+    arbiter = start_arbiter(None, workers=1, settings={
+        "timeout": "3s", "contexts": 2,
+        "mounts": [{"prefix": "/slow", "app": "supervised:pid", "timeout": "10s"},
+                   {"prefix": "/unbounded", "app": "supervised:pid", "timeout": 0},
+                   {"prefix": "/quick", "app": "supervised:stuck", "timeout": "1s"}]})
+    [worker] = arbiter.workers()
+    with ThreadPoolExecutor(2) as pool:
+        past_the_workers = [pool.submit(requests.get, f"{arbiter.url}{prefix}?sleep=4", timeout=30)
+                            for prefix in ("/slow", "/unbounded")]
+        assert [response.result().status_code for response in past_the_workers] == [200, 200]
+    assert "has been running a request" not in arbiter.log
+    started = time.monotonic()
+    assert requests.get(arbiter.url + "/quick/stuck", timeout=30).status_code == 504
+    assert time.monotonic() - started < 2.9  # before the worker's own 3s
+    arbiter.wait_for_log(r"has been running a request for [\d.]+s \(timeout 1.0s\): replacing it")
+    arbiter.wait_for_log(rf"pid {worker}, generation 1\) exited")

@@ -57,6 +57,9 @@ class SupervisorTest : public ::testing::Test {
   std::int64_t ns(TimePoint time) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
   }
+  static std::int64_t ns(Duration duration) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
+  }
   shm::WorkerSlot& slot_of(pid_t pid) {
     for (const auto& spawn : processes.spawns) {
       if (spawn.pid == pid) return segment.slot(spawn.slot);
@@ -203,6 +206,33 @@ TEST_F(SupervisorTest, AStuckRequestGetsTheWorkerAbortedReplacedAndThenKilled) {
   EXPECT_TRUE(supervisor.on_exit(stuck, killed_by(SIGKILL), now));
   supervisor.tick(now);
   EXPECT_EQ(processes.spawns.size(), 2u) << "an expected exit is not a crash to replace again";
+}
+
+TEST_F(SupervisorTest, ARequestWithItsOwnTimeLimitIsJudgedByIt) {
+  // A mount's `timeout`: longer than the worker's for one context, shorter for the other.
+  serving(1, {.workers = 1, .timeout = 2s});
+  const pid_t worker = processes.spawns[0].pid;
+  slot_of(worker).time_limit_ns[0] = ns(5s);
+  slot_of(worker).busy_since_ns[0] = ns(now);
+  advance(3s);
+  EXPECT_TRUE(processes.signals_to(worker).empty()) << "3s into its own 5s";
+  slot_of(worker).time_limit_ns[1] = ns(500ms);
+  slot_of(worker).busy_since_ns[1] = ns(now);
+  advance(600ms);
+  EXPECT_EQ(processes.signals_to(worker), std::vector<int>{SIGABRT}) << "past its own 500ms";
+}
+
+TEST_F(SupervisorTest, WithoutAWorkerTimeoutOnlyOwnTimeLimitsCount) {
+  serving(1, {.workers = 1, .timeout = 0s});
+  const pid_t worker = processes.spawns[0].pid;
+  slot_of(worker).busy_since_ns[0] = ns(now);
+  now += 1h;  // no heartbeat either
+  supervisor.tick(now);
+  EXPECT_TRUE(processes.signals_to(worker).empty());
+  slot_of(worker).time_limit_ns[1] = ns(1s);
+  slot_of(worker).busy_since_ns[1] = ns(now);
+  advance(1100ms);
+  EXPECT_EQ(processes.signals_to(worker), std::vector<int>{SIGABRT});
 }
 
 TEST_F(SupervisorTest, ASilentWorkerIsReplaced) {

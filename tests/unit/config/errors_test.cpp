@@ -143,6 +143,14 @@ TEST(ConfigErrors, MountsThatCollide) {
   EXPECT_EQ(only_problem("mounts:\n  - {prefix: /api, app: 'x:y', max_body_size: lots}\n"),
             "hornbeam.yaml:2:47: `mounts`: mount `max_body_size`: expected a size such as `64MiB`, "
             "`512K` or `1048576`, found `lots`");
+  EXPECT_EQ(only_problem("mounts:\n  - {prefix: /api, app: 'x:y', timeout: 2d}\n"),
+            "hornbeam.yaml:2:41: `mounts`: mount `timeout`: expected a duration such as `30`, "
+            "`30s` or `500ms`, from 0s (none) to 24h, found `2d`");
+  EXPECT_EQ(
+      only_problem("worker_class: asgi\nmounts:\n  - {prefix: /api, app: 'x:y', timeout: 5}\n"),
+      "hornbeam.yaml:3:3: `mounts`: the mount at `/api` is ASGI: `timeout` is for WSGI mounts (an "
+      "ASGI app's requests share the event loop, which the top-level `timeout` watches; bound a "
+      "coroutine with `asyncio.timeout`)");
 }
 
 TEST(ConfigErrors, MountProblems) {

@@ -14,6 +14,7 @@ const char* const yaml =
     "1500ms\n"
     "umask: 0027\nlimits:\n  max_body_size: 1MiB\nmounts:\n  - {prefix: /api, app: 'api:app', "
     "worker_class: asgi}\n"
+    "  - {prefix: /reports, app: 'reports:app', timeout: 1500ms}\n"
     "websocket:\n  compress: true\n";
 
 TEST(JsonOutput, IsNestedLikeTheYamlFile) {
@@ -26,6 +27,8 @@ TEST(JsonOutput, IsNestedLikeTheYamlFile) {
   EXPECT_EQ(json["umask"], "0o027");
   EXPECT_EQ(json["limits"]["max_body_size"], 1048576);  // bytes
   EXPECT_EQ(json["mounts"][0]["worker_class"], "asgi");
+  EXPECT_FALSE(json["mounts"][0].contains("timeout"));
+  EXPECT_EQ(json["mounts"][1]["timeout"], 1.5);  // seconds, as the top-level one
   EXPECT_EQ(json["websocket"]["compress"], true);
   EXPECT_EQ(json["shared_state"]["size"], 64 * 1024 * 1024);
 }
@@ -33,6 +36,17 @@ TEST(JsonOutput, IsNestedLikeTheYamlFile) {
 TEST(JsonOutput, LoadsBackToTheSameConfiguration) {
   // The arbiter hands workers their configuration as this JSON: it must round-trip exactly.
   const std::string first = to_json_text(load_from(yaml));
+  testing::TempYaml json_file(first, "config.json");
+  Sources sources;
+  sources.config_file = json_file.path();
+  EXPECT_EQ(to_json_text(load(sources)), first);
+}
+
+TEST(JsonOutput, MountsWithoutAnAppLoadBack) {
+  // The arbiter's workers load this: an empty `app` would be refused.
+  const std::string first =
+      to_json_text(load_from("mounts:\n  - {prefix: /api, app: 'api:app'}\n"));
+  EXPECT_FALSE(nlohmann::json::parse(first).contains("app"));
   testing::TempYaml json_file(first, "config.json");
   Sources sources;
   sources.config_file = json_file.path();
