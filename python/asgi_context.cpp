@@ -71,6 +71,11 @@ AsgiContext::AsgiContext(std::vector<AsgiMount> mounts, const AsgiSettings& sett
       "cannot create the event loop");
   r.loop = PyRef::borrow(PyTuple_GetItem(made.get(), 0));
   loop_name_ = text_of(PyTuple_GetItem(made.get(), 1));
+  PyObject* why_not_uvloop = PyTuple_GetItem(made.get(), 2);
+  if (settings.index == 0 && why_not_uvloop != Py_None) {
+    logging::error_log().info("loop: auto runs asyncio, as uvloop cannot be imported ({})",
+                              text_of(why_not_uvloop));
+  }
   PyRef asyncio = checked(PyRef::steal(PyImport_ImportModule("asyncio")), "asyncio");
   checked(PyRef::steal(PyObject_CallMethod(asyncio.get(), "set_event_loop", "O", r.loop.get())),
           "set_event_loop");

@@ -12,16 +12,18 @@ import hornbeam
 
 
 def new_event_loop(choice):
-    """The context's loop: uvloop when asked for, or when `auto` and importable."""
+    """The context's loop: uvloop when asked for, or when `auto` and importable; and why
+    `auto` did not get uvloop (None when it was not asked for or got it)."""
     if choice in ("auto", "uvloop"):
         try:
             import uvloop
-        except ImportError:
+        except ImportError as error:
             if choice == "uvloop":
                 raise
+            return asyncio.new_event_loop(), "asyncio", str(error)
         else:
-            return uvloop.new_event_loop(), "uvloop"
-    return asyncio.new_event_loop(), "asyncio"
+            return uvloop.new_event_loop(), "uvloop", None
+    return asyncio.new_event_loop(), "asyncio", None
 
 
 async def run_exchange(app, scope, exchange, running):

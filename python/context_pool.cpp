@@ -1,15 +1,27 @@
 #include "python/context_pool.hpp"
 
 #include "python/interpreter.hpp"
+#include "python/sub_interpreter.hpp"
+
+#include <optional>
 
 namespace hornbeam::python {
 
 ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup, Activity activity)
     : interpreter_(interpreter),
       activity_(std::move(activity)),
-      states_(static_cast<std::size_t>(count), nullptr) {
+      states_(static_cast<std::size_t>(count), nullptr),
+      interpreters_(static_cast<std::size_t>(count), nullptr) {
+  // Contexts of one interpreter set up one after the other: the GIL would serialize their
+  // imports anyway, and when an import fails, threads waiting on the same module get a bare
+  // KeyError (CPython 3.13) that may hide the real error. Own-GIL contexts import in parallel.
+  const bool one_at_a_time = !interpreter.options().own_gil_contexts;
   for (int index = 0; index < count; ++index) {
     threads_.emplace_back([this, index, &setup] { run(index, setup); });
+    if (!one_at_a_time) continue;
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [&] { return started_ > index || setup_error_; });
+    if (setup_error_) break;
   }
   std::unique_lock lock(mutex_);
   wake_.wait(lock, [&] { return started_ == count || setup_error_; });
@@ -48,30 +60,47 @@ void ContextPool::submit(Job job, TimeLimit time_limit) {
 }
 
 void ContextPool::run(int index, Setup& setup) {
-  ThreadState thread_state(interpreter_.state());
+  const auto failed = [&] {
+    std::lock_guard lock(mutex_);
+    if (!setup_error_) setup_error_ = std::current_exception();
+    wake_.notify_all();
+  };
+  // The context's Python thread: a thread state of the worker's interpreter, or (owngil) the
+  // one of its own subinterpreter. Either outlives `state` below.
+  std::optional<ThreadState> shared_interpreter;
+  std::optional<SubInterpreter> own_interpreter;
+  try {
+    if (interpreter_.options().own_gil_contexts) {
+      own_interpreter.emplace(interpreter_.state(), interpreter_.options());
+    } else {
+      shared_interpreter.emplace(interpreter_.state());
+    }
+  } catch (...) {
+    return failed();
+  }
+  PyThreadState* const thread_state =
+      own_interpreter ? own_interpreter->thread_state() : shared_interpreter->get();
   std::unique_ptr<ContextState> state;
   {
-    ThreadState::Attached gil(thread_state);
+    Attached gil(thread_state);
     try {
       state = setup(index);
     } catch (...) {
-      std::lock_guard lock(mutex_);
-      if (!setup_error_) setup_error_ = std::current_exception();
-      wake_.notify_all();
-      return;
+      return failed();
     }
   }
   {
     std::lock_guard lock(mutex_);
     ++started_;
     states_[static_cast<std::size_t>(index)] = state.get();
+    interpreters_[static_cast<std::size_t>(index)] = PyThreadState_GetInterpreter(thread_state);
     if (stopping_) state->stop_serving();  // another context failed its setup meanwhile
   }
   wake_.notify_all();
 
   bool served = false;
   {
-    ThreadState::Attached gil(thread_state);
+    Attached gil(thread_state);
     served = state->serve();
   }
   while (!served) {
@@ -85,7 +114,7 @@ void ContextPool::run(int index, Setup& setup) {
     }
     // Keep the GIL while more jobs are queued; it is released only to wait (never wait for
     // the queue while holding it).
-    ThreadState::Attached gil(thread_state);
+    Attached gil(thread_state);
     while (queued.job) {
       if (activity_) activity_(index, true, queued.time_limit);
       queued.job(*state);
@@ -98,7 +127,7 @@ void ContextPool::run(int index, Setup& setup) {
       }
     }
   }
-  ThreadState::Attached gil(thread_state);
+  Attached gil(thread_state);
   state.reset();  // Python objects of the context die with the GIL held
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 
-// The worker's Python contexts (thread mode): N long-lived threads on one interpreter, each
-// with its own thread state, taking jobs from one queue. A job runs with the GIL held; the
-// queue waits without it.
+// The worker's Python contexts: N long-lived threads taking jobs from one queue, each with its
+// own thread state on the worker's interpreter (thread mode), or each with a subinterpreter
+// and a GIL of its own (owngil mode, InterpreterOptions::own_gil_contexts). A job runs with its
+// context's GIL held; the queue waits without it.
 
 #include "python/gil.hpp"
 
@@ -53,6 +54,8 @@ class ContextPool {
   // The state a context's setup made (valid until the pool is destroyed).
   ContextState& state(int index) { return *states_.at(index); }
   int size() const { return static_cast<int>(threads_.size()); }
+  // The interpreter the context runs in: the worker's, or its own subinterpreter (owngil).
+  PyInterpreterState* interpreter(int index) const { return interpreters_.at(index); }
   // The context's thread as Python's tracebacks name it (threading.get_ident()).
   unsigned long thread_ident(int index) {
     return static_cast<unsigned long>(threads_.at(index).native_handle());
@@ -75,7 +78,8 @@ class ContextPool {
   int started_ = 0;
   std::exception_ptr setup_error_;
   std::vector<std::thread> threads_;
-  std::vector<ContextState*> states_;  // set by each context once its setup is done
+  std::vector<ContextState*> states_;              // set by each context once its setup is done
+  std::vector<PyInterpreterState*> interpreters_;  // the same
 };
 
 }  // namespace hornbeam::python

@@ -18,6 +18,15 @@ class GilRelease {
   PyThreadState* state_;
 };
 
+// Holds the GIL with `state` (a thread state of this OS thread) for the scope.
+class Attached {
+ public:
+  explicit Attached(PyThreadState* state) { PyEval_RestoreThread(state); }
+  ~Attached() { PyEval_SaveThread(); }
+  Attached(const Attached&) = delete;
+  Attached& operator=(const Attached&) = delete;
+};
+
 // A long-lived Python thread state owned by one OS thread (a context). Created once, so that
 // threading.local and contextvars keep their values across requests; the GIL is held only
 // inside Attached scopes.
@@ -33,17 +42,7 @@ class ThreadState {
   ThreadState(const ThreadState&) = delete;
   ThreadState& operator=(const ThreadState&) = delete;
 
-  // Holds the GIL with this thread state for the scope.
-  class Attached {
-   public:
-    explicit Attached(ThreadState& owner) : owner_(owner) { PyEval_RestoreThread(owner_.state_); }
-    ~Attached() { PyEval_SaveThread(); }
-    Attached(const Attached&) = delete;
-    Attached& operator=(const Attached&) = delete;
-
-   private:
-    ThreadState& owner_;
-  };
+  PyThreadState* get() const { return state_; }
 
  private:
   PyThreadState* state_;

@@ -30,7 +30,27 @@ void run_or_throw(const char* code) {
 
 }  // namespace
 
-Interpreter::Interpreter(const InterpreterOptions& options) {
+void apply_path_options(const InterpreterOptions& options) {
+  PyObject* sys_path = PySys_GetObject("path");  // borrowed
+  for (auto entry = options.pythonpath.rbegin(); entry != options.pythonpath.rend(); ++entry) {
+    PyRef text = PyRef::steal(PyUnicode_DecodeFSDefault(entry->c_str()));
+    if (!text || PyList_Insert(sys_path, 0, text.get()) != 0)
+      throw std::runtime_error(take_exception_text());
+  }
+  if (options.venv.empty()) return;
+  const std::string site = venv_site_packages(options.venv);
+  if (!std::filesystem::is_directory(site)) {
+    throw std::runtime_error("venv " + options.venv + " has no " + site +
+                             " (is it a virtualenv of Python " + std::to_string(PY_MAJOR_VERSION) +
+                             "." + std::to_string(PY_MINOR_VERSION) + "?)");
+  }
+  // addsitedir also processes .pth files, as activating the venv would.
+  const std::string code = "import site, sys\nsys.prefix = " + std::string("'") + options.venv +
+                           "'\nsite.addsitedir('" + site + "')\n";
+  run_or_throw(code.c_str());
+}
+
+Interpreter::Interpreter(const InterpreterOptions& options) : options_(options) {
   if (!options.chdir.empty() && ::chdir(options.chdir.c_str()) != 0) {
     throw std::runtime_error("cannot change to directory " + options.chdir);
   }
@@ -46,24 +66,7 @@ Interpreter::Interpreter(const InterpreterOptions& options) {
   PyConfig_Clear(&config);
 
   try {
-    PyObject* sys_path = PySys_GetObject("path");  // borrowed
-    for (auto entry = options.pythonpath.rbegin(); entry != options.pythonpath.rend(); ++entry) {
-      PyRef text = PyRef::steal(PyUnicode_DecodeFSDefault(entry->c_str()));
-      if (!text || PyList_Insert(sys_path, 0, text.get()) != 0)
-        throw std::runtime_error(take_exception_text());
-    }
-    if (!options.venv.empty()) {
-      const std::string site = venv_site_packages(options.venv);
-      if (!std::filesystem::is_directory(site)) {
-        throw std::runtime_error(
-            "venv " + options.venv + " has no " + site + " (is it a virtualenv of Python " +
-            std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION) + "?)");
-      }
-      // addsitedir also processes .pth files, as activating the venv would.
-      const std::string code = "import site, sys\nsys.prefix = " + std::string("'") + options.venv +
-                               "'\nsite.addsitedir('" + site + "')\n";
-      run_or_throw(code.c_str());
-    }
+    apply_path_options(options);
     for (const auto& module : options.preload) {
       PyRef imported = PyRef::steal(PyImport_ImportModule(module.c_str()));
       if (!imported) PyErr_Clear();  // optional: whoever needs it reports its absence

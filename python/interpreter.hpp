@@ -16,7 +16,14 @@ struct InterpreterOptions {
   // Imported on the main thread at start when importable (uvloop records the importing
   // thread as the main one, and would then try to own signals from a context thread).
   std::vector<std::string> preload;
+  // Contexts run in subinterpreters with a GIL of their own (context_mode: owngil), each
+  // with pythonpath and venv applied.
+  bool own_gil_contexts = false;
 };
+
+// Applies `pythonpath` and `venv` to the current interpreter's sys.path (GIL held). Throws
+// std::runtime_error with Python's message.
+void apply_path_options(const InterpreterOptions& options);
 
 // Initializes Python (signals stay ours), applies the options, then releases the GIL so that
 // context threads can take it. Throws std::runtime_error with Python's message on failure.
@@ -28,6 +35,7 @@ class Interpreter {
   Interpreter& operator=(const Interpreter&) = delete;
 
   PyInterpreterState* state() const { return state_; }
+  const InterpreterOptions& options() const { return options_; }
 
   // Holds the GIL with the main thread's state for the scope: the thread that made the
   // Interpreter (the worker's I/O thread) runs Python at boot and at exit through this.
@@ -45,6 +53,7 @@ class Interpreter {
   };
 
  private:
+  InterpreterOptions options_;
   PyThreadState* main_thread_ = nullptr;
   PyInterpreterState* state_ = nullptr;
 };

@@ -108,10 +108,21 @@ std::uint64_t draw_max_requests(const config::Config& config) {
 }
 
 // The tracebacks of a stuck worker, one log line each, threads named by their context (the
-// pools' contexts are numbered one after the other, as in the worker's slot).
+// pools' contexts are numbered one after the other, as in the worker's slot): those of the
+// worker's interpreter, then those of each context's own (owngil).
 void log_tracebacks(const python::Interpreter& interpreter,
                     std::initializer_list<python::ContextPool*> pools) {
-  std::string text = python::dump_thread_tracebacks(interpreter);
+  std::vector<PyInterpreterState*> interpreters{interpreter.state()};
+  for (auto* pool : pools) {
+    for (int index = 0; pool && index < pool->size(); ++index) {
+      auto* own = pool->interpreter(index);
+      if (own && std::find(interpreters.begin(), interpreters.end(), own) == interpreters.end())
+        interpreters.push_back(own);
+    }
+  }
+  std::string text;
+  for (auto* each : interpreters)
+    text += python::dump_thread_tracebacks(each, std::chrono::milliseconds(500));
   int number = 0;
   for (auto* pool : pools) {
     if (!pool) continue;
@@ -128,7 +139,18 @@ void log_tracebacks(const python::Interpreter& interpreter,
   auto& log = logging::error_log();
   log.error("worker timed out: Python tracebacks of its threads follow");
   std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) log.error("{}", line);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) log.error("{}", line);
+  }
+}
+
+// What to do when an extension module the app imports refuses subinterpreters (its
+// ImportError, the error's last line, names it): "" for any other error.
+std::string refused_subinterpreters_hint(std::string_view error) {
+  if (error.find("does not support loading in subinterpreters") == std::string_view::npos)
+    return {};
+  return " (context_mode: owngil runs each context in a subinterpreter, which this extension "
+         "module refuses: serve this app with context_mode: thread)";
 }
 
 // "app hello:app", or "apps /=site:app, /api=api:app (ASGI, uvloop loop)" for mounts.
@@ -175,10 +197,13 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     shared_state.emplace(link.supervised() ? link.segment().state() : own_segment->state());
     python::register_state_module(*shared_state);
     python::InterpreterOptions options{config.pythonpath, config.venv, config.chdir, {}};
+    options.own_gil_contexts = config.context_mode == "owngil";
     const auto served = config::served_apps(config);
     const bool serves_asgi = std::any_of(
         served.begin(), served.end(), [](const auto& app) { return app.worker_class == "asgi"; });
-    if (serves_asgi && config.loop != "asyncio") options.preload.push_back("uvloop");
+    // Subinterpreters import their own: what the main one imported does not reach them.
+    if (serves_asgi && config.loop != "asyncio" && !options.own_gil_contexts)
+      options.preload.push_back("uvloop");
     interpreter.emplace(options);
   } catch (const std::exception& e) {
     logging::error_log().critical("{}", e.what());
@@ -197,6 +222,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   const bool any_asgi = std::find(is_asgi.begin(), is_asgi.end(), true) != is_asgi.end();
   const bool any_wsgi = std::find(is_asgi.begin(), is_asgi.end(), false) != is_asgi.end();
   const int contexts = static_cast<int>(config.contexts);
+  const bool own_gil = config.context_mode == "owngil";
   const int first_asgi_context = any_wsgi ? contexts : 0;  // numbering in the worker's slot
   std::optional<python::ContextPool> wsgi_pool;
   std::optional<python::ContextPool> asgi_pool;
@@ -227,8 +253,11 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   const auto make_wsgi_context = [&](int) -> std::unique_ptr<python::ContextState> {
     auto context = std::make_unique<python::WsgiContext>();
     for (std::size_t i = 0; i < apps.size(); ++i) {
-      const python::WsgiSettings wsgi{contexts > 1, config.workers > 1 && link.supervised(),
-                                      apps[i].prefix};
+      // Under owngil each context has its own copy of the app, in its own interpreter: to
+      // the app, the other contexts are like other processes (PEP 3333's flags).
+      const python::WsgiSettings wsgi{
+          contexts > 1 && !own_gil,
+          (config.workers > 1 && link.supervised()) || (contexts > 1 && own_gil), apps[i].prefix};
       context->apps.push_back(is_asgi[i] ? nullptr
                                          : std::make_unique<python::WsgiAdapter>(
                                                load_with_hooks(apps[i], false), wsgi));
@@ -260,8 +289,10 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     link.boot_failed(e.what());
     return exit_code::boot_failure;
   } catch (const std::exception& e) {
-    logging::error_log().critical("failed to load the app: {}", e.what());
-    link.boot_failed(std::string("failed to load the app: ") + e.what());
+    const std::string error = std::string("failed to load the app: ") + e.what() +
+                              (own_gil ? refused_subinterpreters_hint(e.what()) : "");
+    logging::error_log().critical("{}", error);
+    link.boot_failed(error);
     return exit_code::app_load_error;
   }
 
@@ -289,9 +320,10 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   }
 
   for (const int fd : listen_fds) logging::error_log().info("listening on {}", socket_name(fd));
-  logging::error_log().info("ready: {} with {} context(s)",
+  logging::error_log().info("ready: {} with {} context(s) ({}, Python {})",
                             describe_apps(apps, any_asgi ? asgi_contexts.front()->loop_name() : ""),
-                            all_contexts);
+                            all_contexts, own_gil ? "own-GIL subinterpreters" : "threads",
+                            PY_VERSION);
   link.ready(all_contexts);
 
   worker::ServerEvents events;

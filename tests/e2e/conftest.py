@@ -1,6 +1,7 @@
 """Fixtures for end-to-end tests: the real hornbeam-worker on a free port, real clients."""
 
 import os
+import platform
 import re
 import signal
 import socket
@@ -15,6 +16,28 @@ HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 SOURCE = HERE.parent.parent
 WORKER_BIN = os.environ.get("HB_TEST_WORKER_BIN", str(SOURCE / "build" / "worker" / "hornbeam-worker"))
+# The mode every worker runs its contexts in (tests/CMakeLists.txt runs the files in both where
+# the build's Python has own-GIL subinterpreters), and the Python the worker embeds.
+CONTEXT_MODE = os.environ.get("HORNBEAM_CONTEXT_MODE", "thread")
+WORKER_PYTHON = re.search(r"Python ([\d.]+)", subprocess.run([WORKER_BIN, "--version"], capture_output=True,
+                                                               text=True).stdout).group(1)
+# Debian's python3-* packages (Flask, Django, FastAPI, uvloop...) import only into the Python
+# they were built for: a worker that embeds another one skips the tests of apps that need them.
+EMBEDS_DEBIAN_PYTHON = WORKER_PYTHON == platform.python_version()
+EMBEDDED_PYTHON = os.environ.get("HB_TEST_PYTHON", "/usr/bin/python3")  # its sys.executable
+DEBIAN_ONLY_MODULES = {"flask", "django", "fastapi", "starlette", "werkzeug", "uvloop", "multipart",
+                       "pydantic", "jinja2", "uvicorn", "websockets", "httpx", "requests"}
+
+
+def skip_if_a_debian_module_is_missing(log):
+    """Skips the test when the worker could not import one of Debian's packages because it
+    embeds another Python than Debian's; any other boot failure is the test's to report."""
+    if EMBEDS_DEBIAN_PYTHON:
+        return
+    match = re.search(r"No module named '([\w.]+)'", log)
+    if match and match.group(1).split(".")[0] in DEBIAN_ONLY_MODULES:
+        pytest.skip(f"needs Debian's python3-{match.group(1).split('.')[0]}, which Python "
+                    f"{WORKER_PYTHON} cannot import")
 
 
 class Worker:
@@ -50,6 +73,9 @@ class Worker:
 
     def wait_ready(self, timeout=30):
         assert self._ready.wait(timeout), "worker did not become ready"
+        if self.port is None:  # it exited (the log reader saw its end)
+            self._reader.join(5)
+            skip_if_a_debian_module_is_missing(self.log)
         assert self.port is not None and self.process.poll() is None, "worker exited:\n" + self.log
 
     @property
@@ -76,6 +102,14 @@ class Worker:
             self.process.send_signal(sig)
         code = self.process.wait(timeout)
         self._reader.join(5)
+        return code
+
+    def exit_status(self, timeout=30):
+        """Waits for a worker expected to exit by itself, with its whole log read."""
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        if code != 0:
+            skip_if_a_debian_module_is_missing(self.log)
         return code
 
 
@@ -255,6 +289,7 @@ class Arbiter:
                 time.sleep(0.2)  # let the reader catch the last lines
                 if self.count(pattern) >= count:
                     return
+                skip_if_a_debian_module_is_missing(self.log)
                 raise AssertionError(f"arbiter exited ({self.process.returncode}) before {pattern!r}:\n{self.log}")
             time.sleep(0.02)
         raise AssertionError(f"{pattern!r} not {count} time(s) in the log:\n{self.log}")

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from conftest import Load
+from conftest import EMBEDS_DEBIAN_PYTHON, WORKER_PYTHON, Load
 
 
 @pytest.fixture
@@ -284,6 +284,8 @@ def test_each_request_runs_in_an_asyncio_task(asgi):
 
 
 def test_a_task_factory_the_app_installs_makes_the_request_tasks(start_worker):
+    if WORKER_PYTHON == "3.13.0":
+        pytest.skip("Python 3.13.0's loop.create_task() names a factory's task 'None' (fixed in 3.13.1)")
     worker = start_worker("asgi_app:with_task_factory", "-k", "asgi")
     assert requests.get(worker.url + "/task").text == "made by the app's factory"
 
@@ -299,8 +301,7 @@ def test_lifespan_shutdown_runs_on_sigterm(start_worker, tmp_path):
 
 def test_lifespan_startup_failed_stops_the_worker_with_the_boot_failure_status(start_worker):
     worker = start_worker("asgi_app:lifespan_fails", "-k", "asgi", expect_ready=False)
-    status = worker.process.wait(30)
-    worker._reader.join(5)
+    status = worker.exit_status(30)
     assert status == 3, worker.log
     assert "ASGI lifespan startup failed: database unreachable" in worker.log
     assert "ready: app" not in worker.log
@@ -314,8 +315,7 @@ def test_an_app_without_lifespan_is_served_under_auto(start_worker):
 
 def test_an_app_raising_on_lifespan_fails_under_on(start_worker):
     worker = start_worker("asgi_app:lifespan_raises", "-k", "asgi", "--lifespan", "on", expect_ready=False)
-    status = worker.process.wait(30)
-    worker._reader.join(5)
+    status = worker.exit_status(30)
     assert status == 3, worker.log
     assert "ASGI lifespan startup raised" in worker.log and "ValueError: only HTTP, not lifespan" in worker.log
 
@@ -329,8 +329,12 @@ def test_lifespan_off_never_calls_the_app_with_lifespan(start_worker):
 @pytest.mark.parametrize("choice", ["auto", "asyncio", "uvloop"])
 def test_the_loop_is_chosen_by_the_loop_setting(start_worker, choice):
     worker = start_worker("asgi_app:app", "-k", "asgi", "--loop", choice)
-    expected = "asyncio" if choice == "asyncio" else "uvloop"
+    # Debian's python3-uvloop is there for Debian's Python only (uvloop asked for and missing
+    # fails the boot: start_worker skips then).
+    expected = "asyncio" if choice == "asyncio" or not EMBEDS_DEBIAN_PYTHON else "uvloop"
     assert f"(ASGI, {expected} loop)" in worker.log
+    if choice == "auto" and expected == "asyncio":
+        assert "loop: auto runs asyncio, as uvloop cannot be imported (No module named 'uvloop')" in worker.log
     assert requests.get(worker.url + "/sleep?seconds=0").text == "slept\n"
 
 

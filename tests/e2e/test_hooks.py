@@ -100,7 +100,7 @@ def test_hooks_see_the_mount_prefix(start_worker):
 
 def test_a_hook_that_cannot_be_imported_fails_the_boot(start_worker):
     worker = start_worker("echo:hello", "--hooks-on-request", "no_such_module:hook", expect_ready=False)
-    assert worker.process.wait(30) == 4
+    assert worker.exit_status(30) == 4
 
 
 def marker_lines(path, count, timeout=10):
@@ -143,6 +143,5 @@ def test_lifecycle_hooks_under_the_arbiter_and_worker_abort_on_a_stuck_request(s
 
 def test_a_post_worker_init_that_raises_fails_the_boot(start_worker):
     worker = start_worker("echo:hello", "--hooks-post-worker-init", "hooks:broken", expect_ready=False)
-    assert worker.process.wait(30) == 3
-    worker._reader.join(5)
+    assert worker.exit_status(30) == 3
     assert "hooks.post_worker_init raised" in worker.log and "the hook itself fails" in worker.log

@@ -93,8 +93,7 @@ def test_each_asgi_mount_has_its_own_lifespan_and_state(start_worker):
 def test_a_mount_whose_startup_fails_stops_the_boot_and_is_named(start_worker):
     worker = start_worker(None, "-k", "asgi", "--mounts", "/a=mount_site:first", "--mounts", "/bad=mount_site:failing",
                           expect_ready=False)
-    assert worker.process.wait(30) == 3
-    worker._reader.join(5)
+    assert worker.exit_status(30) == 3
     assert "ASGI lifespan startup failed (the app at /bad): failing cannot start" in worker.log
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import read_response
+from conftest import CONTEXT_MODE, read_response
 
 
 def test_environ_has_every_required_key(start_worker):
@@ -46,7 +46,10 @@ def test_environ_has_every_required_key(start_worker):
 
 def test_multithread_flag_follows_contexts(start_worker):
     worker = start_worker("echo:environ_json", "--contexts", "2")
-    assert requests.get(worker.url).json()["wsgi.multithread"] is True
+    environ = requests.get(worker.url).json()
+    # Own-GIL contexts each have their own copy of the app: to it, they are other processes.
+    assert environ["wsgi.multithread"] is (CONTEXT_MODE == "thread")
+    assert environ["wsgi.multiprocess"] is (CONTEXT_MODE == "owngil")
 
 
 def test_headers_with_underscores_are_dropped_and_repeats_joined(start_worker):

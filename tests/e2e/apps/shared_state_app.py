@@ -27,17 +27,21 @@ def intact(value):
 VALUES = [checksummed(seed, 1024 * (1 + seed % 64)) for seed in range(32)]
 
 
-def write_forever():
-    """Checksummed values under random keys, without end: a worker killed at any instant is
-    likely to die in the middle of a write, holding the store's lock."""
+def write_forever(stop):
+    """Checksummed values under random keys until the worker stops: a worker killed at any
+    instant is likely to die in the middle of a write, holding the store's lock."""
     rng = random.Random()
-    while True:
+    while not stop.is_set():
         hornbeam.state_set(f"ck:{rng.randrange(200)}", rng.choice(VALUES))
         hornbeam.state_incr("writes")
 
 
 if os.environ.get("HB_TEST_WRITE_FOREVER"):
-    threading.Thread(target=write_forever, daemon=True).start()
+    # Not a daemon thread: a subinterpreter (context_mode: owngil) refuses those. The thread
+    # ends when the interpreter shuts down, before it is joined.
+    writes_stop = threading.Event()
+    threading._register_atexit(writes_stop.set)
+    threading.Thread(target=write_forever, args=(writes_stop,)).start()
 
 
 def handle(path, query):
