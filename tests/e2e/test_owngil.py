@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import CONTEXT_MODE, WORKER_BIN, WORKER_PYTHON, Worker
+from conftest import CONTEXT_MODE, WORKER_BIN, WORKER_PYTHON
 
 pytestmark = [
     pytest.mark.skipif(tuple(map(int, WORKER_PYTHON.split(".")[:2])) < (3, 12),
@@ -56,7 +56,7 @@ def test_an_extension_refusing_subinterpreters_fails_the_boot_with_advice(start_
     advice = ("ImportError: module readline does not support loading in subinterpreters (context_mode: owngil runs "
               "each context in a subinterpreter, which this extension module refuses: serve this app with "
               "context_mode: thread)")
-    worker = Worker("refuses_subinterpreters:app", *OWNGIL, expect_ready=False)
+    worker = start_worker("refuses_subinterpreters:app", *OWNGIL, expect_ready=False)
     assert worker.exit_status(30) == 4  # the app does not load
     assert advice in worker.log
     arbiter = start_arbiter("refuses_subinterpreters:app", workers=1, settings={"context_mode": "owngil"},

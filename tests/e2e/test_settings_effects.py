@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import WORKER_PYTHON, Worker
+from conftest import WORKER_PYTHON
 
 
-def test_context_mode_owngil_is_refused_on_this_python(tmp_path):
+def test_context_mode_owngil_is_refused_on_this_python(start_worker):
     # The default build embeds Debian's Python 3.11, which has no own-GIL subinterpreters
     # (test_owngil.py shows the mode where the build has them).
     if tuple(map(int, WORKER_PYTHON.split(".")[:2])) >= (3, 12):
         pytest.skip(f"this build embeds Python {WORKER_PYTHON}, which has own-GIL subinterpreters")
-    worker = Worker("echo:hello", "--context-mode", "owngil", expect_ready=False)
+    worker = start_worker("echo:hello", "--context-mode", "owngil", expect_ready=False)
     assert worker.exit_status(30) == 2
     assert "`context_mode`: `owngil` needs Python 3.12 or newer; this build embeds Python 3.11" in worker.log
 
