@@ -1,6 +1,8 @@
 #include "arbiter/arbiter.hpp"
 
 #include "arbiter/listen_set.hpp"
+#include "arbiter/metrics.hpp"
+#include "arbiter/metrics_server.hpp"
 #include "arbiter/pidfile.hpp"
 #include "arbiter/sd_notify.hpp"
 #include "arbiter/signal_queue.hpp"
@@ -9,6 +11,7 @@
 #include "arbiter/wait_status.hpp"
 #include "common/exit_codes.hpp"
 #include "common/logging.hpp"
+#include "common/version.hpp"
 #include "config/json_output.hpp"
 #include "config/logging_options.hpp"
 
@@ -96,7 +99,11 @@ class Arbiter final : public Processes {
       : options_(std::move(options)),
         executable_(own_executable_path()),
         segment_(make_segment()),
-        supervisor_(*this, segment_, ::getpid()) {}
+        supervisor_(*this, segment_, ::getpid()),
+        metrics_(segment_, ::getpid(),
+                 {version_number(), HORNBEAM_PYTHON_VERSION, options_.config.context_mode}) {
+    supervisor_.set_metrics(&metrics_);
+  }
 
   int run() {
     SignalQueue signals{SIGHUP,  SIGTERM, SIGINT,  SIGQUIT,  SIGTTIN,
@@ -105,6 +112,10 @@ class Arbiter final : public Processes {
       adopt_sockets();
       start_generation(std::make_shared<const config::Config>(options_.config));
       if (!options_.config.pidfile.empty()) pidfile_ = Pidfile(options_.config.pidfile);
+      if (!options_.config.metrics_bind.empty()) {
+        metrics_server_ = std::make_unique<MetricsServer>(
+            options_.config.metrics_bind, metrics_, static_cast<mode_t>(options_.config.umask));
+      }
     } catch (const std::exception& e) {
       logging::error_log().critical("{}", e.what());
       return exit_code::config_error;
@@ -117,11 +128,19 @@ class Arbiter final : public Processes {
           "listening on {}{}", socket->name(),
           socket->reserved_for_reuse_port() ? " (one SO_REUSEPORT socket per worker)" : "");
     }
+    if (metrics_server_) {
+      logging::error_log().info("metrics on {} (/metrics, /healthz, /readyz)",
+                                metrics_server_->name());
+    }
     while (true) {
       for (const int signal : signals.wait(loop_period)) handle_signal(signal);
+      if (graceful_stop_at_ && Clock::now() >= *graceful_stop_at_) begin_graceful_stop();
       reap();
       supervisor_.tick(Clock::now());
       handle_events();
+      metrics_.set_ready_workers(supervisor_.ready_count());
+      metrics_.generation_started(supervisor_.generation());
+      metrics_.loop_turned();
       forget_unused_launches();
       if (supervisor_.stopping() && supervisor_.idle()) break;
     }
@@ -223,12 +242,19 @@ class Arbiter final : public Processes {
       case SIGHUP: reload(); break;
       case SIGTERM:
         if (supervisor_.stopping()) return stop_fast("SIGTERM again");
-        logging::error_log().info(
-            "SIGTERM: graceful stop (up to {}s)",
-            std::chrono::duration_cast<std::chrono::seconds>(options_.config.graceful_timeout)
-                .count());
+        if (graceful_stop_at_) return begin_graceful_stop();  // a second TERM: no more delay
+        metrics_.set_stopping("SIGTERM");
         notifier_.notify("STOPPING=1");
-        supervisor_.stop_all(true, now);
+        if (options_.config.shutdown_delay.count() > 0) {
+          // Readiness fails now; load balancers stop sending while requests are still served.
+          logging::error_log().info(
+              "SIGTERM: not ready any more; serving {:.1f}s more (shutdown_delay), then a "
+              "graceful stop",
+              static_cast<double>(options_.config.shutdown_delay.count()) / 1000);
+          graceful_stop_at_ = now + options_.config.shutdown_delay;
+          break;
+        }
+        begin_graceful_stop();
         break;
       case SIGINT:
       case SIGQUIT: stop_fast(signal == SIGINT ? "SIGINT" : "SIGQUIT"); break;
@@ -257,7 +283,17 @@ class Arbiter final : public Processes {
     }
   }
 
+  void begin_graceful_stop() {
+    graceful_stop_at_.reset();
+    logging::error_log().info(
+        "SIGTERM: graceful stop (up to {}s)",
+        std::chrono::duration_cast<std::chrono::seconds>(options_.config.graceful_timeout).count());
+    supervisor_.stop_all(true, Clock::now());
+  }
+
   void stop_fast(const char* why) {
+    graceful_stop_at_.reset();
+    metrics_.set_stopping(why);
     logging::error_log().info("{}: fast stop", why);
     notifier_.notify("STOPPING=1");
     supervisor_.stop_all(false, Clock::now());
@@ -265,7 +301,7 @@ class Arbiter final : public Processes {
 
   // HUP: the configuration file and environment again; an invalid one changes nothing.
   void reload() {
-    if (supervisor_.stopping()) return;
+    if (supervisor_.stopping() || graceful_stop_at_) return;
     notifier_.notify("RELOADING=1");
     auto sources = options_.sources;
     sources.environment = config::process_environment();
@@ -277,6 +313,7 @@ class Arbiter final : public Processes {
         logging::error_log().error("reload: {}", problem);
       logging::error_log().error(
           "SIGHUP: the new configuration is invalid; still serving with the previous one");
+      metrics_.reloaded(false);
       notifier_.notify("READY=1");
       return;
     }
@@ -286,6 +323,7 @@ class Arbiter final : public Processes {
     } catch (const std::exception& e) {
       logging::error_log().error("SIGHUP: {}; still serving with the previous configuration",
                                  e.what());
+      metrics_.reloaded(false);
       notifier_.notify("READY=1");
       return;
     }
@@ -355,6 +393,7 @@ class Arbiter final : public Processes {
         case SupervisorEvent::Kind::generation_ready:
           logging::error_log().info("generation {}: {} worker(s) ready", event.generation,
                                     supervisor_.target());
+          if (event.generation > 1 && event.generation > ready_generation_) metrics_.reloaded(true);
           ready_generation_ = event.generation;
           if (options_.inherited.any() && !announced_ready_) {
             notifier_.notify("MAINPID=" + std::to_string(::getpid()));
@@ -364,6 +403,7 @@ class Arbiter final : public Processes {
           report_status();
           break;
         case SupervisorEvent::Kind::generation_failed:
+          metrics_.reloaded(false);
           launches_.erase(event.generation);
           notifier_.notify("READY=1");
           break;
@@ -399,6 +439,10 @@ class Arbiter final : public Processes {
   std::string executable_;
   shm::Segment segment_;
   Supervisor supervisor_;
+  Metrics metrics_;
+  std::unique_ptr<MetricsServer> metrics_server_;  // with metrics_bind
+  // SIGTERM under shutdown_delay: when the graceful stop begins.
+  std::optional<TimePoint> graceful_stop_at_;
   ListenSet listen_set_;
   std::map<std::uint64_t, GenerationLaunch> launches_;
   std::uint64_t last_generation_ = 0;

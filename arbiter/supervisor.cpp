@@ -1,5 +1,6 @@
 #include "arbiter/supervisor.hpp"
 
+#include "arbiter/metrics.hpp"
 #include "arbiter/wait_status.hpp"
 #include "common/logging.hpp"
 
@@ -79,6 +80,7 @@ void Supervisor::observe(WorkerRecord& worker, TimePoint now) {
   }
   if (worker.phase == Phase::ready && state == shm::SlotState::retiring) {
     worker.phase = Phase::retiring;
+    worker.retired = true;
     logging::error_log().info("{} reached max_requests ({}): starting its replacement",
                               name(worker), slot.max_requests.load(std::memory_order_relaxed));
   }
@@ -229,6 +231,7 @@ void Supervisor::spawn_in(std::uint32_t slot, TimePoint now) {
     return;
   }
   segment_.slot(slot).pid.store(worker.pid, std::memory_order_relaxed);
+  if (metrics_) metrics_->worker_spawned();
   logging::error_log().info("spawned {}", name(worker));
   workers_.push_back(worker);
 }
@@ -255,6 +258,20 @@ bool Supervisor::on_exit(pid_t pid, int wait_status, TimePoint now) {
   const std::string how = describe_wait_status(wait_status);
   const bool asked_to_stop =
       worker.phase == Phase::stopping || (worker.phase == Phase::killing && !worker.timed_out);
+  if (metrics_) {
+    ExitCause cause = ExitCause::crash;
+    if (worker.timed_out) {
+      cause = ExitCause::timeout;
+    } else if (!worker.was_ready && !asked_to_stop) {
+      cause = ExitCause::boot_failure;
+    } else if (asked_to_stop) {
+      cause = stopping_                                  ? ExitCause::shutdown
+              : worker.generation != current_.generation ? ExitCause::reload
+              : worker.retired                           ? ExitCause::max_requests
+                                                         : ExitCause::scale_down;
+    }
+    metrics_->worker_exited(worker.slot, cause);
+  }
   if (!worker.was_ready && !asked_to_stop) {
     boot_failed(worker, how, now);
   } else if (asked_to_stop || worker.timed_out) {

@@ -23,6 +23,8 @@
 
 namespace hornbeam::arbiter {
 
+class Metrics;
+
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 using Duration = std::chrono::milliseconds;
@@ -47,6 +49,7 @@ struct WorkerRecord {
   bool kill_sent = false;
   bool timed_out = false;
   bool was_ready = false;
+  bool retired = false;  // reached max_requests (its stop is a recycling)
 };
 
 // What the arbiter must react to, taken with take_events().
@@ -90,6 +93,8 @@ class Supervisor {
   const std::vector<WorkerRecord>& workers() const { return workers_; }
   int ready_count() const;
   std::vector<SupervisorEvent> take_events();
+  // Where spawns and exits (by cause) are counted, and exited workers' counters folded.
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
 
  private:
   struct Generation {
@@ -126,6 +131,7 @@ class Supervisor {
   std::uint64_t spawns_ = 0;
   bool stopping_ = false;
   bool no_free_slot_logged_ = false;
+  Metrics* metrics_ = nullptr;
   std::vector<SupervisorEvent> events_;
 };
 

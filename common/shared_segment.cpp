@@ -51,6 +51,29 @@ std::optional<OverdueRequest> WorkerSlot::overdue_request(std::int64_t now_ns,
   return worst;
 }
 
+void WorkerStats::record_response(int status, std::chrono::microseconds duration) {
+  const int status_class = status >= 100 && status < 600 ? status / 100 : 0;
+  bump(responses[status_class]);
+  const double seconds = static_cast<double>(duration.count()) / 1e6;
+  std::size_t bucket = 0;
+  while (bucket < duration_bounds.size() && seconds > duration_bounds[bucket]) ++bucket;
+  bump(duration_buckets[bucket]);
+  duration_sum_us.store(duration_sum_us.load(std::memory_order_relaxed) +
+                            static_cast<std::uint64_t>(duration.count()),
+                        std::memory_order_relaxed);
+}
+
+void WorkerStats::clear() {
+  for (auto& counter : responses) counter.store(0, std::memory_order_relaxed);
+  for (auto& counter : duration_buckets) counter.store(0, std::memory_order_relaxed);
+  duration_sum_us.store(0, std::memory_order_relaxed);
+  connections_accepted.store(0, std::memory_order_relaxed);
+  in_flight.store(0, std::memory_order_relaxed);
+  connections_open.store(0, std::memory_order_relaxed);
+  websockets_open.store(0, std::memory_order_relaxed);
+  job_contexts.store(0, std::memory_order_relaxed);
+}
+
 void WorkerSlot::set_boot_error(std::string_view text) {
   // Keep the end: a traceback's last line says what went wrong.
   if (text.size() >= boot_error_size) text = text.substr(text.size() - (boot_error_size - 1));
@@ -72,6 +95,7 @@ void WorkerSlot::reset(std::int32_t worker_pid, std::uint64_t worker_generation)
   boot_error[0] = '\0';
   for (auto& since : busy_since_ns) since.store(0, std::memory_order_relaxed);
   for (auto& limit : time_limit_ns) limit.store(0, std::memory_order_relaxed);
+  stats.clear();
   set_state(SlotState::booting);
 }
 

@@ -10,7 +10,9 @@
 #include "common/state_store.hpp"
 #include "common/unique_fd.hpp"
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -37,6 +39,37 @@ enum class SlotState : std::uint32_t {
   draining = 4,  // stopping: finishing in-flight requests
 };
 
+// What a worker counts for the arbiter's /metrics (arbiter/metrics.hpp). One writer, the
+// worker's I/O thread, and any number of readers: relaxed atomics, no lock. The counters are
+// folded into the arbiter's totals when the worker exits, so totals never go backwards.
+struct WorkerStats {
+  // Upper bounds of the request-duration histogram's buckets, in seconds (Prometheus'
+  // defaults); the last bucket counts what is above them all.
+  static constexpr std::array<double, 11> duration_bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                             0.5,   1,    2.5,   5,    10};
+  std::atomic<std::uint64_t> responses[6];  // by status class: [1] 1xx ... [5] 5xx, [0] other
+  std::atomic<std::uint64_t> duration_buckets[duration_bounds.size() + 1];  // not cumulative
+  std::atomic<std::uint64_t> duration_sum_us;
+  std::atomic<std::uint64_t> connections_accepted;
+  // Gauges: what is open now.
+  std::atomic<std::int64_t> in_flight;  // requests handed to the app, response not complete
+  std::atomic<std::int64_t> connections_open;
+  std::atomic<std::int64_t> websockets_open;
+  // The contexts that run one request at a time (WSGI), numbered first in the slot: their
+  // busy-since says whether they are busy (an event loop's only says that it turns).
+  std::atomic<std::uint32_t> job_contexts;
+
+  // A response that is complete (or refused) after `duration`. The I/O thread only.
+  void record_response(int status, std::chrono::microseconds duration);
+  static void bump(std::atomic<std::uint64_t>& counter) {
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  static void add(std::atomic<std::int64_t>& gauge, std::int64_t delta) {
+    gauge.store(gauge.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+  void clear();
+};
+
 // A request that has run past its time limit: the arbiter replaces its worker.
 struct OverdueRequest {
   std::int64_t running_ns;
@@ -58,6 +91,7 @@ struct WorkerSlot {
   // The running request's own limit (its mount's `timeout`): 0 = the worker's `timeout`,
   // negative = none. Written before busy_since_ns, which publishes it.
   std::atomic<std::int64_t> time_limit_ns[max_contexts];
+  WorkerStats stats;
 
   SlotState current_state() const {
     return static_cast<SlotState>(state.load(std::memory_order_acquire));

@@ -45,6 +45,10 @@ const TextCheck bind_address{
     [](std::string_view value) { return BindAddress::parse(value).has_value(); },
     "an address as `host:port`, `[ipv6]:port`, `unix:/path` or `fd://N`"};
 
+const TextCheck optional_bind_address{
+    [](std::string_view value) { return value.empty() || BindAddress::parse(value).has_value(); },
+    "empty or an address as `host:port`, `[ipv6]:port` or `unix:/path`"};
+
 const TextCheck mount_prefix{
     [](std::string_view value) {
       return value.starts_with('/') && (value == "/" || !value.ends_with('/'));

@@ -18,6 +18,7 @@ extern const TextCheck app_spec;
 extern const TextCheck optional_app_spec;
 // "host:port", "[v6]:port", "unix:/path", "fd://N".
 extern const TextCheck bind_address;
+extern const TextCheck optional_bind_address;  // empty, or as bind_address
 // Starts with "/", no trailing "/" unless it is "/" itself.
 extern const TextCheck mount_prefix;
 // An IP address or "*".

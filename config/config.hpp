@@ -102,6 +102,8 @@ struct Config {
   std::string group;
   std::int64_t umask = 022;
   std::string pidfile;
+  std::string metrics_bind;  // "": no metrics listener
+  Duration shutdown_delay{0};
   bool reuse_port = false;
   std::int64_t backlog = 2048;
 };

@@ -154,6 +154,14 @@ const Setting table[] = {
     {"reuse_port", "One SO_REUSEPORT socket per worker instead of one shared socket.",
      BoolField{at<&Config::reuse_port>}},
     {"backlog", "Listen queue length.", IntegerField{at<&Config::backlog>, 1, 65535}},
+    {"metrics_bind",
+     "The arbiter's own listener for `/metrics` (Prometheus), `/healthz` and `/readyz`: "
+     "`host:port` or `unix:/path`; empty: none (docs/operations.md).",
+     TextField{at<&Config::metrics_bind>, &optional_bind_address}},
+    {"shutdown_delay",
+     "On SIGTERM, `/readyz` answers 503 at once and requests are still served for this long "
+     "before the graceful stop begins, so that load balancers stop sending first.",
+     DurationField{at<&Config::shutdown_delay>, 0ms, 1h}},
 };
 
 constexpr std::array<Section, 5> section_table = {{

@@ -160,6 +160,8 @@ struct ServerState {
   Dispatch dispatch{};
   DispatchWebSocket dispatch_websocket{};
   bool contexts_send_directly = false;
+  shm::WorkerStats own_stats{};  // used when ServerEvents brings none
+  shm::WorkerStats* stats = &own_stats;
   FlushQueue flushes{io};
   std::size_t exchanges_with_contexts = 0;  // dispatched, and the response not yet complete
   std::set<Session*> sessions{};
@@ -448,6 +450,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!websocket_ || !channel_) return;
     auto action = websocket_->next_action();
     if (!action || !std::holds_alternative<WebSocketAccept>(*action)) return;
+    count_response(101);
     write_access_line(101);
     channel_.reset();  // the refusal path is closed: the loop will not answer through it
     timer_.cancel();
@@ -661,6 +664,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void open_exchange(const HttpRequest& request, const http::request_header<>& message,
                      bool keep_alive) {
     timer_.cancel();
+    exchange_started_ = std::chrono::steady_clock::now();
     access_pending_ = logging::access_log() != nullptr;
     if (access_pending_) {
       access_ = AccessEntry{};
@@ -669,7 +673,6 @@ class Session : public std::enable_shared_from_this<Session> {
       access_.target = request.target;
       access_.version = request.version;
       access_.started = std::chrono::system_clock::now();
-      access_started_ = std::chrono::steady_clock::now();
       if (server_.access_format.uses_request_headers()) request_headers_ = request.headers;
     }
     ResponseFraming framing;
@@ -773,6 +776,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void finish_response(const ResponseChannel::Batch& batch) {
     ++server_.requests_since_trim;
+    count_response(batch.status);
     write_access_line(batch.status);
     channel_.reset();
     if (websocket_) {  // the app refused the upgrade with this response
@@ -816,6 +820,12 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
+  void count_response(int status) {
+    server_.stats->record_response(status,
+                                   std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - exchange_started_));
+  }
+
   void write_access_line(int status) {
     auto* log = logging::access_log();
     if (!log || !channel_ || !access_pending_) return;  // refused requests are in the error log
@@ -823,7 +833,7 @@ class Session : public std::enable_shared_from_this<Session> {
     access_.status = status;
     access_.body_bytes = channel_->body_bytes();
     access_.duration = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - access_started_);
+        std::chrono::steady_clock::now() - exchange_started_);
     access_.request_headers = &request_headers_;
     access_.response_headers = &channel_->headers();
     log->info(server_.access_json ? AccessLogFormat::json(access_)
@@ -844,6 +854,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void reject(int status, const std::string& why) {
     timer_.cancel();
+    exchange_started_ = std::chrono::steady_clock::now();
     logging::error_log().warn("refused a request from {}:{} with {}: {}", remote_.first,
                               remote_.second, status, why);
     ResponseFraming framing;
@@ -896,7 +907,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int mount_ = 0;              // the app serving the request (ServerState::apps)
   AccessEntry access_;
   bool access_pending_ = false;  // a dispatched request whose line is still to be written
-  std::chrono::steady_clock::time_point access_started_;
+  std::chrono::steady_clock::time_point exchange_started_;  // of the current request (or refusal)
   std::vector<HttpHeader> request_headers_;  // only when the access log format prints them
   std::size_t scanned_ = 0;  // bytes of buffer_ already searched for the end of the head
   bool idle_ = false;  // a kept-alive connection waiting for the first byte of its next request
@@ -939,6 +950,7 @@ class Listener {
         if (socket.local_endpoint().protocol().family() != AF_UNIX) {
           socket.set_option(asio::ip::tcp::no_delay(true));
         }
+        shm::WorkerStats::bump(server_.stats->connections_accepted);
         std::make_shared<Session>(server_, std::move(socket))->start();
       } else {
         logging::error_log().warn("accept failed: {}", ec.message());
@@ -1081,6 +1093,7 @@ StopReason HttpServer::run(ServerEvents events) {
   server.dispatch = std::move(events.dispatch);
   server.dispatch_websocket = std::move(events.dispatch_websocket);
   server.contexts_send_directly = events.contexts_send_directly;
+  if (events.stats) server.stats = events.stats;
   impl_->events = &events;
   for (auto& listener : impl_->listeners) listener->accept();
 
@@ -1102,6 +1115,14 @@ StopReason HttpServer::run(ServerEvents events) {
   // The heartbeat: proof for the arbiter that this thread still turns.
   asio::steady_timer tick(io);
   std::function<void()> schedule_tick = [&] {
+    auto& stats = *server.stats;
+    stats.in_flight.store(static_cast<std::int64_t>(server.exchanges_with_contexts),
+                          std::memory_order_relaxed);
+    stats.connections_open.store(
+        static_cast<std::int64_t>(server.sessions.size() + server.websockets.size()),
+        std::memory_order_relaxed);
+    stats.websockets_open.store(static_cast<std::int64_t>(server.websockets.size()),
+                                std::memory_order_relaxed);
     if (events.on_tick) events.on_tick();
     tick.expires_after(events.tick_interval);
     tick.async_wait([&](beast::error_code ec) {

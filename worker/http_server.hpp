@@ -5,6 +5,7 @@
 // and writes the response the sink receives, in request order.
 
 #include "common/http_exchange.hpp"
+#include "common/shared_segment.hpp"
 #include "common/websocket_exchange.hpp"
 #include "config/config.hpp"
 
@@ -38,6 +39,10 @@ struct ServerEvents {
   // all is cheaper (measured: -18 % ASGI throughput at 50 connections with direct sends).
   bool contexts_send_directly = false;
   std::function<void()> on_tick;  // every tick_interval while serving (the heartbeat)
+  // Where responses, connections and what is open are counted for the arbiter's /metrics
+  // (the worker's slot, or the worker's own when it runs alone). Gauges are published at
+  // every tick.
+  shm::WorkerStats* stats = nullptr;
   std::chrono::milliseconds tick_interval{1000};
   std::function<void()> on_drain;  // a graceful stop began
   std::function<void()> on_stuck;  // SIGABRT (the arbiter timed the worker out): log where

@@ -324,6 +324,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
                             describe_apps(apps, any_asgi ? asgi_contexts.front()->loop_name() : ""),
                             all_contexts, own_gil ? "own-GIL subinterpreters" : "threads",
                             PY_VERSION);
+  if (auto* stats = link.stats()) stats->job_contexts.store(any_wsgi ? contexts : 0);
   link.ready(all_contexts);
 
   worker::ServerEvents events;
@@ -351,6 +352,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     };
   }
   events.contexts_send_directly = any_wsgi;
+  events.stats = link.stats();
   events.tick_interval = tick_interval;
   bool arbiter_gone = false;
   events.on_tick = [&] {

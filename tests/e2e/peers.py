@@ -140,3 +140,52 @@ http {{
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class Prometheus:
+    """Debian's Prometheus on loopback, scraping `target` ("host:port") every 500 ms, its data
+    in tmp_path; stopped by stop()."""
+
+    def __init__(self, tmp_path, target):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        self.port = listener.getsockname()[1]
+        listener.close()
+        config = tmp_path / "prometheus.yml"
+        config.write_text(f"""
+global:
+  scrape_interval: 500ms
+  scrape_timeout: 400ms
+scrape_configs:
+  - job_name: hornbeam
+    static_configs:
+      - targets: ['{target}']
+""")
+        self.process = subprocess.Popen(
+            ["/usr/bin/prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def query(self, expression, timeout=30):
+        """The first sample's value of an instant query, waiting until there is one."""
+        import requests
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                result = requests.get(f"http://127.0.0.1:{self.port}/api/v1/query",
+                                      params={"query": expression}, timeout=5).json()["data"]["result"]
+                if result:
+                    return float(result[0]["value"][1])
+            except (requests.RequestException, KeyError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"Prometheus has no value for {expression!r}")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

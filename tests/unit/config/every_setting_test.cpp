@@ -75,6 +75,8 @@ const std::map<std::string, Sample>& samples() {
       {"pidfile", {"/run/hornbeam.pid", "/run/hornbeam.pid"}},
       {"reuse_port", {"true", "true"}},
       {"backlog", {"128", "128"}},
+      {"metrics_bind", {"127.0.0.1:9100", "127.0.0.1:9100"}},
+      {"shutdown_delay", {"5s", "5s"}},
   };
   return all;
 }

@@ -1,0 +1,30 @@
+#pragma once
+
+// The arbiter's own small HTTP listener (`metrics_bind`), never on the app's port: GET or HEAD
+// /metrics (Prometheus text), /healthz (the arbiter's loop turns: 200) and /readyz (200 while
+// a worker is ready and the arbiter is not stopping, else 503 with the reason). It runs on a
+// thread of its own, so that a scrape never delays supervision; one request per connection.
+
+#include "arbiter/metrics.hpp"
+
+#include <memory>
+#include <string>
+
+namespace hornbeam::arbiter {
+
+class MetricsServer {
+ public:
+  // Opens the listener (throws std::runtime_error naming the address) and starts serving.
+  MetricsServer(const std::string& bind, const Metrics& metrics, mode_t umask);
+  ~MetricsServer();  // stops serving
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  std::string name() const;  // "127.0.0.1:9100" (the real port when bound to 0), "unix:/path"
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hornbeam::arbiter

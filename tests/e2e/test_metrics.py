@@ -1,0 +1,133 @@
+"""The arbiter's metrics listener (metrics_bind): Prometheus text that promtool accepts and a
+real Prometheus scrapes, counters that survive workers, /healthz and /readyz, and
+shutdown_delay."""
+
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import Load
+from peers import Prometheus
+
+
+def metrics_url(arbiter):
+    arbiter.wait_for_log(r"metrics on 127\.0\.0\.1:\d+")
+    return "http://" + re.search(r"metrics on (127\.0\.0\.1:\d+)", arbiter.log).group(1)
+
+
+def sample(text, name, labels=""):
+    match = re.search(rf"^{re.escape(name + ('{' + labels + '}' if labels else ''))} (\S+)$", text, re.M)
+    assert match, f"no {name}{{{labels}}} in:\n{text}"
+    return float(match.group(1))
+
+
+def start_with_metrics(start_arbiter, app="echo:status_from_path", **settings):
+    return start_arbiter(app, workers=2, settings={"metrics_bind": "127.0.0.1:0", **settings})
+
+
+def test_metrics_count_requests_and_pass_promtool(start_arbiter, tmp_path):
+    arbiter = start_with_metrics(start_arbiter)
+    url = metrics_url(arbiter)
+    for path in ["/200"] * 10 + ["/404", "/503"]:
+        requests.get(arbiter.url + path)
+    with socket.create_connection(("127.0.0.1", arbiter.port)) as raw:  # refused by the server
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400")
+    time.sleep(1.2)  # gauges are published at each worker tick
+    text = requests.get(url + "/metrics").text
+    assert sample(text, "hornbeam_requests_total", 'status_class="2xx"') == 10
+    assert sample(text, "hornbeam_requests_total", 'status_class="4xx"') == 2
+    assert sample(text, "hornbeam_requests_total", 'status_class="5xx"') == 1
+    assert sample(text, "hornbeam_request_duration_seconds_count") == 13
+    assert sample(text, "hornbeam_request_duration_seconds_bucket", 'le="+Inf"') == 13
+    assert sample(text, "hornbeam_workers", 'state="ready"') == 2
+    assert sample(text, "hornbeam_contexts", 'state="idle"') == 2
+    assert sample(text, "hornbeam_worker_spawns_total") == 2
+    assert sample(text, "hornbeam_connections_accepted_total") == 13
+    assert 'hornbeam_build_info{version="0.1.0",python="' in text
+    assert len(re.findall(r"^hornbeam_worker_rss_bytes\{slot=\"\d+\"\} [1-9]\d+$", text, re.M)) == 2
+    (tmp_path / "metrics.txt").write_text(text)
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert requests.head(url + "/metrics").text == ""
+
+
+def test_counters_survive_a_crash_and_a_reload(start_arbiter):
+    arbiter = start_with_metrics(start_arbiter)
+    url = metrics_url(arbiter)
+    for _ in range(20):
+        requests.get(arbiter.url + "/200")
+    victim = arbiter.workers()[0]
+    subprocess.run(["kill", "-KILL", str(victim)], check=True)
+    arbiter.wait_for_log(r"generation 1\) (was killed by SIGKILL|ready)", count=1)
+    arbiter.wait_for_workers(2)
+    text = requests.get(url + "/metrics").text
+    assert sample(text, "hornbeam_requests_total", 'status_class="2xx"') == 20  # folded, not lost
+    assert sample(text, "hornbeam_worker_exits_total", 'cause="crash"') == 1
+    arbiter.send(signal.SIGHUP)
+    arbiter.wait_for_log(r"generation 2: 2 worker\(s\) ready")
+    arbiter.wait_for_log(r"generation 1\) exited", count=2)
+    text = requests.get(url + "/metrics").text
+    assert sample(text, "hornbeam_requests_total", 'status_class="2xx"') == 20
+    assert sample(text, "hornbeam_generation") == 2
+    assert sample(text, "hornbeam_reloads_total", 'outcome="ok"') == 1
+    assert sample(text, "hornbeam_worker_exits_total", 'cause="reload"') == 2
+    assert sample(text, "hornbeam_worker_spawns_total") == 5
+
+
+def test_health_and_readiness(start_arbiter):
+    arbiter = start_with_metrics(start_arbiter)
+    url = metrics_url(arbiter)
+    assert (requests.get(url + "/healthz").status_code, requests.get(url + "/healthz").text) == (200, "ok\n")
+    ready = requests.get(url + "/readyz")
+    assert (ready.status_code, ready.text) == (200, "2 worker(s) ready\n")
+    head = requests.head(url + "/readyz")
+    assert head.status_code == 200 and head.headers["Content-Length"] == "18" and head.text == ""
+    assert requests.get(url + "/elsewhere").status_code == 404
+    assert requests.post(url + "/readyz").status_code == 405
+    arbiter.send(signal.SIGTERM)
+    arbiter.process.wait(30)
+
+
+def test_shutdown_delay_fails_readiness_at_once_and_keeps_serving(start_arbiter):
+    arbiter = start_with_metrics(start_arbiter, app="echo:hello", shutdown_delay="2s")
+    url = metrics_url(arbiter)
+    load = Load(arbiter.url, clients=4)
+    try:
+        load.wait_for(50)
+        sent = time.monotonic()
+        arbiter.send(signal.SIGTERM)
+        while requests.get(url + "/readyz").status_code == 200:
+            assert time.monotonic() - sent < 1, "readiness did not turn"
+        flipped = time.monotonic() - sent
+        served_before = load.total
+        time.sleep(1.5)  # within the delay: still served
+        assert load.total > served_before + 50
+    finally:
+        load.stop()
+    assert flipped < 0.1, f"readiness turned after {flipped:.3f}s"
+    assert load.errors == [] and set(load.statuses) == {200}
+    assert requests.get(url + "/readyz").text == "stopping (SIGTERM)\n"
+    assert arbiter.process.wait(30) == 0
+    assert "serving 2.0s more (shutdown_delay), then a graceful stop" in arbiter.log
+
+
+def test_a_real_prometheus_scrapes_the_request_count(start_arbiter, tmp_path):
+    if not Path("/usr/bin/prometheus").exists():
+        pytest.skip("Debian's prometheus package is not installed (scripts/ensure-packages installs it)")
+    arbiter = start_with_metrics(start_arbiter)
+    target = metrics_url(arbiter).removeprefix("http://")
+    for _ in range(7):
+        requests.get(arbiter.url + "/200")
+    prometheus = Prometheus(tmp_path, target)
+    try:
+        assert prometheus.query('sum(hornbeam_requests_total{status_class="2xx"})') == 7
+        assert prometheus.query('up{job="hornbeam"}') == 1
+    finally:
+        prometheus.stop()
