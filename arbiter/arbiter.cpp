@@ -1,5 +1,6 @@
 #include "arbiter/arbiter.hpp"
 
+#include "arbiter/control_server.hpp"
 #include "arbiter/listen_set.hpp"
 #include "arbiter/metrics.hpp"
 #include "arbiter/metrics_server.hpp"
@@ -7,6 +8,7 @@
 #include "arbiter/sd_notify.hpp"
 #include "arbiter/signal_queue.hpp"
 #include "arbiter/spawner.hpp"
+#include "arbiter/status_report.hpp"
 #include "arbiter/supervisor.hpp"
 #include "arbiter/wait_status.hpp"
 #include "common/exit_codes.hpp"
@@ -16,6 +18,7 @@
 #include "config/logging_options.hpp"
 
 #include <spdlog/logger.h>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <grp.h>
@@ -26,8 +29,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <deque>
 #include <filesystem>
+#include <future>
 #include <map>
+#include <mutex>
 
 namespace hornbeam::arbiter {
 namespace {
@@ -108,6 +114,8 @@ class Arbiter final : public Processes {
   int run() {
     SignalQueue signals{SIGHUP,  SIGTERM, SIGINT,  SIGQUIT,  SIGTTIN,
                         SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
+    signals_ = &signals;
+    std::optional<ControlServer> control;  // before `signals` goes: it wakes the loop
     try {
       adopt_sockets();
       start_generation(std::make_shared<const config::Config>(options_.config));
@@ -115,6 +123,10 @@ class Arbiter final : public Processes {
       if (!options_.config.metrics_bind.empty()) {
         metrics_server_ = std::make_unique<MetricsServer>(
             options_.config.metrics_bind, metrics_, static_cast<mode_t>(options_.config.umask));
+      }
+      if (const auto path = config::control_socket_path(options_.config); !path.empty()) {
+        control.emplace(path, [this](const std::string& request) { return hand_over(request); });
+        logging::error_log().info("control socket {} (hornbeamctl -s {} status)", path, path);
       }
     } catch (const std::exception& e) {
       logging::error_log().critical("{}", e.what());
@@ -134,6 +146,7 @@ class Arbiter final : public Processes {
     }
     while (true) {
       for (const int signal : signals.wait(loop_period)) handle_signal(signal);
+      run_control_requests();
       if (graceful_stop_at_ && Clock::now() >= *graceful_stop_at_) begin_graceful_stop();
       reap();
       supervisor_.tick(Clock::now());
@@ -144,6 +157,8 @@ class Arbiter final : public Processes {
       forget_unused_launches();
       if (supervisor_.stopping() && supervisor_.idle()) break;
     }
+    // Commands that came in with the last turn get their answer before the socket goes.
+    run_control_requests();
     if (upgrade_pid_) {
       for (const auto& socket : listen_set_.alive())
         socket->hand_over();  // the new arbiter serves on them
@@ -258,16 +273,8 @@ class Arbiter final : public Processes {
         break;
       case SIGINT:
       case SIGQUIT: stop_fast(signal == SIGINT ? "SIGINT" : "SIGQUIT"); break;
-      case SIGTTIN:
-        supervisor_.set_target(supervisor_.target() + 1);
-        logging::error_log().info("SIGTTIN: {} worker(s)", supervisor_.target());
-        report_status();
-        break;
-      case SIGTTOU:
-        supervisor_.set_target(std::max(1, supervisor_.target() - 1));
-        logging::error_log().info("SIGTTOU: {} worker(s)", supervisor_.target());
-        report_status();
-        break;
+      case SIGTTIN: scale_to(supervisor_.target() + 1, "SIGTTIN"); break;
+      case SIGTTOU: scale_to(std::max(1, supervisor_.target() - 1), "SIGTTOU"); break;
       case SIGUSR1:
         logging::reopen_files();
         supervisor_.signal_all(SIGUSR1);
@@ -281,6 +288,95 @@ class Arbiter final : public Processes {
         break;
       default: break;
     }
+  }
+
+  void scale_to(int workers, const char* why) {
+    supervisor_.set_target(workers);
+    logging::error_log().info("{}: {} worker(s)", why, supervisor_.target());
+    report_status();
+  }
+
+  // The control thread: queues a command for the loop, wakes it, and waits for the answer.
+  std::string hand_over(const std::string& text) {
+    auto request = std::make_shared<ControlRequest>();
+    request->text = text;
+    auto answer = request->answer.get_future();
+    {
+      std::lock_guard lock(control_mutex_);
+      control_requests_.push_back(request);
+    }
+    signals_->wake();
+    if (answer.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+      return R"({"ok":false,"error":"the arbiter did not answer within 5 s"})";
+    return answer.get();
+  }
+
+  void run_control_requests() {
+    std::deque<std::shared_ptr<ControlRequest>> requests;
+    {
+      std::lock_guard lock(control_mutex_);
+      requests.swap(control_requests_);
+    }
+    for (auto& request : requests) {
+      nlohmann::json answer;
+      try {
+        answer = run_control(nlohmann::json::parse(request->text));
+      } catch (const std::exception& e) {
+        answer = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
+      }
+      request->answer.set_value(
+          answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+  }
+
+  // A control socket command: the same code as the signal that does the same.
+  nlohmann::json run_control(const nlohmann::json& request) {
+    const auto ok = [](const std::string& message) {
+      return nlohmann::json{{"ok", true}, {"message", message}};
+    };
+    const auto error = [](const std::string& message) {
+      return nlohmann::json{{"ok", false}, {"error", message}};
+    };
+    const std::string command = request.value("command", "");
+    const auto now = Clock::now();
+    if (command == "status") {
+      auto status = status_report(supervisor_, segment_, now, started_);
+      status["ok"] = true;
+      return status;
+    }
+    if (command != "stop" && (supervisor_.stopping() || graceful_stop_at_))
+      return error("the arbiter is stopping");
+    logging::error_log().info("control socket: {}", request.dump());
+    if (command == "reload") {
+      handle_signal(SIGHUP);
+      return ok("reloading: generation " + std::to_string(last_generation_) + " starts");
+    }
+    if (command == "scale") {
+      const int workers = request.value("workers", 0);
+      if (workers < 1 || workers > 4096) return error("scale: give 1 to 4096 workers");
+      scale_to(workers, "control socket");
+      return ok(std::to_string(workers) + " worker(s)");
+    }
+    if (command == "kill") {
+      const auto slot = request.value("slot", -1);
+      if (slot < 0 || !supervisor_.time_out(static_cast<std::uint32_t>(slot), now))
+        return error("no serving worker in slot " + std::to_string(slot));
+      return ok("worker in slot " + std::to_string(slot) + " timed out: tracebacks, then replaced");
+    }
+    if (command == "reopen-logs") {
+      handle_signal(SIGUSR1);
+      return ok("log files reopened");
+    }
+    if (command == "stop") {
+      if (request.value("graceful", false)) {
+        handle_signal(SIGTERM);
+        return ok("stopping gracefully");
+      }
+      stop_fast("control socket stop");
+      return ok("stopping");
+    }
+    return error("unknown command `" + command +
+                 "` (status, reload, scale, kill, reopen-logs, stop)");
   }
 
   void begin_graceful_stop() {
@@ -441,6 +537,15 @@ class Arbiter final : public Processes {
   Supervisor supervisor_;
   Metrics metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;  // with metrics_bind
+  // The control socket's commands, handed over by its thread (hand_over) to the loop.
+  struct ControlRequest {
+    std::string text;
+    std::promise<std::string> answer;
+  };
+  std::mutex control_mutex_;
+  std::deque<std::shared_ptr<ControlRequest>> control_requests_;
+  SignalQueue* signals_ = nullptr;  // while run() runs
+  const TimePoint started_ = Clock::now();
   // SIGTERM under shutdown_delay: when the graceful stop begins.
   std::optional<TimePoint> graceful_stop_at_;
   ListenSet listen_set_;

@@ -56,15 +56,6 @@ std::string number(double value) {
   return text;
 }
 
-// The resident set of a process, in bytes (0 when it is gone).
-std::uint64_t rss_bytes(pid_t pid) {
-  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
-  std::uint64_t size = 0;
-  std::uint64_t resident = 0;
-  if (!(statm >> size >> resident)) return 0;
-  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-}
-
 class Exposition {
  public:
   void family(const char* name, const char* type, const char* help) {
@@ -82,6 +73,14 @@ class Exposition {
 };
 
 }  // namespace
+
+std::uint64_t rss_bytes(pid_t pid) {
+  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+  std::uint64_t size = 0;
+  std::uint64_t resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
 
 Metrics::Metrics(const shm::Segment& segment, std::int32_t owner_pid, BuildInfo build)
     : segment_(segment), owner_(owner_pid), build_(std::move(build)) {}

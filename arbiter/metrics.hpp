@@ -8,8 +8,10 @@
 
 #include "common/shared_segment.hpp"
 
+#include <sys/types.h>
 #include <array>
 #include <atomic>
+
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -23,6 +25,9 @@ struct BuildInfo {
   std::string python;
   std::string context_mode;
 };
+
+// The resident set of a process, in bytes (0 when it is gone).
+std::uint64_t rss_bytes(pid_t pid);
 
 // Why a worker exited, as the `cause` label of hornbeam_worker_exits_total.
 enum class ExitCause { boot_failure, crash, timeout, max_requests, reload, scale_down, shutdown };

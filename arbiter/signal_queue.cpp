@@ -12,6 +12,7 @@ namespace hornbeam::arbiter {
 namespace {
 
 int pipe_write_fd = -1;
+constexpr unsigned char wake_byte = 0;  // no signal has number 0
 
 void enqueue(int signal) {
   const int saved = errno;
@@ -51,9 +52,16 @@ std::vector<int> SignalQueue::wait(std::chrono::milliseconds timeout) {
   if (::poll(&ready, 1, static_cast<int>(timeout.count())) <= 0) return arrived;
   unsigned char bytes[64];
   for (ssize_t n; (n = ::read(read_end_.get(), bytes, sizeof bytes)) > 0;) {
-    for (ssize_t i = 0; i < n; ++i) arrived.push_back(bytes[i]);
+    for (ssize_t i = 0; i < n; ++i) {
+      if (bytes[i] != wake_byte) arrived.push_back(bytes[i]);
+    }
   }
   return arrived;
+}
+
+void SignalQueue::wake() {
+  const unsigned char byte = wake_byte;
+  [[maybe_unused]] const auto written = ::write(write_end_.get(), &byte, 1);  // full: awake anyway
 }
 
 }  // namespace hornbeam::arbiter

@@ -21,8 +21,10 @@ class SignalQueue {
   SignalQueue(const SignalQueue&) = delete;
   SignalQueue& operator=(const SignalQueue&) = delete;
 
-  // The signals that arrived, waiting up to `timeout` for the first one.
+  // The signals that arrived, waiting up to `timeout` for the first one (or a wake()).
   std::vector<int> wait(std::chrono::milliseconds timeout);
+  // From any thread: ends the current wait() early (the control socket has work for the loop).
+  void wake();
 
  private:
   UniqueFd read_end_;

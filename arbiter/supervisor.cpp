@@ -362,6 +362,19 @@ void Supervisor::stop_all(bool graceful, TimePoint now) {
   }
 }
 
+bool Supervisor::time_out(std::uint32_t slot, TimePoint now) {
+  for (auto& worker : workers_) {
+    if (worker.slot != slot || (worker.phase != Phase::ready && worker.phase != Phase::retiring))
+      continue;
+    logging::error_log().error("{} is timed out on request (control socket): replacing it",
+                               name(worker));
+    worker.timed_out = true;
+    stop(worker, SIGABRT, kill_grace, now);
+    return true;
+  }
+  return false;
+}
+
 void Supervisor::signal_all(int signal) {
   for (const auto& worker : workers_) {
     if (!worker.kill_sent) processes_.signal(worker.pid, signal);

@@ -87,6 +87,10 @@ class Supervisor {
   // TERM (graceful) or INT/QUIT (fast); a fast stop after a graceful one hurries it.
   void stop_all(bool graceful, TimePoint now);
   void signal_all(int signal);  // USR1
+  // The stuck-request path for the worker in `slot` (the control socket's `kill`): its
+  // tracebacks are logged, its requests answered 504, and it is replaced. False when no
+  // serving worker is in that slot.
+  bool time_out(std::uint32_t slot, TimePoint now);
 
   bool stopping() const { return stopping_; }
   bool idle() const { return workers_.empty(); }

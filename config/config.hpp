@@ -102,11 +102,16 @@ struct Config {
   std::string group;
   std::int64_t umask = 022;
   std::string pidfile;
-  std::string metrics_bind;  // "": no metrics listener
+  std::string metrics_bind;    // "": no metrics listener
+  std::string control_socket;  // "": beside the pidfile, if any; "-": none (control_socket_path)
   Duration shutdown_delay{0};
   bool reuse_port = false;
   std::int64_t backlog = 2048;
 };
+
+// Where the arbiter's control socket is, "" for none: `control_socket`, or `hornbeam.ctl` in the
+// pidfile's directory when only a pidfile is set.
+std::string control_socket_path(const Config& config);
 
 // The apps a worker serves, in the order given: the mounts, then the top-level `app` at `/`
 // when there is one (the loader refuses `app` together with a mount at `/`).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <filesystem>
 #include <limits>
 #include <thread>
 
@@ -14,6 +15,13 @@ std::vector<Mount> served_apps(const Config& config) {
   std::vector<Mount> apps = config.mounts;
   if (!config.app.empty()) apps.push_back({"/", config.app, config.worker_class, {}, {}});
   return apps;
+}
+
+std::string control_socket_path(const Config& config) {
+  if (config.control_socket == "-") return {};
+  if (!config.control_socket.empty()) return config.control_socket;
+  if (config.pidfile.empty()) return {};
+  return (std::filesystem::path(config.pidfile).parent_path() / "hornbeam.ctl").string();
 }
 
 std::int64_t cpu_count() {
@@ -158,6 +166,10 @@ const Setting table[] = {
      "The arbiter's own listener for `/metrics` (Prometheus), `/healthz` and `/readyz`: "
      "`host:port` or `unix:/path`; empty: none (docs/operations.md).",
      TextField{at<&Config::metrics_bind>, &optional_bind_address}},
+    {"control_socket",
+     "The arbiter's control socket for hornbeamctl (mode 0600); default: `hornbeam.ctl` beside "
+     "the pidfile when there is one; `-`: none.",
+     TextField{at<&Config::control_socket>, nullptr, true}},
     {"shutdown_delay",
      "On SIGTERM, `/readyz` answers 503 at once and requests are still served for this long "
      "before the graceful stop begins, so that load balancers stop sending first.",

@@ -22,6 +22,7 @@
 #include <spdlog/logger.h>
 
 #include <malloc.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -144,6 +145,18 @@ void log_tracebacks(const python::Interpreter& interpreter,
   }
 }
 
+// SIGUSR1 (reopen the log files) reaches every worker, booting ones included, and its default
+// action is to die: a worker booting while logs were rotated failed its boot. Until the
+// server takes the signal over, it is only remembered.
+volatile sig_atomic_t usr1_during_boot = 0;
+
+void remember_usr1_until_the_server_listens() {
+  struct sigaction action {};
+  action.sa_handler = [](int) { usr1_during_boot = 1; };
+  action.sa_flags = SA_RESTART;
+  ::sigaction(SIGUSR1, &action, nullptr);
+}
+
 // What to do when an extension module the app imports refuses subinterpreters (its
 // ImportError, the error's last line, names it): "" for any other error.
 std::string refused_subinterpreters_hint(std::string_view error) {
@@ -213,7 +226,8 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
 
   // Declared before the pools: the pools (and their contexts) must be gone before the server.
   std::optional<worker::HttpServer> server;
-  server.emplace(config, listen_fds);
+  server.emplace(config, listen_fds);  // from here on the server handles SIGUSR1
+  if (usr1_during_boot) logging::reopen_files();
   // The apps this worker serves (mounts, and the app at `/`): WSGI apps run in job contexts,
   // ASGI apps on event loops; a worker serving both has contexts of both kinds.
   const auto apps = config::served_apps(config);
@@ -390,6 +404,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  remember_usr1_until_the_server_listens();
   ArbiterArguments arguments;
   const std::vector<config::ExtraOption> extras = {
       {"fd", "N",

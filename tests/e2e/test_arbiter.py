@@ -426,3 +426,21 @@ def test_hup_opens_new_binds_and_closes_removed_ones(start_arbiter, tmp_path):
         time.sleep(0.1)
     else:
         raise AssertionError("the removed address still accepts connections")
+
+
+def test_usr1_while_a_worker_boots_does_not_kill_it(start_arbiter, tmp_path):
+    # Log rotation (USR1) reaches booting workers too; before their server listens, they only
+    # remember it, and reopen the files once it does.
+    (tmp_path / "slow_boot.py").write_text(
+        "import time\ntime.sleep(1.5)\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'booted']\n")
+    arbiter = start_arbiter("slow_boot:app", workers=1, settings={"pythonpath": [str(tmp_path)]})
+    arbiter.send(signal.SIGTTIN)
+    arbiter.wait_for_log(r"spawned worker 1 ")
+    time.sleep(0.5)  # inside its 1.5 s import
+    arbiter.send(signal.SIGUSR1)
+    arbiter.wait_for_log(r"worker 1 \(pid \d+, generation 1\) ready")
+    assert "failed to boot" not in arbiter.log and "killed by SIGUSR1" not in arbiter.log
+    assert requests.get(arbiter.url).text == "booted"

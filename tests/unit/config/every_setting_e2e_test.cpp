@@ -54,6 +54,7 @@ const std::map<std::string, std::string>& end_to_end_tests() {
       {"reuse_port", "test_arbiter.py::test_reuse_port_gives_each_worker_its_own_socket"},
       {"backlog", "test_settings_effects.py::test_backlog_is_the_listen_queue_length"},
       {"metrics_bind", "test_metrics.py::test_metrics_count_requests_and_pass_promtool"},
+      {"control_socket", "test_control.py::test_status_shows_each_worker_and_its_running_request"},
       {"shutdown_delay",
        "test_metrics.py::test_shutdown_delay_fails_readiness_at_once_and_keeps_serving"},
       {"limits.max_request_line", "test_http.py::test_request_line_too_long_is_414"},

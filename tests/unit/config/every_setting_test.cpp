@@ -77,6 +77,7 @@ const std::map<std::string, Sample>& samples() {
       {"backlog", {"128", "128"}},
       {"metrics_bind", {"127.0.0.1:9100", "127.0.0.1:9100"}},
       {"shutdown_delay", {"5s", "5s"}},
+      {"control_socket", {"/run/hornbeam/control.sock", "/run/hornbeam/control.sock"}},
   };
   return all;
 }

@@ -1,0 +1,115 @@
+#include "arbiter/control_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <thread>
+
+namespace hornbeam::arbiter {
+namespace {
+
+namespace asio = boost::asio;
+using Protocol = asio::local::stream_protocol;
+constexpr std::size_t request_limit = 4096;
+
+// The peer's user: the arbiter's own, or root.
+bool trusted_peer(int fd) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) return false;
+  return peer.uid == 0 || peer.uid == ::geteuid();
+}
+
+class Conversation : public std::enable_shared_from_this<Conversation> {
+ public:
+  Conversation(Protocol::socket socket, const ControlServer::Run& run)
+      : socket_(std::move(socket)), input_(request_limit), run_(run) {}
+
+  void read_request() {
+    asio::async_read_until(
+        socket_, input_, '\n',
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (ec) return;  // closed, or a line over the limit: dropped
+          std::string line(
+              asio::buffers_begin(self->input_.data()),
+              asio::buffers_begin(self->input_.data()) + static_cast<std::ptrdiff_t>(n) - 1);
+          self->input_.consume(n);
+          self->answer_ = self->run_(line) + "\n";
+          self->write_answer();
+        });
+  }
+
+ private:
+  void write_answer() {
+    asio::async_write(socket_, asio::buffer(answer_),
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        if (!ec) self->read_request();  // several commands per connection
+                      });
+  }
+
+  Protocol::socket socket_;
+  asio::streambuf input_;
+  const ControlServer::Run& run_;
+  std::string answer_;
+};
+
+}  // namespace
+
+class ControlServer::Impl {
+ public:
+  Impl(const std::string& path, Run run) : path_(path), run_(std::move(run)) {
+    ::unlink(path.c_str());                 // a socket file left by an arbiter that died
+    const mode_t previous = ::umask(0177);  // 0600 from its creation on
+    boost::system::error_code ec;
+    acceptor_.open(Protocol(), ec);
+    if (!ec) acceptor_.bind(Protocol::endpoint(path), ec);
+    ::umask(previous);
+    if (!ec) acceptor_.listen(16, ec);
+    if (ec) throw std::runtime_error("control_socket " + path + ": " + ec.message());
+    ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  ~Impl() {
+    io_.stop();
+    thread_.join();
+    ::unlink(path_.c_str());
+  }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, Protocol::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);  // workers are spawned meanwhile
+        if (trusted_peer(socket.native_handle())) {
+          std::make_shared<Conversation>(std::move(socket), run_)->read_request();
+        }
+      }
+      accept();
+    });
+  }
+
+  std::string path_;
+  Run run_;
+  asio::io_context io_{1};
+  Protocol::acceptor acceptor_{io_};
+  std::thread thread_;
+};
+
+ControlServer::ControlServer(const std::string& path, Run run)
+    : impl_(std::make_unique<Impl>(path, std::move(run))) {}
+
+ControlServer::~ControlServer() = default;
+
+}  // namespace hornbeam::arbiter

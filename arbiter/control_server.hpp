@@ -1,0 +1,32 @@
+#pragma once
+
+// The arbiter's control socket (`control_socket`): a unix socket, mode 0600, that takes one
+// JSON object per line ({"command": "status"}, {"command": "scale", "workers": 4}, ...) and
+// answers one per line, for hornbeamctl. It is only the transport, on a thread of its own:
+// every command runs on the arbiter's loop (`Run`), the code its signals run, and the
+// answer comes back here. Peers whose user is neither the arbiter's nor root are refused.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace hornbeam::arbiter {
+
+class ControlServer {
+ public:
+  // Runs one command (a JSON object's text) on the arbiter's loop and returns its answer
+  // (a JSON object's text). Called from the control thread; blocks until answered.
+  using Run = std::function<std::string(const std::string& request)>;
+
+  // Creates the socket (throws std::runtime_error naming the path) and starts serving.
+  ControlServer(const std::string& path, Run run);
+  ~ControlServer();  // stops serving and removes the socket file
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hornbeam::arbiter

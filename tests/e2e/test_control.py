@@ -1,0 +1,116 @@
+"""The arbiter's control socket and hornbeamctl: status, and the commands that do what the
+signals do (reload, scale, kill, reopen-logs, stop), and `top` in a real terminal (tmux)."""
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import SOURCE
+
+CTL = os.environ.get("HB_TEST_CTL_BIN", str(SOURCE / "build" / "tools" / "hornbeamctl"))
+
+
+def ctl(*args, check=True):
+    result = subprocess.run([CTL, *args], capture_output=True, text=True, timeout=30)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def start_controlled(start_arbiter, tmp_path, app="supervised:pid", **settings):
+    socket_path = tmp_path / "hornbeam.ctl"
+    arbiter = start_arbiter(app, workers=2, settings={"contexts": 2, "control_socket": str(socket_path), **settings})
+    arbiter.wait_for_log("control socket " + re.escape(str(socket_path)))
+    return arbiter, str(socket_path)
+
+
+def test_status_shows_each_worker_and_its_running_request(start_arbiter, tmp_path):
+    arbiter, path = start_controlled(start_arbiter, tmp_path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(requests.get, arbiter.url + "/?sleep=2", timeout=30)
+        time.sleep(0.5)
+        status = json.loads(ctl("-s", path, "status", "--json").stdout)
+        table = ctl("-c", str(arbiter.config_path), "status").stdout  # the socket found from the config
+        assert slow.result().status_code == 200
+    assert status["arbiter"]["generation"] == 1 and status["arbiter"]["workers_target"] == 2
+    workers = status["workers"]
+    assert sorted(w["pid"] for w in workers) == sorted(arbiter.workers())
+    assert all(w["state"] == "ready" and w["contexts"] == 2 and w["rss_bytes"] > 0 for w in workers)
+    [busy] = [w for w in workers if w["busy_contexts"] == 1]
+    assert busy["oldest_request_s"] >= 0.3
+    assert "SLOT  PID" in table and all(str(pid) in table for pid in arbiter.workers())
+
+
+def test_commands_do_what_their_signals_do(start_arbiter, tmp_path):
+    arbiter, path = start_controlled(start_arbiter, tmp_path)
+    assert ctl("-s", path, "scale", "3").stdout == "3 worker(s)\n"
+    arbiter.wait_for_workers(3)
+    assert ctl("-s", path, "reopen-logs").stdout == "log files reopened\n"
+    arbiter.wait_for_log(r"SIGUSR1: log files reopened")
+    ctl("-s", path, "reload")  # the file's `workers: 2` again, as with HUP
+    arbiter.wait_for_log(r"generation 2: 2 worker\(s\) ready")
+    refused = ctl("-s", path, "kill", "99", check=False)
+    assert (refused.returncode, refused.stderr) == (1, "hornbeamctl: no serving worker in slot 99\n")
+    assert ctl("-s", path, "bogus", check=False).returncode == 1
+    slot = json.loads(ctl("-s", path, "status", "--json").stdout)["workers"][0]["slot"]
+    ctl("-s", path, "kill", str(slot))
+    arbiter.wait_for_log(r"is timed out on request \(control socket\): replacing it")
+    arbiter.wait_for_log(r"worker timed out: Python tracebacks of its threads follow")
+    arbiter.wait_for_log(r"generation 2\) exited with code 1")
+    arbiter.wait_for_workers(2)
+    assert ctl("-s", path, "stop", "--graceful").stdout == "stopping gracefully\n"
+    assert arbiter.process.wait(30) == 0
+    assert not Path(path).exists()  # removed with the arbiter
+    gone = ctl("-s", path, "status", check=False)
+    assert gone.returncode == 2 and "cannot reach the arbiter" in gone.stderr
+
+
+def test_the_socket_defaults_to_beside_the_pidfile(start_arbiter, tmp_path):
+    (tmp_path / "run").mkdir()
+    arbiter = start_arbiter("supervised:pid", workers=1, settings={"pidfile": str(tmp_path / "run" / "hb.pid")})
+    arbiter.wait_for_log("control socket " + re.escape(str(tmp_path / "run" / "hornbeam.ctl")))
+    assert json.loads(ctl("-c", str(arbiter.config_path), "status", "--json").stdout)["arbiter"]["pid"] == \
+        arbiter.process.pid
+
+
+@pytest.mark.parametrize("quit_key", ["q", "C-c"])
+def test_top_refreshes_in_a_terminal_and_quits(start_arbiter, tmp_path, quit_key):
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed (scripts/ensure-packages installs it)")
+    arbiter, path = start_controlled(start_arbiter, tmp_path)
+    session = f"hb-top-{os.getpid()}-{quit_key}"
+    tmux = ["tmux", "-L", session]
+    subprocess.run([*tmux, "new-session", "-d", "-s", session, "-x", "140", "-y", "20", f"{CTL} -s {path} top"],
+                   check=True)
+    try:
+        deadline = time.monotonic() + 10
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True,
+                                    text=True).stdout
+            if all(str(pid) in screen for pid in arbiter.workers()):
+                break
+            time.sleep(0.1)
+        assert "hornbeam top (q to quit)" in screen and "SLOT  PID" in screen, screen
+        assert all(str(pid) in screen for pid in arbiter.workers()), screen
+        requests.get(arbiter.url)
+        time.sleep(1.5)  # the next refresh counts it
+        screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+        assert re.search(r"ready\s+1\s", screen), screen
+        subprocess.run([*tmux, "send-keys", "-t", session, quit_key], check=True)
+        deadline = time.monotonic() + 5
+        while subprocess.run([*tmux, "has-session", "-t", session], capture_output=True).returncode == 0:
+            assert time.monotonic() < deadline, "top did not quit"
+            time.sleep(0.1)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
