@@ -34,7 +34,59 @@ void write_rows(std::ostringstream& out, std::string_view section) {
   out << "\n";
 }
 
+// Text for roff: backslashes doubled, `code` spans in bold, no line starting with a dot.
+std::string roff(std::string_view text) {
+  std::string out;
+  bool code = false;
+  for (const char c : text) {
+    if (c == '\\') {
+      out += "\\e";
+    } else if (c == '`') {
+      out += code ? "\\fR" : "\\fB";
+      code = !code;
+    } else if (c == '-') {
+      out += "\\-";
+    } else {
+      out += c;
+    }
+  }
+  if (code) out += "\\fR";
+  if (!out.empty() && (out[0] == '.' || out[0] == '\'')) out.insert(0, "\\&");
+  return out;
+}
+
+void write_man_entries(std::ostringstream& out, std::string_view section) {
+  for (const auto& setting : settings()) {
+    if (setting.section() != section) continue;
+    const std::string fallback = setting.default_text();
+    out << ".TP\n\\fB" << roff(setting.key) << "\\fR (" << roff(describe(setting.field))
+        << "; default " << (fallback.empty() ? "none" : roff(fallback)) << ")\n"
+        << roff(setting.doc) << "\n.br\nFlag \\fB" << roff("--" + setting.flag())
+        << "\\fR, environment \\fB" << roff(setting.env()) << "\\fR.\n";
+  }
+}
+
 }  // namespace
+
+std::string settings_man_page() {
+  std::ostringstream out;
+  out << ".TH HORNBEAM.YAML 5 \"\" \"hornbeam\" \"hornbeam manual\"\n"
+      << ".SH NAME\nhornbeam.yaml \\- the configuration of hornbeam\\-arbiter and "
+         "hornbeam\\-worker\n"
+      << ".SH DESCRIPTION\nEvery setting can be given in the YAML file, as an environment "
+         "variable and as a command\\-line flag; the command line wins over the environment, "
+         "which wins over the file. Sizes take units (64MiB, 512K), durations too (30, 500ms, "
+         "2m). The installed /etc/hornbeam/hornbeam.yaml is an example.\n"
+      << ".SH SETTINGS\n";
+  write_man_entries(out, "");
+  for (const auto& section : sections()) {
+    out << ".SS " << section.name << "\n" << roff(section.doc) << "\n";
+    write_man_entries(out, section.name);
+  }
+  out << ".SH SEE ALSO\nhornbeam\\-arbiter(1), hornbeam\\-worker(1), hornbeamctl(1), "
+         "/usr/share/doc/hornbeam\n";
+  return out.str();
+}
 
 std::string settings_markdown() {
   std::ostringstream out;

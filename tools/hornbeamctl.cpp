@@ -7,6 +7,7 @@
 // `kill`, the stuck-request path for one worker. Exit status: 0 done, 1 the arbiter refused
 // (the reason is printed), 2 bad usage or no arbiter to talk to.
 
+#include "common/version.hpp"
 #include "config/config.hpp"
 #include "config/loader.hpp"
 
@@ -182,8 +183,8 @@ int main(int argc, char** argv) {
       "hornbeamctl [-s SOCKET | -c CONFIG] COMMAND\n\n"
       "Commands: status [--json], reload, scale N, kill SLOT, reopen-logs, "
       "stop [--graceful], top\n\nOptions");
-  visible.add_options()("help,h", "this help")("socket,s", po::value<std::string>(),
-                                               "the arbiter's control socket")(
+  visible.add_options()("help,h", "this help")("version", "print the version")(
+      "socket,s", po::value<std::string>(), "the arbiter's control socket")(
       "config,c", po::value<std::string>(),
       "find the socket in this config file (default hornbeam.yaml)")(
       "json", "status: print the JSON as the arbiter sent it")(
@@ -204,6 +205,10 @@ int main(int argc, char** argv) {
   }
   const auto words = options.count("command") ? options["command"].as<std::vector<std::string>>()
                                               : std::vector<std::string>{};
+  if (options.count("version")) {
+    std::cout << hornbeam::version_line() << "\n";
+    return 0;
+  }
   if (options.count("help") || words.empty()) {
     std::cout << visible;
     return options.count("help") ? 0 : exit_usage;
