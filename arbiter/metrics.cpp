@@ -86,8 +86,10 @@ Metrics::Metrics(const shm::Segment& segment, std::int32_t owner_pid, BuildInfo 
     : segment_(segment), owner_(owner_pid), build_(std::move(build)) {}
 
 void Metrics::add_counters(Totals& totals, const shm::WorkerStats& stats) {
-  for (std::size_t i = 0; i < totals.responses.size(); ++i)
-    totals.responses[i] += stats.responses[i].load(std::memory_order_relaxed);
+  for (std::size_t kind = 0; kind < totals.responses.size(); ++kind) {
+    for (std::size_t i = 0; i < totals.responses[kind].size(); ++i)
+      totals.responses[kind][i] += stats.responses[kind][i].load(std::memory_order_relaxed);
+  }
   for (std::size_t i = 0; i < totals.duration_buckets.size(); ++i)
     totals.duration_buckets[i] += stats.duration_buckets[i].load(std::memory_order_relaxed);
   totals.duration_sum_us += stats.duration_sum_us.load(std::memory_order_relaxed);
@@ -172,11 +174,17 @@ std::string Metrics::render() const {
                  "\",context_mode=\"" + label(build_.context_mode) + "\"",
              1);
   out.family("hornbeam_requests_total", "counter",
-             "Responses sent (refusals by the server included), by status class.");
+             "Responses sent (refusals by the server included), by status class and the kind "
+             "of app that answered.");
   static const char* const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
-  for (std::size_t i = 0; i < totals.responses.size(); ++i) {
-    out.sample("hornbeam_requests_total", std::string("status_class=\"") + classes[i] + "\"",
-               static_cast<double>(totals.responses[i]));
+  static const char* const kinds[] = {"wsgi", "asgi"};
+  for (std::size_t kind = 0; kind < totals.responses.size(); ++kind) {
+    for (std::size_t i = 0; i < totals.responses[kind].size(); ++i) {
+      out.sample(
+          "hornbeam_requests_total",
+          std::string("status_class=\"") + classes[i] + "\",worker_class=\"" + kinds[kind] + "\"",
+          static_cast<double>(totals.responses[kind][i]));
+    }
   }
   out.family("hornbeam_request_duration_seconds", "histogram",
              "Time from a request's head to its response's end.");

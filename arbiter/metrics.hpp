@@ -62,7 +62,7 @@ class Metrics {
 
  private:
   struct Totals {
-    std::array<std::uint64_t, 6> responses{};
+    std::array<std::array<std::uint64_t, 6>, 2> responses{};  // by app kind, status class
     std::array<std::uint64_t, shm::WorkerStats::duration_bounds.size() + 1> duration_buckets{};
     std::uint64_t duration_sum_us = 0;
     std::uint64_t connections_accepted = 0;

@@ -51,9 +51,9 @@ std::optional<OverdueRequest> WorkerSlot::overdue_request(std::int64_t now_ns,
   return worst;
 }
 
-void WorkerStats::record_response(int status, std::chrono::microseconds duration) {
+void WorkerStats::record_response(AppKind kind, int status, std::chrono::microseconds duration) {
   const int status_class = status >= 100 && status < 600 ? status / 100 : 0;
-  bump(responses[status_class]);
+  bump(responses[kind][status_class]);
   const double seconds = static_cast<double>(duration.count()) / 1e6;
   std::size_t bucket = 0;
   while (bucket < duration_bounds.size() && seconds > duration_bounds[bucket]) ++bucket;
@@ -64,7 +64,9 @@ void WorkerStats::record_response(int status, std::chrono::microseconds duration
 }
 
 void WorkerStats::clear() {
-  for (auto& counter : responses) counter.store(0, std::memory_order_relaxed);
+  for (auto& kind : responses) {
+    for (auto& counter : kind) counter.store(0, std::memory_order_relaxed);
+  }
   for (auto& counter : duration_buckets) counter.store(0, std::memory_order_relaxed);
   duration_sum_us.store(0, std::memory_order_relaxed);
   connections_accepted.store(0, std::memory_order_relaxed);

@@ -47,7 +47,9 @@ struct WorkerStats {
   // defaults); the last bucket counts what is above them all.
   static constexpr std::array<double, 11> duration_bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                              0.5,   1,    2.5,   5,    10};
-  std::atomic<std::uint64_t> responses[6];  // by status class: [1] 1xx ... [5] 5xx, [0] other
+  enum AppKind : std::size_t { wsgi = 0, asgi = 1 };
+  // By the kind of app that answered, then by status class: [1] 1xx ... [5] 5xx, [0] other.
+  std::atomic<std::uint64_t> responses[2][6];
   std::atomic<std::uint64_t> duration_buckets[duration_bounds.size() + 1];  // not cumulative
   std::atomic<std::uint64_t> duration_sum_us;
   std::atomic<std::uint64_t> connections_accepted;
@@ -60,7 +62,7 @@ struct WorkerStats {
   std::atomic<std::uint32_t> job_contexts;
 
   // A response that is complete (or refused) after `duration`. The I/O thread only.
-  void record_response(int status, std::chrono::microseconds duration);
+  void record_response(AppKind kind, int status, std::chrono::microseconds duration);
   static void bump(std::atomic<std::uint64_t>& counter) {
     counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }

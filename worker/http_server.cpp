@@ -821,7 +821,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void count_response(int status) {
-    server_.stats->record_response(status,
+    // Refusals before routing count under the first app's kind (mount_ is 0 until routed).
+    const bool asgi = server_.apps[static_cast<std::size_t>(mount_)].asgi;
+    server_.stats->record_response(asgi ? shm::WorkerStats::asgi : shm::WorkerStats::wsgi, status,
                                    std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::steady_clock::now() - exchange_started_));
   }

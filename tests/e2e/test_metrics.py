@@ -41,9 +41,9 @@ def test_metrics_count_requests_and_pass_promtool(start_arbiter, tmp_path):
         assert raw.recv(100).startswith(b"HTTP/1.1 400")
     time.sleep(1.2)  # gauges are published at each worker tick
     text = requests.get(url + "/metrics").text
-    assert sample(text, "hornbeam_requests_total", 'status_class="2xx"') == 10
-    assert sample(text, "hornbeam_requests_total", 'status_class="4xx"') == 2
-    assert sample(text, "hornbeam_requests_total", 'status_class="5xx"') == 1
+    assert sample(text, "hornbeam_requests_total", 'status_class="2xx",worker_class="wsgi"') == 10
+    assert sample(text, "hornbeam_requests_total", 'status_class="4xx",worker_class="wsgi"') == 2
+    assert sample(text, "hornbeam_requests_total", 'status_class="5xx",worker_class="wsgi"') == 1
     assert sample(text, "hornbeam_request_duration_seconds_count") == 13
     assert sample(text, "hornbeam_request_duration_seconds_bucket", 'le="+Inf"') == 13
     assert sample(text, "hornbeam_workers", 'state="ready"') == 2
@@ -58,6 +58,20 @@ def test_metrics_count_requests_and_pass_promtool(start_arbiter, tmp_path):
     assert requests.head(url + "/metrics").text == ""
 
 
+def test_requests_count_under_the_kind_of_app_that_answered(start_arbiter):
+    arbiter = start_arbiter(None, workers=1, settings={
+        "metrics_bind": "127.0.0.1:0",
+        "mounts": [{"prefix": "/api", "app": "owngil_app:asgi_app", "worker_class": "asgi"},
+                   {"prefix": "/", "app": "echo:status_from_path"}]})
+    url = metrics_url(arbiter)
+    for path in ["/api/a", "/api/b", "/api", "/201", "/404"]:
+        requests.get(arbiter.url + path)
+    text = requests.get(url + "/metrics").text
+    assert sample(text, "hornbeam_requests_total", 'status_class="2xx",worker_class="asgi"') == 3
+    assert sample(text, "hornbeam_requests_total", 'status_class="2xx",worker_class="wsgi"') == 1
+    assert sample(text, "hornbeam_requests_total", 'status_class="4xx",worker_class="wsgi"') == 1
+
+
 def test_counters_survive_a_crash_and_a_reload(start_arbiter):
     arbiter = start_with_metrics(start_arbiter)
     url = metrics_url(arbiter)
@@ -68,13 +82,13 @@ def test_counters_survive_a_crash_and_a_reload(start_arbiter):
     arbiter.wait_for_log(r"generation 1\) (was killed by SIGKILL|ready)", count=1)
     arbiter.wait_for_workers(2)
     text = requests.get(url + "/metrics").text
-    assert sample(text, "hornbeam_requests_total", 'status_class="2xx"') == 20  # folded, not lost
+    assert sample(text, "hornbeam_requests_total", 'status_class="2xx",worker_class="wsgi"') == 20  # folded, not lost
     assert sample(text, "hornbeam_worker_exits_total", 'cause="crash"') == 1
     arbiter.send(signal.SIGHUP)
     arbiter.wait_for_log(r"generation 2: 2 worker\(s\) ready")
     arbiter.wait_for_log(r"generation 1\) exited", count=2)
     text = requests.get(url + "/metrics").text
-    assert sample(text, "hornbeam_requests_total", 'status_class="2xx"') == 20
+    assert sample(text, "hornbeam_requests_total", 'status_class="2xx",worker_class="wsgi"') == 20
     assert sample(text, "hornbeam_generation") == 2
     assert sample(text, "hornbeam_reloads_total", 'outcome="ok"') == 1
     assert sample(text, "hornbeam_worker_exits_total", 'cause="reload"') == 2

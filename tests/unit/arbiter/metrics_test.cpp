@@ -37,36 +37,42 @@ class MetricsTest : public ::testing::Test {
 TEST_F(MetricsTest, AnExitedWorkersCountersAreFoldedOnce) {
   auto& first = running_worker(0);
   auto& second = running_worker(1);
-  first.stats.record_response(200, std::chrono::milliseconds(3));
-  first.stats.record_response(503, std::chrono::seconds(20));
-  second.stats.record_response(204, std::chrono::milliseconds(30));
+  first.stats.record_response(shm::WorkerStats::wsgi, 200, std::chrono::milliseconds(3));
+  first.stats.record_response(shm::WorkerStats::wsgi, 503, std::chrono::seconds(20));
+  second.stats.record_response(shm::WorkerStats::wsgi, 204, std::chrono::milliseconds(30));
+  second.stats.record_response(shm::WorkerStats::asgi, 101, std::chrono::milliseconds(1));
   auto text = metrics.render();
-  EXPECT_EQ(sample(text, "hornbeam_requests_total{status_class=\"2xx\"}"), 2);
-  EXPECT_EQ(sample(text, "hornbeam_requests_total{status_class=\"5xx\"}"), 1);
-  EXPECT_EQ(sample(text, "hornbeam_request_duration_seconds_bucket{le=\"0.005\"}"), 1);
-  EXPECT_EQ(sample(text, "hornbeam_request_duration_seconds_bucket{le=\"0.05\"}"), 2);
-  EXPECT_EQ(sample(text, "hornbeam_request_duration_seconds_bucket{le=\"10\"}"), 2);
-  EXPECT_EQ(sample(text, "hornbeam_request_duration_seconds_bucket{le=\"+Inf\"}"), 3);
-  EXPECT_DOUBLE_EQ(sample(text, "hornbeam_request_duration_seconds_sum"), 20.033);
+  EXPECT_EQ(sample(text, "hornbeam_requests_total{status_class=\"2xx\",worker_class=\"wsgi\"}"), 2);
+  EXPECT_EQ(sample(text, "hornbeam_requests_total{status_class=\"5xx\",worker_class=\"wsgi\"}"), 1);
+  EXPECT_EQ(sample(text, "hornbeam_requests_total{status_class=\"1xx\",worker_class=\"asgi\"}"), 1);
+  EXPECT_EQ(sample(text, "hornbeam_request_duration_seconds_bucket{le=\"0.005\"}"), 2);
+  EXPECT_EQ(sample(text, "hornbeam_request_duration_seconds_bucket{le=\"0.05\"}"), 3);
+  EXPECT_EQ(sample(text, "hornbeam_request_duration_seconds_bucket{le=\"10\"}"), 3);
+  EXPECT_EQ(sample(text, "hornbeam_request_duration_seconds_bucket{le=\"+Inf\"}"), 4);
+  EXPECT_DOUBLE_EQ(sample(text, "hornbeam_request_duration_seconds_sum"), 20.034);
 
   metrics.worker_exited(0, ExitCause::crash);
   segment.release_slot(0);
   text = metrics.render();
-  EXPECT_EQ(sample(text, "hornbeam_requests_total{status_class=\"2xx\"}"), 2) << "not lost";
-  EXPECT_EQ(sample(text, "hornbeam_requests_total{status_class=\"5xx\"}"), 1) << "nor doubled";
+  EXPECT_EQ(sample(text, "hornbeam_requests_total{status_class=\"2xx\",worker_class=\"wsgi\"}"), 2)
+      << "not lost";
+  EXPECT_EQ(sample(text, "hornbeam_requests_total{status_class=\"5xx\",worker_class=\"wsgi\"}"), 1)
+      << "nor doubled";
   EXPECT_EQ(sample(text, "hornbeam_worker_exits_total{cause=\"crash\"}"), 1);
   EXPECT_EQ(sample(text, "hornbeam_workers{state=\"ready\"}"), 1);
 }
 
 TEST_F(MetricsTest, SlotsOfAnotherArbiterAreNotCounted) {
   auto& mine = running_worker(0);
-  mine.stats.record_response(200, std::chrono::milliseconds(1));
+  mine.stats.record_response(shm::WorkerStats::wsgi, 200, std::chrono::milliseconds(1));
   auto& theirs = segment.slot(1);
   theirs.owner = ::getpid() + 1;  // an upgraded arbiter's, sharing the segment
   theirs.reset(::getpid(), 2);
   theirs.set_state(shm::SlotState::ready);
-  theirs.stats.record_response(200, std::chrono::milliseconds(1));
-  EXPECT_EQ(sample(metrics.render(), "hornbeam_requests_total{status_class=\"2xx\"}"), 1);
+  theirs.stats.record_response(shm::WorkerStats::wsgi, 200, std::chrono::milliseconds(1));
+  EXPECT_EQ(sample(metrics.render(),
+                   "hornbeam_requests_total{status_class=\"2xx\",worker_class=\"wsgi\"}"),
+            1);
 }
 
 TEST_F(MetricsTest, ReadinessNeedsAReadyWorkerAndNoStop) {
