@@ -77,6 +77,13 @@ def test_counters_survive_a_crash_and_a_reload(start_arbiter):
     url = metrics_url(arbiter)
     for _ in range(20):
         requests.get(arbiter.url + "/200")
+    # A worker counts a response once its last bytes are written, a moment after the client
+    # may have read them: wait for the 20 before killing one.
+    deadline = time.monotonic() + 5
+    while sample(requests.get(url + "/metrics").text, "hornbeam_requests_total",
+                 'status_class="2xx",worker_class="wsgi"') < 20:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     victim = arbiter.workers()[0]
     subprocess.run(["kill", "-KILL", str(victim)], check=True)
     arbiter.wait_for_log(r"generation 1\) (was killed by SIGKILL|ready)", count=1)
