@@ -272,6 +272,8 @@ bool Supervisor::on_exit(pid_t pid, int wait_status, TimePoint now) {
     }
     metrics_->worker_exited(worker.slot, cause);
   }
+  // The process is gone: a slot kept for its replacement names no worker meanwhile.
+  segment_.slot(worker.slot).pid.store(0, std::memory_order_relaxed);
   if (!worker.was_ready && !asked_to_stop) {
     boot_failed(worker, how, now);
   } else if (asked_to_stop || worker.timed_out) {

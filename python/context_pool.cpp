@@ -12,15 +12,17 @@ ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup, Activ
       activity_(std::move(activity)),
       states_(static_cast<std::size_t>(count), nullptr),
       interpreters_(static_cast<std::size_t>(count), nullptr) {
-  // Contexts of one interpreter set up one after the other: the GIL would serialize their
-  // imports anyway, and when an import fails, threads waiting on the same module get a bare
-  // KeyError (CPython 3.13) that may hide the real error. Own-GIL contexts import in parallel.
-  const bool one_at_a_time = !interpreter.options().own_gil_contexts;
+  // In one interpreter the first context imports the app alone; the others then find it in
+  // sys.modules. Importing it from several threads at once gains nothing (one GIL), and when
+  // the import fails, the threads waiting on the same module get a bare KeyError (CPython
+  // 3.13) that may hide the real error. The rest set up side by side (an ASGI lifespan
+  // startup that waits on I/O overlaps). Own-GIL contexts each import their own, in parallel.
+  const bool first_alone = !interpreter.options().own_gil_contexts;
   for (int index = 0; index < count; ++index) {
     threads_.emplace_back([this, index, &setup] { run(index, setup); });
-    if (!one_at_a_time) continue;
+    if (index > 0 || !first_alone) continue;
     std::unique_lock lock(mutex_);
-    wake_.wait(lock, [&] { return started_ > index || setup_error_; });
+    wake_.wait(lock, [&] { return started_ > 0 || setup_error_; });
     if (setup_error_) break;
   }
   std::unique_lock lock(mutex_);
