@@ -94,6 +94,7 @@ void Metrics::add_counters(Totals& totals, const shm::WorkerStats& stats) {
     totals.duration_buckets[i] += stats.duration_buckets[i].load(std::memory_order_relaxed);
   totals.duration_sum_us += stats.duration_sum_us.load(std::memory_order_relaxed);
   totals.connections_accepted += stats.connections_accepted.load(std::memory_order_relaxed);
+  totals.gil_wait_us += stats.gil_wait_us.load(std::memory_order_relaxed);
 }
 
 void Metrics::worker_spawned() {
@@ -208,6 +209,10 @@ std::string Metrics::render() const {
   out.sample("hornbeam_contexts", "state=\"busy\"", static_cast<double>(contexts_busy));
   out.sample("hornbeam_contexts", "state=\"idle\"",
              static_cast<double>(contexts_total - contexts_busy));
+  out.family("hornbeam_gil_wait_seconds_total", "counter",
+             "Time WSGI contexts waited for the GIL before running a request (contexts of one "
+             "interpreter queue for it; own-GIL contexts do not).");
+  out.sample("hornbeam_gil_wait_seconds_total", "", static_cast<double>(totals.gil_wait_us) / 1e6);
   out.family("hornbeam_connections_open", "gauge", "Client connections open.");
   out.sample("hornbeam_connections_open", "", static_cast<double>(connections_open));
   out.family("hornbeam_connections_accepted_total", "counter", "Client connections accepted.");

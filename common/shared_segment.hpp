@@ -53,6 +53,7 @@ struct WorkerStats {
   std::atomic<std::uint64_t> duration_buckets[duration_bounds.size() + 1];  // not cumulative
   std::atomic<std::uint64_t> duration_sum_us;
   std::atomic<std::uint64_t> connections_accepted;
+  std::atomic<std::uint64_t> gil_wait_us;  // job contexts waiting for the GIL, published per tick
   // Gauges: what is open now.
   std::atomic<std::int64_t> in_flight;  // requests handed to the app, response not complete
   std::atomic<std::int64_t> connections_open;

@@ -116,7 +116,13 @@ void ContextPool::run(int index, Setup& setup) {
     }
     // Keep the GIL while more jobs are queued; it is released only to wait (never wait for
     // the queue while holding it).
+    const auto asked = std::chrono::steady_clock::now();
     Attached gil(thread_state);
+    gil_wait_ns_.fetch_add(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now() - asked)
+                                       .count()),
+        std::memory_order_relaxed);
     while (queued.job) {
       if (activity_) activity_(index, true, queued.time_limit);
       queued.job(*state);

@@ -7,8 +7,10 @@
 
 #include "python/gil.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -54,6 +56,9 @@ class ContextPool {
   // The state a context's setup made (valid until the pool is destroyed).
   ContextState& state(int index) { return *states_.at(index); }
   int size() const { return static_cast<int>(threads_.size()); }
+  // Time the job contexts spent waiting for the GIL before running a job, in total (the
+  // price of more contexts than one interpreter can run at once). Any thread.
+  std::uint64_t gil_wait_ns() const { return gil_wait_ns_.load(std::memory_order_relaxed); }
   // The interpreter the context runs in: the worker's, or its own subinterpreter (owngil).
   PyInterpreterState* interpreter(int index) const { return interpreters_.at(index); }
   // The context's thread as Python's tracebacks name it (threading.get_ident()).
@@ -80,6 +85,7 @@ class ContextPool {
   std::vector<std::thread> threads_;
   std::vector<ContextState*> states_;              // set by each context once its setup is done
   std::vector<PyInterpreterState*> interpreters_;  // the same
+  std::atomic<std::uint64_t> gil_wait_ns_{0};
 };
 
 }  // namespace hornbeam::python

@@ -371,6 +371,9 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   bool arbiter_gone = false;
   events.on_tick = [&] {
     link.heartbeat();
+    if (auto* stats = link.stats(); stats && wsgi_pool) {
+      stats->gil_wait_us.store(wsgi_pool->gil_wait_ns() / 1000, std::memory_order_relaxed);
+    }
     if (link.supervised() && !arbiter_gone && link.arbiter_gone()) {
       arbiter_gone = true;
       logging::error_log().warn("the arbiter is gone (this worker's parent is now pid {})",

@@ -27,8 +27,8 @@ def sample(text, name, labels=""):
     return float(match.group(1))
 
 
-def start_with_metrics(start_arbiter, app="echo:status_from_path", **settings):
-    return start_arbiter(app, workers=2, settings={"metrics_bind": "127.0.0.1:0", **settings})
+def start_with_metrics(start_arbiter, app="echo:status_from_path", workers=2, **settings):
+    return start_arbiter(app, workers=workers, settings={"metrics_bind": "127.0.0.1:0", **settings})
 
 
 def test_metrics_count_requests_and_pass_promtool(start_arbiter, tmp_path):
@@ -70,6 +70,25 @@ def test_requests_count_under_the_kind_of_app_that_answered(start_arbiter):
     assert sample(text, "hornbeam_requests_total", 'status_class="2xx",worker_class="asgi"') == 3
     assert sample(text, "hornbeam_requests_total", 'status_class="2xx",worker_class="wsgi"') == 1
     assert sample(text, "hornbeam_requests_total", 'status_class="4xx",worker_class="wsgi"') == 1
+
+
+def test_gil_wait_grows_when_thread_contexts_compete(start_arbiter, tmp_path):
+    (tmp_path / "busy.py").write_text(
+        "import time\n"
+        "def app(environ, start_response):\n"
+        "    end = time.perf_counter() + 0.05\n"
+        "    while time.perf_counter() < end:\n"
+        "        pass\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'done']\n")
+    arbiter = start_with_metrics(start_arbiter, app="busy:app", workers=1, contexts=4, pythonpath=[str(tmp_path)])
+    url = metrics_url(arbiter)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(lambda _: requests.get(arbiter.url).text, range(24))) == {"done"}
+    time.sleep(1.2)  # published at the worker's next tick
+    # Each of 24 requests waited for a running one to give the GIL up (its switch interval).
+    assert sample(requests.get(url + "/metrics").text, "hornbeam_gil_wait_seconds_total") > 0.005
 
 
 def test_counters_survive_a_crash_and_a_reload(start_arbiter):
