@@ -13,6 +13,7 @@
 
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace hornbeam::arbiter {
 namespace {
@@ -75,6 +76,8 @@ class ControlServer::Impl {
     ::umask(previous);
     if (!ec) acceptor_.listen(16, ec);
     if (ec) throw std::runtime_error("control_socket " + path + ": " + ec.message());
+    struct stat made {};
+    if (::stat(path.c_str(), &made) == 0) identity_ = {made.st_dev, made.st_ino};
     ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
     accept();
     thread_ = std::thread([this] { io_.run(); });
@@ -83,7 +86,10 @@ class ControlServer::Impl {
   ~Impl() {
     io_.stop();
     thread_.join();
-    ::unlink(path_.c_str());
+    // After a USR2 upgrade the path is the new arbiter's socket: leave it.
+    struct stat now {};
+    if (::stat(path_.c_str(), &now) == 0 && std::pair(now.st_dev, now.st_ino) == identity_)
+      ::unlink(path_.c_str());
   }
 
  private:
@@ -101,6 +107,7 @@ class ControlServer::Impl {
   }
 
   std::string path_;
+  std::pair<dev_t, ino_t> identity_{};  // of the socket file this arbiter made
   Run run_;
   asio::io_context io_{1};
   Protocol::acceptor acceptor_{io_};

@@ -20,7 +20,7 @@ class ControlServer {
 
   // Creates the socket (throws std::runtime_error naming the path) and starts serving.
   ControlServer(const std::string& path, Run run);
-  ~ControlServer();  // stops serving and removes the socket file
+  ~ControlServer();  // stops serving and removes the socket file, unless another took its path
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 

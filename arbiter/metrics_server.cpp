@@ -105,6 +105,9 @@ class MetricsServer::Impl {
     ListenOptions options;
     options.backlog = 64;
     options.umask = umask;
+    // A USR2 upgrade starts a second arbiter while this one runs: both must hold the address
+    // (a unix socket path is taken over by the newer one as it is).
+    options.reuse_port = !bind.starts_with("unix:");
     UniqueFd fd = open_listen_socket(bind, options);
     name_ = socket_name(fd.get());
     sockaddr_storage address{};

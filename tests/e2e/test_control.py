@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -114,3 +115,27 @@ def test_top_refreshes_in_a_terminal_and_quits(start_arbiter, tmp_path, quit_key
             time.sleep(0.1)
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def test_a_usr2_upgrade_hands_the_socket_and_the_metrics_to_the_new_arbiter(start_arbiter, tmp_path):
+    pidfile = tmp_path / "hornbeam.pid"
+    arbiter = start_arbiter("supervised:pid", workers=1, settings={
+        "pidfile": str(pidfile), "metrics_bind": "127.0.0.1:0"})
+    path = str(tmp_path / "hornbeam.ctl")
+    arbiter.wait_for_log(r"metrics on 127\.0\.0\.1:\d+")
+    metrics = "http://" + re.search(r"metrics on (127\.0\.0\.1:\d+)", arbiter.log).group(1)
+    # The configured port, for the new arbiter to take too.
+    arbiter.settings["metrics_bind"] = metrics.removeprefix("http://")
+    arbiter.write_config()
+    arbiter.send(signal.SIGUSR2)
+    arbiter.wait_for_log(r"generation 1: 1 worker\(s\) ready", count=2, timeout=60)
+    new_pid = int(pidfile.read_text())
+    try:
+        assert arbiter.stop(signal.SIGTERM) == 0  # the old one goes
+        assert json.loads(ctl("-s", path, "status", "--json").stdout)["arbiter"]["pid"] == new_pid
+        assert requests.get(metrics + "/readyz").status_code == 200
+    finally:
+        os.kill(new_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{new_pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
