@@ -7,6 +7,7 @@
 // `kill`, the stuck-request path for one worker. Exit status: 0 done, 1 the arbiter refused
 // (the reason is printed), 2 bad usage or no arbiter to talk to.
 
+#include "common/unique_fd.hpp"
 #include "common/version.hpp"
 #include "config/config.hpp"
 #include "config/loader.hpp"
@@ -44,23 +45,21 @@ class Connection {
     if (path.size() >= sizeof address.sun_path)
       throw std::runtime_error("socket path too long: " + path);
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    if (!fd_ || ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
       throw std::runtime_error("cannot reach the arbiter at " + path + ": " + std::strerror(errno) +
                                " (is it running, with this control_socket?)");
     }
   }
-  ~Connection() { ::close(fd_); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
 
   json ask(const json& request) {
     const std::string line = request.dump() + "\n";
-    if (::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
+    if (::send(fd_.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(line.size()))
       throw std::runtime_error("the arbiter closed the control socket");
     std::string answer;
     char buffer[4096];
     while (answer.find('\n') == std::string::npos) {
-      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      const ssize_t n = ::recv(fd_.get(), buffer, sizeof buffer, 0);
       if (n <= 0) throw std::runtime_error("the arbiter closed the control socket");
       answer.append(buffer, static_cast<std::size_t>(n));
     }
@@ -68,7 +67,7 @@ class Connection {
   }
 
  private:
-  int fd_;
+  hornbeam::UniqueFd fd_;
 };
 
 std::string seconds(const json& value) {
