@@ -158,12 +158,9 @@ std::string Metrics::render() const {
     in_flight += stats.in_flight.load(std::memory_order_relaxed);
     connections_open += stats.connections_open.load(std::memory_order_relaxed);
     websockets_open += stats.websockets_open.load(std::memory_order_relaxed);
-    const auto jobs = std::min<std::size_t>(stats.job_contexts.load(std::memory_order_relaxed),
-                                            shm::max_contexts);
-    contexts_total += static_cast<std::int64_t>(jobs);
-    for (std::size_t i = 0; i < jobs; ++i) {
-      if (slot.busy_since_ns[i].load(std::memory_order_relaxed) != 0) ++contexts_busy;
-    }
+    const auto jobs = slot.job_contexts();
+    contexts_total += static_cast<std::int64_t>(jobs.total);
+    contexts_busy += static_cast<std::int64_t>(jobs.busy);
     ++workers_by_state[state_name(state)];
     rss.emplace_back(index, rss_bytes(pid));
   }

@@ -31,16 +31,8 @@ nlohmann::json status_report(const Supervisor& supervisor, const shm::Segment& s
   nlohmann::json workers = nlohmann::json::array();
   for (const auto& worker : supervisor.workers()) {
     const auto& slot = segment.slot(worker.slot);
-    const auto jobs = std::min<std::size_t>(slot.stats.job_contexts.load(std::memory_order_relaxed),
-                                            shm::max_contexts);
-    int busy = 0;
-    std::int64_t oldest = 0;
-    for (std::size_t i = 0; i < jobs; ++i) {
-      const auto since = slot.busy_since_ns[i].load(std::memory_order_relaxed);
-      if (since == 0) continue;
-      ++busy;
-      if (oldest == 0 || since < oldest) oldest = since;
-    }
+    const auto jobs = slot.job_contexts();
+    const auto oldest = jobs.oldest_busy_since;
     workers.push_back({
         {"slot", worker.slot},
         {"pid", worker.pid},
@@ -48,7 +40,7 @@ nlohmann::json status_report(const Supervisor& supervisor, const shm::Segment& s
         {"state", phase_name(worker.phase)},
         {"requests", slot.requests.load(std::memory_order_relaxed)},
         {"contexts", slot.contexts.load(std::memory_order_relaxed)},
-        {"busy_contexts", busy},
+        {"busy_contexts", jobs.busy},
         // The age of the oldest request a WSGI context is running (null: none running).
         {"oldest_request_s",
          oldest ? nlohmann::json(static_cast<double>(now_ns - oldest) / 1e9) : nlohmann::json()},

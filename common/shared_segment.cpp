@@ -51,6 +51,20 @@ std::optional<OverdueRequest> WorkerSlot::overdue_request(std::int64_t now_ns,
   return worst;
 }
 
+WorkerSlot::JobContexts WorkerSlot::job_contexts() const {
+  JobContexts jobs;
+  jobs.total =
+      std::min<std::size_t>(stats.job_contexts.load(std::memory_order_relaxed), max_contexts);
+  for (std::size_t i = 0; i < jobs.total; ++i) {
+    const auto since = busy_since_ns[i].load(std::memory_order_relaxed);
+    if (since == 0) continue;
+    ++jobs.busy;
+    if (jobs.oldest_busy_since == 0 || since < jobs.oldest_busy_since)
+      jobs.oldest_busy_since = since;
+  }
+  return jobs;
+}
+
 void WorkerStats::record_response(AppKind kind, int status, std::chrono::microseconds duration) {
   const int status_class = status >= 100 && status < 600 ? status / 100 : 0;
   bump(responses[kind][status_class]);

@@ -102,6 +102,14 @@ struct WorkerSlot {
   void set_state(SlotState next) {
     state.store(static_cast<std::uint32_t>(next), std::memory_order_release);
   }
+  // The WSGI contexts (stats.job_contexts): how many, how many run a request, and since when
+  // the oldest of those requests runs (0: none).
+  struct JobContexts {
+    std::size_t total = 0;
+    std::size_t busy = 0;
+    std::int64_t oldest_busy_since = 0;
+  };
+  JobContexts job_contexts() const;
   // The request furthest past its limit at `now_ns`, if any; `default_limit_ns` is the
   // worker's `timeout` (0 or less: none).
   std::optional<OverdueRequest> overdue_request(std::int64_t now_ns,

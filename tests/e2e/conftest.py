@@ -330,6 +330,22 @@ def _is_worker(pid):
         return False
 
 
+def websocket_reply(url, headers=None, message="hi"):
+    """Sends `message` over a WebSocket to `url` and returns the reply, or the HTTP status
+    that refused the handshake."""
+    import asyncio
+    import websockets
+
+    async def exchange():
+        try:
+            async with websockets.connect(url, extra_headers=headers or {}) as ws:
+                await ws.send(message)
+                return await ws.recv()
+        except websockets.InvalidStatusCode as refused:
+            return refused.status_code
+    return asyncio.run(exchange())
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

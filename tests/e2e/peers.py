@@ -19,6 +19,13 @@ def uvicorn_available():
     return subprocess.run([PYTHON, "-c", "import uvicorn"], capture_output=True).returncode == 0
 
 
+def free_port():
+    """A loopback port free at this moment, for a peer that binds it itself."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
 class Uvicorn:
     """uvicorn serving `app` ("module:callable" from tests/e2e/apps); `log` is its stderr."""
 
@@ -87,10 +94,7 @@ class Nginx:
     directives for `location /`); stopped by stop(). Runs as root or as this user."""
 
     def __init__(self, tmp_path, upstream_port, locations):
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        self.port = listener.getsockname()[1]
-        listener.close()
+        self.port = free_port()
         prefix = tmp_path / "nginx"
         (prefix / "logs").mkdir(parents=True, exist_ok=True)
         self.config = prefix / "nginx.conf"
@@ -147,10 +151,7 @@ class Prometheus:
     in tmp_path; stopped by stop()."""
 
     def __init__(self, tmp_path, target):
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        self.port = listener.getsockname()[1]
-        listener.close()
+        self.port = free_port()
         config = tmp_path / "prometheus.yml"
         config.write_text(f"""
 global:

@@ -14,15 +14,9 @@ import requests
 import yaml
 
 from conftest import ARBITER_BIN, SOURCE, pid_alive
+from peers import free_port
 
 CONTAINER = SOURCE / "packaging" / "container"
-
-
-def free_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def entrypoint():

@@ -1,12 +1,10 @@
 """examples/multi-app: Flask at `/`, FastAPI at `/api` (with a WebSocket) and a request hook
 that wants a token, in one worker, from the example's own configuration."""
 
-import asyncio
 
 import requests
-import websockets
 
-from conftest import SOURCE
+from conftest import SOURCE, websocket_reply
 
 CONFIG = SOURCE / "examples" / "multi-app" / "hornbeam.yaml"
 TOKEN = {"Authorization": "Bearer secret"}
@@ -23,14 +21,6 @@ def test_the_multi_app_example(start_worker):
     assert item == {"item_id": 7, "url": worker.url + "/api/items/7"}
     docs = requests.get(worker.url + "/api/docs", headers=TOKEN)
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text
-
-    async def websocket(headers):
-        try:
-            async with websockets.connect(f"ws://127.0.0.1:{worker.port}/api/ws", extra_headers=headers) as ws:
-                await ws.send("hi")
-                return await ws.recv()
-        except websockets.InvalidStatusCode as refused_handshake:
-            return refused_handshake.status_code
-
-    assert asyncio.run(websocket({})) == 403
-    assert asyncio.run(websocket(TOKEN)) == "api echo: hi"
+    url = f"ws://127.0.0.1:{worker.port}/api/ws"
+    assert websocket_reply(url) == 403
+    assert websocket_reply(url, TOKEN) == "api echo: hi"

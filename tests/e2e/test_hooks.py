@@ -2,12 +2,12 @@
 instead of the app, changing the request the app sees, changing the response's headers,
 answering for an app that raised; a failing hook is logged and never takes the worker down."""
 
-import asyncio
 import json
 
 import pytest
 import requests
-import websockets
+
+from conftest import websocket_reply
 
 KINDS = {
     "wsgi": {"scope": "echo:environ_json", "raise": "echo:raises_before_start", "args": []},
@@ -78,17 +78,9 @@ def test_a_failing_hook_is_logged_and_never_crashes(start_worker, kind):
 
 def test_on_request_refuses_a_websocket_handshake(start_worker):
     worker = start_worker("asgi_app:websocket_app", "-k", "asgi", "--hooks-on-request", "hooks:require_token")
-
-    async def handshake(headers):
-        try:
-            async with websockets.connect(f"ws://127.0.0.1:{worker.port}/echo", extra_headers=headers) as ws:
-                await ws.send("hi")
-                return await ws.recv()
-        except websockets.InvalidStatusCode as refused:
-            return refused.status_code
-
-    assert asyncio.run(handshake({})) == 403
-    assert asyncio.run(handshake({"Authorization": "Bearer secret"})) == "hi"
+    url = f"ws://127.0.0.1:{worker.port}/echo"
+    assert websocket_reply(url) == 403
+    assert websocket_reply(url, {"Authorization": "Bearer secret"}) == "hi"
 
 
 def test_hooks_see_the_mount_prefix(start_worker):
