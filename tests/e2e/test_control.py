@@ -39,8 +39,12 @@ def test_status_shows_each_worker_and_its_running_request(start_arbiter, tmp_pat
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(requests.get, arbiter.url + "/?sleep=2", timeout=30)
-        time.sleep(0.5)
-        status = json.loads(ctl("-s", path, "status", "--json").stdout)
+        deadline = time.monotonic() + 10  # until a context runs it for a while
+        while True:
+            status = json.loads(ctl("-s", path, "status", "--json").stdout)
+            if any((w["oldest_request_s"] or 0) >= 0.3 for w in status["workers"]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         table = ctl("-c", str(arbiter.config_path), "status").stdout  # the socket found from the config
         assert slow.result().status_code == 200
     assert status["arbiter"]["generation"] == 1 and status["arbiter"]["workers_target"] == 2
@@ -63,7 +67,8 @@ def test_commands_do_what_their_signals_do(start_arbiter, tmp_path):
     refused = ctl("-s", path, "kill", "99", check=False)
     assert (refused.returncode, refused.stderr) == (1, "hornbeamctl: no serving worker in slot 99\n")
     assert ctl("-s", path, "bogus", check=False).returncode == 1
-    slot = json.loads(ctl("-s", path, "status", "--json").stdout)["workers"][0]["slot"]
+    workers = json.loads(ctl("-s", path, "status", "--json").stdout)["workers"]
+    slot = next(w["slot"] for w in workers if w["state"] == "ready")  # not one of generation 1, stopping
     ctl("-s", path, "kill", str(slot))
     arbiter.wait_for_log(r"is timed out on request \(control socket\): replacing it")
     arbiter.wait_for_log(r"worker timed out: Python tracebacks of its threads follow")
@@ -105,8 +110,11 @@ def test_top_refreshes_in_a_terminal_and_quits(start_arbiter, tmp_path, quit_key
         assert "hornbeam top (q to quit)" in screen and "SLOT  PID" in screen, screen
         assert all(str(pid) in screen for pid in arbiter.workers()), screen
         requests.get(arbiter.url)
-        time.sleep(1.5)  # the next refresh counts it
-        screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+        deadline = time.monotonic() + 10  # a later refresh shows it
+        while not re.search(r"ready\s+1\s", screen) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True,
+                                    text=True).stdout
         assert re.search(r"ready\s+1\s", screen), screen
         subprocess.run([*tmux, "send-keys", "-t", session, quit_key], check=True)
         deadline = time.monotonic() + 5

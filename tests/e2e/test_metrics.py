@@ -27,6 +27,17 @@ def sample(text, name, labels=""):
     return float(match.group(1))
 
 
+def metrics_when(url, ready, timeout=10):
+    """The /metrics text once `ready(text)` holds: workers count a response a moment after the
+    client may have read it, and publish their gauges at each tick."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = requests.get(url + "/metrics").text
+        if ready(text) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.02)
+
+
 def start_with_metrics(start_arbiter, app="echo:status_from_path", workers=2, env=None, **settings):
     return start_arbiter(app, workers=workers, env=env, settings={"metrics_bind": "127.0.0.1:0", **settings})
 
@@ -39,8 +50,7 @@ def test_metrics_count_requests_and_pass_promtool(start_arbiter, tmp_path):
     with socket.create_connection(("127.0.0.1", arbiter.port)) as raw:  # refused by the server
         raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
         assert raw.recv(100).startswith(b"HTTP/1.1 400")
-    time.sleep(1.2)  # gauges are published at each worker tick
-    text = requests.get(url + "/metrics").text
+    text = metrics_when(url, lambda text: sample(text, "hornbeam_request_duration_seconds_count") >= 13)
     assert sample(text, "hornbeam_requests_total", 'status_class="2xx",worker_class="wsgi"') == 10
     assert sample(text, "hornbeam_requests_total", 'status_class="4xx",worker_class="wsgi"') == 2
     assert sample(text, "hornbeam_requests_total", 'status_class="5xx",worker_class="wsgi"') == 1
@@ -89,9 +99,9 @@ def test_gil_wait_grows_when_thread_contexts_compete(start_arbiter, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(lambda _: requests.get(arbiter.url).text, range(24))) == {"done"}
-    time.sleep(1.2)  # published at the worker's next tick
     # Each of 24 requests waited for a running one to give the GIL up (its switch interval).
-    assert sample(requests.get(url + "/metrics").text, "hornbeam_gil_wait_seconds_total") > 0.005
+    gil_wait = lambda text: sample(text, "hornbeam_gil_wait_seconds_total")  # noqa: E731
+    assert gil_wait(metrics_when(url, lambda text: gil_wait(text) > 0.005)) > 0.005
 
 
 def test_counters_survive_a_crash_and_a_reload(start_arbiter):
@@ -101,11 +111,9 @@ def test_counters_survive_a_crash_and_a_reload(start_arbiter):
         requests.get(arbiter.url + "/200")
     # A worker counts a response once its last bytes are written, a moment after the client
     # may have read them: wait for the 20 before killing one.
-    deadline = time.monotonic() + 5
-    while sample(requests.get(url + "/metrics").text, "hornbeam_requests_total",
-                 'status_class="2xx",worker_class="wsgi"') < 20:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    twenty = 'status_class="2xx",worker_class="wsgi"'
+    assert sample(metrics_when(url, lambda text: sample(text, "hornbeam_requests_total", twenty) >= 20),
+                  "hornbeam_requests_total", twenty) == 20
     victim = arbiter.workers()[0]
     subprocess.run(["kill", "-KILL", str(victim)], check=True)
     arbiter.wait_for_log(rf"pid {victim}, generation 1\) was killed by SIGKILL")
