@@ -1,10 +1,12 @@
 #include "arbiter/arbiter.hpp"
 
 #include "arbiter/control_server.hpp"
+#include "arbiter/file_watcher.hpp"
 #include "arbiter/listen_set.hpp"
 #include "arbiter/metrics.hpp"
 #include "arbiter/metrics_server.hpp"
 #include "arbiter/pidfile.hpp"
+#include "arbiter/process_memory.hpp"
 #include "arbiter/sd_notify.hpp"
 #include "arbiter/signal_queue.hpp"
 #include "arbiter/spawner.hpp"
@@ -79,7 +81,56 @@ bool is_listening(int fd) {
 }
 
 GenerationSettings settings_of(const config::Config& config) {
-  return {static_cast<int>(config.workers), config.timeout, config.graceful_timeout};
+  GenerationSettings settings;
+  settings.workers = static_cast<int>(config.workers);
+  settings.timeout = config.timeout;
+  settings.graceful_timeout = config.graceful_timeout;
+  settings.max_memory = config.max_worker_memory;
+  settings.max_lifetime = config.max_worker_lifetime;
+  settings.lifetime_jitter = config.max_worker_lifetime_jitter;
+  return settings;
+}
+
+// What `reload` watches: `reload_paths`, or where the app is imported from (`chdir` and the
+// `pythonpath` entries that exist), and the config file itself.
+FileWatcher::Options reload_watch_of(const config::Config& config, const config::Sources& sources) {
+  namespace fs = std::filesystem;
+  FileWatcher::Options options;
+  options.include = config.reload.include;
+  options.exclude = config.reload.exclude;
+  options.debounce = config.reload.debounce;
+  if (!config.reload.paths.empty()) {
+    options.roots = config.reload.paths;
+  } else {
+    std::vector<std::string> candidates = {config.chdir};
+    candidates.insert(candidates.end(), config.pythonpath.begin(), config.pythonpath.end());
+    for (const auto& candidate : candidates) {
+      std::error_code error;
+      const auto path = fs::canonical(fs::path(config.chdir) / candidate, error);
+      if (error || !fs::is_directory(path)) continue;
+      if (std::find(options.roots.begin(), options.roots.end(), path.string()) ==
+          options.roots.end())
+        options.roots.push_back(path.string());
+    }
+  }
+  // A virtualenv inside the app's directory is not the app's code.
+  if (!config.venv.empty()) options.exclude.push_back(fs::path(config.venv).filename().string());
+  if (!sources.config_file.empty() && !sources.config_file.starts_with("/dev/") &&
+      !sources.config_file.starts_with("/proc/"))
+    options.files.push_back(sources.config_file);
+  return options;
+}
+
+// "a.py, b/c.py and 3 more"
+std::string list_of_changes(const std::vector<std::string>& files) {
+  constexpr std::size_t shown = 5;
+  std::string text;
+  for (std::size_t i = 0; i < files.size() && i < shown; ++i) {
+    if (i > 0) text += ", ";
+    text += files[i];
+  }
+  if (files.size() > shown) text += " and " + std::to_string(files.size() - shown) + " more";
+  return text;
 }
 
 // Everything a generation's workers are started with.
@@ -128,6 +179,7 @@ class Arbiter final : public Processes {
         control.emplace(path, [this](const std::string& request) { return hand_over(request); });
         logging::error_log().info("control socket {} (hornbeamctl -s {} status)", path, path);
       }
+      watch_for_reload(options_.config);
     } catch (const std::exception& e) {
       logging::error_log().critical("{}", e.what());
       return exit_code::config_error;
@@ -145,8 +197,13 @@ class Arbiter final : public Processes {
                                 metrics_server_->name());
     }
     while (true) {
+      signals.also_wake_on(watcher_ ? watcher_->fd() : -1);
       for (const int signal : signals.wait(loop_period)) handle_signal(signal);
       run_control_requests();
+      if (watcher_) {
+        if (const auto changed = watcher_->poll(Clock::now()); !changed.empty())
+          reload("reload: " + list_of_changes(changed) + " changed", true);
+      }
       if (graceful_stop_at_ && Clock::now() >= *graceful_stop_at_) begin_graceful_stop();
       reap();
       supervisor_.tick(Clock::now());
@@ -203,6 +260,10 @@ class Arbiter final : public Processes {
     if (pid > 0) ::kill(pid, signal);
   }
 
+  std::optional<std::uint64_t> resident_memory(pid_t pid) override {
+    return resident_memory_of(pid);
+  }
+
  private:
   shm::Segment make_segment() {
     if (options_.inherited.shm_fd >= 0) {
@@ -237,8 +298,23 @@ class Arbiter final : public Processes {
     }
   }
 
+  // `reload`: (re)starts the watch as the configuration says. Throws when a path cannot be
+  // watched (the caller keeps the previous watch on a reload).
+  void watch_for_reload(const config::Config& config) {
+    if (!config.reload.enabled) {
+      watcher_.reset();
+      return;
+    }
+    auto options = reload_watch_of(config, options_.sources);
+    watcher_.emplace(options);
+    logging::error_log().info(
+        "reload: watching {} director{} under {} for {} (development: not for production)",
+        watcher_->watched_directories(), watcher_->watched_directories() == 1 ? "y" : "ies",
+        list_of_changes(options.roots), list_of_changes(options.include));
+  }
+
   // Opens what the config needs (throws: nothing changed) and makes it the current generation.
-  void start_generation(std::shared_ptr<const config::Config> config) {
+  void start_generation(std::shared_ptr<const config::Config> config, bool one_first = false) {
     GenerationLaunch launch;
     launch.config = config;
     launch.sockets = listen_set_.open(
@@ -247,14 +323,16 @@ class Arbiter final : public Processes {
     launch.config_fd = config_memfd(*config);
     const auto generation = ++last_generation_;
     launches_[generation] = std::move(launch);
-    supervisor_.start_generation(generation, settings_of(*config));
+    auto settings = settings_of(*config);
+    settings.one_first = one_first;
+    supervisor_.start_generation(generation, settings);
   }
 
   void handle_signal(int signal) {
     const auto now = Clock::now();
     switch (signal) {
       case SIGCHLD: break;  // reaped below, every turn
-      case SIGHUP: reload(); break;
+      case SIGHUP: reload("SIGHUP", false); break;
       case SIGTERM:
         if (supervisor_.stopping()) return stop_fast("SIGTERM again");
         if (graceful_stop_at_) return begin_graceful_stop();  // a second TERM: no more delay
@@ -395,8 +473,10 @@ class Arbiter final : public Processes {
     supervisor_.stop_all(false, Clock::now());
   }
 
-  // HUP: the configuration file and environment again; an invalid one changes nothing.
-  void reload() {
+  // HUP, or a change to the code under `reload`: the configuration file and environment
+  // again, and a new generation; an invalid configuration changes nothing.
+  // A code change boots one new worker before the others (a broken save fails once).
+  void reload(const std::string& why, bool code_change) {
     if (supervisor_.stopping() || graceful_stop_at_) return;
     notifier_.notify("RELOADING=1");
     auto sources = options_.sources;
@@ -408,16 +488,16 @@ class Arbiter final : public Processes {
       for (const auto& problem : error.problems())
         logging::error_log().error("reload: {}", problem);
       logging::error_log().error(
-          "SIGHUP: the new configuration is invalid; still serving with the previous one");
+          "{}: the new configuration is invalid; still serving with the previous one", why);
       metrics_.reloaded(false);
       notifier_.notify("READY=1");
       return;
     }
     try {
       logging::configure(config::logging_options(*config, "arbiter"));
-      start_generation(config);
+      start_generation(config, code_change);
     } catch (const std::exception& e) {
-      logging::error_log().error("SIGHUP: {}; still serving with the previous configuration",
+      logging::error_log().error("{}: {}; still serving with the previous configuration", why,
                                  e.what());
       metrics_.reloaded(false);
       notifier_.notify("READY=1");
@@ -429,9 +509,17 @@ class Arbiter final : public Processes {
           "its size until the arbiter restarts",
           options_.config.shared_state.size, config->shared_state.size);
     }
+    if (config->reload != options_.config.reload || config->chdir != options_.config.chdir ||
+        config->pythonpath != options_.config.pythonpath) {
+      try {
+        watch_for_reload(*config);
+      } catch (const std::exception& e) {
+        logging::error_log().error("{}; the previous watch goes on", e.what());
+      }
+    }
     options_.config = *config;
-    logging::error_log().info("SIGHUP: configuration reloaded; starting generation {}",
-                              last_generation_);
+    logging::error_log().info("{}{}; starting generation {}", why,
+                              code_change ? "" : ": configuration reloaded", last_generation_);
   }
 
   // USR2: a new arbiter from the binary on disk now, inheriting sockets and shared memory.
@@ -504,6 +592,16 @@ class Arbiter final : public Processes {
           notifier_.notify("READY=1");
           break;
         case SupervisorEvent::Kind::gave_up:
+          if (watcher_) {
+            // Under `reload` a developer fixes the code: the next change boots it again.
+            if (waiting_for_a_fix_ != event.generation) {
+              logging::error_log().error("{}: waiting for a change to the code (reload)",
+                                         event.error);
+            }
+            waiting_for_a_fix_ = event.generation;
+            supervisor_.set_target(0);
+            break;
+          }
           gave_up_ = event.error;
           logging::error_log().error("{}: stopping", event.error);
           supervisor_.stop_all(false, Clock::now());
@@ -557,6 +655,8 @@ class Arbiter final : public Processes {
   pid_t upgrade_pid_ = 0;
   bool announced_ready_ = false;
   std::optional<std::string> gave_up_;
+  std::optional<FileWatcher> watcher_;   // under `reload`
+  std::uint64_t waiting_for_a_fix_ = 0;  // the generation that could not boot, under `reload`
 };
 
 }  // namespace

@@ -14,6 +14,8 @@ const char* cause_name(ExitCause cause) {
     case ExitCause::crash: return "crash";
     case ExitCause::timeout: return "timeout";
     case ExitCause::max_requests: return "max_requests";
+    case ExitCause::memory: return "memory";
+    case ExitCause::lifetime: return "lifetime";
     case ExitCause::reload: return "reload";
     case ExitCause::scale_down: return "scale_down";
     case ExitCause::shutdown: return "shutdown";
@@ -21,8 +23,9 @@ const char* cause_name(ExitCause cause) {
   return "unknown";
 }
 
-constexpr std::array<ExitCause, 7> all_causes = {
-    ExitCause::boot_failure, ExitCause::crash,      ExitCause::timeout, ExitCause::max_requests,
+constexpr std::array<ExitCause, 9> all_causes = {
+    ExitCause::boot_failure, ExitCause::crash,      ExitCause::timeout,
+    ExitCause::max_requests, ExitCause::memory,     ExitCause::lifetime,
     ExitCause::reload,       ExitCause::scale_down, ExitCause::shutdown};
 
 const char* state_name(shm::SlotState state) {

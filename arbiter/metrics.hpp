@@ -30,7 +30,17 @@ struct BuildInfo {
 std::uint64_t rss_bytes(pid_t pid);
 
 // Why a worker exited, as the `cause` label of hornbeam_worker_exits_total.
-enum class ExitCause { boot_failure, crash, timeout, max_requests, reload, scale_down, shutdown };
+enum class ExitCause {
+  boot_failure,
+  crash,
+  timeout,
+  max_requests,
+  memory,
+  lifetime,
+  reload,
+  scale_down,
+  shutdown
+};
 
 class Metrics {
  public:

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <cstdint>
+#include <optional>
 
 namespace hornbeam::arbiter {
 
@@ -16,6 +17,8 @@ class Processes {
   // throws std::runtime_error when it could not be started.
   virtual pid_t spawn(std::uint32_t slot, std::uint64_t generation) = 0;
   virtual void signal(pid_t pid, int signal) = 0;
+  // The process's resident memory (RSS) in bytes; nothing when it cannot be read.
+  virtual std::optional<std::uint64_t> resident_memory(pid_t pid) = 0;
 };
 
 }  // namespace hornbeam::arbiter

@@ -47,9 +47,11 @@ SignalQueue::~SignalQueue() {
 }
 
 std::vector<int> SignalQueue::wait(std::chrono::milliseconds timeout) {
-  pollfd ready{read_end_.get(), POLLIN, 0};
+  pollfd ready[2] = {{read_end_.get(), POLLIN, 0}, {extra_fd_, POLLIN, 0}};
   std::vector<int> arrived;
-  if (::poll(&ready, 1, static_cast<int>(timeout.count())) <= 0) return arrived;
+  if (::poll(ready, extra_fd_ >= 0 ? 2 : 1, static_cast<int>(timeout.count())) <= 0 ||
+      !(ready[0].revents & POLLIN))
+    return arrived;
   unsigned char bytes[64];
   for (ssize_t n; (n = ::read(read_end_.get(), bytes, sizeof bytes)) > 0;) {
     for (ssize_t i = 0; i < n; ++i) {

@@ -25,11 +25,14 @@ class SignalQueue {
   std::vector<int> wait(std::chrono::milliseconds timeout);
   // From any thread: ends the current wait() early (the control socket has work for the loop).
   void wake();
+  // wait() also ends when `fd` is readable (-1: none); the caller reads it.
+  void also_wake_on(int fd) { extra_fd_ = fd; }
 
  private:
   UniqueFd read_end_;
   UniqueFd write_end_;
   std::vector<int> signals_;
+  int extra_fd_ = -1;
 };
 
 }  // namespace hornbeam::arbiter

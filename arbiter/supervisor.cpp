@@ -20,6 +20,17 @@ std::int64_t nanoseconds(TimePoint time) {
 
 double seconds(std::int64_t ns) { return static_cast<double>(ns) / 1e9; }
 double seconds(Duration duration) { return static_cast<double>(duration.count()) / 1e3; }
+double mebibytes(std::uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
+ExitCause exit_cause(RetireCause retired) {
+  switch (retired) {
+    case RetireCause::max_requests: return ExitCause::max_requests;
+    case RetireCause::memory: return ExitCause::memory;
+    case RetireCause::lifetime: return ExitCause::lifetime;
+    case RetireCause::none: break;
+  }
+  return ExitCause::scale_down;
+}
 
 std::string last_line(const std::string& text) {
   auto end = text.find_last_not_of("\r\n ");
@@ -44,6 +55,13 @@ void Supervisor::start_generation(std::uint64_t generation, const GenerationSett
 
 void Supervisor::set_target(int workers) { current_.settings.workers = std::max(workers, 0); }
 
+int Supervisor::ready_in_current() const {
+  return static_cast<int>(
+      std::count_if(workers_.begin(), workers_.end(), [&](const WorkerRecord& w) {
+        return w.generation == current_.generation && w.phase == Phase::ready;
+      }));
+}
+
 int Supervisor::ready_count() const {
   return static_cast<int>(
       std::count_if(workers_.begin(), workers_.end(),
@@ -56,6 +74,7 @@ void Supervisor::tick(TimePoint now) {
   for (auto& worker : workers_) {
     observe(worker, now);
     check_deadlines(worker, now);
+    check_recycling(worker, now);
   }
   if (stopping_) return;
   finish_generation_switch(now);
@@ -80,7 +99,7 @@ void Supervisor::observe(WorkerRecord& worker, TimePoint now) {
   }
   if (worker.phase == Phase::ready && state == shm::SlotState::retiring) {
     worker.phase = Phase::retiring;
-    worker.retired = true;
+    worker.retire_cause = RetireCause::max_requests;
     logging::error_log().info("{} reached max_requests ({}): starting its replacement",
                               name(worker), slot.max_requests.load(std::memory_order_relaxed));
   }
@@ -125,14 +144,56 @@ void Supervisor::check_deadlines(WorkerRecord& worker, TimePoint now) {
   }
 }
 
-void Supervisor::finish_generation_switch(TimePoint now) {
-  int ready_in_current = 0;
-  for (const auto& worker : workers_) {
-    if (worker.generation == current_.generation && worker.phase == Phase::ready)
-      ++ready_in_current;
+void Supervisor::check_recycling(WorkerRecord& worker, TimePoint now) {
+  if (stopping_ || (worker.phase != Phase::ready && worker.phase != Phase::retiring)) return;
+  const auto limit = worker.settings.max_memory;
+  if (limit > 0 && now - worker.memory_checked >= memory_check_period) {
+    worker.memory_checked = now;
+    const auto resident = processes_.resident_memory(worker.pid).value_or(0);
+    if (resident > 2 * limit) {
+      logging::error_log().error(
+          "{} uses {:.1f} MiB, past twice max_worker_memory ({:.1f} MiB) before its "
+          "replacement was ready: killing it",
+          name(worker), mebibytes(resident), mebibytes(limit));
+      worker.retire_cause = RetireCause::memory;
+      kill_hard(worker, now);
+      return;
+    }
+    if (resident > limit && worker.phase == Phase::ready) {
+      logging::error_log().warn(
+          "{} uses {:.1f} MiB, above max_worker_memory ({:.1f} MiB): starting its replacement",
+          name(worker), mebibytes(resident), mebibytes(limit));
+      retire(worker, RetireCause::memory);
+      return;
+    }
   }
+  // By age, one worker at a time: the next goes once the last one's replacement is ready.
+  if (worker.phase == Phase::ready && worker.lifetime.count() > 0 &&
+      worker.generation == current_.generation && now - worker.spawned >= worker.lifetime &&
+      !replacement_in_progress()) {
+    logging::error_log().info("{} reached max_worker_lifetime ({:.1f}s): starting its replacement",
+                              name(worker), seconds(worker.lifetime));
+    retire(worker, RetireCause::lifetime);
+  }
+}
+
+void Supervisor::retire(WorkerRecord& worker, RetireCause cause) {
+  worker.phase = Phase::retiring;
+  worker.retire_cause = cause;
+  // What the metrics and hornbeamctl show; the worker itself serves on until its TERM.
+  segment_.slot(worker.slot).set_state(shm::SlotState::retiring);
+}
+
+bool Supervisor::replacement_in_progress() const {
+  return std::any_of(workers_.begin(), workers_.end(), [&](const WorkerRecord& w) {
+    return w.generation == current_.generation &&
+           (w.phase == Phase::retiring || w.phase == Phase::booting);
+  });
+}
+
+void Supervisor::finish_generation_switch(TimePoint now) {
   const int target = current_.settings.workers;
-  if (target == 0 || ready_in_current < target) return;
+  if (target == 0 || ready_in_current() < target) return;
   if (!current_.announced_ready) {
     current_.announced_ready = true;
     previous_.reset();
@@ -182,6 +243,8 @@ void Supervisor::reconcile(TimePoint now) {
     --active;
   }
   int missing = target - active;
+  if (current_.settings.one_first && !current_.announced_ready && ready_in_current() == 0)
+    missing = std::min(missing, 1 - active);
   // First the slots kept for crashed workers' replacements (each waits for its backoff).
   for (auto it = respawns_.begin(); it != respawns_.end();) {
     if (missing <= 0) {
@@ -222,6 +285,13 @@ void Supervisor::spawn_in(std::uint32_t slot, TimePoint now) {
   worker.spawned = now;
   worker.spawn_order = ++spawns_;
   worker.settings = current_.settings;
+  if (worker.settings.max_lifetime.count() > 0) {
+    const auto jitter = worker.settings.lifetime_jitter.count();
+    worker.lifetime =
+        worker.settings.max_lifetime +
+        Duration(jitter > 0 ? std::uniform_int_distribution<std::int64_t>(0, jitter)(jitter_random_)
+                            : 0);
+  }
   try {
     worker.pid = processes_.spawn(slot, current_.generation);
   } catch (const std::exception& e) {
@@ -267,8 +337,7 @@ bool Supervisor::on_exit(pid_t pid, int wait_status, TimePoint now) {
     } else if (asked_to_stop) {
       cause = stopping_                                  ? ExitCause::shutdown
               : worker.generation != current_.generation ? ExitCause::reload
-              : worker.retired                           ? ExitCause::max_requests
-                                                         : ExitCause::scale_down;
+                                                         : exit_cause(worker.retire_cause);
     }
     metrics_->worker_exited(worker.slot, cause);
   }
@@ -278,7 +347,12 @@ bool Supervisor::on_exit(pid_t pid, int wait_status, TimePoint now) {
     boot_failed(worker, how, now);
   } else if (asked_to_stop || worker.timed_out) {
     const bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
-    logging::error_log().info("{} {}", name(worker), clean ? "exited" : how);
+    const bool our_kill =
+        worker.kill_sent && WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL;
+    logging::error_log().info("{} {}", name(worker),
+                              clean      ? "exited"
+                              : our_kill ? "was killed (SIGKILL from the arbiter)"
+                                         : how);
     segment_.release_slot(worker.slot);
   } else {
     crashed(worker, how, now);

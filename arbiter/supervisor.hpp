@@ -5,7 +5,7 @@
 // number of workers, stop). It reads the workers' shared-memory slots and acts through a
 // Processes layer; it never forks or sleeps itself, so every transition is unit-tested.
 //
-//   spawn ──► booting ──(slot says ready)──► ready ──(slot says retiring)──► retiring
+//   spawn ──► booting ──(slot says ready)──► ready ──(max_requests, memory, age)──► retiring
 //                │ exit: boot failure          │ exit: crash → respawn      │ replacement ready
 //                ▼                             ▼ (backoff per slot)         ▼
 //           respawn / give up            stopping (TERM sent) ──(past deadline)──► killing (KILL)
@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,16 @@ struct GenerationSettings {
   int workers = 1;
   Duration timeout{30'000};  // 0 = never
   Duration graceful_timeout{30'000};
+  std::uint64_t max_memory = 0;  // bytes of RSS; 0 = no limit
+  Duration max_lifetime{0};      // 0 = never
+  Duration lifetime_jitter{0};   // random extra lifetime, drawn per worker
+  // One worker boots first and the others once it is ready (a reload on a code change: a
+  // save that breaks the import fails once, with one traceback).
+  bool one_first = false;
 };
+
+// Why a serving worker is being replaced while its generation is current.
+enum class RetireCause { none, max_requests, memory, lifetime };
 
 enum class Phase { booting, ready, retiring, stopping, killing };
 
@@ -49,7 +59,9 @@ struct WorkerRecord {
   bool kill_sent = false;
   bool timed_out = false;
   bool was_ready = false;
-  bool retired = false;  // reached max_requests (its stop is a recycling)
+  RetireCause retire_cause = RetireCause::none;  // set when it is recycled
+  Duration lifetime{0};                          // max_lifetime plus its jitter; 0 = none
+  TimePoint memory_checked{};
 };
 
 // What the arbiter must react to, taken with take_events().
@@ -70,6 +82,7 @@ class Supervisor {
   static constexpr Duration kill_grace{5'000};         // after ABRT (timeout) or a fast stop
   static constexpr Duration stop_margin{5'000};        // after graceful_timeout, before KILL
   static constexpr Duration min_boot_timeout{30'000};  // importing an app may take a while
+  static constexpr Duration memory_check_period{1'000};
 
   Supervisor(Processes& processes, const shm::Segment& segment, std::int32_t owner_pid);
 
@@ -112,6 +125,10 @@ class Supervisor {
 
   void observe(WorkerRecord& worker, TimePoint now);
   void check_deadlines(WorkerRecord& worker, TimePoint now);
+  void check_recycling(WorkerRecord& worker, TimePoint now);
+  void retire(WorkerRecord& worker, RetireCause cause);
+  bool replacement_in_progress() const;
+  int ready_in_current() const;
   void finish_generation_switch(TimePoint now);
   void reconcile(TimePoint now);
   void spawn_in(std::uint32_t slot, TimePoint now);
@@ -137,6 +154,7 @@ class Supervisor {
   bool no_free_slot_logged_ = false;
   Metrics* metrics_ = nullptr;
   std::vector<SupervisorEvent> events_;
+  std::minstd_rand jitter_random_{std::random_device{}()};
 };
 
 }  // namespace hornbeam::arbiter

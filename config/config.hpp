@@ -58,6 +58,16 @@ struct WebSocket {
   bool compress = false;
 };
 
+// Restarting the workers when the app's code changes (development).
+struct Reload {
+  bool enabled = false;
+  std::vector<std::string> paths;  // empty: `chdir` and the `pythonpath` entries
+  std::vector<std::string> include = {"*.py"};
+  std::vector<std::string> exclude = {".*", "*~", "__pycache__", "node_modules", "site-packages"};
+  Duration debounce{200};
+  bool operator==(const Reload&) const = default;
+};
+
 struct SharedState {
   std::uint64_t size = 64 * MiB;
 };
@@ -87,6 +97,10 @@ struct Config {
   std::int64_t io_spin_us = 0;
   std::int64_t max_requests = 0;
   std::int64_t max_requests_jitter = 0;
+  std::uint64_t max_worker_memory = 0;  // bytes of RSS; 0: no limit
+  Duration max_worker_lifetime{0};      // 0: no limit
+  Duration max_worker_lifetime_jitter{0};
+  Reload reload;
   std::string lifespan = "auto";
   Limits limits;
   std::vector<Mount> mounts;

@@ -25,3 +25,16 @@ def stuck(environ, start_response):
         stuck_forever_in_here()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(os.getpid()).encode()]
+
+
+_kept = []
+
+
+def leaky(environ, start_response):
+    """Keeps 1 MiB per request for ever (a slow leak in an app nobody can fix); /hog?mib=N
+    keeps N MiB at once. Answers with the worker's pid."""
+    query = parse_qs(environ["QUERY_STRING"])
+    mib = int(query["mib"][0]) if environ["PATH_INFO"] == "/hog" else 1
+    _kept.append(b"x" * (mib << 20))  # written, so resident
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]

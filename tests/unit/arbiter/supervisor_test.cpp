@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <map>
+#include <set>
 #include <stdexcept>
 
 namespace hornbeam::arbiter {
@@ -36,6 +38,11 @@ struct FakeProcesses : Processes {
     return next_pid++;
   }
   void signal(pid_t pid, int signal) override { signals.emplace_back(pid, signal); }
+  std::map<pid_t, std::uint64_t> memory;  // resident bytes by pid; absent: unreadable
+  std::optional<std::uint64_t> resident_memory(pid_t pid) override {
+    const auto found = memory.find(pid);
+    return found == memory.end() ? std::nullopt : std::optional(found->second);
+  }
 
   std::vector<int> signals_to(pid_t pid) const {
     std::vector<int> sent;
@@ -310,6 +317,102 @@ TEST_F(SupervisorTest, AWorkerPastMaxRequestsDrainsOnlyOnceItsReplacementIsReady
   ready(processes.spawns[1].pid);
   supervisor.tick(now);
   EXPECT_EQ(processes.signals_to(old), std::vector<int>{SIGTERM});
+}
+
+TEST_F(SupervisorTest, AWorkerAboveMaxMemoryIsReplacedFirstAndKilledPastTwiceTheLimit) {
+  constexpr std::uint64_t limit = 100 << 20;
+  serving(2, {.max_memory = limit});
+  const pid_t leaking = processes.spawns[0].pid;
+  const pid_t fine = processes.spawns[1].pid;
+  processes.memory[leaking] = limit;  // at the limit is not above it
+  processes.memory[fine] = 10 << 20;
+  advance(Supervisor::memory_check_period);
+  EXPECT_EQ(phase_of(leaking), Phase::ready);
+  processes.memory[leaking] = limit + 1;
+  advance(Supervisor::memory_check_period / 2);
+  EXPECT_EQ(phase_of(leaking), Phase::ready) << "checked once a second, not every tick";
+  advance(Supervisor::memory_check_period / 2);
+  EXPECT_EQ(phase_of(leaking), Phase::retiring);
+  EXPECT_EQ(slot_of(leaking).current_state(), shm::SlotState::retiring);
+  ASSERT_EQ(processes.spawns.size(), 3u) << "the replacement starts first";
+  EXPECT_TRUE(processes.signals.empty()) << "it serves until its replacement is ready";
+  EXPECT_EQ(phase_of(fine), Phase::ready);
+  // Still booting when the leak passes twice the limit: killed now.
+  processes.memory[leaking] = 2 * limit + 1;
+  advance(Supervisor::memory_check_period);
+  EXPECT_EQ(processes.signals_to(leaking), std::vector<int>{SIGKILL});
+  EXPECT_TRUE(supervisor.on_exit(leaking, killed_by(SIGKILL), now));
+  advance(1s);
+  EXPECT_EQ(processes.spawns.size(), 3u) << "its replacement was already booting";
+}
+
+TEST_F(SupervisorTest, AWorkerRetiredForItsMemoryDrainsOnceItsReplacementIsReady) {
+  serving(1, {.max_memory = 1 << 20});
+  const pid_t old = processes.spawns[0].pid;
+  processes.memory[old] = 2 << 20;  // above, not past twice
+  advance(Supervisor::memory_check_period);
+  ASSERT_EQ(processes.spawns.size(), 2u);
+  processes.memory[processes.spawns[1].pid] = 512 << 10;
+  ready(processes.spawns[1].pid);
+  supervisor.tick(now);
+  EXPECT_EQ(processes.signals_to(old), std::vector<int>{SIGTERM});
+  EXPECT_EQ(phase_of(processes.spawns[1].pid), Phase::ready);
+}
+
+TEST_F(SupervisorTest, MaxLifetimeRecyclesOneWorkerAtATime) {
+  serving(3, {.max_lifetime = 60s});
+  advance(59s);
+  EXPECT_EQ(processes.spawns.size(), 3u);
+  advance(1s);
+  ASSERT_EQ(processes.spawns.size(), 4u) << "one replacement, not three";
+  EXPECT_EQ(phase_of(processes.spawns[0].pid), Phase::retiring);
+  EXPECT_EQ(phase_of(processes.spawns[1].pid), Phase::ready);
+  EXPECT_EQ(phase_of(processes.spawns[2].pid), Phase::ready);
+  advance(1s);
+  EXPECT_EQ(processes.spawns.size(), 4u) << "the next waits for this replacement";
+  ready(processes.spawns[3].pid);
+  supervisor.tick(now);
+  EXPECT_EQ(processes.signals_to(processes.spawns[0].pid), std::vector<int>{SIGTERM});
+  EXPECT_TRUE(supervisor.on_exit(processes.spawns[0].pid, exited(0), now));
+  advance(100ms);
+  ASSERT_EQ(processes.spawns.size(), 5u) << "then the second oldest";
+  EXPECT_EQ(phase_of(processes.spawns[1].pid), Phase::retiring);
+  EXPECT_EQ(phase_of(processes.spawns[2].pid), Phase::ready);
+}
+
+TEST_F(SupervisorTest, LifetimeJitterIsDrawnPerWorkerWithinItsBounds) {
+  serving(8, {.max_lifetime = 10s, .lifetime_jitter = 5s});
+  std::set<Duration::rep> lifetimes;
+  for (const auto& worker : supervisor.workers()) {
+    EXPECT_GE(worker.lifetime, 10s);
+    EXPECT_LE(worker.lifetime, 15s);
+    lifetimes.insert(worker.lifetime.count());
+  }
+  EXPECT_GT(lifetimes.size(), 1u) << "eight draws from 5,001 values all alike";
+}
+
+TEST_F(SupervisorTest, AOneFirstGenerationBootsOneWorkerBeforeTheOthers) {
+  serving(3);
+  supervisor.start_generation(2, {.workers = 3, .one_first = true});
+  supervisor.tick(now);
+  ASSERT_EQ(processes.spawns.size(), 4u);
+  advance(1s);
+  EXPECT_EQ(processes.spawns.size(), 4u) << "the others wait for the first";
+  ready(processes.spawns[3].pid);
+  supervisor.tick(now);
+  EXPECT_EQ(processes.spawns.size(), 6u);
+}
+
+TEST_F(SupervisorTest, AOneFirstGenerationThatCannotBootFailsWithOneWorker) {
+  serving(3);
+  supervisor.start_generation(2, {.workers = 3, .one_first = true});
+  supervisor.tick(now);
+  ASSERT_TRUE(supervisor.on_exit(processes.spawns[3].pid, exited(4), now));
+  const auto events = supervisor.take_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, SupervisorEvent::Kind::generation_failed);
+  advance(5s);
+  EXPECT_EQ(processes.spawns.size(), 4u);
 }
 
 TEST_F(SupervisorTest, TtinAndTtouChangeTheNumberOfWorkersNewestFirst) {
