@@ -1,9 +1,10 @@
 #include "arbiter/metrics.hpp"
 
+#include "arbiter/process_memory.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 
 namespace hornbeam::arbiter {
 namespace {
@@ -76,14 +77,6 @@ class Exposition {
 };
 
 }  // namespace
-
-std::uint64_t rss_bytes(pid_t pid) {
-  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
-  std::uint64_t size = 0;
-  std::uint64_t resident = 0;
-  if (!(statm >> size >> resident)) return 0;
-  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-}
 
 Metrics::Metrics(const shm::Segment& segment, std::int32_t owner_pid, BuildInfo build)
     : segment_(segment), owner_(owner_pid), build_(std::move(build)) {}
@@ -165,7 +158,7 @@ std::string Metrics::render() const {
     contexts_total += static_cast<std::int64_t>(jobs.total);
     contexts_busy += static_cast<std::int64_t>(jobs.busy);
     ++workers_by_state[state_name(state)];
-    rss.emplace_back(index, rss_bytes(pid));
+    rss.emplace_back(index, resident_memory_of(pid).value_or(0));
   }
 
   Exposition out;

@@ -26,9 +26,6 @@ struct BuildInfo {
   std::string context_mode;
 };
 
-// The resident set of a process, in bytes (0 when it is gone).
-std::uint64_t rss_bytes(pid_t pid);
-
 // Why a worker exited, as the `cause` label of hornbeam_worker_exits_total.
 enum class ExitCause {
   boot_failure,

@@ -1,6 +1,6 @@
 #include "arbiter/status_report.hpp"
 
-#include "arbiter/metrics.hpp"
+#include "arbiter/process_memory.hpp"
 
 #include <unistd.h>
 #include <nlohmann/json.hpp>
@@ -44,7 +44,7 @@ nlohmann::json status_report(const Supervisor& supervisor, const shm::Segment& s
         // The age of the oldest request a WSGI context is running (null: none running).
         {"oldest_request_s",
          oldest ? nlohmann::json(static_cast<double>(now_ns - oldest) / 1e9) : nlohmann::json()},
-        {"rss_bytes", rss_bytes(worker.pid)},
+        {"rss_bytes", resident_memory_of(worker.pid).value_or(0)},
         {"heartbeat_age_s",
          static_cast<double>(now_ns - slot.heartbeat_ns.load(std::memory_order_relaxed)) / 1e9},
         {"uptime_s", seconds_between(worker.spawned, now)},
