@@ -13,6 +13,7 @@
 #include "arbiter/status_report.hpp"
 #include "arbiter/supervisor.hpp"
 #include "arbiter/wait_status.hpp"
+#include "common/bind_address.hpp"
 #include "common/exit_codes.hpp"
 #include "common/logging.hpp"
 #include "common/version.hpp"
@@ -138,6 +139,7 @@ struct GenerationLaunch {
   std::shared_ptr<const config::Config> config;
   UniqueFd config_fd;  // the resolved configuration as JSON, read by workers as /dev/fd/N
   ListenSockets sockets;
+  std::vector<bool> tls;  // per socket: written https:// (systemd's sockets are plain)
 };
 
 UniqueFd config_memfd(const config::Config& config) {
@@ -187,9 +189,11 @@ class Arbiter final : public Processes {
     logging::error_log().info("arbiter started (pid {}): app {}, {} worker(s) of {} context(s)",
                               ::getpid(), options_.config.app, options_.config.workers,
                               options_.config.contexts);
-    for (const auto& socket : launches_.rbegin()->second.sockets) {
+    const auto& first_launch = launches_.rbegin()->second;
+    for (std::size_t i = 0; i < first_launch.sockets.size(); ++i) {
+      const auto& socket = first_launch.sockets[i];
       logging::error_log().info(
-          "listening on {}{}", socket->name(),
+          "listening on {}{}{}", socket->name(), first_launch.tls[i] ? " (TLS)" : "",
           socket->reserved_for_reuse_port() ? " (one SO_REUSEPORT socket per worker)" : "");
     }
     if (metrics_server_) {
@@ -238,11 +242,15 @@ class Arbiter final : public Processes {
                       "--slot",       std::to_string(slot),
                       "--generation", std::to_string(generation)};
     spec.pass_fds = {launch.config_fd.get(), segment_.fd()};
-    for (const auto& socket : launch.sockets) {
+    for (std::size_t i = 0; i < launch.sockets.size(); ++i) {
+      const auto& socket = launch.sockets[i];
+      const bool tls = launch.tls[i];
       if (socket->reserved_for_reuse_port()) {
-        spec.arguments.insert(spec.arguments.end(), {"--reuse-port-bind", socket->name()});
+        spec.arguments.insert(spec.arguments.end(),
+                              {"--reuse-port-bind", (tls ? "https://" : "") + socket->name()});
       } else {
-        spec.arguments.insert(spec.arguments.end(), {"--fd", std::to_string(socket->fd())});
+        spec.arguments.insert(spec.arguments.end(),
+                              {tls ? "--tls-fd" : "--fd", std::to_string(socket->fd())});
         spec.pass_fds.push_back(socket->fd());
       }
     }
@@ -321,6 +329,12 @@ class Arbiter final : public Processes {
         *config, resolve_user(config->user).value_or(static_cast<uid_t>(-1)),
         resolve_group(config->group, config->user).value_or(static_cast<gid_t>(-1)));
     launch.config_fd = config_memfd(*config);
+    // ListenSet::open gives one socket per `bind` entry, in order (all of systemd's otherwise).
+    for (std::size_t i = 0; i < launch.sockets.size(); ++i) {
+      const auto address =
+          listen_set_.socket_activated() ? std::nullopt : BindAddress::parse(config->bind[i]);
+      launch.tls.push_back(address && address->tls);
+    }
     const auto generation = ++last_generation_;
     launches_[generation] = std::move(launch);
     auto settings = settings_of(*config);

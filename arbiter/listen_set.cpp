@@ -33,8 +33,10 @@ ListenSockets ListenSet::open(const config::Config& config, uid_t owner, gid_t g
   options.owner = owner;
   options.group = group;
   ListenSockets sockets;
-  for (const auto& bind : config.bind) {
-    const auto address = BindAddress::parse(bind);
+  for (const auto& entry : config.bind) {
+    const auto address = BindAddress::parse(entry);
+    // Known by its address: a bind that turns `https://` on a reload keeps its socket.
+    const std::string bind = address ? address->to_string() : entry;
     const bool reserve = config.reuse_port && address && address->kind == BindAddress::Kind::tcp;
     if (auto found = known_.find(bind); found != known_.end()) {
       if (auto existing = found->second.lock();

@@ -53,6 +53,7 @@ class ListenSet {
   // Every socket still used by some generation (the others closed with their last user).
   ListenSockets alive() const;
   void set_socket_activated(bool activated) { activated_ = activated; }
+  bool socket_activated() const { return activated_; }
 
  private:
   std::map<std::string, std::weak_ptr<ListenSocket>> known_;

@@ -90,6 +90,7 @@ void Metrics::add_counters(Totals& totals, const shm::WorkerStats& stats) {
     totals.duration_buckets[i] += stats.duration_buckets[i].load(std::memory_order_relaxed);
   totals.duration_sum_us += stats.duration_sum_us.load(std::memory_order_relaxed);
   totals.connections_accepted += stats.connections_accepted.load(std::memory_order_relaxed);
+  totals.tls_handshake_failures += stats.tls_handshake_failures.load(std::memory_order_relaxed);
   totals.gil_wait_us += stats.gil_wait_us.load(std::memory_order_relaxed);
 }
 
@@ -211,6 +212,11 @@ std::string Metrics::render() const {
   out.family("hornbeam_connections_accepted_total", "counter", "Client connections accepted.");
   out.sample("hornbeam_connections_accepted_total", "",
              static_cast<double>(totals.connections_accepted));
+  out.family("hornbeam_tls_handshake_failures_total", "counter",
+             "TLS connections dropped before their handshake ended: failed, or not done within "
+             "tls.handshake_timeout.");
+  out.sample("hornbeam_tls_handshake_failures_total", "",
+             static_cast<double>(totals.tls_handshake_failures));
   out.family("hornbeam_websockets_open", "gauge", "WebSocket connections open.");
   out.sample("hornbeam_websockets_open", "", static_cast<double>(websockets_open));
   out.family("hornbeam_workers", "gauge", "Worker processes, by state.");

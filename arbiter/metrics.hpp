@@ -73,6 +73,7 @@ class Metrics {
     std::array<std::uint64_t, shm::WorkerStats::duration_bounds.size() + 1> duration_buckets{};
     std::uint64_t duration_sum_us = 0;
     std::uint64_t connections_accepted = 0;
+    std::uint64_t tls_handshake_failures = 0;
     std::uint64_t gil_wait_us = 0;
   };
   static void add_counters(Totals& totals, const shm::WorkerStats& stats);

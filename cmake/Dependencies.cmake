@@ -5,6 +5,7 @@ find_package(yaml-cpp REQUIRED)        # 0.7: the target is `yaml-cpp`
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(spdlog REQUIRED)          # always the compiled spdlog::spdlog (header-only is slow)
 find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED)       # TLS on https:// binds (Debian's libssl-dev)
 
 #
 # HORNBEAM_PYTHON names another interpreter to embed (`PYTHON=/path/to/python3.13

@@ -17,6 +17,13 @@ std::optional<Int> whole_number(std::string_view text) {
 
 std::optional<BindAddress> BindAddress::parse(std::string_view text) {
   BindAddress address;
+  if (text.starts_with("https://")) {
+    address.tls = true;
+    text.remove_prefix(8);
+    if (text.starts_with("fd://")) return std::nullopt;  // an inherited socket says nothing
+  } else if (text.starts_with("http://")) {
+    text.remove_prefix(7);
+  }
   if (text.starts_with("unix:")) {
     address.kind = Kind::unix_socket;
     address.path = std::string(text.substr(5));

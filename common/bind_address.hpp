@@ -1,6 +1,7 @@
 #pragma once
 
-// One `bind` entry: "host:port", "[v6]:port", "unix:/path" or "fd://N".
+// One `bind` entry: "host:port", "[v6]:port", "unix:/path" or "fd://N"; "https://" before a
+// TCP or unix address serves TLS on it ("http://" is allowed and means plain).
 
 #include <cstdint>
 #include <optional>
@@ -16,9 +17,10 @@ struct BindAddress {
   std::uint16_t port = 0;
   std::string path;  // unix
   int fd = -1;       // inherited_fd
+  bool tls = false;  // written https://
 
   static std::optional<BindAddress> parse(std::string_view text);
-  std::string to_string() const;
+  std::string to_string() const;  // the address, without the scheme
 };
 
 }  // namespace hornbeam

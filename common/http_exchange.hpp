@@ -64,6 +64,19 @@ class RequestBodySource {
   virtual bool malformed() const = 0;
 };
 
+// What a TLS connection negotiated, and who its client certificate names (mTLS): read once per
+// connection after the handshake, shared by its requests.
+struct TlsSession {
+  std::string protocol;        // "TLSv1.3"
+  int version = 0;             // 0x0304 (the ASGI tls extension's tls_version)
+  std::string cipher;          // OpenSSL's name: "TLS_AES_256_GCM_SHA384"
+  int cipher_id = 0;           // the IANA number (the ASGI extension's cipher_suite)
+  std::string client_verify;   // "NONE" (no certificate), "SUCCESS"
+  std::string client_subject;  // RFC 4514: "CN=alice,O=Example"
+  std::string client_issuer;
+  std::string client_cert_pem;  // "" without a client certificate
+};
+
 struct HttpRequest {
   std::string method;
   std::string target;  // as sent: "/a%20b?x=1" or absolute-form
@@ -78,6 +91,7 @@ struct HttpRequest {
   std::string server_name;
   std::uint16_t server_port = 0;
   std::string url_scheme = "http";
+  std::shared_ptr<const TlsSession> tls;  // null on a plain connection
   int mount = 0;  // which of the worker's apps serves it (config::served_apps' order)
 };
 

@@ -84,6 +84,7 @@ void WorkerStats::clear() {
   for (auto& counter : duration_buckets) counter.store(0, std::memory_order_relaxed);
   duration_sum_us.store(0, std::memory_order_relaxed);
   connections_accepted.store(0, std::memory_order_relaxed);
+  tls_handshake_failures.store(0, std::memory_order_relaxed);
   gil_wait_us.store(0, std::memory_order_relaxed);
   in_flight.store(0, std::memory_order_relaxed);
   connections_open.store(0, std::memory_order_relaxed);

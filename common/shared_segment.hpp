@@ -22,7 +22,7 @@
 namespace hornbeam::shm {
 
 inline constexpr std::uint32_t segment_magic = 0x4842'4d53;  // "HBMS"
-inline constexpr std::uint32_t layout_version = 3;
+inline constexpr std::uint32_t layout_version = 4;
 // Matches the `contexts` setting's maximum: every context has its own busy-since entry (job
 // contexts and event loops of a worker that serves both are numbered one after the other).
 inline constexpr std::size_t max_contexts = 1024;
@@ -53,6 +53,7 @@ struct WorkerStats {
   std::atomic<std::uint64_t> duration_buckets[duration_bounds.size() + 1];  // not cumulative
   std::atomic<std::uint64_t> duration_sum_us;
   std::atomic<std::uint64_t> connections_accepted;
+  std::atomic<std::uint64_t> tls_handshake_failures;  // failed, or not done in time
   std::atomic<std::uint64_t> gil_wait_us;  // job contexts waiting for the GIL, published per tick
   // Gauges: what is open now.
   std::atomic<std::int64_t> in_flight;  // requests handed to the app, response not complete

@@ -43,10 +43,15 @@ const TextCheck optional_app_spec{
 
 const TextCheck bind_address{
     [](std::string_view value) { return BindAddress::parse(value).has_value(); },
-    "an address as `host:port`, `[ipv6]:port`, `unix:/path` or `fd://N`"};
+    "an address as `host:port`, `[ipv6]:port`, `unix:/path` or `fd://N`, with `https://` "
+    "before a TCP or unix address for TLS"};
 
 const TextCheck optional_bind_address{
-    [](std::string_view value) { return value.empty() || BindAddress::parse(value).has_value(); },
+    [](std::string_view value) {
+      if (value.empty()) return true;
+      const auto address = BindAddress::parse(value);
+      return address && !address->tls;  // the metrics listener is plain HTTP
+    },
     "empty or an address as `host:port`, `[ipv6]:port` or `unix:/path`"};
 
 const TextCheck mount_prefix{

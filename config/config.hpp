@@ -68,6 +68,18 @@ struct Reload {
   bool operator==(const Reload&) const = default;
 };
 
+// TLS on the `https://` binds (docs/tls.md).
+struct Tls {
+  std::string certfile;       // PEM: the certificate, then its chain
+  std::string keyfile;        // PEM; empty: the key is in certfile
+  std::string password_file;  // the encrypted key's passphrase (first line)
+  std::string min_version = "1.2";
+  std::string ciphers;  // OpenSSL's cipher list for TLS 1.2; empty: OpenSSL's default
+  Duration handshake_timeout{10'000};
+  std::string ca_certs;                // PEM: the CAs that client certificates must chain to
+  std::string verify_client = "none";  // none | optional | required
+};
+
 struct SharedState {
   std::uint64_t size = 64 * MiB;
 };
@@ -101,6 +113,7 @@ struct Config {
   Duration max_worker_lifetime{0};      // 0: no limit
   Duration max_worker_lifetime_jitter{0};
   Reload reload;
+  Tls tls;
   std::string lifespan = "auto";
   Limits limits;
   std::vector<Mount> mounts;

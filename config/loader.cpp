@@ -1,5 +1,7 @@
 #include "config/loader.hpp"
 
+#include "config/tls_context.hpp"
+
 #include "config/settings.hpp"
 #include "config/suggest.hpp"
 
@@ -143,6 +145,10 @@ class Loader {
     }
     make_paths_absolute();
     check_mounts();
+    check_tls();
+    if (config_.reload.enabled) {
+      for (const auto& path : config_.reload.paths) check_directory("reload_paths", path);
+    }
     check_directory("chdir", config_.chdir);
     if (!config_.venv.empty()) check_directory("venv", config_.venv);
     if (!config_.user.empty() && !is_number(config_.user) && !getpwnam(config_.user.c_str())) {
@@ -155,6 +161,29 @@ class Loader {
       problems_.push_back(origin("context_mode") +
                           "`context_mode`: `owngil` needs Python 3.12 or newer; this build embeds "
                           "Python " HORNBEAM_PYTHON_VERSION);
+    }
+  }
+
+  // The files are judged by building the context the workers will build.
+  void check_tls() {
+    if (!serves_tls(config_)) return;
+    if (config_.proxy_protocol != "off") {
+      problems_.push_back(origin("proxy_protocol") +
+                          "`proxy_protocol`: not supported on `https://` binds yet (the PROXY "
+                          "header comes before the TLS handshake); serve them from plain binds");
+    }
+    if (config_.tls.certfile.empty()) {
+      problems_.push_back(origin("bind") +
+                          "`bind`: `https://` binds need `tls.certfile` (and "
+                          "`tls.keyfile` unless the key is in that file)");
+      return;
+    }
+    try {
+      make_tls_context(config_.tls);
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      const auto key_end = what.find('`', 1);
+      problems_.push_back(origin(what.substr(1, key_end - 1)) + what);
     }
   }
 

@@ -41,6 +41,8 @@ constexpr std::array loops = {"auto"sv, "asyncio"sv, "uvloop"sv};
 constexpr std::array log_levels = {"debug"sv, "info"sv, "warning"sv, "error"sv, "critical"sv};
 constexpr std::array log_formats = {"text"sv, "json"sv};
 constexpr std::array proxy_protocols = {"off"sv, "v1"sv, "v2"sv};
+constexpr std::array tls_versions = {"1.2"sv, "1.3"sv};
+constexpr std::array client_verifications = {"none"sv, "optional"sv, "required"sv};
 
 constexpr std::uint64_t no_size_limit = std::numeric_limits<std::uint64_t>::max();
 constexpr Duration one_day = 24h;
@@ -52,6 +54,28 @@ const Setting table[] = {
      ChoiceField{at<&Config::worker_class>, worker_classes}, "k"},
     {"bind", "Addresses to listen on: `host:port`, `[v6]:port`, `unix:/path`, `fd://N`.",
      ListField{at<&Config::bind>, &bind_address}, "b"},
+    {"tls.certfile",
+     "PEM certificate (then its chain) served on the `https://` binds; needed by them.",
+     TextField{at<&Config::tls, &Tls::certfile>, nullptr, true}},
+    {"tls.keyfile", "PEM private key of the certificate (empty: it is in `tls.certfile`).",
+     TextField{at<&Config::tls, &Tls::keyfile>, nullptr, true}},
+    {"tls.password_file", "File whose first line is the passphrase of an encrypted key.",
+     TextField{at<&Config::tls, &Tls::password_file>, nullptr, true}},
+    {"tls.min_version", "Oldest TLS version accepted: `1.2` or `1.3`.",
+     ChoiceField{at<&Config::tls, &Tls::min_version>, tls_versions}},
+    {"tls.ciphers",
+     "OpenSSL cipher list for TLS 1.2 (empty: OpenSSL's default); TLS 1.3's suites are "
+     "OpenSSL's.",
+     TextField{at<&Config::tls, &Tls::ciphers>}},
+    {"tls.handshake_timeout",
+     "A client that has not finished its TLS handshake by then is dropped.",
+     DurationField{at<&Config::tls, &Tls::handshake_timeout>, 100ms, 5min}},
+    {"tls.ca_certs", "PEM file of the CAs that client certificates must chain to (mTLS).",
+     TextField{at<&Config::tls, &Tls::ca_certs>, nullptr, true}},
+    {"tls.verify_client",
+     "Client certificates: `none` (not asked for), `optional` (asked for; one that does not "
+     "verify fails the handshake), `required`.",
+     ChoiceField{at<&Config::tls, &Tls::verify_client>, client_verifications}},
     {"workers", "Number of worker processes.", IntegerField{at<&Config::workers>, 1, 4096}, "w",
      "number of CPUs"},
     {"contexts", "Python contexts (threads or subinterpreters) per worker.",
@@ -199,7 +223,8 @@ const Setting table[] = {
      DurationField{at<&Config::shutdown_delay>, 0ms, 1h}},
 };
 
-constexpr std::array<Section, 5> section_table = {{
+constexpr std::array<Section, 6> section_table = {{
+    {"tls", "TLS on the binds written `https://` (docs/tls.md)."},
     {"limits", "Request limits: what a client may send before it is refused."},
     {"hooks", "Python callables run around each request."},
     {"websocket", "WebSocket connections (ASGI)."},

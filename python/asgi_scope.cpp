@@ -65,6 +65,39 @@ bool set(PyObject* dict, const PyRef& key, const PyRef& value) {
   return value && PyDict_SetItem(dict, key.get(), value.get()) == 0;
 }
 
+// The scope's extensions plus `tls` (the ASGI TLS extension): a new dict, since the template's
+// is shared by every request.
+PyRef extensions_with_tls(PyObject* scope, const AsgiKeys& k, const TlsSession& tls) {
+  PyRef extensions = PyRef::steal(PyDict_Copy(PyDict_GetItem(scope, k.extensions.get())));
+  PyRef chain = PyRef::steal(PyList_New(0));
+  if (!extensions || !chain) return {};
+  if (!tls.client_cert_pem.empty()) {
+    PyRef pem = PyRef::steal(PyUnicode_FromStringAndSize(
+        tls.client_cert_pem.data(), static_cast<Py_ssize_t>(tls.client_cert_pem.size())));
+    if (!pem || PyList_Append(chain.get(), pem.get()) != 0) return {};
+  }
+  const auto text_or_none = [](const std::string& text) {
+    return text.empty() ? PyRef::borrow(Py_None)
+                        : PyRef::steal(PyUnicode_DecodeUTF8(
+                              text.data(), static_cast<Py_ssize_t>(text.size()), "replace"));
+  };
+  PyRef info = PyRef::steal(PyDict_New());
+  const bool ok = info && PyDict_SetItemString(info.get(), "server_cert", Py_None) == 0 &&
+                  PyDict_SetItemString(info.get(), "client_cert_chain", chain.get()) == 0 &&
+                  PyDict_SetItemString(info.get(), "client_cert_name",
+                                       text_or_none(tls.client_subject).get()) == 0 &&
+                  PyDict_SetItemString(info.get(), "client_cert_error",
+                                       tls.client_verify.starts_with("FAILED")
+                                           ? text_or_none(tls.client_verify).get()
+                                           : Py_None) == 0 &&
+                  PyDict_SetItemString(info.get(), "tls_version",
+                                       PyRef::steal(PyLong_FromLong(tls.version)).get()) == 0 &&
+                  PyDict_SetItemString(info.get(), "cipher_suite",
+                                       PyRef::steal(PyLong_FromLong(tls.cipher_id)).get()) == 0 &&
+                  PyDict_SetItemString(extensions.get(), "tls", info.get()) == 0;
+  return ok ? extensions : PyRef();
+}
+
 }  // namespace
 
 // Every key build_scope sets is in the template already (with None), so a request's scope is
@@ -128,6 +161,7 @@ PyRef build_scope(const AsgiRuntime& runtime, const ScopeApp& app, const HttpReq
       // Not a copy (as the spec's dict would be): the state is a view on the shared store.
       (!app.lifespan_state || set(s, k.state, app.lifespan_state));
   if (!ok) return {};
+  if (request.tls && !set(s, k.extensions, extensions_with_tls(s, k, *request.tls))) return {};
   if (request.url_scheme == "https" &&
       !set(s, k.scheme,
            PyRef::steal(PyUnicode_FromString(kind == ScopeKind::http ? "https" : "wss")))) {

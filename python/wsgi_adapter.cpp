@@ -34,6 +34,22 @@ void set_item(PyObject* dict, const PyRef& key, const PyRef& value) {
   }
 }
 
+// mod_ssl's names, which Django's and Flask's users (and their middleware) know. Client
+// certificate keys only when there is one.
+void set_tls_keys(PyObject* environ, const TlsSession& tls) {
+  const auto set = [environ](const char* key, const std::string& value) {
+    set_item(environ, PyRef::steal(PyUnicode_InternFromString(key)), latin1(value));
+  };
+  set("HTTPS", "on");
+  set("SSL_PROTOCOL", tls.protocol);
+  set("SSL_CIPHER", tls.cipher);
+  set("SSL_CLIENT_VERIFY", tls.client_verify);
+  if (tls.client_cert_pem.empty()) return;
+  set("SSL_CLIENT_S_DN", tls.client_subject);
+  set("SSL_CLIENT_I_DN", tls.client_issuer);
+  set("SSL_CLIENT_CERT", tls.client_cert_pem);
+}
+
 // The iterable's close method, or null. A list or tuple (most apps' body) has none; for others
 // the lookup must not raise and clear an AttributeError when there is none: that cost an
 // eighth of a hello world's instructions.
@@ -148,6 +164,7 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
   set_item(e, k.remote_addr, latin1(request.remote_addr));
   set_item(e, k.remote_port, latin1(std::to_string(request.remote_port)));
   if (request.url_scheme != "http") set_item(e, k.url_scheme, latin1(request.url_scheme));
+  if (request.tls) set_tls_keys(e, *request.tls);
 
   for (const auto& header : request.headers) {
     PyRef key;

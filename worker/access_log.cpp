@@ -122,14 +122,20 @@ std::string AccessLogFormat::text(const AccessEntry& e) const {
       line += header_value(e.request_headers, std::string_view(a).substr(1, a.size() - 3));
     } else if (a.front() == '{' && a.size() > 3 && (a.back() == 'o' || a.back() == 'O')) {
       line += header_value(e.response_headers, std::string_view(a).substr(1, a.size() - 3));
-    } else
+    } else if (a == "{SSL_PROTOCOL}e")
+      line += e.tls ? e.tls->protocol : "-";
+    else if (a == "{SSL_CIPHER}e")
+      line += e.tls ? e.tls->cipher : "-";
+    else if (a == "{SSL_CLIENT_S_DN}e")
+      line += e.tls && !e.tls->client_subject.empty() ? escape_for_log(e.tls->client_subject) : "-";
+    else
       line += "-";
   }
   return line;
 }
 
 std::string AccessLogFormat::json(const AccessEntry& e) {
-  const nlohmann::json record = {
+  nlohmann::json record = {
       {"remote_addr", e.remote_addr},
       {"method", e.method},
       {"target", e.target},
@@ -140,6 +146,10 @@ std::string AccessLogFormat::json(const AccessEntry& e) {
       {"referer", header_value(e.request_headers, "Referer")},
       {"user_agent", header_value(e.request_headers, "User-Agent")},
   };
+  if (e.tls) {
+    record["tls_protocol"] = e.tls->protocol;
+    record["tls_cipher"] = e.tls->cipher;
+  }
   return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -24,12 +24,14 @@ struct AccessEntry {
   std::chrono::microseconds duration{0};
   const std::vector<HttpHeader>* request_headers = nullptr;
   const std::vector<HttpHeader>* response_headers = nullptr;
+  const TlsSession* tls = nullptr;  // null on a plain connection
 };
 
 class AccessLogFormat {
  public:
   // Atoms: h l u t r m U q H s B b f a T D L M p, {name}i (request header), {name}o (response
-  // header). Unknown atoms print "-".
+  // header), {SSL_PROTOCOL}e {SSL_CIPHER}e {SSL_CLIENT_S_DN}e (TLS, as in the WSGI environ).
+  // Unknown atoms print "-".
   explicit AccessLogFormat(const std::string& format);
 
   std::string text(const AccessEntry& entry) const;

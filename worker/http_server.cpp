@@ -4,8 +4,10 @@
 
 #include "common/logging.hpp"
 #include "common/wake_batch.hpp"
+#include "config/tls_context.hpp"
 #include "worker/access_log.hpp"
 #include "worker/chunked_decoder.hpp"
+#include "worker/connection_stream.hpp"
 #include "worker/mount_router.hpp"
 #include "worker/proxy_headers.hpp"
 #include "worker/proxy_protocol.hpp"
@@ -15,10 +17,12 @@
 #include "worker/response_channel.hpp"
 #include "worker/send_now.hpp"
 #include "worker/spin_before_sleep.hpp"
+#include "worker/tls_session.hpp"
 #include "worker/websocket_session.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -36,6 +40,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -205,9 +210,11 @@ class Session : public std::enable_shared_from_this<Session> {
   friend class FlushQueue;  // its run() calls flush()
 
  public:
-  Session(ServerState& server, Protocol::socket socket)
+  Session(ServerState& server, ConnectionStream connection,
+          std::shared_ptr<const TlsSession> tls = nullptr)
       : server_(server),
-        socket_(std::move(socket)),
+        connection_(std::move(connection)),
+        tls_(std::move(tls)),
         timer_(server.io),
         buffer_(head_limit(server.config.limits)) {
     server_.sessions.insert(this);
@@ -217,8 +224,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() {
     // Once per connection, not per request.
     beast::error_code ignored;
-    remote_ = endpoint_address(socket_.remote_endpoint(ignored));
-    local_ = endpoint_address(socket_.local_endpoint(ignored));
+    remote_ = endpoint_address(connection_.socket().remote_endpoint(ignored));
+    local_ = endpoint_address(connection_.socket().local_endpoint(ignored));
     trust_peer();
     if (server_.proxy_protocol != ProxyProtocol::off) {
       arm_timer(server_.config.limits.header_timeout);
@@ -271,12 +278,13 @@ class Session : public std::enable_shared_from_this<Session> {
       case ProxyHeader::Status::more: {
         if (buffer_.size() >= buffer_.max_size()) return drop("no end to its PROXY header");
         const std::size_t room = std::min<std::size_t>(512, buffer_.max_size() - buffer_.size());
-        socket_.async_read_some(buffer_.prepare(room),
-                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                                  self->buffer_.commit(n);
-                                  if (ec) return self->close();
-                                  self->read_proxy_header();
-                                });
+        connection_.async_read_some(
+            buffer_.prepare(room),
+            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+              self->buffer_.commit(n);
+              if (ec) return self->close();
+              self->read_proxy_header();
+            });
         return;
       }
       case ProxyHeader::Status::malformed: return drop(header.why);
@@ -330,16 +338,16 @@ class Session : public std::enable_shared_from_this<Session> {
     scanned_ = seen.size();
     if (buffer_.size() >= buffer_.max_size()) return on_head(asio::error::not_found, 0);
     const std::size_t room = std::min<std::size_t>(16 * 1024, buffer_.max_size() - buffer_.size());
-    socket_.async_read_some(buffer_.prepare(room),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->buffer_.commit(n);
-                              if (ec) return self->on_head(ec, 0);
-                              if (self->idle_ && n > 0) {
-                                self->idle_ = false;
-                                self->arm_timer(self->server_.config.limits.header_timeout);
-                              }
-                              self->read_more_head();
-                            });
+    connection_.async_read_some(buffer_.prepare(room),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                  self->buffer_.commit(n);
+                                  if (ec) return self->on_head(ec, 0);
+                                  if (self->idle_ && n > 0) {
+                                    self->idle_ = false;
+                                    self->arm_timer(self->server_.config.limits.header_timeout);
+                                  }
+                                  self->read_more_head();
+                                });
   }
 
   // When the app waits for its client to leave (ASGI's receive() after the body, in a long
@@ -350,13 +358,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void watch_for_disconnect() {
     if (watching_ || !channel_ || body_unfinished()) return;
     watching_ = true;
-    socket_.async_wait(
+    // Under TLS the bytes peeked at are a record's, which is as good: bytes, or the end.
+    connection_.socket().async_wait(
         Protocol::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
           self->watching_ = false;
-          if (ec == asio::error::operation_aborted || !self->socket_.is_open()) return;
+          auto& socket = self->connection_.socket();
+          if (ec == asio::error::operation_aborted || !socket.is_open()) return;
           char byte = 0;
           const ssize_t peeked =
-              ec ? -1 : ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+              ec ? -1 : ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
           if (peeked > 0) return;  // a pipelined request: not a disconnect
           if (peeked < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             return self->watch_for_disconnect();
@@ -376,7 +386,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     fields_ = head_fields(head);
     drop_underscore_fields();
-    origin_ = RequestOrigin{remote_.first, remote_.second, "http", local_.first, local_.second};
+    origin_ =
+        RequestOrigin{remote_.first, remote_.second, connection_.encrypted() ? "https" : "http",
+                      local_.first, local_.second};
     if (peer_trusted_) {
       if (const auto verdict = apply_proxy_headers(fields_, origin_, server_.trusted_proxies);
           !verdict.ok) {
@@ -412,7 +424,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     whole_parser_.emplace(std::move(*head_parser_));
     whole_parser_->body_limit(body_limit());
-    http::async_read(socket_, buffer_, *whole_parser_,
+    http::async_read(connection_, buffer_, *whole_parser_,
                      [self = shared_from_this()](beast::error_code read_error, std::size_t) {
                        self->on_body(read_error);
                      });
@@ -454,7 +466,7 @@ class Session : public std::enable_shared_from_this<Session> {
     write_access_line(101);
     channel_.reset();  // the refusal path is closed: the loop will not answer through it
     timer_.cancel();
-    start_websocket(std::move(socket_), std::move(*upgrade_request_), std::move(websocket_),
+    start_websocket(std::move(connection_), std::move(*upgrade_request_), std::move(websocket_),
                     std::get<WebSocketAccept>(std::move(*action)), server_.config.websocket,
                     server_.websockets, remote_.first + ":" + std::to_string(remote_.second));
     upgrade_request_.reset();
@@ -508,7 +520,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!response_begun_) {
         static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
         beast::error_code ignored;
-        asio::write(socket_, asio::buffer(continue_line), ignored);
+        asio::write(connection_, asio::buffer(continue_line), ignored);
       }
     }
     if (chunked_) return read_chunked_piece();
@@ -519,7 +531,7 @@ class Session : public std::enable_shared_from_this<Session> {
     body.data = piece_.data();
     body.size = piece_.size();
     body.more = true;
-    http::async_read_some(socket_, buffer_, *stream_parser_,
+    http::async_read_some(connection_, buffer_, *stream_parser_,
                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
                             self->on_body_piece(ec);
                           });
@@ -550,18 +562,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return decode_chunked();
     stream_reading_ = true;
     const std::size_t room = std::min<std::size_t>(64 * 1024, buffer_.max_size());
-    socket_.async_read_some(buffer_.prepare(room),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->stream_reading_ = false;
-                              self->buffer_.commit(n);
-                              if (self->lingering_) return ec ? self->close() : self->drain_input();
-                              if (!self->stream_) return;
-                              if (ec) {
-                                return self->stream_->fail(RequestBodyError::Cause::client_gone,
-                                                           "client disconnected: " + ec.message());
-                              }
-                              self->decode_chunked();
-                            });
+    connection_.async_read_some(
+        buffer_.prepare(room), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          self->stream_reading_ = false;
+          self->buffer_.commit(n);
+          if (self->lingering_) return ec ? self->close() : self->drain_input();
+          if (!self->stream_) return;
+          if (ec) {
+            return self->stream_->fail(RequestBodyError::Cause::client_gone,
+                                       "client disconnected: " + ec.message());
+          }
+          self->decode_chunked();
+        });
   }
 
   void decode_chunked() {
@@ -643,6 +655,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.server_name = origin_.server_name;
     request.server_port = origin_.server_port;
     request.url_scheme = origin_.scheme;
+    request.tls = tls_;
     request.mount = mount_;
     return request;
   }
@@ -651,10 +664,11 @@ class Session : public std::enable_shared_from_this<Session> {
     open_exchange(request, message, keep_alive);
     if (websocket_) return server_.dispatch_websocket(std::move(request), channel_, websocket_);
     // Not while a body streams: this thread may still write a 100 Continue then. Not for an
-    // event loop either (ServerEvents::contexts_send_directly says why).
+    // event loop either (ServerEvents::contexts_send_directly says why). Not under TLS: the
+    // bytes must go through the TLS stream, which only this thread uses.
     if (server_.contexts_send_directly && !server_.apps[static_cast<std::size_t>(mount_)].asgi &&
-        !stream_) {
-      channel_->send_directly_to(socket_.native_handle());
+        !stream_ && !connection_.encrypted()) {
+      channel_->send_directly_to(connection_.socket().native_handle());
     }
     server_.dispatch(std::move(request), channel_);
   }
@@ -673,6 +687,7 @@ class Session : public std::enable_shared_from_this<Session> {
       access_.target = request.target;
       access_.version = request.version;
       access_.started = std::chrono::system_clock::now();
+      access_.tls = tls_.get();
       if (server_.access_format.uses_request_headers()) request_headers_ = request.headers;
     }
     ResponseFraming framing;
@@ -708,16 +723,18 @@ class Session : public std::enable_shared_from_this<Session> {
       writing_ = true;
       response_begun_ = true;
       auto file = std::make_shared<ResponseChannel::FileSegment>(std::move(*batch.file));
-      return send_file_piece(file);  // then flush() takes what follows and the end
+      // then flush() takes what follows and the end
+      return connection_.encrypted() ? read_file_piece(file) : send_file_piece(file);
     }
     if (batch.bytes.empty()) {
       if (batch.complete) finish_response(batch);
       return;
     }
     response_begun_ = true;
+    if (connection_.encrypted()) return write_async(std::move(batch.bytes));
     // Most batches fit the socket's buffer: one send(2) here, instead of an asynchronous write
     // whose completion would be posted through the event loop. Only a rest goes the long way.
-    const auto sent = send_now(socket_.native_handle(), batch.bytes);
+    const auto sent = send_now(connection_.socket().native_handle(), batch.bytes);
     if (!sent) return close();
     if (*sent == batch.bytes.size()) {
       if (batch.complete) return finish_response(batch);
@@ -727,23 +744,58 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     batch.bytes.erase(0, *sent);
+    write_async(std::move(batch.bytes));
+  }
+
+  // The long way: the bytes are written as the socket takes them, then flush() again.
+  void write_async(std::string bytes) {
     writing_ = true;
-    auto bytes = std::make_shared<std::string>(std::move(batch.bytes));
-    asio::async_write(socket_, asio::buffer(*bytes),
-                      [self = shared_from_this(), bytes](beast::error_code ec, std::size_t) {
+    auto kept = std::make_shared<std::string>(std::move(bytes));
+    asio::async_write(connection_, asio::buffer(*kept),
+                      [self = shared_from_this(), kept](beast::error_code ec, std::size_t) {
                         self->writing_ = false;
                         if (ec) return self->close();
                         self->flush();
                       });
   }
 
+  // Under TLS a file is read and written through the stream, 64 KiB at a time.
+  void read_file_piece(std::shared_ptr<ResponseChannel::FileSegment> file) {
+    if (file->length == 0) {
+      writing_ = false;
+      return flush();
+    }
+    auto piece =
+        std::make_shared<std::string>(std::min<std::uint64_t>(file->length, 64 * 1024), '\0');
+    const ssize_t got =
+        ::pread(file->file.get(), piece->data(), piece->size(), static_cast<off_t>(file->offset));
+    if (got <= 0) {
+      writing_ = false;
+      logging::error_log().error("reading the response's file failed: {}; the response was cut",
+                                 got == 0 ? "it is shorter than it was" : std::strerror(errno));
+      return close();
+    }
+    piece->resize(static_cast<std::size_t>(got));
+    file->offset += static_cast<std::uint64_t>(got);
+    file->length -= static_cast<std::uint64_t>(got);
+    asio::async_write(connection_, asio::buffer(*piece),
+                      [self = shared_from_this(), piece, file](beast::error_code ec, std::size_t) {
+                        if (ec) {
+                          self->writing_ = false;
+                          return self->close();
+                        }
+                        self->read_file_piece(file);
+                      });
+  }
+
   // sendfile(2) until the segment is out, waiting for the socket whenever it is full.
   void send_file_piece(std::shared_ptr<ResponseChannel::FileSegment> file) {
     beast::error_code ec;
-    socket_.native_non_blocking(true, ec);
+    auto& socket = connection_.socket();
+    socket.native_non_blocking(true, ec);
     while (!ec && file->length > 0) {
       off_t offset = static_cast<off_t>(file->offset);
-      const ssize_t sent = ::sendfile(socket_.native_handle(), file->file.get(), &offset,
+      const ssize_t sent = ::sendfile(socket.native_handle(), file->file.get(), &offset,
                                       std::min<std::uint64_t>(file->length, 1 << 30));
       if (sent > 0) {
         file->offset += static_cast<std::uint64_t>(sent);
@@ -752,14 +804,14 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (sent < 0 && errno == EINTR) continue;
       if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        socket_.async_wait(Protocol::socket::wait_write,
-                           [self = shared_from_this(), file](beast::error_code wait_error) {
-                             if (wait_error) {
-                               self->writing_ = false;
-                               return self->close();
-                             }
-                             self->send_file_piece(file);
-                           });
+        socket.async_wait(Protocol::socket::wait_write,
+                          [self = shared_from_this(), file](beast::error_code wait_error) {
+                            if (wait_error) {
+                              self->writing_ = false;
+                              return self->close();
+                            }
+                            self->send_file_piece(file);
+                          });
         return;
       }
       // 0 bytes: the file is shorter than it was (truncated under us); anything else: an error.
@@ -803,7 +855,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // drop what still arrives for a short while (or until the client closes), then close.
   void linger_then_close() {
     beast::error_code ignored;
-    socket_.shutdown(Protocol::socket::shutdown_send, ignored);
+    connection_.socket().shutdown(Protocol::socket::shutdown_send, ignored);
     arm_timer(linger_time);
     linger_left_ = linger_bytes;
     lingering_ = true;
@@ -812,12 +864,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void drain_input() {
     piece_.resize(64 * 1024);
-    socket_.async_read_some(asio::buffer(piece_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              if (ec || n >= self->linger_left_) return self->close();
-                              self->linger_left_ -= n;
-                              self->drain_input();
-                            });
+    connection_.async_read_some(asio::buffer(piece_),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                  if (ec || n >= self->linger_left_) return self->close();
+                                  self->linger_left_ -= n;
+                                  self->drain_input();
+                                });
   }
 
   void count_response(int status) {
@@ -879,8 +931,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (channel_) channel_->close();
     timer_.cancel();
     beast::error_code ignored;
-    socket_.shutdown(Protocol::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    connection_.socket().shutdown(Protocol::socket::shutdown_both, ignored);
+    connection_.socket().close(ignored);
     if (stream_) stream_->fail(RequestBodyError::Cause::client_gone, "client disconnected");
     if (websocket_) websocket_->finish({1006, ""});
     // Released last: this may be the final reference to the session.
@@ -888,7 +940,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ServerState& server_;
-  Protocol::socket socket_;
+  ConnectionStream connection_;
+  std::shared_ptr<const TlsSession> tls_;  // what the handshake negotiated (TLS only)
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> head_parser_;
@@ -935,13 +988,62 @@ void FlushQueue::run() {
   }
 }
 
+// A TLS connection until its handshake is done: then it becomes a Session. A client that
+// has not finished by tls.handshake_timeout (or fails it) is dropped, and counted.
+class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
+ public:
+  TlsHandshake(ServerState& server, Protocol::socket socket, asio::ssl::context& context)
+      : server_(server),
+        stream_(std::make_unique<ConnectionStream::TlsStream>(std::move(socket), context)),
+        timer_(server.io) {}
+
+  void start() {
+    timer_.expires_after(server_.config.tls.handshake_timeout);
+    timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) {
+        self->timed_out_ = true;
+        beast::error_code ignored;
+        self->stream_->next_layer().close(ignored);  // the handshake ends with an error
+      }
+    });
+    stream_->async_handshake(asio::ssl::stream_base::server,
+                             [self = shared_from_this()](beast::error_code ec) { self->done(ec); });
+  }
+
+ private:
+  void done(beast::error_code ec) {
+    timer_.cancel();
+    if (ec || timed_out_) {
+      shm::WorkerStats::bump(server_.stats->tls_handshake_failures);
+      beast::error_code ignored;
+      const auto peer = stream_->next_layer().remote_endpoint(ignored);
+      const auto [address, port] = endpoint_address(peer);
+      logging::error_log().debug(
+          "dropped a TLS connection from {}:{}: {}", address, port,
+          timed_out_ ? "no handshake within tls.handshake_timeout" : ec.message());
+      stream_->next_layer().close(ignored);
+      return;
+    }
+    auto tls = describe_tls_session(stream_->native_handle());
+    std::make_shared<Session>(server_, ConnectionStream(std::move(stream_)), std::move(tls))
+        ->start();
+  }
+
+  ServerState& server_;
+  std::unique_ptr<ConnectionStream::TlsStream> stream_;
+  asio::steady_timer timer_;
+  bool timed_out_ = false;
+};
+
 class Listener {
  public:
-  Listener(ServerState& server, int fd) : server_(server), acceptor_(server.io) {
+  Listener(ServerState& server, ListenFd listen, asio::ssl::context* tls)
+      : server_(server), acceptor_(server.io), tls_(listen.tls ? tls : nullptr) {
     sockaddr_storage address{};
     socklen_t length = sizeof address;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    acceptor_.assign(Protocol(address.ss_family, SOCK_STREAM), fd);
+    getsockname(listen.fd, reinterpret_cast<sockaddr*>(&address), &length);
+    acceptor_.assign(Protocol(address.ss_family, SOCK_STREAM), listen.fd);
   }
 
   void accept() {
@@ -953,7 +1055,11 @@ class Listener {
           socket.set_option(asio::ip::tcp::no_delay(true));
         }
         shm::WorkerStats::bump(server_.stats->connections_accepted);
-        std::make_shared<Session>(server_, std::move(socket))->start();
+        if (tls_) {
+          std::make_shared<TlsHandshake>(server_, std::move(socket), *tls_)->start();
+        } else {
+          std::make_shared<Session>(server_, ConnectionStream(std::move(socket)))->start();
+        }
       } else {
         logging::error_log().warn("accept failed: {}", ec.message());
       }
@@ -969,14 +1075,24 @@ class Listener {
  private:
   ServerState& server_;
   asio::basic_socket_acceptor<Protocol> acceptor_;
+  asio::ssl::context* tls_;  // the https:// binds' context; null for a plain bind
 };
+
+// The context of the https:// binds, when there are any.
+std::unique_ptr<asio::ssl::context> tls_context_for(const config::Config& config,
+                                                    const std::vector<ListenFd>& listen_fds) {
+  if (std::none_of(listen_fds.begin(), listen_fds.end(), [](const ListenFd& l) { return l.tls; }))
+    return nullptr;
+  return std::make_unique<asio::ssl::context>(config::make_tls_context(config.tls).release());
+}
 
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const config::Config& config, const std::vector<int>& listen_fds)
-      : state{.io = io, .config = config} {
-    for (const int fd : listen_fds) listeners.push_back(std::make_unique<Listener>(state, fd));
+  Impl(const config::Config& config, const std::vector<ListenFd>& listen_fds)
+      : state{.io = io, .config = config}, tls(tls_context_for(config, listen_fds)) {
+    for (const auto& listen : listen_fds)
+      listeners.push_back(std::make_unique<Listener>(state, listen, tls.get()));
   }
   ~Impl() {
     // Let the aborted operations run so that every session dies while `state` still exists.
@@ -1049,6 +1165,7 @@ struct HttpServer::Impl {
 
   asio::io_context io{1};
   ServerState state;
+  std::unique_ptr<asio::ssl::context> tls;
   std::vector<std::unique_ptr<Listener>> listeners;
   asio::steady_timer grace{io};
   StopReason stop_reason = StopReason::graceful;
@@ -1077,7 +1194,7 @@ void keep_server_signals_caught_until_exit() {
 
 }  // namespace
 
-HttpServer::HttpServer(const config::Config& config, const std::vector<int>& listen_fds)
+HttpServer::HttpServer(const config::Config& config, const std::vector<ListenFd>& listen_fds)
     : impl_(std::make_unique<Impl>(config, listen_fds)) {
   for (const int signal : kServerSignals) impl_->signals.add(signal);
   keep_server_signals_caught_until_exit();

@@ -48,6 +48,12 @@ struct ServerEvents {
   std::function<void()> on_stuck;  // SIGABRT (the arbiter timed the worker out): log where
 };
 
+// A listen socket and what it serves: TLS (an `https://` bind) or plain HTTP.
+struct ListenFd {
+  int fd = -1;
+  bool tls = false;
+};
+
 enum class StopReason {
   graceful,  // SIGTERM or request_graceful_stop: in-flight requests finished (or graceful_timeout)
   fast,      // SIGINT / SIGQUIT
@@ -63,8 +69,8 @@ inline constexpr std::array<int, 5> kServerSignals = {SIGTERM, SIGINT, SIGQUIT, 
 // io_context; from its construction on, SIGTERM/SIGINT/SIGQUIT/SIGUSR1/SIGABRT wait for run().
 class HttpServer {
  public:
-  // Takes ownership of the listen sockets.
-  HttpServer(const config::Config& config, const std::vector<int>& listen_fds);
+  // Takes ownership of the listen sockets. Throws when the TLS files do not load.
+  HttpServer(const config::Config& config, const std::vector<ListenFd>& listen_fds);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -2,6 +2,7 @@
 // Runs alone (`--bind`) for development, tests and benchmarks, or under the arbiter, which
 // passes the listen sockets (`--fd`), the shared-memory segment and the worker's slot.
 
+#include "common/bind_address.hpp"
 #include "common/exit_codes.hpp"
 #include "common/listen_socket.hpp"
 #include "common/logging.hpp"
@@ -40,10 +41,11 @@ using namespace hornbeam;
 // What the arbiter tells a worker on its command line (absent when the worker runs alone).
 struct ArbiterArguments {
   std::vector<std::string> fds;               // listen sockets opened by the arbiter
+  std::vector<std::string> tls_fds;           // the same, serving TLS (`https://` binds)
   std::vector<std::string> reuse_port_binds;  // addresses this worker binds itself (reuse_port)
   std::vector<std::string> shm_fd, slot, generation;
 
-  bool any_listen() const { return !fds.empty() || !reuse_port_binds.empty(); }
+  bool any_listen() const { return !fds.empty() || !tls_fds.empty() || !reuse_port_binds.empty(); }
 };
 
 // Slow clients cost one fd each: take every fd the hard limit allows.
@@ -66,20 +68,24 @@ void tune_malloc() {
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
 }
 
-std::vector<int> open_listen_sockets(const config::Config& config,
-                                     const ArbiterArguments& arguments) {
-  std::vector<int> fds;
+std::vector<worker::ListenFd> open_listen_sockets(const config::Config& config,
+                                                  const ArbiterArguments& arguments) {
+  std::vector<worker::ListenFd> fds;
   ListenOptions options;
   options.backlog = static_cast<int>(config.backlog);
   options.umask = static_cast<mode_t>(config.umask);
+  const auto open_bind = [&](const std::string& bind) {
+    const auto address = BindAddress::parse(bind);
+    fds.push_back({open_listen_socket(bind, options).release(), address && address->tls});
+  };
   if (arguments.any_listen()) {
-    for (const auto& fd : arguments.fds) fds.push_back(std::stoi(fd));
+    for (const auto& fd : arguments.fds) fds.push_back({std::stoi(fd), false});
+    for (const auto& fd : arguments.tls_fds) fds.push_back({std::stoi(fd), true});
     options.reuse_port = true;
-    for (const auto& bind : arguments.reuse_port_binds)
-      fds.push_back(open_listen_socket(bind, options).release());
+    for (const auto& bind : arguments.reuse_port_binds) open_bind(bind);
   } else {
     options.reuse_port = config.reuse_port;
-    for (const auto& bind : config.bind) fds.push_back(open_listen_socket(bind, options).release());
+    for (const auto& bind : config.bind) open_bind(bind);
   }
   return fds;
 }
@@ -183,7 +189,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   raise_open_files_limit();
   tune_malloc();
   worker::ArbiterLink link;
-  std::vector<int> listen_fds;
+  std::vector<worker::ListenFd> listen_fds;
   try {
     if (const auto where = placement(arguments)) link.attach(*where);
     listen_fds = open_listen_sockets(config, arguments);
@@ -333,7 +339,10 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     return exit_code::boot_failure;
   }
 
-  for (const int fd : listen_fds) logging::error_log().info("listening on {}", socket_name(fd));
+  for (const auto& listen : listen_fds) {
+    logging::error_log().info("listening on {}{}", socket_name(listen.fd),
+                              listen.tls ? " (TLS)" : "");
+  }
   logging::error_log().info("ready: {} with {} context(s) ({}, Python {})",
                             describe_apps(apps, any_asgi ? asgi_contexts.front()->loop_name() : ""),
                             all_contexts, own_gil ? "own-GIL subinterpreters" : "threads",
@@ -413,6 +422,8 @@ int main(int argc, char** argv) {
       {"fd", "N",
        "serve on this already-open listen socket (repeatable; how the arbiter starts workers)",
        &arguments.fds},
+      {"tls-fd", "N", "the same, serving TLS (`https://` binds; set by the arbiter)",
+       &arguments.tls_fds},
       {"reuse-port-bind", "ADDR",
        "bind this address with SO_REUSEPORT (set by the arbiter under reuse_port)",
        &arguments.reuse_port_binds},

@@ -31,10 +31,10 @@ constexpr int message_too_big = 1009;
 
 class Connection final : public WebSocketSession, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Protocol::socket socket, std::shared_ptr<WebSocketChannel> channel,
+  Connection(ConnectionStream connection, std::shared_ptr<WebSocketChannel> channel,
              const config::WebSocket& settings, std::set<WebSocketSession*>& sessions,
              std::string label)
-      : ws_(std::move(socket)),
+      : ws_(std::move(connection)),
         channel_(std::move(channel)),
         settings_(settings),
         sessions_(sessions),
@@ -250,7 +250,7 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
     const auto last = std::move(alive_);  // may be the last reference: released last
   }
 
-  websocket::stream<Protocol::socket> ws_;
+  websocket::stream<ConnectionStream> ws_;
   std::string message_;  // the message being read
   // Beast reads through a dynamic buffer it holds by reference: one per read, over message_.
   std::optional<asio::dynamic_string_buffer<char, std::char_traits<char>, std::allocator<char>>>
@@ -275,12 +275,12 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
 
 }  // namespace
 
-void start_websocket(Protocol::socket socket, http::request<http::empty_body> request,
+void start_websocket(ConnectionStream connection, http::request<http::empty_body> request,
                      std::shared_ptr<WebSocketChannel> channel, WebSocketAccept accept,
                      const config::WebSocket& settings, std::set<WebSocketSession*>& sessions,
                      const std::string& peer) {
   std::string label = logging::escape_for_log(request.target()) + " from " + peer;
-  std::make_shared<Connection>(std::move(socket), std::move(channel), settings, sessions,
+  std::make_shared<Connection>(std::move(connection), std::move(channel), settings, sessions,
                                std::move(label))
       ->start(std::move(request), std::move(accept));
 }

@@ -8,7 +8,8 @@
 #include "config/config.hpp"
 #include "worker/websocket_channel.hpp"
 
-#include <boost/asio/generic/stream_protocol.hpp>
+#include "worker/connection_stream.hpp"
+
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 
@@ -17,8 +18,6 @@
 #include <string>
 
 namespace hornbeam::worker {
-
-using Protocol = boost::asio::generic::stream_protocol;
 
 class WebSocketSession {
  public:
@@ -30,7 +29,7 @@ class WebSocketSession {
 // Answers the handshake as `accept` says and runs the connection; it registers itself in
 // `sessions` for its lifetime, which lasts until the connection ends (whatever ends it), and
 // `peer` ("address:port") names it in log lines.
-void start_websocket(Protocol::socket socket,
+void start_websocket(ConnectionStream connection,
                      boost::beast::http::request<boost::beast::http::empty_body> request,
                      std::shared_ptr<WebSocketChannel> channel, WebSocketAccept accept,
                      const config::WebSocket& settings, std::set<WebSocketSession*>& sessions,

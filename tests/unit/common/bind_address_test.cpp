@@ -34,9 +34,26 @@ TEST(BindAddress, ParsesEveryForm) {
   EXPECT_EQ(fd->to_string(), "fd://3");
 }
 
+TEST(BindAddress, HttpsMeansTlsAndHttpMeansPlain) {
+  auto tls = BindAddress::parse("https://0.0.0.0:8443");
+  ASSERT_TRUE(tls);
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(tls->port, 8443);
+  EXPECT_EQ(tls->to_string(), "0.0.0.0:8443") << "the address, which the socket is known by";
+  auto tls_unix = BindAddress::parse("https://unix:/run/hb.sock");
+  ASSERT_TRUE(tls_unix);
+  EXPECT_TRUE(tls_unix->tls);
+  EXPECT_EQ(tls_unix->path, "/run/hb.sock");
+  auto plain = BindAddress::parse("http://[::1]:80");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->tls);
+  EXPECT_FALSE(BindAddress::parse("127.0.0.1:80")->tls);
+}
+
 TEST(BindAddress, RefusesMalformedOnes) {
   for (const char* text : {"", "8000", ":8000", "host:", "host:65536", "host:-1", "::1:80",
-                           "[::1:80", "unix:", "fd://", "fd://x", "fd://-1", "a b:80"}) {
+                           "[::1:80", "unix:", "fd://", "fd://x", "fd://-1", "a b:80", "https://",
+                           "https://fd://3", "ftp://host:80", "https://:443"}) {
     EXPECT_FALSE(BindAddress::parse(text).has_value()) << text;
   }
 }

@@ -83,7 +83,30 @@ TEST(ConfigErrors, ListWhereAValueIsExpected) {
 TEST(ConfigErrors, BadItemInAListPointsAtTheItem) {
   EXPECT_EQ(only_problem("app: a:b\nbind:\n  - 127.0.0.1:80\n  - nowhere\n"),
             "hornbeam.yaml:4:5: `bind`: expected an address as `host:port`, `[ipv6]:port`, "
-            "`unix:/path` or `fd://N`, found `nowhere`");
+            "`unix:/path` or `fd://N`, with `https://` before a TCP or unix address for TLS, "
+            "found `nowhere`");
+}
+
+TEST(ConfigErrors, HttpsBindsNeedACertificate) {
+  EXPECT_EQ(only_problem("app: a:b\nbind: ['https://127.0.0.1:8443']\n"),
+            "hornbeam.yaml:2:7: `bind`: `https://` binds need `tls.certfile` (and `tls.keyfile` "
+            "unless the key is in that file)");
+}
+
+TEST(ConfigErrors, ACertificateThatDoesNotLoadNamesItsSetting) {
+  const testing::TempYaml not_pem("not a certificate\n", "cert.pem");
+  const auto problem = only_problem(
+      "app: a:b\nbind: ['https://127.0.0.1:8443']\ntls:\n  certfile: " + not_pem.path() + "\n");
+  EXPECT_THAT(problem, ::testing::StartsWith("hornbeam.yaml:4:13: `tls.certfile`: cannot load a "
+                                             "PEM certificate from `" +
+                                             not_pem.path() + "`: "));
+}
+
+TEST(ConfigErrors, ProxyProtocolIsForPlainBinds) {
+  EXPECT_THAT(
+      problems_of("app: a:b\nbind: ['https://127.0.0.1:8443']\nproxy_protocol: v1\n"
+                  "tls: {certfile: /nonexistent.pem}\n"),
+      ::testing::Contains(HasSubstr("`proxy_protocol`: not supported on `https://` binds")));
 }
 
 TEST(ConfigErrors, SectionThatIsNotAMapping) {

@@ -1,0 +1,28 @@
+#pragma once
+
+// The OpenSSL server context of the `https://` binds, built from the `tls` settings. The
+// config loader builds one too, only to judge the files: a certificate that does not load, a
+// key that does not match it or a wrong passphrase is then a configuration error naming the
+// setting, and a HUP with such files keeps the generation that serves (nothing half-applied).
+
+#include "config/config.hpp"
+
+#include <memory>
+
+using SSL_CTX = struct ssl_ctx_st;
+
+namespace hornbeam::config {
+
+struct TlsContextDeleter {
+  void operator()(SSL_CTX* context) const;
+};
+using TlsContext = std::unique_ptr<SSL_CTX, TlsContextDeleter>;
+
+// TLS 1.2 or 1.3 as `tls.min_version` says; no compression, no renegotiation; ALPN answers
+// `http/1.1`. Throws std::runtime_error starting with the setting at fault (`tls.keyfile`: ...).
+TlsContext make_tls_context(const Tls& settings);
+
+// Whether any `bind` entry is written `https://`.
+bool serves_tls(const Config& config);
+
+}  // namespace hornbeam::config

@@ -1,0 +1,84 @@
+#pragma once
+
+// A client connection's byte stream, plain or TLS, as one type: the HTTP/1.1 session and the
+// WebSocket session are written once against it (Beast's advanced_server_flex does the same
+// with two session types; one type with a branch per operation keeps one copy of each
+// session). What only a plain socket allows (send(2) from the context's thread, sendfile(2),
+// a write of the head and body straight to the fd) asks `encrypted()` first. Included only by
+// the Beast translation units.
+
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+
+#include <memory>
+#include <utility>
+
+namespace hornbeam::worker {
+
+using Protocol = boost::asio::generic::stream_protocol;
+
+class ConnectionStream {
+ public:
+  using TlsStream = boost::asio::ssl::stream<Protocol::socket>;
+  using executor_type = Protocol::socket::executor_type;
+  using next_layer_type = Protocol::socket;
+  using lowest_layer_type = Protocol::socket;
+
+  explicit ConnectionStream(Protocol::socket socket) : plain_(std::move(socket)) {}
+  // After its handshake.
+  explicit ConnectionStream(std::unique_ptr<TlsStream> tls)
+      : plain_(tls->get_executor()), tls_(std::move(tls)) {}
+
+  bool encrypted() const { return tls_ != nullptr; }
+  TlsStream* tls() { return tls_.get(); }
+  // The TCP (or unix) socket underneath: addresses, waits, shutdown, close.
+  Protocol::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
+  next_layer_type& next_layer() { return socket(); }
+  lowest_layer_type& lowest_layer() { return socket(); }
+  executor_type get_executor() { return plain_.get_executor(); }
+
+  template <class MutableBuffers, class Handler>
+  void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    if (tls_) return tls_->async_read_some(buffers, std::forward<Handler>(handler));
+    plain_.async_read_some(buffers, std::forward<Handler>(handler));
+  }
+  template <class ConstBuffers, class Handler>
+  void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    if (tls_) return tls_->async_write_some(buffers, std::forward<Handler>(handler));
+    plain_.async_write_some(buffers, std::forward<Handler>(handler));
+  }
+  template <class ConstBuffers>
+  std::size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
+    return tls_ ? tls_->write_some(buffers, ec) : plain_.write_some(buffers, ec);
+  }
+  template <class MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
+    return tls_ ? tls_->read_some(buffers, ec) : plain_.read_some(buffers, ec);
+  }
+
+ private:
+  Protocol::socket plain_;  // the connection itself when plain; unused (closed) under TLS
+  std::unique_ptr<TlsStream> tls_;
+};
+
+// How Beast's websocket::stream<ConnectionStream> closes the connection (found by ADL).
+inline void teardown(boost::beast::role_type role, ConnectionStream& stream,
+                     boost::system::error_code& ec) {
+  if (stream.encrypted()) return boost::beast::teardown(role, *stream.tls(), ec);
+  boost::beast::websocket::teardown(role, stream.socket(), ec);
+}
+
+template <class TeardownHandler>
+void async_teardown(boost::beast::role_type role, ConnectionStream& stream,
+                    TeardownHandler&& handler) {
+  if (stream.encrypted()) {
+    return boost::beast::async_teardown(role, *stream.tls(),
+                                        std::forward<TeardownHandler>(handler));
+  }
+  boost::beast::websocket::async_teardown(role, stream.socket(),
+                                          std::forward<TeardownHandler>(handler));
+}
+
+}  // namespace hornbeam::worker
