@@ -82,10 +82,18 @@ ASGI_SERVERS = {"hornbeam asgi", "uvicorn", "hypercorn"}
 WEBSOCKET_CLIENTS = 50
 
 
+# --previous PATH: a hornbeam-worker built from an earlier commit (git worktree), run as the
+# rows "hornbeam previous" and "hornbeam asgi previous": a change's effect in one run.
+PREVIOUS_WORKER = None
+
+
 def server_command(name, port, tmp):
     """The command line of one server (nginx's also writes its config file)."""
     if name == "nginx":
         return nginx_command(port, tmp)
+    if name.endswith(" previous"):
+        command = server_command(name.removesuffix(" previous"), port, tmp)
+        return [str(PREVIOUS_WORKER), *command[1:]]
     app = "wsgi_app:application"
     asgi_app = "asgi_app:app"
     return {
@@ -219,7 +227,7 @@ def measure_all(running, args):
                     run = run_wrk(running[name][1], workload, connections, args.duration)
                     results[name].setdefault((workload_name, connections), []).append(run)
             print(f"  {workload_name} at {connections} connection(s) done", file=sys.stderr, flush=True)
-    websocket_servers = [name for name in running if name in ASGI_SERVERS and "ws echo" in args.workloads]
+    websocket_servers = [name for name in running if name.removesuffix(" previous") in ASGI_SERVERS and "ws echo" in args.workloads]
     for name in websocket_servers:  # warm-up
         run_ws_load(running[name][1], 1)
     for _ in range(args.runs):
@@ -321,7 +329,14 @@ def main():
     parser.add_argument("--workloads", default=",".join([*WORKLOADS, "ws echo"]),
                         help="a comma-separated subset of: " + ", ".join([*WORKLOADS, "ws echo"]))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
+    parser.add_argument("--previous", type=Path,
+                        help="an earlier hornbeam-worker: adds `hornbeam previous` and `hornbeam asgi "
+                             "previous` to --servers")
     args = parser.parse_args()
+    if args.previous:
+        global PREVIOUS_WORKER
+        PREVIOUS_WORKER = args.previous.resolve()
+        args.servers += ",hornbeam previous,hornbeam asgi previous"
     args.workloads = args.workloads.split(",")
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):
