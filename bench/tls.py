@@ -80,8 +80,12 @@ def wrk(scheme, port, duration, connections, close):
                f"{scheme}://127.0.0.1:{port}/"]
     if close:
         command[5:5] = ["-H", "Connection: close"]
-    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
-    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    run = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
+    found = re.search(r"(\d+) requests in", run.stdout)
+    if not found:
+        raise RuntimeError(f"wrk against port {port} failed: {run.stdout} {run.stderr}")
+    requests = int(found.group(1))
+    output = run.stdout
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), requests
 
 
@@ -120,9 +124,15 @@ def main():
             for close in (False, True):
                 mode = "new connection per request" if close else "keep-alive"
                 for name, (process, port, scheme) in running.items():  # warm-up
-                    wrk(scheme, port, 1, args.connections, close)
+                    try:
+                        wrk(scheme, port, 1, args.connections, close)
+                    except RuntimeError as error:
+                        print(f"  {name}: {error}", file=sys.stderr)
                 for _ in range(args.runs):
                     for name, (process, port, scheme) in running.items():
+                        if process.poll() is not None:
+                            print(f"  {name} exited ({process.returncode}): see its log", file=sys.stderr)
+                            continue
                         cpu_before = cpu_seconds(process.pid)
                         rps, requests = wrk(scheme, port, args.duration, args.connections, close)
                         cpu = cpu_seconds(process.pid) - cpu_before
@@ -141,8 +151,8 @@ def main():
           "| µs CPU/req | KiB per idle connection |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, cells in results.items():
-        keep = cells["keep-alive"]
-        fresh = cells["new connection per request"]
+        keep = cells.get("keep-alive") or [(0, 0)]
+        fresh = cells.get("new connection per request") or [(0, 0)]
         idle = cells.get("idle KiB")
         print(f"| {name} | {statistics.median(r for r, _ in keep):,.0f} | "
               f"{statistics.median(r for r, _ in keep) / base['keep-alive']:.2f} | "

@@ -3,13 +3,12 @@
 // A client connection's byte stream, plain or TLS, as one type: the HTTP/1.1 session and the
 // WebSocket session are written once against it (Beast's advanced_server_flex does the same
 // with two session types; one type with a branch per operation keeps one copy of each
-// session). What only a plain socket allows (send(2) from the context's thread, sendfile(2),
-// a write of the head and body straight to the fd) asks `encrypted()` first. Included only by
-// the Beast translation units.
+// session). What only a plain socket allows (send(2) from the context's thread, sendfile(2))
+// asks `encrypted()` first. Included only by the Beast translation units.
+
+#include "worker/tls_socket.hpp"
 
 #include <boost/asio/generic/stream_protocol.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
 #include <memory>
@@ -21,20 +20,20 @@ using Protocol = boost::asio::generic::stream_protocol;
 
 class ConnectionStream {
  public:
-  using TlsStream = boost::asio::ssl::stream<Protocol::socket>;
   using executor_type = Protocol::socket::executor_type;
   using next_layer_type = Protocol::socket;
   using lowest_layer_type = Protocol::socket;
 
   explicit ConnectionStream(Protocol::socket socket) : plain_(std::move(socket)) {}
-  // After its handshake.
-  explicit ConnectionStream(std::unique_ptr<TlsStream> tls)
-      : plain_(tls->get_executor()), tls_(std::move(tls)) {}
+  // After its handshake. Held by pointer: its pending operations refer to it, and the
+  // connection moves (to a WebSocket session) while one may be pending.
+  explicit ConnectionStream(std::unique_ptr<TlsSocket> tls)
+      : plain_(tls->socket().get_executor()), tls_(std::move(tls)) {}
 
   bool encrypted() const { return tls_ != nullptr; }
-  TlsStream* tls() { return tls_.get(); }
+  TlsSocket* tls() { return tls_.get(); }
   // The TCP (or unix) socket underneath: addresses, waits, shutdown, close.
-  Protocol::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
+  Protocol::socket& socket() { return tls_ ? tls_->socket() : plain_; }
   next_layer_type& next_layer() { return socket(); }
   lowest_layer_type& lowest_layer() { return socket(); }
   executor_type get_executor() { return plain_.get_executor(); }
@@ -57,16 +56,20 @@ class ConnectionStream {
   std::size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
     return tls_ ? tls_->read_some(buffers, ec) : plain_.read_some(buffers, ec);
   }
+  // TLS only: what the socket takes now (TlsSocket::try_write).
+  std::optional<std::size_t> try_write(std::string_view bytes) { return tls_->try_write(bytes); }
 
  private:
   Protocol::socket plain_;  // the connection itself when plain; unused (closed) under TLS
-  std::unique_ptr<TlsStream> tls_;
+  std::unique_ptr<TlsSocket> tls_;
 };
 
-// How Beast's websocket::stream<ConnectionStream> closes the connection (found by ADL).
+// How Beast's websocket::stream<ConnectionStream> closes the connection (found by ADL). Under
+// TLS: close_notify if the socket takes it, then the socket goes (the close frames were the
+// goodbye that counts).
 inline void teardown(boost::beast::role_type role, ConnectionStream& stream,
                      boost::system::error_code& ec) {
-  if (stream.encrypted()) return boost::beast::teardown(role, *stream.tls(), ec);
+  if (stream.encrypted()) return stream.tls()->shutdown_and_close(ec);
   boost::beast::websocket::teardown(role, stream.socket(), ec);
 }
 
@@ -74,8 +77,11 @@ template <class TeardownHandler>
 void async_teardown(boost::beast::role_type role, ConnectionStream& stream,
                     TeardownHandler&& handler) {
   if (stream.encrypted()) {
-    return boost::beast::async_teardown(role, *stream.tls(),
-                                        std::forward<TeardownHandler>(handler));
+    boost::system::error_code ec;
+    stream.tls()->shutdown_and_close(ec);
+    return boost::asio::post(
+        stream.get_executor(),
+        [handler = std::forward<TeardownHandler>(handler), ec]() mutable { handler(ec); });
   }
   boost::beast::websocket::async_teardown(role, stream.socket(),
                                           std::forward<TeardownHandler>(handler));

@@ -22,7 +22,6 @@
 
 #include <spdlog/logger.h>
 #include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -731,10 +730,12 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     response_begun_ = true;
-    if (connection_.encrypted()) return write_async(std::move(batch.bytes));
-    // Most batches fit the socket's buffer: one send(2) here, instead of an asynchronous write
-    // whose completion would be posted through the event loop. Only a rest goes the long way.
-    const auto sent = send_now(connection_.socket().native_handle(), batch.bytes);
+    // Most batches fit the socket's buffer: one send(2) (or SSL_write) here, instead of an
+    // asynchronous write whose completion would be posted through the event loop. Only a rest
+    // goes the long way.
+    const auto sent = connection_.encrypted()
+                          ? connection_.try_write(batch.bytes)
+                          : send_now(connection_.socket().native_handle(), batch.bytes);
     if (!sent) return close();
     if (*sent == batch.bytes.size()) {
       if (batch.complete) return finish_response(batch);
@@ -992,9 +993,9 @@ void FlushQueue::run() {
 // has not finished by tls.handshake_timeout (or fails it) is dropped, and counted.
 class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
  public:
-  TlsHandshake(ServerState& server, Protocol::socket socket, asio::ssl::context& context)
+  TlsHandshake(ServerState& server, Protocol::socket socket, SSL_CTX* context)
       : server_(server),
-        stream_(std::make_unique<ConnectionStream::TlsStream>(std::move(socket), context)),
+        stream_(std::make_unique<TlsSocket>(std::move(socket), context)),
         timer_(server.io) {}
 
   void start() {
@@ -1004,11 +1005,10 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
       if (auto self = weak.lock()) {
         self->timed_out_ = true;
         beast::error_code ignored;
-        self->stream_->next_layer().close(ignored);  // the handshake ends with an error
+        self->stream_->socket().close(ignored);  // the handshake ends with an error
       }
     });
-    stream_->async_handshake(asio::ssl::stream_base::server,
-                             [self = shared_from_this()](beast::error_code ec) { self->done(ec); });
+    stream_->async_handshake([self = shared_from_this()](beast::error_code ec) { self->done(ec); });
   }
 
  private:
@@ -1017,12 +1017,12 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
     if (ec || timed_out_) {
       shm::WorkerStats::bump(server_.stats->tls_handshake_failures);
       beast::error_code ignored;
-      const auto peer = stream_->next_layer().remote_endpoint(ignored);
+      const auto peer = stream_->socket().remote_endpoint(ignored);
       const auto [address, port] = endpoint_address(peer);
       logging::error_log().debug(
           "dropped a TLS connection from {}:{}: {}", address, port,
           timed_out_ ? "no handshake within tls.handshake_timeout" : ec.message());
-      stream_->next_layer().close(ignored);
+      stream_->socket().close(ignored);
       return;
     }
     auto tls = describe_tls_session(stream_->native_handle());
@@ -1031,14 +1031,14 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
   }
 
   ServerState& server_;
-  std::unique_ptr<ConnectionStream::TlsStream> stream_;
+  std::unique_ptr<TlsSocket> stream_;
   asio::steady_timer timer_;
   bool timed_out_ = false;
 };
 
 class Listener {
  public:
-  Listener(ServerState& server, ListenFd listen, asio::ssl::context* tls)
+  Listener(ServerState& server, ListenFd listen, SSL_CTX* tls)
       : server_(server), acceptor_(server.io), tls_(listen.tls ? tls : nullptr) {
     sockaddr_storage address{};
     socklen_t length = sizeof address;
@@ -1056,7 +1056,7 @@ class Listener {
         }
         shm::WorkerStats::bump(server_.stats->connections_accepted);
         if (tls_) {
-          std::make_shared<TlsHandshake>(server_, std::move(socket), *tls_)->start();
+          std::make_shared<TlsHandshake>(server_, std::move(socket), tls_)->start();
         } else {
           std::make_shared<Session>(server_, ConnectionStream(std::move(socket)))->start();
         }
@@ -1075,15 +1075,15 @@ class Listener {
  private:
   ServerState& server_;
   asio::basic_socket_acceptor<Protocol> acceptor_;
-  asio::ssl::context* tls_;  // the https:// binds' context; null for a plain bind
+  SSL_CTX* tls_;  // the https:// binds' context; null for a plain bind
 };
 
 // The context of the https:// binds, when there are any.
-std::unique_ptr<asio::ssl::context> tls_context_for(const config::Config& config,
-                                                    const std::vector<ListenFd>& listen_fds) {
+config::TlsContext tls_context_for(const config::Config& config,
+                                   const std::vector<ListenFd>& listen_fds) {
   if (std::none_of(listen_fds.begin(), listen_fds.end(), [](const ListenFd& l) { return l.tls; }))
     return nullptr;
-  return std::make_unique<asio::ssl::context>(config::make_tls_context(config.tls).release());
+  return config::make_tls_context(config.tls);
 }
 
 }  // namespace
@@ -1165,7 +1165,7 @@ struct HttpServer::Impl {
 
   asio::io_context io{1};
   ServerState state;
-  std::unique_ptr<asio::ssl::context> tls;
+  config::TlsContext tls;
   std::vector<std::unique_ptr<Listener>> listeners;
   asio::steady_timer grace{io};
   StopReason stop_reason = StopReason::graceful;

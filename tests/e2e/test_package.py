@@ -31,7 +31,8 @@ def test_the_deb_installs_checks_its_configuration_and_goes_away(tmp_path):
     run("cpack", "-G", "DEB", "-B", str(tmp_path), "--config", str(BUILD / "CPackConfig.cmake"))
     [deb] = tmp_path.glob("hornbeam_*.deb")
     info = run("dpkg-deb", "--info", str(deb)).stdout
-    for dependency in ("libpython3.11", "libyaml-cpp0.7", "libboost-program-options1.81.0", "python3"):
+    for dependency in ("libpython3.11", "libyaml-cpp0.7", "libboost-program-options1.81.0", "libssl3",
+                       "python3"):
         assert dependency in info, info
     contents = run("dpkg-deb", "--contents", str(deb)).stdout
     for path in ("./usr/bin/hornbeam-arbiter", "./usr/bin/hornbeam-worker", "./usr/bin/hornbeamctl",

@@ -1,0 +1,252 @@
+#pragma once
+
+// TLS straight on the socket's fd, the way nginx does it: OpenSSL reads and writes the
+// non-blocking socket itself (SSL_set_fd), and an operation that would block waits for the
+// socket with Asio, then tries again. Asio's ssl::stream instead runs every record through a
+// BIO pair and two 17 KiB buffers of its own, and completes every write through the event
+// loop: measured (bench/tls.py), 86 KiB per idle connection and a third of the plain rate.
+// Here a response is written at once when the socket takes it (try_write), as send_now does
+// for plain connections, and an idle connection holds little more than its SSL object.
+// Included only by the Beast translation units.
+
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <cerrno>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+namespace hornbeam::worker {
+
+// A socket BIO for `fd` (not closing it) whose writes never raise SIGPIPE.
+BIO* socket_bio_without_sigpipe(int fd);
+
+class TlsSocket {
+ public:
+  using Protocol = boost::asio::generic::stream_protocol;
+  using error_code = boost::system::error_code;
+
+  // `socket` is a connection accepted on an https:// bind; `context` outlives the socket.
+  TlsSocket(Protocol::socket socket, SSL_CTX* context)
+      : socket_(std::move(socket)), ssl_(SSL_new(context)) {
+    error_code ignored;
+    socket_.native_non_blocking(true, ignored);
+    BIO* bio = ssl_ ? socket_bio_without_sigpipe(socket_.native_handle()) : nullptr;
+    if (!bio) {
+      ssl_.reset();
+    } else {
+      SSL_set_bio(ssl_.get(), bio, bio);
+      SSL_set_accept_state(ssl_.get());
+      // Partial writes: a record that is out is written, whatever follows (as send(2)).
+      SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+  }
+
+  Protocol::socket& socket() { return socket_; }
+  SSL* native_handle() { return ssl_.get(); }
+
+  template <class Handler>
+  void async_handshake(Handler&& handler) {
+    if (!ssl_) return complete(std::forward<Handler>(handler), boost::asio::error::no_memory);
+    const int result = SSL_do_handshake(ssl_.get());
+    if (result == 1) return complete(std::forward<Handler>(handler), {});
+    retry_or_fail<false>(result, std::forward<Handler>(handler),
+                         [this](auto&& again) { async_handshake(std::move(again)); });
+  }
+
+  template <class MutableBuffers, class Handler>
+  void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    const auto buffer = first_of<boost::asio::mutable_buffer>(buffers);
+    if (buffer.size() == 0) return complete(std::forward<Handler>(handler), {}, 0);
+    const int result = SSL_read(ssl_.get(), buffer.data(), clamp(buffer.size()));
+    if (result > 0) return complete(std::forward<Handler>(handler), {}, result);
+    retry_or_fail<true>(result, std::forward<Handler>(handler), [this, buffers](auto&& again) {
+      async_read_some(buffers, std::move(again));
+    });
+  }
+
+  template <class ConstBuffers, class Handler>
+  void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    const auto bytes = gather(buffers);
+    if (bytes.empty()) return complete(std::forward<Handler>(handler), {}, 0);
+    const int result = SSL_write(ssl_.get(), bytes.data(), clamp(bytes.size()));
+    if (result > 0) return complete(std::forward<Handler>(handler), {}, result);
+    retry_or_fail<true>(result, std::forward<Handler>(handler), [this, buffers](auto&& again) {
+      async_write_some(buffers, std::move(again));
+    });
+  }
+
+  // Writes what the socket takes now, never waiting: the bytes written (the rest goes through
+  // async_write_some, starting with the same bytes as OpenSSL asks of a retry), or nothing
+  // when the connection failed.
+  std::optional<std::size_t> try_write(std::string_view bytes) {
+    std::size_t written = 0;
+    while (written < bytes.size()) {
+      const auto piece = bytes.substr(written, max_record);
+      const int result = SSL_write(ssl_.get(), piece.data(), static_cast<int>(piece.size()));
+      if (result > 0) {
+        written += static_cast<std::size_t>(result);
+        continue;
+      }
+      const int error = SSL_get_error(ssl_.get(), result);
+      if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) return written;
+      ERR_clear_error();
+      return std::nullopt;
+    }
+    return written;
+  }
+
+  // A blocking write, for the 100 Continue line (25 bytes, which a socket takes at once).
+  template <class ConstBuffers>
+  std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
+    const auto bytes = gather(buffers);
+    ec = {};
+    while (!bytes.empty()) {
+      const int result = SSL_write(ssl_.get(), bytes.data(), clamp(bytes.size()));
+      if (result > 0) return static_cast<std::size_t>(result);
+      const int error = SSL_get_error(ssl_.get(), result);
+      if (error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_WANT_READ) {
+        ec = failure(error);
+        return 0;
+      }
+      socket_.wait(error == SSL_ERROR_WANT_WRITE ? Protocol::socket::wait_write
+                                                 : Protocol::socket::wait_read,
+                   ec);
+      if (ec) return 0;
+    }
+    return 0;
+  }
+
+  template <class MutableBuffers>
+  std::size_t read_some(const MutableBuffers&, error_code& ec) {
+    ec = boost::asio::error::operation_not_supported;
+    return 0;
+  }
+
+  // The end of the connection: close_notify if the socket takes it now, then the socket.
+  void shutdown_and_close(error_code& ec) {
+    if (ssl_ && SSL_is_init_finished(ssl_.get())) {
+      SSL_shutdown(ssl_.get());
+      ERR_clear_error();
+    }
+    socket_.shutdown(Protocol::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+ private:
+  static constexpr std::size_t max_record = 16 * 1024;
+
+  struct SslDeleter {
+    void operator()(SSL* ssl) const { SSL_free(ssl); }
+  };
+
+  static int clamp(std::size_t size) { return static_cast<int>(std::min(size, max_record)); }
+
+  template <class Buffer, class Buffers>
+  static Buffer first_of(const Buffers& buffers) {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      if (Buffer(*it).size() > 0) return Buffer(*it);
+    }
+    return Buffer();
+  }
+
+  // Up to one record's worth of the sequence, in one piece: a WebSocket frame's header and
+  // payload go out as one record, not two.
+  template <class Buffers>
+  std::string_view gather(const Buffers& buffers) {
+    std::size_t count = 0;
+    boost::asio::const_buffer only;
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      const boost::asio::const_buffer piece(*it);
+      if (piece.size() == 0) continue;
+      if (++count == 1) only = piece;
+    }
+    if (count <= 1) {
+      return {static_cast<const char*>(only.data()), std::min(only.size(), max_record)};
+    }
+    scratch_.clear();
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers) && scratch_.size() < max_record; ++it) {
+      const boost::asio::const_buffer piece(*it);
+      const auto take = std::min(piece.size(), max_record - scratch_.size());
+      scratch_.append(static_cast<const char*>(piece.data()), take);
+    }
+    return scratch_;
+  }
+
+  // The error of a failed call; OpenSSL's error queue is left empty, as SSL_get_error needs it
+  // before the next call (emptied here, not before every call: that costs on every record).
+  error_code failure(int error) const {
+    const error_code ec = describe_failure(error);
+    ERR_clear_error();
+    return ec;
+  }
+
+  error_code describe_failure(int error) const {
+    if (error == SSL_ERROR_ZERO_RETURN) return boost::asio::error::eof;
+    if (error == SSL_ERROR_SYSCALL) {
+      // No error queued and no errno: the peer closed without close_notify.
+      if (const unsigned long queued = ERR_peek_error())
+        return {static_cast<int>(queued), boost::asio::error::get_ssl_category()};
+      return errno ? error_code(errno, boost::system::system_category())
+                   : error_code(boost::asio::error::eof);
+    }
+    const unsigned long queued = ERR_get_error();
+    // A client that closes without close_notify (most do, between requests) has left: the
+    // same end as a plain connection's, not a protocol error.
+    if (ERR_GET_REASON(queued) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+      return boost::asio::error::eof;
+    return queued ? error_code(static_cast<int>(queued), boost::asio::error::get_ssl_category())
+                  : error_code(boost::asio::error::connection_aborted);
+  }
+
+  // Completions are posted, never run inside the initiating call (Asio's rule, which Beast's
+  // composed operations count on).
+  template <class Handler, class... Results>
+  void complete(Handler&& handler, error_code ec, Results... results) {
+    boost::asio::post(socket_.get_executor(),
+                      [handler = std::forward<Handler>(handler), ec, results...]() mutable {
+                        handler(ec, static_cast<std::size_t>(results)...);
+                      });
+  }
+
+  // An operation that would block waits for the socket and starts again; any other outcome
+  // completes it with the error. `Sized`: the handler takes (error, bytes), else (error).
+  template <bool Sized, class Handler, class Again>
+  void retry_or_fail(int result, Handler&& handler, Again again) {
+    const int error = SSL_get_error(ssl_.get(), result);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+      socket_.async_wait(
+          error == SSL_ERROR_WANT_READ ? Protocol::socket::wait_read : Protocol::socket::wait_write,
+          [handler = std::forward<Handler>(handler), again](error_code ec) mutable {
+            if (!ec) return again(std::move(handler));
+            if constexpr (Sized) {
+              handler(ec, std::size_t{0});
+            } else {
+              handler(ec);
+            }
+          });
+      return;
+    }
+    if constexpr (Sized) {
+      complete(std::forward<Handler>(handler), failure(error), 0);
+    } else {
+      complete(std::forward<Handler>(handler), failure(error));
+    }
+  }
+
+  Protocol::socket socket_;
+  std::unique_ptr<SSL, SslDeleter> ssl_;
+  std::string scratch_;
+};
+
+}  // namespace hornbeam::worker
