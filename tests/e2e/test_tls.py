@@ -294,3 +294,17 @@ def test_hup_rotates_the_certificate_and_a_bad_one_changes_nothing(start_arbiter
     arbiter.wait_for_log(r"reload: \S+: `tls\.certfile`: cannot load a PEM certificate")
     arbiter.wait_for_log(r"SIGHUP: the new configuration is invalid; still serving with the previous one")
     assert exchange(tls_port, client_context(pki))[2]["peer"]["commonName"] == "rotated"
+
+
+def test_clients_that_leave_mid_response_leave_the_worker_serving(start_arbiter, pki):
+    arbiter = start_arbiter("tls_app:app", workers=1, settings=tls_settings(pki))
+    tls_port, _ = ports(arbiter)
+    [worker] = arbiter.workers()
+    for _ in range(20):
+        # Each leaves (FIN) as soon as it has asked for 4 MiB: the worker's write after the
+        # client's RST fails with EPIPE, which write(2) would turn into a deadly SIGPIPE.
+        with socket.create_connection(("127.0.0.1", tls_port), timeout=10) as raw:
+            with client_context(pki).wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert exchange(tls_port, client_context(pki))[0] == 200
+    assert arbiter.workers() == [worker], arbiter.log
