@@ -663,11 +663,17 @@ class Session : public std::enable_shared_from_this<Session> {
     open_exchange(request, message, keep_alive);
     if (websocket_) return server_.dispatch_websocket(std::move(request), channel_, websocket_);
     // Not while a body streams: this thread may still write a 100 Continue then. Not for an
-    // event loop either (ServerEvents::contexts_send_directly says why). Not under TLS: the
-    // bytes must go through the TLS stream, which only this thread uses.
+    // event loop either (ServerEvents::contexts_send_directly says why). Under TLS the context
+    // writes through the connection's SSL object, which this thread leaves alone until the
+    // response ends (it reads the next request only then, and watches the socket, not SSL).
     if (server_.contexts_send_directly && !server_.apps[static_cast<std::size_t>(mount_)].asgi &&
-        !stream_ && !connection_.encrypted()) {
-      channel_->send_directly_to(connection_.socket().native_handle());
+        !stream_) {
+      if (auto* tls = connection_.tls()) {
+        channel_->send_directly_through(
+            [tls](std::string_view bytes) { return tls->try_write(bytes); });
+      } else {
+        channel_->send_directly_to(connection_.socket().native_handle());
+      }
     }
     server_.dispatch(std::move(request), channel_);
   }

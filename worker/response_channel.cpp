@@ -316,7 +316,7 @@ void ResponseChannel::close() {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     closed_ = true;
-    direct_fd_ = -1;
+    direct_ = nullptr;
   }
   drained_.notify_all();
   call_waker();
@@ -341,18 +341,21 @@ void ResponseChannel::end(std::unique_lock<std::mutex>& lock, bool cut) {
 }
 
 void ResponseChannel::send_directly_to(int fd) {
+  send_directly_through([fd](std::string_view bytes) { return send_now(fd, bytes); });
+}
+
+void ResponseChannel::send_directly_through(DirectSender sender) {
   std::lock_guard lock(mutex_);
-  if (!closed_) direct_fd_ = fd;
+  if (!closed_) direct_ = std::move(sender);
 }
 
 // mutex_ held, so the I/O side can neither take these bytes nor close the socket meanwhile.
 // An error is left for the I/O thread too: its own write fails the same way and closes.
 void ResponseChannel::send_whole_response_directly() {
-  if (direct_fd_ < 0 || handed_out_ || file_ || pending_.empty() ||
-      pending_.size() > direct_send_limit) {
+  if (!direct_ || handed_out_ || file_ || pending_.empty() || pending_.size() > direct_send_limit) {
     return;
   }
-  if (const auto sent = send_now(direct_fd_, pending_)) pending_.erase(0, *sent);
+  if (const auto sent = direct_(pending_)) pending_.erase(0, *sent);
 }
 
 // Waits until `has_room` or the channel closes. Whatever is waiting must be on its way to the

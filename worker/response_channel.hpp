@@ -68,6 +68,11 @@ class ResponseChannel final : public ResponseSink {
   // path. The I/O side must not write to `fd` meanwhile, and must close() the channel before
   // it closes the socket: close() withdraws the fd.
   void send_directly_to(int fd);
+  // The same through `sender`, which writes what the connection takes now and says how much
+  // (nothing: the connection failed): a TLS connection's SSL_write (TlsSocket::try_write),
+  // which the I/O side does not use either while the app answers.
+  using DirectSender = std::function<std::optional<std::size_t>(std::string_view)>;
+  void send_directly_through(DirectSender sender);
   static constexpr std::size_t direct_send_limit = 128 * 1024;
   // From the I/O thread: whether watch_for_disconnect() was asked for since the last call.
   bool take_watch_request();
@@ -113,7 +118,7 @@ class ResponseChannel final : public ResponseSink {
   bool wants_room_ = false;       // has_room_or_notify() said no: call waker_ once there is room
   bool watch_requested_ = false;  // watch_for_disconnect() came and the I/O side has not seen it
   bool started_ = false;          // start() ran: the head is on its way
-  int direct_fd_ = -1;            // send_directly_to()'s socket, until close()
+  DirectSender direct_;           // send_directly_through()'s writer, until close()
   bool handed_out_ = false;       // take() gave the I/O thread bytes or a file of this response
   bool complete_ = false;
   bool cut_ = false;
