@@ -147,10 +147,23 @@ void Supervisor::check_deadlines(WorkerRecord& worker, TimePoint now) {
 void Supervisor::check_recycling(WorkerRecord& worker, TimePoint now) {
   if (stopping_ || (worker.phase != Phase::ready && worker.phase != Phase::retiring)) return;
   const auto limit = worker.settings.max_memory;
-  if (limit > 0 && now - worker.memory_checked >= memory_check_period) {
+  if (limit > 0 && worker.generation != memory_limit_too_low_in_ &&
+      now - worker.memory_checked >= memory_check_period) {
+    const bool first_look = worker.memory_checked == TimePoint{};
     worker.memory_checked = now;
     const auto resident = processes_.resident_memory(worker.pid).value_or(0);
-    if (resident > 2 * limit) {
+    if (resident > limit && first_look) {
+      // Over the limit as soon as it is ready: its replacement would be too, and replacing
+      // (or killing) would only churn.
+      memory_limit_too_low_in_ = worker.generation;
+      logging::error_log().error(
+          "{} uses {:.1f} MiB as soon as it is ready, above max_worker_memory ({:.1f} MiB): the "
+          "limit is below what the app needs to run; recycling by memory is off for generation "
+          "{} (raise the limit and reload)",
+          name(worker), mebibytes(resident), mebibytes(limit), worker.generation);
+      return;
+    }
+    if (worker.phase == Phase::retiring && resident > 2 * limit) {
       logging::error_log().error(
           "{} uses {:.1f} MiB, past twice max_worker_memory ({:.1f} MiB) before its "
           "replacement was ready: killing it",
@@ -159,11 +172,12 @@ void Supervisor::check_recycling(WorkerRecord& worker, TimePoint now) {
       kill_hard(worker, now);
       return;
     }
-    if (resident > limit && worker.phase == Phase::ready) {
+    if (worker.phase == Phase::ready && resident > limit) {
       logging::error_log().warn(
           "{} uses {:.1f} MiB, above max_worker_memory ({:.1f} MiB): starting its replacement",
           name(worker), mebibytes(resident), mebibytes(limit));
       retire(worker, RetireCause::memory);
+      // Checked again a second from now: past twice the limit then, it does not wait.
       return;
     }
   }

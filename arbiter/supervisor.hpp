@@ -155,6 +155,9 @@ class Supervisor {
   Metrics* metrics_ = nullptr;
   std::vector<SupervisorEvent> events_;
   std::minstd_rand jitter_random_{std::random_device{}()};
+  // A generation whose workers are over max_worker_memory as soon as they are ready: recycling
+  // by memory is off for it.
+  std::uint64_t memory_limit_too_low_in_ = 0;
 };
 
 }  // namespace hornbeam::arbiter

@@ -50,16 +50,32 @@ def test_a_leaking_worker_is_replaced_past_max_worker_memory(start_arbiter):
     assert exits_by_cause(f"http://{metrics}")["memory"] >= 1
 
 
-def test_a_worker_past_twice_max_worker_memory_is_killed(start_arbiter):
-    arbiter = start_arbiter("supervised:leaky", workers=1, settings={"max_worker_memory": "40MiB"})
+def test_a_worker_past_twice_max_worker_memory_is_killed(start_arbiter, tmp_path):
+    marker = tmp_path / "slow-boot"
+    arbiter = start_arbiter("supervised:leaky", workers=1, settings={"max_worker_memory": "40MiB"},
+                            env={"HB_TEST_SLOW_BOOT_MARKER": str(marker)})
     [hog] = arbiter.workers()
+    marker.touch()  # its replacement takes 3 s to boot
     assert requests.get(f"{arbiter.url}/hog?mib=100", timeout=10).status_code == 200
+    arbiter.wait_for_log(rf"pid {hog}, generation 1\) uses \d+\.\d MiB, above max_worker_memory "
+                         r"\(40\.0 MiB\): starting its replacement")
     arbiter.wait_for_log(rf"worker \d+ \(pid {hog}, generation 1\) uses \d+\.\d MiB, past twice "
                          r"max_worker_memory \(40\.0 MiB\) before its replacement was ready: "
                          r"killing it")
     arbiter.wait_for_log(rf"pid {hog}, generation 1\) was killed \(SIGKILL from the arbiter\)")
     arbiter.wait_for_log(r"\) ready", count=2)
     assert int(requests.get(arbiter.url, timeout=10).text) != hog
+
+
+def test_a_limit_below_what_a_fresh_worker_uses_is_named_in_the_log(start_arbiter):
+    arbiter = start_arbiter("supervised:pid", workers=1, settings={"max_worker_memory": "4MiB"})
+    [worker] = arbiter.workers()
+    arbiter.wait_for_log(r"uses \d+\.\d MiB as soon as it is ready, above max_worker_memory "
+                         r"\(4\.0 MiB\): the limit is below what the app needs to run; recycling "
+                         r"by memory is off for generation 1")
+    time.sleep(2.5)  # two more looks: no churn, no kill
+    assert requests.get(arbiter.url, timeout=10).status_code == 200
+    assert arbiter.workers() == [worker] and arbiter.count("spawned worker") == 1, arbiter.log
 
 
 def test_lifetime_recycles_workers_one_at_a_time_without_a_failed_request(start_arbiter):

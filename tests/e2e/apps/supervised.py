@@ -29,6 +29,11 @@ def stuck(environ, start_response):
 
 _kept = []
 
+# A worker that imports this while the marker file exists boots slowly: the replacement of a
+# worker the test wants to catch before it is ready.
+if os.environ.get("HB_TEST_SLOW_BOOT_MARKER") and os.path.exists(os.environ["HB_TEST_SLOW_BOOT_MARKER"]):
+    time.sleep(3)
+
 
 def leaky(environ, start_response):
     """Keeps 1 MiB per request for ever (a slow leak in an app nobody can fix); /hog?mib=N

@@ -346,6 +346,39 @@ TEST_F(SupervisorTest, AWorkerAboveMaxMemoryIsReplacedFirstAndKilledPastTwiceThe
   EXPECT_EQ(processes.spawns.size(), 3u) << "its replacement was already booting";
 }
 
+TEST_F(SupervisorTest, PastTwiceTheLimitAtOnceIsReplacedFirstThenKilledIfStillBooting) {
+  serving(1, {.max_memory = 1 << 20});
+  const pid_t hog = processes.spawns[0].pid;
+  processes.memory[hog] = 3 << 20;
+  advance(Supervisor::memory_check_period);
+  EXPECT_TRUE(processes.signals.empty()) << "its replacement first, even past twice";
+  ASSERT_EQ(processes.spawns.size(), 2u);
+  advance(Supervisor::memory_check_period);
+  EXPECT_EQ(processes.signals_to(hog), std::vector<int>{SIGKILL});
+}
+
+TEST_F(SupervisorTest, ALimitBelowWhatAFreshWorkerUsesTurnsMemoryRecyclingOff) {
+  GenerationSettings settings{.workers = 1, .max_memory = 1 << 20};
+  supervisor.start_generation(1, settings);
+  supervisor.tick(now);
+  processes.memory[processes.spawns[0].pid] = 3 << 20;  // as big as the app is
+  ready(processes.spawns[0].pid);
+  supervisor.tick(now);
+  for (int i = 0; i < 5; ++i) advance(Supervisor::memory_check_period);
+  EXPECT_EQ(processes.spawns.size(), 1u) << "no churn of replacements just as big";
+  EXPECT_TRUE(processes.signals.empty());
+  // A reload (with a higher limit, say) has it back.
+  supervisor.start_generation(2, {.workers = 1, .max_memory = 4 << 20});
+  supervisor.tick(now);
+  ASSERT_EQ(processes.spawns.size(), 2u);
+  processes.memory[processes.spawns[1].pid] = 2 << 20;
+  ready(processes.spawns[1].pid);
+  supervisor.tick(now);
+  processes.memory[processes.spawns[1].pid] = 5 << 20;
+  advance(Supervisor::memory_check_period);
+  EXPECT_EQ(phase_of(processes.spawns[1].pid), Phase::retiring);
+}
+
 TEST_F(SupervisorTest, AWorkerRetiredForItsMemoryDrainsOnceItsReplacementIsReady) {
   serving(1, {.max_memory = 1 << 20});
   const pid_t old = processes.spawns[0].pid;
