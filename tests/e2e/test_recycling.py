@@ -23,12 +23,22 @@ def resident_mib(pid):
     raise AssertionError(f"no VmRSS for {pid}")
 
 
+def limit_above_fresh_workers(arbiter, headroom_mib):
+    """Reloads with max_worker_memory at what the fresh workers hold plus `headroom_mib` (an
+    ASan build's workers start far bigger than a release build's); the workers of generation
+    2 then serve under it. Returns the limit in MiB."""
+    limit = int(max(resident_mib(pid) for pid in arbiter.workers())) + headroom_mib
+    arbiter.reload_with(max_worker_memory=f"{limit}MiB")
+    arbiter.wait_for_log(r"generation 2: \d+ worker\(s\) ready")
+    arbiter.wait_for_workers(arbiter.settings["workers"])
+    return limit
+
+
 def test_a_leaking_worker_is_replaced_past_max_worker_memory(start_arbiter):
     metrics = f"127.0.0.1:{free_port()}"
-    arbiter = start_arbiter("supervised:leaky", workers=2, settings={
-        "max_worker_memory": "64MiB", "metrics_bind": metrics})
+    arbiter = start_arbiter("supervised:leaky", workers=2, settings={"metrics_bind": metrics})
+    limit = limit_above_fresh_workers(arbiter, 48)
     first = set(arbiter.workers())
-    assert all(resident_mib(pid) < 64 for pid in first)
     # 1 MiB per request, paced (about 25 per second over both workers): a slow leak, which the
     # arbiter's once-a-second look catches well before twice the limit.
     session = requests.Session()
@@ -38,12 +48,12 @@ def test_a_leaking_worker_is_replaced_past_max_worker_memory(start_arbiter):
         response = session.get(arbiter.url, timeout=10)
         statuses.append(response.status_code)
         served_by.add(int(response.text))
-        if arbiter.count(r"generation 1\) exited") and served_by - first:
+        if arbiter.count(r"generation 2\) exited") and served_by - first:
             break
         time.sleep(0.04)
-    arbiter.wait_for_log(r"uses \d+\.\d MiB, above max_worker_memory \(64\.0 MiB\): starting its "
-                         r"replacement")
-    arbiter.wait_for_log(r"generation 1\) exited")
+    arbiter.wait_for_log(rf"uses \d+\.\d MiB, above max_worker_memory \({limit}\.0 MiB\): "
+                         r"starting its replacement")
+    arbiter.wait_for_log(r"generation 2\) exited")
     assert statuses and set(statuses) == {200}, statuses
     assert served_by - first, "a replacement served"
     assert "past twice max_worker_memory" not in arbiter.log
@@ -52,18 +62,19 @@ def test_a_leaking_worker_is_replaced_past_max_worker_memory(start_arbiter):
 
 def test_a_worker_past_twice_max_worker_memory_is_killed(start_arbiter, tmp_path):
     marker = tmp_path / "slow-boot"
-    arbiter = start_arbiter("supervised:leaky", workers=1, settings={"max_worker_memory": "40MiB"},
+    arbiter = start_arbiter("supervised:leaky", workers=1,
                             env={"HB_TEST_SLOW_BOOT_MARKER": str(marker)})
+    limit = limit_above_fresh_workers(arbiter, 24)
     [hog] = arbiter.workers()
     marker.touch()  # its replacement takes 3 s to boot
-    assert requests.get(f"{arbiter.url}/hog?mib=100", timeout=10).status_code == 200
-    arbiter.wait_for_log(rf"pid {hog}, generation 1\) uses \d+\.\d MiB, above max_worker_memory "
-                         r"\(40\.0 MiB\): starting its replacement")
-    arbiter.wait_for_log(rf"worker \d+ \(pid {hog}, generation 1\) uses \d+\.\d MiB, past twice "
-                         r"max_worker_memory \(40\.0 MiB\) before its replacement was ready: "
-                         r"killing it")
-    arbiter.wait_for_log(rf"pid {hog}, generation 1\) was killed \(SIGKILL from the arbiter\)")
-    arbiter.wait_for_log(r"\) ready", count=2)
+    assert requests.get(f"{arbiter.url}/hog?mib={3 * limit}", timeout=30).status_code == 200
+    arbiter.wait_for_log(rf"pid {hog}, generation 2\) uses \d+\.\d MiB, above max_worker_memory "
+                         rf"\({limit}\.0 MiB\): starting its replacement")
+    arbiter.wait_for_log(rf"worker \d+ \(pid {hog}, generation 2\) uses \d+\.\d MiB, past twice "
+                         rf"max_worker_memory \({limit}\.0 MiB\) before its replacement was "
+                         r"ready: killing it")
+    arbiter.wait_for_log(rf"pid {hog}, generation 2\) was killed \(SIGKILL from the arbiter\)")
+    arbiter.wait_for_log(r"generation 2\) ready", count=2)
     assert int(requests.get(arbiter.url, timeout=10).text) != hog
 
 
