@@ -115,7 +115,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         cert, key = make_certificate(tmp)
         running = {}
-        for name, (command, scheme) in servers(0, cert, key).items():
+        for name in servers(0, cert, key):
             port = free_port()
             command, scheme = servers(port, cert, key)[name]
             running[name] = (start(name, command, tmp, port), port, scheme)

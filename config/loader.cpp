@@ -180,10 +180,10 @@ class Loader {
     }
     try {
       make_tls_context(config_.tls);
+    } catch (const TlsSettingError& e) {
+      problems_.push_back(origin(e.key) + e.what());
     } catch (const std::exception& e) {
-      const std::string what = e.what();
-      const auto key_end = what.find('`', 1);
-      problems_.push_back(origin(what.substr(1, key_end - 1)) + what);
+      problems_.push_back(e.what());
     }
   }
 

@@ -26,7 +26,7 @@ std::string openssl_errors() {
 }
 
 [[noreturn]] void fail(const std::string& key, const std::string& what) {
-  throw std::runtime_error("`" + key + "`: " + what);
+  throw TlsSettingError(key, "`" + key + "`: " + what);
 }
 
 // The passphrase callback: the first line of tls.password_file, or none. Without a callback

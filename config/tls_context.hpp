@@ -8,6 +8,8 @@
 #include "config/config.hpp"
 
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 using SSL_CTX = struct ssl_ctx_st;
 
@@ -18,8 +20,15 @@ struct TlsContextDeleter {
 };
 using TlsContext = std::unique_ptr<SSL_CTX, TlsContextDeleter>;
 
+// A file or value that does not do: `key` names the setting at fault ("tls.keyfile").
+struct TlsSettingError : std::runtime_error {
+  TlsSettingError(std::string setting, const std::string& what)
+      : std::runtime_error(what), key(std::move(setting)) {}
+  std::string key;
+};
+
 // TLS 1.2 or 1.3 as `tls.min_version` says; no compression, no renegotiation; ALPN answers
-// `http/1.1`. Throws std::runtime_error starting with the setting at fault (`tls.keyfile`: ...).
+// `http/1.1`. Throws TlsSettingError, whose text starts with the setting (`tls.keyfile`: ...).
 TlsContext make_tls_context(const Tls& settings);
 
 // Whether any `bind` entry is written `https://`.

@@ -22,7 +22,6 @@ class ConnectionStream {
  public:
   using executor_type = Protocol::socket::executor_type;
   using next_layer_type = Protocol::socket;
-  using lowest_layer_type = Protocol::socket;
 
   explicit ConnectionStream(Protocol::socket socket) : plain_(std::move(socket)) {}
   // After its handshake. Held by pointer: its pending operations refer to it, and the
@@ -35,7 +34,6 @@ class ConnectionStream {
   // The TCP (or unix) socket underneath: addresses, waits, shutdown, close.
   Protocol::socket& socket() { return tls_ ? tls_->socket() : plain_; }
   next_layer_type& next_layer() { return socket(); }
-  lowest_layer_type& lowest_layer() { return socket(); }
   executor_type get_executor() { return plain_.get_executor(); }
 
   template <class MutableBuffers, class Handler>
@@ -52,10 +50,7 @@ class ConnectionStream {
   std::size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
     return tls_ ? tls_->write_some(buffers, ec) : plain_.write_some(buffers, ec);
   }
-  template <class MutableBuffers>
-  std::size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
-    return tls_ ? tls_->read_some(buffers, ec) : plain_.read_some(buffers, ec);
-  }
+
   // TLS only: what the socket takes now (TlsSocket::try_write).
   std::optional<std::size_t> try_write(std::string_view bytes) { return tls_->try_write(bytes); }
 

@@ -124,12 +124,6 @@ class TlsSocket {
     return 0;
   }
 
-  template <class MutableBuffers>
-  std::size_t read_some(const MutableBuffers&, error_code& ec) {
-    ec = boost::asio::error::operation_not_supported;
-    return 0;
-  }
-
   // The end of the connection: close_notify if the socket takes it now, then the socket.
   void shutdown_and_close(error_code& ec) {
     if (ssl_ && SSL_is_init_finished(ssl_.get())) {

@@ -2,6 +2,7 @@
 breaks the import keeps the old code serving. The apps are written into the test's own
 directory, and changed there."""
 
+import re
 import time
 
 import pytest
@@ -34,7 +35,7 @@ async def app(scope, receive, send):
 
 # A module the app imports from a package, for the tests that change something else than app.py.
 IMPORTING_APP = '''
-import importlib, pkgutil, os
+import os
 
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -106,7 +107,7 @@ def test_an_app_that_cannot_boot_at_start_waits_for_the_fix(start_arbiter, code)
     (code / "app.py").write_text(WSGI_APP.format(version="fixed"))
     arbiter.wait_for_log(r"generation 2: 1 worker\(s\) ready")
     arbiter.port = arbiter.port or int(
-        __import__("re").search(r"listening on 127\.0\.0\.1:(\d+)", arbiter.log).group(1))
+        re.search(r"listening on 127\.0\.0\.1:(\d+)", arbiter.log).group(1))
     assert requests.get(arbiter.url, timeout=5).text == "fixed"
 
 

@@ -2,8 +2,10 @@
 real clients (curl, Python's ssl, requests, websockets, openssl s_client)."""
 
 import asyncio
+import hashlib
 import json
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -11,6 +13,7 @@ import time
 
 import pytest
 import requests
+import websockets
 
 from peers import free_port
 
@@ -120,7 +123,6 @@ def test_https_and_plain_binds_side_by_side(start_arbiter, pki, tmp_path):
     big = session.get(f"https://localhost:{tls_port}/big", verify=ca, timeout=30)
     assert big.content == bytes(range(256)) * (4 * 4096)
     upload = bytes(range(256)) * 8192  # 2 MiB, streamed to the app
-    import hashlib
     assert session.post(f"https://localhost:{tls_port}/upload", data=upload, verify=ca,
                         timeout=30).text == \
         f"{len(upload)} {hashlib.sha256(upload).hexdigest()}"
@@ -247,7 +249,6 @@ def test_optional_client_certificates_and_the_asgi_tls_extension(start_arbiter, 
 
 
 def test_websockets_over_tls(start_arbiter, pki):
-    import websockets
     arbiter = start_arbiter("asgi_app:websocket_app", workers=1, settings={
         **tls_settings(pki), "worker_class": "asgi"})
     tls_port, _ = ports(arbiter)
@@ -280,7 +281,7 @@ def test_hup_rotates_the_certificate_and_a_bad_one_changes_nothing(start_arbiter
         time.sleep(0.3)  # the request reaches the app before the reload
         certificate.write_bytes((pki / "rotated.pem").read_bytes())
         key.write_bytes((pki / "rotated.key").read_bytes())
-        arbiter.send(__import__("signal").SIGHUP)
+        arbiter.send(signal.SIGHUP)
         arbiter.wait_for_log(r"generation 2: 1 worker\(s\) ready")
         assert exchange(tls_port, client_context(pki))[2]["peer"]["commonName"] == "rotated"
         answer = b""
@@ -290,7 +291,7 @@ def test_hup_rotates_the_certificate_and_a_bad_one_changes_nothing(start_arbiter
         assert dict(p[0] for p in old.getpeercert()["subject"])["commonName"] == "first"
     # A broken certificate: the reload is refused, named, and the rotated one still serves.
     certificate.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
-    arbiter.send(__import__("signal").SIGHUP)
+    arbiter.send(signal.SIGHUP)
     arbiter.wait_for_log(r"reload: \S+: `tls\.certfile`: cannot load a PEM certificate")
     arbiter.wait_for_log(r"SIGHUP: the new configuration is invalid; still serving with the previous one")
     assert exchange(tls_port, client_context(pki))[2]["peer"]["commonName"] == "rotated"
