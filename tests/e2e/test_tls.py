@@ -277,8 +277,12 @@ def test_hup_rotates_the_certificate_and_a_bad_one_changes_nothing(start_arbiter
     # A request in flight on the old certificate's connection finishes after the reload.
     with socket.create_connection(("127.0.0.1", tls_port), timeout=30) as raw, \
             client_context(pki).wrap_socket(raw, server_hostname="localhost") as old:
-        old.sendall(b"GET /sleep?s=1.5 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        time.sleep(0.3)  # the request reaches the app before the reload
+        entered = tmp_path / "entered"
+        old.sendall(f"GET /sleep?s=1.5&marker={entered} HTTP/1.1\r\nHost: localhost\r\n"
+                    "Connection: close\r\n\r\n".encode())
+        deadline = time.monotonic() + 10
+        while not entered.exists() and time.monotonic() < deadline:  # in the app: now reload
+            time.sleep(0.02)
         certificate.write_bytes((pki / "rotated.pem").read_bytes())
         key.write_bytes((pki / "rotated.key").read_bytes())
         arbiter.send(signal.SIGHUP)

@@ -25,6 +25,8 @@ def app(environ, start_response):
             total += len(piece)
         body = f"{total} {digest.hexdigest()}".encode()
     elif path == "/sleep":
+        if "marker" in query:  # tells the test the request is in the app
+            open(query["marker"][0], "w").close()
         time.sleep(float(query["s"][0]))
         body = b"slept"
     else:
