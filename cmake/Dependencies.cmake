@@ -6,6 +6,8 @@ find_package(nlohmann_json 3.11 REQUIRED)
 find_package(spdlog REQUIRED)          # always the compiled spdlog::spdlog (header-only is slow)
 find_package(Threads REQUIRED)
 find_package(OpenSSL 3 REQUIRED)       # TLS on https:// binds (Debian's libssl-dev)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)  # HTTP/2 framing (libnghttp2-dev)
 
 #
 # HORNBEAM_PYTHON names another interpreter to embed (`PYTHON=/path/to/python3.13

@@ -82,7 +82,7 @@ struct HttpRequest {
   std::string target;  // as sent: "/a%20b?x=1" or absolute-form
   std::string path;    // raw (still percent-encoded), without the query
   std::string query;
-  int version = 11;                 // 10 or 11
+  int version = 11;                 // 10, 11 or 20 (HTTP/2)
   std::vector<HttpHeader> headers;  // names as sent, in order
   std::string body;                 // the whole body, unless body_stream is set
   std::shared_ptr<RequestBodySource> body_stream;

@@ -80,6 +80,17 @@ struct Tls {
   std::string verify_client = "none";  // none | optional | required
 };
 
+// HTTP/2: h2 by ALPN on the `https://` binds, h2c on the plain ones (docs/http2.md).
+struct Http2 {
+  bool enabled = true;
+  bool h2c_upgrade = false;  // `Upgrade: h2c` on plain binds (prior knowledge always works)
+  std::int64_t max_concurrent_streams = 100;
+  std::uint64_t initial_window_size = 256 * 1024;  // per stream, what an upload may buffer
+  std::uint64_t max_header_list_size = 64 * 1024;
+  Duration stall_timeout{30'000};  // a pending response the client takes none of
+  bool operator==(const Http2&) const = default;
+};
+
 struct SharedState {
   std::uint64_t size = 64 * MiB;
 };
@@ -114,6 +125,7 @@ struct Config {
   Duration max_worker_lifetime_jitter{0};
   Reload reload;
   Tls tls;
+  Http2 http2;
   std::string lifespan = "auto";
   Limits limits;
   std::vector<Mount> mounts;

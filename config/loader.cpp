@@ -179,7 +179,7 @@ class Loader {
       return;
     }
     try {
-      make_tls_context(config_.tls);
+      make_tls_context(config_.tls, config_.http2.enabled);
     } catch (const TlsSettingError& e) {
       problems_.push_back(origin(e.key) + e.what());
     } catch (const std::exception& e) {

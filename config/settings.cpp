@@ -76,6 +76,30 @@ const Setting table[] = {
      "Client certificates: `none` (not asked for), `optional` (asked for; one that does not "
      "verify fails the handshake), `required`.",
      ChoiceField{at<&Config::tls, &Tls::verify_client>, client_verifications}},
+    {"http2.enabled",
+     "Serve HTTP/2: offered by ALPN on the `https://` binds, and as h2c with prior knowledge "
+     "on the plain ones.",
+     BoolField{at<&Config::http2, &Http2::enabled>}},
+    {"http2.h2c_upgrade",
+     "Also switch a plain HTTP/1.1 request asking `Upgrade: h2c` to HTTP/2 (off: behind a "
+     "proxy that forwards `Upgrade`, h2c smuggles requests past it; docs/http2.md).",
+     BoolField{at<&Config::http2, &Http2::h2c_upgrade>}},
+    {"http2.max_concurrent_streams",
+     "Streams a client may have open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS); "
+     "streams still running in the app count, even once the client reset them.",
+     IntegerField{at<&Config::http2, &Http2::max_concurrent_streams>, 1, 10000}},
+    {"http2.initial_window_size",
+     "Flow-control window of each stream: how much of an upload the client may send ahead of "
+     "what the app has read.",
+     SizeField{at<&Config::http2, &Http2::initial_window_size>, 1024, 0x7fffffff}},
+    {"http2.max_header_list_size",
+     "Largest decoded header list (SETTINGS_MAX_HEADER_LIST_SIZE); a client sending more is "
+     "disconnected with GOAWAY.",
+     SizeField{at<&Config::http2, &Http2::max_header_list_size>, 1024, 16 << 20}},
+    {"http2.stall_timeout",
+     "A connection whose client takes none of a pending response for this long (a zero "
+     "flow-control window, a full socket) is closed with GOAWAY.",
+     DurationField{at<&Config::http2, &Http2::stall_timeout>, 100ms, one_day}},
     {"workers", "Number of worker processes.", IntegerField{at<&Config::workers>, 1, 4096}, "w",
      "number of CPUs"},
     {"contexts", "Python contexts (threads or subinterpreters) per worker.",
@@ -223,8 +247,9 @@ const Setting table[] = {
      DurationField{at<&Config::shutdown_delay>, 0ms, 1h}},
 };
 
-constexpr std::array<Section, 6> section_table = {{
+constexpr std::array<Section, 7> section_table = {{
     {"tls", "TLS on the binds written `https://` (docs/tls.md)."},
+    {"http2", "HTTP/2 (docs/http2.md)."},
     {"limits", "Request limits: what a client may send before it is refused."},
     {"hooks", "Python callables run around each request."},
     {"websocket", "WebSocket connections (ASGI)."},

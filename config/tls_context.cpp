@@ -38,13 +38,17 @@ int give_passphrase(char* buffer, int size, int /*writing*/, void* user_data) {
   return static_cast<int>(passphrase->size());
 }
 
-// ALPN: HTTP/1.1 is what these binds speak; a client offering only other protocols goes on
-// without ALPN (and may then speak HTTP/1.1 or leave).
+// ALPN, the server's preference first: h2 when HTTP/2 is served, then HTTP/1.1. A client
+// offering neither goes on without ALPN (and may then speak HTTP/1.1 or leave).
+constexpr unsigned char h2_and_http11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char http11_only[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
 int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
-                const unsigned char* offered, unsigned int offered_length, void*) {
-  static const unsigned char ours[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+                const unsigned char* offered, unsigned int offered_length, void* offer_h2) {
+  const unsigned char* ours = offer_h2 ? h2_and_http11 : http11_only;
+  const unsigned int ours_length = offer_h2 ? sizeof h2_and_http11 : sizeof http11_only;
   unsigned char* chosen = nullptr;
-  if (SSL_select_next_proto(&chosen, out_length, ours, sizeof ours, offered, offered_length) !=
+  if (SSL_select_next_proto(&chosen, out_length, ours, ours_length, offered, offered_length) !=
       OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;
   }
@@ -72,7 +76,7 @@ bool serves_tls(const Config& config) {
   return false;
 }
 
-TlsContext make_tls_context(const Tls& settings) {
+TlsContext make_tls_context(const Tls& settings, bool offer_h2) {
   ERR_clear_error();
   TlsContext context(SSL_CTX_new(TLS_server_method()));
   if (!context) throw std::runtime_error("cannot create a TLS context: " + openssl_errors());
@@ -110,7 +114,9 @@ TlsContext make_tls_context(const Tls& settings) {
   if (!settings.ciphers.empty() && SSL_CTX_set_cipher_list(raw, settings.ciphers.c_str()) != 1) {
     fail("tls.ciphers", "no cipher OpenSSL knows in `" + settings.ciphers + "`");
   }
-  SSL_CTX_set_alpn_select_cb(raw, select_alpn, nullptr);
+  // The callback's argument says only yes or no: any non-null pointer is yes.
+  static int yes = 1;
+  SSL_CTX_set_alpn_select_cb(raw, select_alpn, offer_h2 ? &yes : nullptr);
   if (settings.verify_client != "none") {
     if (settings.ca_certs.empty())
       fail("tls.verify_client", "client certificates need `tls.ca_certs`");

@@ -28,8 +28,9 @@ struct TlsSettingError : std::runtime_error {
 };
 
 // TLS 1.2 or 1.3 as `tls.min_version` says; no compression, no renegotiation; ALPN answers
-// `http/1.1`. Throws TlsSettingError, whose text starts with the setting (`tls.keyfile`: ...).
-TlsContext make_tls_context(const Tls& settings);
+// `h2` (when `offer_h2`) or `http/1.1`. Throws TlsSettingError, whose text starts with the
+// setting (`tls.keyfile`: ...).
+TlsContext make_tls_context(const Tls& settings, bool offer_h2);
 
 // Whether any `bind` entry is written `https://`.
 bool serves_tls(const Config& config);

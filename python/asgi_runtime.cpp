@@ -51,6 +51,7 @@ AsgiKeys::AsgiKeys()
       websocket(intern("websocket")),
       version_1_1(intern("1.1")),
       version_1_0(intern("1.0")),
+      version_2(intern("2")),
       get(intern("GET")),
       post(intern("POST")),
       scheme_http(intern("http")),

@@ -141,7 +141,10 @@ PyRef build_scope(const AsgiRuntime& runtime, const ScopeApp& app, const HttpReq
   const std::string path =
       percent_decode(std::string_view(request.path).substr(app.strip_from_path));
   const bool ok =
-      set(s, k.http_version, request.version == 10 ? k.version_1_0 : k.version_1_1) &&
+      set(s, k.http_version,
+          request.version == 10   ? k.version_1_0
+          : request.version == 20 ? k.version_2
+                                  : k.version_1_1) &&
       (kind == ScopeKind::websocket ||
        set(s, k.method,
            request.method == "GET" ? k.get

@@ -91,6 +91,7 @@ struct WsgiAdapter::Keys {
   PyRef input = intern("wsgi.input");
   PyRef http_1_1 = intern("HTTP/1.1");
   PyRef http_1_0 = intern("HTTP/1.0");
+  PyRef http_2 = intern("HTTP/2");
   PyRef get = intern("GET");
   PyRef post = intern("POST");
 };
@@ -158,7 +159,9 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
            latin1(percent_decode(std::string_view(request.path).substr(script_name_.size()))));
   set_item(e, k.query_string, latin1(request.query));
   set_item(e, k.raw_uri, latin1(request.target));
-  set_item(e, k.server_protocol, request.version == 10 ? k.http_1_0 : k.http_1_1);
+  set_item(e, k.server_protocol, request.version == 10   ? k.http_1_0
+                                     : request.version == 20 ? k.http_2
+                                                             : k.http_1_1);
   set_item(e, k.server_name, latin1(request.server_name));
   set_item(e, k.server_port, latin1(std::to_string(request.server_port)));
   set_item(e, k.remote_addr, latin1(request.remote_addr));

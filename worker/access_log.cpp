@@ -38,7 +38,9 @@ std::string query_of(const std::string& target) {
 
 std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
 
-std::string protocol(int version) { return version == 10 ? "HTTP/1.0" : "HTTP/1.1"; }
+std::string protocol(int version) {
+  return version == 10 ? "HTTP/1.0" : version == 20 ? "HTTP/2.0" : "HTTP/1.1";
+}
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include "worker/access_log.hpp"
 #include "worker/chunked_decoder.hpp"
 #include "worker/connection_stream.hpp"
+#include "worker/http2_session.hpp"
 #include "worker/mount_router.hpp"
 #include "worker/proxy_headers.hpp"
 #include "worker/proxy_protocol.hpp"
@@ -16,6 +17,7 @@
 #include "worker/request_target.hpp"
 #include "worker/response_channel.hpp"
 #include "worker/send_now.hpp"
+#include "worker/server_state.hpp"
 #include "worker/spin_before_sleep.hpp"
 #include "worker/tls_session.hpp"
 #include "worker/websocket_session.hpp"
@@ -52,7 +54,6 @@ namespace http = beast::http;
 namespace hornbeam::worker {
 namespace {
 
-constexpr std::size_t response_high_water = 1 << 20;
 constexpr std::size_t stream_high_water = 256 * 1024;
 constexpr std::size_t websocket_high_water = 1 << 20;
 // While the worker drains, a kept-alive connection may still bring one more request this long
@@ -64,8 +65,6 @@ constexpr config::Duration drain_linger = std::chrono::seconds(1);
 constexpr config::Duration linger_time = std::chrono::seconds(2);
 constexpr std::size_t linger_bytes = 4 << 20;
 
-class Session;
-
 // The largest request head the limits allow: request line plus every field at its largest.
 std::size_t head_limit(const config::Limits& limits) {
   return static_cast<std::size_t>(std::min<std::int64_t>(
@@ -73,141 +72,9 @@ std::size_t head_limit(const config::Limits& limits) {
       0x7fffffff));
 }
 
-// Sessions whose response channels have something for the I/O thread. One ring of a doorbell
-// (an eventfd the I/O thread waits on) wakes it for all of them, and an event loop holds that
-// ring until the end of its turn (WakeBatch): answering 50 requests then costs one thread
-// switch, not 50. Not asio::post: Asio interrupts its reactor while holding its scheduler's
-// lock, and on a busy core the I/O thread it wakes preempts the poster right there, only to
-// block on that lock (two more thread switches per response at one connection, seen in perf).
-class FlushQueue final : public Wakeable {
- public:
-  explicit FlushQueue(asio::io_context& io) : bell_(io, open_bell()) { listen(); }
-
-  // Any thread.
-  void push(std::weak_ptr<Session> session) {
-    bool first = false;
-    {
-      std::lock_guard lock(mutex_);
-      first = pending_.empty() && !rung_;
-      pending_.push_back(std::move(session));
-    }
-    if (first && !WakeBatch::hold(*this)) wake_now();
-  }
-
-  void wake_now() override {
-    {
-      std::lock_guard lock(mutex_);
-      if (rung_ || pending_.empty()) return;
-      rung_ = true;
-    }
-    const std::uint64_t one = 1;
-    // Cannot fail short of a counter overflow, which one ring per run() rules out.
-    [[maybe_unused]] const auto written = ::write(bell_.native_handle(), &one, sizeof one);
-  }
-
- private:
-  static int open_bell() {
-    const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-    return fd;
-  }
-
-  void listen() {
-    bell_.async_wait(asio::posix::stream_descriptor::wait_read, [this](beast::error_code ec) {
-      if (ec) return;
-      // Listen again before taking the queue: a ring after run()'s swap is then heard.
-      listen();
-      std::uint64_t rings = 0;
-      [[maybe_unused]] const auto read = ::read(bell_.native_handle(), &rings, sizeof rings);
-      run();
-    });
-  }
-
-  void run();  // I/O thread: flushes every queued session
-
-  asio::posix::stream_descriptor bell_;
-  std::mutex mutex_;
-  std::vector<std::weak_ptr<Session>> pending_;
-  bool rung_ = false;  // a run() is on its way
-};
-
-// What the I/O side needs to know of each app it routes to.
-struct ServedApp {
-  std::string prefix;
-  bool asgi = false;
-  std::uint64_t max_body_size = 0;  // 0: none
-  std::string body_limit_name;      // which setting it comes from, for the 413's log line
-};
-
-std::vector<ServedApp> served_app_table(const config::Config& config) {
-  std::vector<ServedApp> apps;
-  for (const auto& mount : config::served_apps(config)) {
-    const bool own_limit = mount.max_body_size.has_value();
-    apps.push_back(
-        {mount.prefix, mount.worker_class == "asgi",
-         own_limit ? *mount.max_body_size : config.limits.max_body_size,
-         own_limit ? "the max_body_size of the mount at " + mount.prefix : "limits.max_body_size"});
-  }
-  return apps;
-}
-
-std::vector<std::string> prefixes_of(const std::vector<ServedApp>& apps) {
-  std::vector<std::string> prefixes;
-  for (const auto& app : apps) prefixes.push_back(app.prefix);
-  return prefixes;
-}
-
-// What all connections of the worker share.
-struct ServerState {
-  asio::io_context& io;
-  const config::Config& config;
-  Dispatch dispatch{};
-  DispatchWebSocket dispatch_websocket{};
-  bool contexts_send_directly = false;
-  shm::WorkerStats own_stats{};  // used when ServerEvents brings none
-  shm::WorkerStats* stats = &own_stats;
-  FlushQueue flushes{io};
-  std::size_t exchanges_with_contexts = 0;  // dispatched, and the response not yet complete
-  std::set<Session*> sessions{};
-  std::set<WebSocketSession*> websockets{};
-  bool draining = false;
-  std::uint64_t requests_since_trim = 0;
-  AccessLogFormat access_format{config.logging.access_log_format};
-  AddressSet trusted_proxies{config.forwarded_allow_ips};
-  // The apps the worker serves, in config::served_apps' order, and which serves a path.
-  std::vector<ServedApp> apps = served_app_table(config);
-  std::optional<MountRouter> router = apps.size() > 1 || (apps.size() == 1 && apps[0].prefix != "/")
-                                          ? std::optional<MountRouter>(prefixes_of(apps))
-                                          : std::nullopt;
-  // One app at `/` (the common case) needs no routing.
-  int route(std::string_view path) const { return router ? router->route(path) : 0; }
-  ProxyProtocol proxy_protocol = config.proxy_protocol == "v1"   ? ProxyProtocol::v1
-                                 : config.proxy_protocol == "v2" ? ProxyProtocol::v2
-                                                                 : ProxyProtocol::off;
-  AddressSet proxy_peers{config.proxy_allow_ips};
-  bool access_json = config.logging.format == "json";
-};
-
-// Numeric address and port of a socket endpoint ("" and 0 for unix sockets).
-std::pair<std::string, std::uint16_t> endpoint_address(const Protocol::endpoint& endpoint) {
-  char host[INET6_ADDRSTRLEN] = "";
-  const auto* address = endpoint.data();
-  if (address->sa_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
-    inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
-    return {host, ntohs(v4->sin_port)};
-  }
-  if (address->sa_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
-    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
-    return {host, ntohs(v6->sin6_port)};
-  }
-  return {"", 0};
-}
-
-class Session : public std::enable_shared_from_this<Session> {
-  friend class FlushQueue;  // its run() calls flush()
-
+class Session final : public std::enable_shared_from_this<Session>,
+                      public Flushable,
+                      public ServedConnection {
  public:
   Session(ServerState& server, ConnectionStream connection,
           std::shared_ptr<const TlsSession> tls = nullptr)
@@ -216,9 +83,9 @@ class Session : public std::enable_shared_from_this<Session> {
         tls_(std::move(tls)),
         timer_(server.io),
         buffer_(head_limit(server.config.limits)) {
-    server_.sessions.insert(this);
+    server_.connections.insert(this);
   }
-  ~Session() { server_.sessions.erase(this); }
+  ~Session() { server_.connections.erase(this); }
 
   void start() {
     // Once per connection, not per request.
@@ -236,13 +103,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // Stopping: a kept-alive connection idle between requests closes unless a request arrives
   // within drain_linger; one busy with a request, or still receiving its first one, is served
   // and then closed (graceful_timeout bounds both).
-  void drain() {
+  void drain() override {
     if (!busy_ && idle_) arm_timer(std::min(drain_linger, server_.config.keepalive));
   }
 
   // The arbiter is replacing this worker because the app is stuck: a request whose response
   // has not started gets a 504, then the connection closes; one mid-response is cut.
-  void time_out() {
+  void time_out() override {
     if (!channel_) return close();
     if (channel_->fail_unstarted(504)) {
       logging::error_log().error("answered 504 to {}:{}: the worker timed out running its request",
@@ -253,9 +120,46 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Fast stop: close() wakes any context waiting on this client.
-  void cut() { close(); }
+  void cut() override { close(); }
+
+  // I/O thread: write what the context handed over; at the end, next request or close.
+  void flush() override {
+    if (channel_ && channel_->take_watch_request()) watch_for_disconnect();
+    if (writing_ || !channel_) return;
+    auto batch = channel_->take();
+    if (batch.file) {
+      writing_ = true;
+      response_begun_ = true;
+      auto file = std::make_shared<ResponseChannel::FileSegment>(std::move(*batch.file));
+      // then flush() takes what follows and the end
+      return connection_.encrypted() ? read_file_piece(file) : send_file_piece(file);
+    }
+    if (batch.bytes.empty()) {
+      if (batch.complete) finish_response(batch);
+      return;
+    }
+    response_begun_ = true;
+    // Most batches fit the socket's buffer: one send(2) (or SSL_write) here, instead of an
+    // asynchronous write whose completion would be posted through the event loop. Only a rest
+    // goes the long way.
+    const auto sent = connection_.encrypted()
+                          ? connection_.try_write(batch.bytes)
+                          : send_now(connection_.socket().native_handle(), batch.bytes);
+    if (!sent) return close();
+    if (*sent == batch.bytes.size()) {
+      if (batch.complete) return finish_response(batch);
+      // What is queued behind these bytes (a file) takes its turn after other connections',
+      // as after an asynchronous write.
+      asio::post(server_.io, [self = shared_from_this()] { self->flush(); });
+      return;
+    }
+    batch.bytes.erase(0, *sent);
+    write_async(std::move(batch.bytes));
+  }
 
  private:
+  std::string peer_name() const { return remote_.first + ":" + std::to_string(remote_.second); }
+
   // Whether the client's forwarding headers are believed (forwarded_allow_ips). A unix-socket
   // peer is trusted, as Gunicorn does: only a local proxy can reach it.
   void trust_peer() {
@@ -304,6 +208,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_head(bool first) {
     busy_ = false;
+    first_head_ = first;
     head_parser_.emplace();
     whole_parser_.reset();
     stream_parser_.reset();
@@ -380,11 +285,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == asio::error::not_found) return refuse_oversized_head();
     if (ec) return refuse(ec);
     const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
+    // h2c with prior knowledge: the client preface instead of a first request.
+    if (first_head_ && is_http2_preface_head(head) && server_.config.http2.enabled &&
+        !connection_.encrypted()) {
+      return switch_to_http2(std::string(static_cast<const char*>(buffer_.data().data()),
+                                         buffer_.size()),
+                             std::nullopt);
+    }
     if (const auto verdict = check_request_head(head, server_.config.limits); verdict.status) {
       return reject(verdict.status, verdict.reason);
     }
     fields_ = head_fields(head);
-    drop_underscore_fields();
+    drop_underscore_fields(fields_, peer_name());
     origin_ =
         RequestOrigin{remote_.first, remote_.second, connection_.encrypted() ? "https" : "http",
                       local_.first, local_.second};
@@ -419,6 +331,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (head_parser_->is_done()) {  // no body: no read to wait for (and no completion to post)
       const auto& message_head = head_parser_->get();
+      if (auto upgrade = h2c_upgrade(message_head)) {
+        return switch_to_http2(
+            std::string(static_cast<const char*>(buffer_.data().data()), buffer_.size()),
+            std::move(upgrade));
+      }
       return dispatch(make_request(message_head), message_head, message_head.keep_alive());
     }
     whole_parser_.emplace(std::move(*head_parser_));
@@ -429,16 +346,40 @@ class Session : public std::enable_shared_from_this<Session> {
                      });
   }
 
-  // `X_Forwarded_For` and `X-Forwarded-For` become the same CGI name (HTTP_X_FORWARDED_FOR) in
-  // a WSGI environ and in Django's ASGI META: passing both would let a client's field pass for
-  // the one a proxy set. Such fields are dropped for WSGI and ASGI apps alike, as nginx does.
-  void drop_underscore_fields() {
-    std::erase_if(fields_, [this](const HttpHeader& field) {
-      if (field.name.find('_') == std::string::npos) return false;
-      logging::error_log().debug("dropped header field {} from {}:{}: `_` in a field name",
-                                 field.name, remote_.first, remote_.second);
-      return true;
+  // `Upgrade: h2c` with HTTP2-Settings, on a plain connection, with no body, when
+  // http2.h2c_upgrade allows it (RFC 7540 §3.2): the request becomes HTTP/2's stream 1.
+  std::optional<Http2Upgrade> h2c_upgrade(const http::request_header<>& message) {
+    if (!server_.config.http2.enabled || !server_.config.http2.h2c_upgrade ||
+        connection_.encrypted() || message.version() != 11 ||
+        !beast::iequals(message[http::field::upgrade], "h2c")) {
+      return std::nullopt;
+    }
+    const auto settings = message["HTTP2-Settings"];
+    auto decoded = decode_http2_settings(settings);
+    if (!decoded) return std::nullopt;  // served as HTTP/1.1, which the client must accept
+    Http2Upgrade upgrade{make_request(message), message.method() == http::verb::head,
+                         std::move(*decoded)};
+    std::erase_if(upgrade.request.headers, [](const HttpHeader& field) {
+      return beast::iequals(field.name, "upgrade") || beast::iequals(field.name, "connection") ||
+             beast::iequals(field.name, "http2-settings");
     });
+    for (auto& field : upgrade.request.headers) field.name = lowercase_name(field.name);
+    return upgrade;
+  }
+
+  static std::string lowercase_name(std::string name) {
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name;
+  }
+
+  // The connection speaks HTTP/2 from here on: the HTTP/2 session takes the socket and what
+  // was read (`received`), and this session ends.
+  void switch_to_http2(std::string received, std::optional<Http2Upgrade> upgrade) {
+    timer_.cancel();
+    handed_over_ = true;
+    start_http2(server_, std::move(connection_),
+                Http2Peer{remote_, local_, peer_trusted_, tls_}, std::move(received),
+                std::move(upgrade));
   }
 
   // An upgrade to WebSocket (ASGI): the app decides. Accepting hands the socket over to a
@@ -467,7 +408,7 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.cancel();
     start_websocket(std::move(connection_), std::move(*upgrade_request_), std::move(websocket_),
                     std::get<WebSocketAccept>(std::move(*action)), server_.config.websocket,
-                    server_.websockets, remote_.first + ":" + std::to_string(remote_.second));
+                    server_.websockets, peer_name());
     upgrade_request_.reset();
     const auto keep = release_app_hold();  // this session ends here
   }
@@ -719,41 +660,6 @@ class Session : public std::enable_shared_from_this<Session> {
     return std::move(in_flight_);
   }
 
-  // I/O thread: write what the context handed over; at the end, next request or close.
-  void flush() {
-    if (channel_ && channel_->take_watch_request()) watch_for_disconnect();
-    if (writing_ || !channel_) return;
-    auto batch = channel_->take();
-    if (batch.file) {
-      writing_ = true;
-      response_begun_ = true;
-      auto file = std::make_shared<ResponseChannel::FileSegment>(std::move(*batch.file));
-      // then flush() takes what follows and the end
-      return connection_.encrypted() ? read_file_piece(file) : send_file_piece(file);
-    }
-    if (batch.bytes.empty()) {
-      if (batch.complete) finish_response(batch);
-      return;
-    }
-    response_begun_ = true;
-    // Most batches fit the socket's buffer: one send(2) (or SSL_write) here, instead of an
-    // asynchronous write whose completion would be posted through the event loop. Only a rest
-    // goes the long way.
-    const auto sent = connection_.encrypted()
-                          ? connection_.try_write(batch.bytes)
-                          : send_now(connection_.socket().native_handle(), batch.bytes);
-    if (!sent) return close();
-    if (*sent == batch.bytes.size()) {
-      if (batch.complete) return finish_response(batch);
-      // What is queued behind these bytes (a file) takes its turn after other connections',
-      // as after an asynchronous write.
-      asio::post(server_.io, [self = shared_from_this()] { self->flush(); });
-      return;
-    }
-    batch.bytes.erase(0, *sent);
-    write_async(std::move(batch.bytes));
-  }
-
   // The long way: the bytes are written as the socket takes them, then flush() again.
   void write_async(std::string bytes) {
     writing_ = true;
@@ -933,6 +839,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    if (handed_over_) return;  // the socket is the HTTP/2 session's
     // First: a context still writing learns the client is gone, and can no longer send to
     // the socket directly (its fd number is free for reuse once closed).
     if (channel_) channel_->close();
@@ -980,20 +887,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool busy_ = false;
   bool watching_ = false;   // watch_for_disconnect's wait is pending
   bool lingering_ = false;  // linger_then_close: input is read and dropped until the close
+  bool first_head_ = false;   // the head being read is the connection's first
+  bool handed_over_ = false;  // switch_to_http2: the connection is not this session's any more
   std::size_t linger_left_ = 0;
 };
-
-void FlushQueue::run() {
-  std::vector<std::weak_ptr<Session>> sessions;
-  {
-    std::lock_guard lock(mutex_);
-    sessions.swap(pending_);
-    rung_ = false;
-  }
-  for (auto& weak : sessions) {
-    if (auto session = weak.lock()) session->flush();
-  }
-}
 
 // A TLS connection until its handshake is done: then it becomes a Session. A client that
 // has not finished by tls.handshake_timeout (or fails it) is dropped, and counted.
@@ -1032,8 +929,24 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
       return;
     }
     auto tls = describe_tls_session(stream_->native_handle());
+    if (negotiated_h2()) {
+      beast::error_code ignored;
+      auto& socket = stream_->socket();
+      Http2Peer peer{endpoint_address(socket.remote_endpoint(ignored)),
+                     endpoint_address(socket.local_endpoint(ignored)), false, std::move(tls)};
+      peer.trusted =
+          peer.remote.first.empty() || server_.trusted_proxies.contains(peer.remote.first);
+      return start_http2(server_, ConnectionStream(std::move(stream_)), std::move(peer), {});
+    }
     std::make_shared<Session>(server_, ConnectionStream(std::move(stream_)), std::move(tls))
         ->start();
+  }
+
+  bool negotiated_h2() {
+    const unsigned char* protocol = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(stream_->native_handle(), &protocol, &length);
+    return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
   }
 
   ServerState& server_;
@@ -1089,14 +1002,14 @@ config::TlsContext tls_context_for(const config::Config& config,
                                    const std::vector<ListenFd>& listen_fds) {
   if (std::none_of(listen_fds.begin(), listen_fds.end(), [](const ListenFd& l) { return l.tls; }))
     return nullptr;
-  return config::make_tls_context(config.tls);
+  return config::make_tls_context(config.tls, config.http2.enabled);
 }
 
 }  // namespace
 
 struct HttpServer::Impl {
   Impl(const config::Config& config, const std::vector<ListenFd>& listen_fds)
-      : state{.io = io, .config = config}, tls(tls_context_for(config, listen_fds)) {
+      : state(io, config), tls(tls_context_for(config, listen_fds)) {
     for (const auto& listen : listen_fds)
       listeners.push_back(std::make_unique<Listener>(state, listen, tls.get()));
   }
@@ -1107,9 +1020,11 @@ struct HttpServer::Impl {
     io.restart();
     io.poll();
   }
-  std::vector<Session*> sessions() const { return {state.sessions.begin(), state.sessions.end()}; }
+  std::vector<ServedConnection*> connections() const {
+    return {state.connections.begin(), state.connections.end()};
+  }
   void cut_all() {
-    for (auto* session : sessions()) session->cut();
+    for (auto* connection : connections()) connection->cut();
     for (auto* websocket : websockets()) websocket->cut();
   }
   std::vector<WebSocketSession*> websockets() const {
@@ -1128,7 +1043,7 @@ struct HttpServer::Impl {
     logging::error_log().info(
         "{}: finishing in-flight requests (up to {}s)", why,
         std::chrono::duration_cast<std::chrono::seconds>(state.config.graceful_timeout).count());
-    for (auto* session : sessions()) session->drain();
+    for (auto* connection : connections()) connection->drain();
     for (auto* websocket : websockets()) websocket->going_away();
     grace.expires_after(state.config.graceful_timeout);
     grace.async_wait([this](beast::error_code ec) {
@@ -1141,7 +1056,7 @@ struct HttpServer::Impl {
     stop_accepting();
     stop_reason = StopReason::stuck;
     if (events && events->on_stuck) events->on_stuck();
-    for (auto* session : sessions()) session->time_out();
+    for (auto* connection : connections()) connection->time_out();
     for (auto* websocket : websockets()) websocket->cut();
     grace.expires_after(std::chrono::seconds(1));
     grace.async_wait([this](beast::error_code ec) {
@@ -1244,7 +1159,7 @@ StopReason HttpServer::run(ServerEvents events) {
     stats.in_flight.store(static_cast<std::int64_t>(server.exchanges_with_contexts),
                           std::memory_order_relaxed);
     stats.connections_open.store(
-        static_cast<std::int64_t>(server.sessions.size() + server.websockets.size()),
+        static_cast<std::int64_t>(server.connections.size() + server.websockets.size()),
         std::memory_order_relaxed);
     stats.websockets_open.store(static_cast<std::int64_t>(server.websockets.size()),
                                 std::memory_order_relaxed);
@@ -1271,7 +1186,7 @@ StopReason HttpServer::run(ServerEvents events) {
         io.poll();
       }
       burst.release();
-      if (server.draining && server.sessions.empty() && server.websockets.empty()) break;
+      if (server.draining && server.connections.empty() && server.websockets.empty()) break;
     }
   }
   impl_->cut_all();

@@ -3,6 +3,10 @@
 #include "common/http_text.hpp"
 #include "worker/request_head_check.hpp"
 
+#include "common/logging.hpp"
+
+#include <spdlog/logger.h>
+
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -270,6 +274,15 @@ ProxyVerdict apply_proxy_headers(std::vector<HttpHeader>& headers, RequestOrigin
     origin.server_port = *port;
   }
   return {};
+}
+
+void drop_underscore_fields(std::vector<HttpHeader>& fields, std::string_view peer) {
+  std::erase_if(fields, [peer](const HttpHeader& field) {
+    if (field.name.find('_') == std::string::npos) return false;
+    logging::error_log().debug("dropped header field {} from {}: `_` in a field name", field.name,
+                               peer);
+    return true;
+  });
 }
 
 }  // namespace hornbeam::worker

@@ -38,4 +38,10 @@ struct ProxyVerdict {
 ProxyVerdict apply_proxy_headers(std::vector<HttpHeader>& headers, RequestOrigin& origin,
                                  const AddressSet& trusted);
 
+// `X_Forwarded_For` and `X-Forwarded-For` become the same CGI name (HTTP_X_FORWARDED_FOR) in
+// a WSGI environ and in Django's ASGI META: passing both would let a client's field pass for
+// the one a proxy set. Such fields are dropped for WSGI and ASGI apps alike, as nginx does
+// (a debug line names each, with `peer`).
+void drop_underscore_fields(std::vector<HttpHeader>& fields, std::string_view peer);
+
 }  // namespace hornbeam::worker

@@ -6,8 +6,9 @@
 
 namespace hornbeam::worker {
 
-RequestBodyStream::RequestBodyStream(std::size_t high_water, std::function<void()> wake_io)
-    : high_water_(high_water), wake_io_(std::move(wake_io)) {}
+RequestBodyStream::RequestBodyStream(std::size_t high_water, std::function<void()> wake_io,
+                                     WakeOn wake_on)
+    : high_water_(high_water), wake_io_(std::move(wake_io)), wake_on_(wake_on) {}
 
 std::string RequestBodyStream::read(std::size_t max) {
   std::string out(max == 0 ? 64 * 1024 : max, '\0');
@@ -33,13 +34,14 @@ std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
   const std::size_t count = std::min(max, available);
   std::memcpy(out, buffer_.data() + offset_, count);
   offset_ += count;
+  consumed_ += count;
   const bool was_full = available >= high_water_;
   if (offset_ == buffer_.size()) {
     buffer_.clear();
     offset_ = 0;
   }
   // The I/O side stops reading at the high-water mark: restart it once there is room.
-  wake = was_full && !ended_ && error_.empty();
+  wake = (was_full || wake_on_ == WakeOn::every_read) && !ended_ && error_.empty();
   lock.unlock();
   if (wake) wake_io_();
   return count;
@@ -69,7 +71,10 @@ std::optional<std::string> RequestBodyStream::try_read(std::size_t max) {
       offset_ = 0;
     }
   }
-  const bool wake = (first || available >= high_water_) && !ended_ && error_.empty();
+  consumed_ += out.size();
+  const bool wake =
+      (first || available >= high_water_ || wake_on_ == WakeOn::every_read) && !ended_ &&
+      error_.empty();
   lock.unlock();
   if (wake) wake_io_();
   return out;
@@ -93,6 +98,11 @@ void RequestBodyStream::changed() {
 bool RequestBodyStream::wants_more() const {
   std::lock_guard lock(mutex_);
   return started_ && !ended_ && error_.empty() && buffer_.size() - offset_ < high_water_;
+}
+
+std::uint64_t RequestBodyStream::consumed() const {
+  std::lock_guard lock(mutex_);
+  return consumed_;
 }
 
 bool RequestBodyStream::app_started_reading() const {

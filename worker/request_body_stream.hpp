@@ -16,8 +16,12 @@ namespace hornbeam::worker {
 
 class RequestBodyStream final : public RequestBodySource {
  public:
-  // `wake_io` is called from the reading thread when the I/O side should read more.
-  RequestBodyStream(std::size_t high_water, std::function<void()> wake_io);
+  // When the reading thread calls `wake_io`: when the I/O side should read more (HTTP/1.1,
+  // which stops reading the socket at the high-water mark), or after every read that took
+  // bytes (HTTP/2, whose flow-control window reopens by what the app has consumed).
+  enum class WakeOn { room, every_read };
+  RequestBodyStream(std::size_t high_water, std::function<void()> wake_io,
+                    WakeOn wake_on = WakeOn::room);
 
   // Context thread.
   std::string read(std::size_t max) override;
@@ -28,6 +32,8 @@ class RequestBodyStream final : public RequestBodySource {
   // I/O thread.
   bool wants_more() const;  // the app has started reading and there is room
   bool app_started_reading() const;
+  // Bytes the app has read so far.
+  std::uint64_t consumed() const;
   void push(std::string_view data);
   bool malformed() const override;
   void end();  // the body is complete
@@ -37,6 +43,8 @@ class RequestBodyStream final : public RequestBodySource {
  private:
   const std::size_t high_water_;
   std::function<void()> wake_io_;
+  const WakeOn wake_on_;
+  std::uint64_t consumed_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable arrived_;
   std::string buffer_;

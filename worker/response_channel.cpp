@@ -48,6 +48,7 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   }
   // Without a length: chunked on HTTP/1.1 (a HEAD announces what its GET would use), and on
   // HTTP/1.0 the end of the body is the close.
+  if (structured()) return start_structured(std::move(headers));
   const bool length_unknown = has_body && !content_length_;
   const bool announce_chunked = length_unknown && framing_.http_version >= 11;
   chunked_ = announce_chunked && !framing_.head_request;
@@ -80,6 +81,25 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   // No wake-up for the head alone: PEP 3333 sends it with the first body bytes or the end,
   // which wake the I/O thread once for both.
   tail() += head;
+}
+
+// HTTP/2 frames the body itself (DATA frames, END_STREAM): no chunking, and the connection
+// outlives the response.
+void ResponseChannel::start_structured(std::vector<HttpHeader> headers) {
+  Head head{status_, {}};
+  head.fields.reserve(headers.size() + 2);
+  head.fields.push_back({"server", "hornbeam"});
+  head.fields.push_back({"date", http_date()});
+  std::lock_guard lock(mutex_);
+  if (complete_) return;
+  started_ = true;
+  if (framing_.keep_headers) {
+    head.fields.insert(head.fields.end(), headers.begin(), headers.end());
+    headers_ = std::move(headers);
+  } else {
+    std::move(headers.begin(), headers.end(), std::back_inserter(head.fields));
+  }
+  head_ = std::move(head);
 }
 
 bool ResponseChannel::write(std::string_view data, bool more_follows) {
@@ -222,6 +242,11 @@ void ResponseChannel::finish() {
 void ResponseChannel::finish_with_trailers(const std::vector<HttpHeader>& trailers) {
   std::unique_lock lock(mutex_);
   if (complete_) return;
+  if (structured()) {
+    if (body_allowed_) trailers_ = trailers;
+    lock.unlock();
+    return finish();
+  }
   if (!chunked_) {
     lock.unlock();
     return finish();
@@ -238,8 +263,11 @@ void ResponseChannel::set_failure_status(int status) {
   failure_status_ = status;
 }
 
-std::string ResponseChannel::error_response(int status) const {
+// HTTP/1: the whole response as bytes. HTTP/2: the body, the head going to head_ (the mutex
+// is not held: end_with() takes the head only if the answer is still the channel's to give).
+std::string ResponseChannel::error_response(int status) {
   const std::string body = std::to_string(status) + " " + std::string(reason_phrase(status)) + "\n";
+  if (structured()) return body;
   std::string response =
       (framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " +
       std::string(reason_phrase(status)) + "\r\nServer: hornbeam\r\nDate: " + http_date() +
@@ -272,6 +300,14 @@ void ResponseChannel::end_with(const std::string& response, int status,
                                std::unique_lock<std::mutex>& lock) {
   status_ = status;
   keep_alive_ = false;
+  if (structured()) {
+    head_ = Head{status,
+                 {{"server", "hornbeam"},
+                  {"date", http_date()},
+                  {"content-type", "text/plain"},
+                  {"content-length", std::to_string(response.size())}}};
+    if (framing_.head_request) return end(lock, false);
+  }
   pending_ += response;
   end(lock, false);
 }
@@ -289,6 +325,10 @@ ResponseChannel::Batch ResponseChannel::take() {
     std::lock_guard lock(mutex_);
     woken_ = false;
     handed_out_ = handed_out_ || !pending_.empty() || file_;
+    if (head_) {
+      batch.head = std::move(head_);
+      head_.reset();
+    }
     if (!pending_.empty()) {
       batch.bytes.swap(pending_);
     } else if (file_) {
@@ -301,6 +341,7 @@ ResponseChannel::Batch ResponseChannel::take() {
     batch.keep_alive = keep_alive_ && !cut_;
     batch.cut = cut_;
     batch.status = status_;
+    if (batch.complete) batch.trailers = std::move(trailers_);
     if (wants_room_ && pending_.size() < high_water_ && !file_) {
       wants_room_ = false;
       room_freed = true;

@@ -18,8 +18,11 @@
 namespace hornbeam::worker {
 
 struct ResponseFraming {
-  bool head_request = false;      // HEAD: headers only
-  int http_version = 11;          // 10 or 11
+  bool head_request = false;  // HEAD: headers only
+  // 10 or 11: the channel frames the response as HTTP/1 bytes. 20 (HTTP/2): it hands the
+  // status and fields over as they are (Batch::head, Batch::trailers) and the body unframed;
+  // the HTTP/2 session frames them.
+  int http_version = 11;
   bool client_keep_alive = true;  // what the request asked for
   bool keep_headers = false;      // keep the response headers for the access log
 };
@@ -51,14 +54,21 @@ class ResponseChannel final : public ResponseSink {
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
   };
+  // HTTP/2: the response's status and fields (with Date and Server), framed by the session.
+  struct Head {
+    int status = 0;
+    std::vector<HttpHeader> fields;
+  };
   // Bytes first; a file segment comes alone, once the bytes before it are taken.
   struct Batch {
+    std::optional<Head> head;  // HTTP/2: in the first batch of the response
     std::string bytes;
     std::optional<FileSegment> file;
     bool complete = false;    // the response ended: nothing more will come
     bool keep_alive = false;  // with complete: the connection may serve another request
     bool cut = false;         // with complete: close without a clean end
     int status = 0;
+    std::vector<HttpHeader> trailers;  // HTTP/2: with complete, the trailer fields to send
   };
   Batch take();
   // From the I/O thread, before the app runs: a response that is complete while still whole
@@ -91,6 +101,7 @@ class ResponseChannel final : public ResponseSink {
   const std::vector<HttpHeader>& headers() const { return headers_; }
 
  private:
+  void start_structured(std::vector<HttpHeader> headers);
   bool append_body(std::string_view data, bool more_follows, std::unique_lock<std::mutex>& lock);
   void queue_file(UniqueFd file, std::uint64_t offset, std::uint64_t length,
                   std::unique_lock<std::mutex>& lock);
@@ -99,7 +110,8 @@ class ResponseChannel final : public ResponseSink {
   void call_waker();
   void end(std::unique_lock<std::mutex>& lock, bool cut);
   void send_whole_response_directly();
-  std::string error_response(int status) const;
+  bool structured() const { return framing_.http_version >= 20; }
+  std::string error_response(int status);
   void end_with(const std::string& response, int status, std::unique_lock<std::mutex>& lock);
   void wake(std::unique_lock<std::mutex>& lock);
   template <class HasRoom>
@@ -130,6 +142,8 @@ class ResponseChannel final : public ResponseSink {
   std::optional<std::uint64_t> content_length_;
   std::uint64_t body_written_ = 0;
   std::vector<HttpHeader> headers_;
+  std::optional<Head> head_;            // HTTP/2: started, not yet taken
+  std::vector<HttpHeader> trailers_;    // HTTP/2: finish_with_trailers' fields
   std::optional<FileSegment> file_;  // waiting behind pending_
   std::string after_file_;           // bytes queued behind file_
   // Where new bytes go: behind the file when one is queued.
