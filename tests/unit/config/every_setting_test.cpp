@@ -53,6 +53,12 @@ const std::map<std::string, Sample>& samples() {
       {"tls.handshake_timeout", {"5s", "5s"}},
       {"tls.ca_certs", {"/etc/ssl/clients.pem", "/etc/ssl/clients.pem"}},
       {"tls.verify_client", {"required", "required"}},
+      {"http2.enabled", {"false", "false"}},
+      {"http2.h2c_upgrade", {"true", "true"}},
+      {"http2.max_concurrent_streams", {"250", "250"}},
+      {"http2.initial_window_size", {"1MiB", "1MiB"}},
+      {"http2.max_header_list_size", {"32KiB", "32KiB"}},
+      {"http2.stall_timeout", {"10s", "10s"}},
       {"lifespan", {"off", "off"}},
       {"limits.max_request_line", {"4094", "4094"}},
       {"limits.max_header_size", {"1024", "1024"}},
@@ -145,7 +151,13 @@ TEST(EverySetting, IsReadFromTheCommandLine) {
   for (const auto& setting : settings()) {
     SCOPED_TRACE(std::string(setting.key));
     const Sample& sample = samples().at(std::string(setting.key));
-    const Config config = load_from("", {}, {"--" + setting.flag(), sample.text}, false);
+    // A switch is given alone, and turned off as --no-<flag>.
+    const bool is_switch = std::holds_alternative<BoolField>(setting.field);
+    const std::vector<std::string> args =
+        !is_switch                ? std::vector<std::string>{"--" + setting.flag(), sample.text}
+        : sample.text == "false" ? std::vector<std::string>{"--no-" + setting.flag()}
+                                 : std::vector<std::string>{"--" + setting.flag()};
+    const Config config = load_from("", {}, args, false);
     EXPECT_EQ(value_in(config, setting), sample.expected);
   }
 }

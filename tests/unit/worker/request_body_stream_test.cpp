@@ -23,6 +23,20 @@ TEST(RequestBodyStream, NothingIsReadFromTheNetworkBeforeTheAppAsks) {
   reader.join();
 }
 
+// HTTP/2 reopens its flow-control windows by what the app has read: every read says so.
+TEST(RequestBodyStream, EveryReadWakesTheIoSideAndCountsWhatWasConsumed) {
+  int wakes = 0;
+  RequestBodyStream stream(1 << 20, [&] { ++wakes; }, RequestBodyStream::WakeOn::every_read);
+  stream.push("hello world");
+  EXPECT_EQ(stream.try_read(5), "hello");
+  EXPECT_EQ(stream.consumed(), 5u);
+  const int after_first = wakes;
+  char out[16];
+  EXPECT_EQ(stream.read_into(out, sizeof out), 6u);
+  EXPECT_EQ(stream.consumed(), 11u);
+  EXPECT_GT(wakes, after_first);
+}
+
 TEST(RequestBodyStream, ABodyCrossesWholeAndInOrderBetweenThreads) {
   std::atomic<int> wakes = 0;
   RequestBodyStream stream(4096, [&] { ++wakes; });

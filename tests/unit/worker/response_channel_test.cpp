@@ -42,6 +42,41 @@ TEST(ResponseChannel, ContentLengthFromTheApp) {
   EXPECT_FALSE(batch.cut);
 }
 
+// HTTP/2: the session frames the response, so the channel hands over fields and a bare body.
+TEST(ResponseChannel, Http2GetsTheHeadAsFieldsAndTheBodyUnframed) {
+  ResponseFraming framing;
+  framing.http_version = 20;
+  ResponseChannel channel(framing, 1 << 20, [] {});
+  channel.start("201 Created", {{"Content-Type", "text/plain"}});
+  EXPECT_TRUE(channel.write("hello", false));
+  EXPECT_TRUE(channel.write(" world", false));
+  channel.finish_with_trailers({{"x-checksum", "abc"}});
+  ResponseChannel::Batch batch;
+  EXPECT_EQ(drain(channel, &batch), "hello world");  // no chunk sizes
+  ASSERT_TRUE(batch.head);
+  EXPECT_EQ(batch.head->status, 201);
+  ASSERT_EQ(batch.head->fields.size(), 3u);  // server, date, then the app's
+  EXPECT_EQ(batch.head->fields[0].name, "server");
+  EXPECT_EQ(batch.head->fields[1].name, "date");
+  EXPECT_EQ(batch.head->fields[2].value, "text/plain");
+  EXPECT_TRUE(batch.complete);
+  ASSERT_EQ(batch.trailers.size(), 1u);
+  EXPECT_EQ(batch.trailers[0].value, "abc");
+}
+
+TEST(ResponseChannel, Http2FailureIsAHeadAndABody) {
+  ResponseFraming framing;
+  framing.http_version = 20;
+  ResponseChannel channel(framing, 1 << 20, [] {});
+  channel.fail(503);
+  ResponseChannel::Batch batch;
+  EXPECT_EQ(drain(channel, &batch), "503 Service Unavailable\n");
+  ASSERT_TRUE(batch.head);
+  EXPECT_EQ(batch.head->status, 503);
+  EXPECT_EQ(batch.head->fields.back().value, "24");  // content-length
+  EXPECT_TRUE(batch.complete);
+}
+
 TEST(ResponseChannel, ChunkedWithoutLengthOnHttp11) {
   ResponseChannel channel({}, 1 << 20, [] {});
   channel.start("200 OK", {});
