@@ -647,7 +647,6 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
 
   // The app is done with the stream: count it, log it, let go of it.
   void finish_exchange(Http2Stream& stream, int status, bool cut) {
-    if (!stream.in_app && stream.refusal == 0 && !stream.channel) return;
     ++server_.requests_since_trim;
     const bool asgi = server_.apps[static_cast<std::size_t>(stream.mount)].asgi;
     server_.stats->record_response(asgi ? shm::WorkerStats::asgi : shm::WorkerStats::wsgi, status,
