@@ -36,13 +36,13 @@ def servers(port, cert, key):
     hypercorn_tls = ["--certfile", str(cert), "--keyfile", str(key)]
     # (command, scheme, h2load's protocol)
     return {
-        "hornbeam wsgi http/1.1": ([*hornbeam, "-b", f"127.0.0.1:{port}", "wsgi_app:application"],
+        "hornbeam wsgi http1.1": ([*hornbeam, "-b", f"127.0.0.1:{port}", "wsgi_app:application"],
                                    "http", "h1"),
         "hornbeam wsgi h2c": ([*hornbeam, "-b", f"127.0.0.1:{port}", "wsgi_app:application"], "http", "h2"),
         "hornbeam asgi h2c": ([*hornbeam, "-k", "asgi", "-b", f"127.0.0.1:{port}", "asgi_app:app"],
                               "http", "h2"),
         "hypercorn h2c": ([*hypercorn, "asgi_app:app"], "http", "h2"),
-        "hornbeam wsgi https/1.1": ([*hornbeam, *tls, "-b", f"https://127.0.0.1:{port}",
+        "hornbeam wsgi https1.1": ([*hornbeam, *tls, "-b", f"https://127.0.0.1:{port}",
                                      "wsgi_app:application"], "https", "h1"),
         "hornbeam wsgi h2": ([*hornbeam, *tls, "-b", f"https://127.0.0.1:{port}", "wsgi_app:application"],
                              "https", "h2"),
@@ -118,8 +118,8 @@ def main():
         finally:
             for name, (process, *_) in running.items():
                 stop(name, process)
-    base = {"http": statistics.median(r for r, _ in results["hornbeam wsgi http/1.1"]),
-            "https": statistics.median(r for r, _ in results["hornbeam wsgi https/1.1"])}
+    base = {"http": statistics.median(r for r, _ in results["hornbeam wsgi http1.1"]),
+            "https": statistics.median(r for r, _ in results["hornbeam wsgi https1.1"])}
     print(f"\nhello world, h2load -c{args.connections} -m{args.streams} (HTTP/1.1: -m1), "
           f"{args.runs} runs of {args.duration}s (medians)\n")
     print("| server | req/s | × hornbeam HTTP/1.1 (same transport) | µs CPU/req | KiB per idle connection |")

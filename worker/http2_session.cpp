@@ -535,7 +535,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
       return update_stream(stream);
     }
     if (!stream.body_ended) {
-      auto weak = std::weak_ptr<Http2Stream>(streams_[stream.id]);
+      std::weak_ptr<Flushable> weak = streams_[stream.id];
       stream.body = std::make_shared<RequestBodyStream>(
           settings_.initial_window_size,
           [weak, &flushes = server_.flushes] { flushes.push(weak); },
@@ -566,7 +566,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     framing.head_request = stream.head_request;
     framing.http_version = 20;
     framing.keep_headers = logging::access_log() && server_.access_format.uses_response_headers();
-    auto weak = std::weak_ptr<Http2Stream>(streams_[stream.id]);
+    std::weak_ptr<Flushable> weak = streams_[stream.id];
     stream.channel = std::make_shared<ResponseChannel>(
         framing, stream_response_high_water,
         [weak, &flushes = server_.flushes] { flushes.push(weak); });

@@ -643,7 +643,9 @@ class Session final : public std::enable_shared_from_this<Session>,
         keep_alive && server_.config.keepalive.count() > 0 && !server_.draining;
     framing.keep_headers = logging::access_log() && server_.access_format.uses_response_headers();
     response_begun_ = false;
-    auto weak = weak_from_this();
+    // Converted once here: a weak_ptr converts to its base by locking, which per wake-up would
+    // cost two more atomic operations per response.
+    std::weak_ptr<Flushable> weak = weak_from_this();
     channel_ = std::make_shared<ResponseChannel>(
         framing, response_high_water, [weak, &flushes = server_.flushes] { flushes.push(weak); });
     hold_while_the_app_answers();

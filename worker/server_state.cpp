@@ -26,12 +26,12 @@ std::vector<std::string> prefixes_of(const std::vector<ServedApp>& apps) {
 
 FlushQueue::FlushQueue(boost::asio::io_context& io) : bell_(io, open_bell()) { listen(); }
 
-void FlushQueue::push(std::weak_ptr<Flushable> target) {
+void FlushQueue::push(const std::weak_ptr<Flushable>& target) {
   bool first = false;
   {
     std::lock_guard lock(mutex_);
     first = pending_.empty() && !rung_;
-    pending_.push_back(std::move(target));
+    pending_.push_back(target);
   }
   if (first && !WakeBatch::hold(*this)) wake_now();
 }

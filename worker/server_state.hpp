@@ -70,7 +70,7 @@ class FlushQueue final : public Wakeable {
   explicit FlushQueue(boost::asio::io_context& io);
 
   // Any thread.
-  void push(std::weak_ptr<Flushable> target);
+  void push(const std::weak_ptr<Flushable>& target);
   void wake_now() override;
 
  private:
