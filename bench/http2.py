@@ -11,19 +11,17 @@ per request (user + system of the server's process tree over the run, divided by
 
 import argparse
 import re
-import socket
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import APPS, CLIENT_CPU, WORKER, free_port, start, stop, tree_rss_kib  # noqa: E402
-from tls import cpu_seconds, make_certificate  # noqa: E402
+from run import APPS, CLIENT_CPU, WORKER, free_port, start, stop  # noqa: E402
+from tls import cpu_seconds, idle_connection_cost, make_certificate  # noqa: E402
 
+# The client preface and an empty SETTINGS frame: the server answers with its SETTINGS.
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 
 
@@ -65,26 +63,6 @@ def h2load(scheme, protocol, port, duration, connections, streams):
     return float(rate.group(1)), int(done.group(2))
 
 
-def idle_h2_connection_cost(scheme, port, pid, count):
-    """KiB of server RSS per idle HTTP/2 connection (preface and SETTINGS exchanged)."""
-    before = tree_rss_kib(pid)
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    context.set_alpn_protocols(["h2"])
-    connections = []
-    for _ in range(count):
-        raw = socket.create_connection(("127.0.0.1", port))
-        sock = context.wrap_socket(raw, server_hostname="localhost") if scheme == "https" else raw
-        sock.sendall(PREFACE)
-        sock.recv(1024)  # the server's SETTINGS
-        connections.append(sock)
-    time.sleep(1)
-    after = tree_rss_kib(pid)
-    for connection in connections:
-        connection.close()
-    return (after - before) / count
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -114,7 +92,8 @@ def main():
                     results[name].append((rps, 1e6 * cpu / max(requests, 1)))
             for name in ("hornbeam wsgi h2c", "hornbeam wsgi h2", "hypercorn h2c"):
                 process, port, scheme, _ = running[name]
-                idle[name] = idle_h2_connection_cost(scheme, port, process.pid, args.idle)
+                idle[name] = idle_connection_cost(scheme, port, process.pid, args.idle, alpn=["h2"],
+                                                  greeting=PREFACE)
         finally:
             for name, (process, *_) in running.items():
                 stop(name, process)

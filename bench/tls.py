@@ -89,15 +89,22 @@ def wrk(scheme, port, duration, connections, close):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), requests
 
 
-def idle_connection_cost(scheme, port, pid, count):
-    """KiB of server RSS per idle connection, handshake done (TLS) or not (plain)."""
+def idle_connection_cost(scheme, port, pid, count, alpn=None, greeting=None):
+    """KiB of server RSS per idle connection, handshake done (TLS) or not (plain). `greeting`:
+    bytes each connection sends first, and waits for an answer to (HTTP/2's preface)."""
     before = tree_rss_kib(pid)
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    if alpn:
+        context.set_alpn_protocols(alpn)
     connections = []
     for _ in range(count):
         raw = socket.create_connection(("127.0.0.1", port))
-        connections.append(context.wrap_socket(raw, server_hostname="localhost") if scheme == "https" else raw)
+        sock = context.wrap_socket(raw, server_hostname="localhost") if scheme == "https" else raw
+        if greeting:
+            sock.sendall(greeting)
+            sock.recv(1024)
+        connections.append(sock)
     time.sleep(1)
     after = tree_rss_kib(pid)
     for connection in connections:
