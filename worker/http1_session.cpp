@@ -278,9 +278,9 @@ class Session final : public std::enable_shared_from_this<Session>,
     // h2c with prior knowledge: the client preface instead of a first request.
     if (first_head_ && is_http2_preface_head(head) && server_.config.http2.enabled &&
         !connection_.encrypted()) {
-      return switch_to_http2(std::string(static_cast<const char*>(buffer_.data().data()),
-                                         buffer_.size()),
-                             std::nullopt);
+      return switch_to_http2(
+          std::string(static_cast<const char*>(buffer_.data().data()), buffer_.size()),
+          std::nullopt);
     }
     if (const auto verdict = check_request_head(head, server_.config.limits); verdict.status) {
       return reject(verdict.status, verdict.reason);
@@ -367,9 +367,8 @@ class Session final : public std::enable_shared_from_this<Session>,
   void switch_to_http2(std::string received, std::optional<Http2Upgrade> upgrade) {
     timer_.cancel();
     handed_over_ = true;
-    start_http2(server_, std::move(connection_),
-                Http2Peer{remote_, local_, peer_trusted_, tls_}, std::move(received),
-                std::move(upgrade));
+    start_http2(server_, std::move(connection_), Http2Peer{remote_, local_, peer_trusted_, tls_},
+                std::move(received), std::move(upgrade));
   }
 
   // An upgrade to WebSocket (ASGI): the app decides. Accepting hands the socket over to a
@@ -877,8 +876,8 @@ class Session final : public std::enable_shared_from_this<Session>,
   std::shared_ptr<WebSocketChannel> websocket_;                     // ...the app is deciding on
   bool writing_ = false;
   bool busy_ = false;
-  bool watching_ = false;   // watch_for_disconnect's wait is pending
-  bool lingering_ = false;  // linger_then_close: input is read and dropped until the close
+  bool watching_ = false;     // watch_for_disconnect's wait is pending
+  bool lingering_ = false;    // linger_then_close: input is read and dropped until the close
   bool first_head_ = false;   // the head being read is the connection's first
   bool handed_over_ = false;  // switch_to_http2: the connection is not this session's any more
   std::size_t linger_left_ = 0;

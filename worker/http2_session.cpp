@@ -131,7 +131,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     if (!open_session()) return close();
     if (upgrade) {
       // The 101 goes before the server's preface (our SETTINGS).
-      pending_output_ = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+      pending_output_ =
+          "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
       auto stream = std::make_shared<Http2Stream>(1, weak_from_this());
       const auto& settings = upgrade->settings;
       if (nghttp2_session_upgrade2(session_.get(),
@@ -157,8 +158,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     if (!session_ || draining_) return;
     draining_ = true;
     nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(session_.get()),
-                          NGHTTP2_NO_ERROR, nullptr, 0);
+                          nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
     send();
   }
 
@@ -213,7 +214,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     nghttp2_option* raw_option = nullptr;
     if (nghttp2_option_new(&raw_option) != 0) return false;
     std::unique_ptr<nghttp2_option, void (*)(nghttp2_option*)> option(raw_option,
-                                                                     nghttp2_option_del);
+                                                                      nghttp2_option_del);
     // Windows reopen as the app reads, not as bytes arrive: that is the upload's backpressure.
     nghttp2_option_set_no_auto_window_update(raw_option, 1);
     // Our limit is announced; nghttp2 also refuses streams beyond it itself.
@@ -237,15 +238,16 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     }
     // The connection's window: room for a few streams' windows at once (what uploads may
     // hold in this worker's memory, whatever the number of streams).
-    const auto connection_window =
-        std::min<std::uint64_t>(std::max<std::uint64_t>(settings_.initial_window_size * 4, 1 << 20),
-                                0x7fffffff);
+    const auto connection_window = std::min<std::uint64_t>(
+        std::max<std::uint64_t>(settings_.initial_window_size * 4, 1 << 20), 0x7fffffff);
     nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0,
                                           static_cast<std::int32_t>(connection_window));
     return true;
   }
 
-  static Http2Connection& self(void* user_data) { return *static_cast<Http2Connection*>(user_data); }
+  static Http2Connection& self(void* user_data) {
+    return *static_cast<Http2Connection*>(user_data);
+  }
   static Http2Stream* stream_of(nghttp2_session* session, std::int32_t id) {
     return static_cast<Http2Stream*>(nghttp2_session_get_stream_user_data(session, id));
   }
@@ -309,8 +311,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     return 0;
   }
 
-  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
-                           void* user_data) {
+  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     auto& connection = self(user_data);
     const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     switch (frame->hd.type) {
@@ -326,7 +327,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
         return 0;
       }
       case NGHTTP2_DATA:
-        if (frame->hd.length == 0 && !end_stream) connection.count_costly_frame("empty DATA frames");
+        if (frame->hd.length == 0 && !end_stream)
+          connection.count_costly_frame("empty DATA frames");
         if (end_stream) {
           if (auto* stream = stream_of(session, frame->hd.stream_id)) connection.end_body(*stream);
         }
@@ -391,11 +393,11 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     return 0;
   }
 
-  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame,
-                           void* user_data) {
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     auto& connection = self(user_data);
     // Progress, for the stall deadline: response bytes, not PING acknowledgements.
-    if (frame->hd.type == NGHTTP2_DATA) connection.last_progress_ = std::chrono::steady_clock::now();
+    if (frame->hd.type == NGHTTP2_DATA)
+      connection.last_progress_ = std::chrono::steady_clock::now();
     if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
       logging::error_log().warn(
           "closed the HTTP/2 connection from {} with GOAWAY {}: {}", connection.peer_name(),
@@ -488,14 +490,16 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
       fields.push_back(std::move(header));
     }
     if (!cookies.empty()) fields.push_back({"cookie", std::move(cookies)});
-    if (!has_host && !stream.authority.empty()) fields.insert(fields.begin(), {"host", stream.authority});
+    if (!has_host && !stream.authority.empty())
+      fields.insert(fields.begin(), {"host", stream.authority});
     request.headers = std::move(fields);
     drop_underscore_fields(request.headers, peer_name());
     RequestOrigin origin{peer_.remote.first, peer_.remote.second,
                          connection_.encrypted() ? "https" : "http", peer_.local.first,
                          peer_.local.second};
     if (peer_.trusted) {
-      if (const auto verdict = apply_proxy_headers(request.headers, origin, server_.trusted_proxies);
+      if (const auto verdict =
+              apply_proxy_headers(request.headers, origin, server_.trusted_proxies);
           !verdict.ok) {
         logging::error_log().warn("refused a request from {} with 400: {}", peer_name(),
                                   verdict.reason);
@@ -537,8 +541,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     if (!stream.body_ended) {
       std::weak_ptr<Flushable> weak = streams_[stream.id];
       stream.body = std::make_shared<RequestBodyStream>(
-          settings_.initial_window_size,
-          [weak, &flushes = server_.flushes] { flushes.push(weak); },
+          settings_.initial_window_size, [weak, &flushes = server_.flushes] { flushes.push(weak); },
           RequestBodyStream::WakeOn::every_read);
       request.body_stream = stream.body;
     }
@@ -560,7 +563,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
       access.version = 20;
       access.started = std::chrono::system_clock::now();
       access.tls = peer_.tls.get();
-      if (server_.access_format.uses_request_headers()) stream.request_headers = stream.request.headers;
+      if (server_.access_format.uses_request_headers())
+        stream.request_headers = stream.request.headers;
     }
     ResponseFraming framing;
     framing.head_request = stream.head_request;
@@ -619,8 +623,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     std::vector<nghttp2_nv> nva;
     nva.reserve(fields.size());
     for (const auto& [name, value] : fields) nva.push_back(field(name, value));
-    const bool body_follows = !stream.response_complete || stream.has_output() ||
-                              !stream.trailers.empty();
+    const bool body_follows =
+        !stream.response_complete || stream.has_output() || !stream.trailers.empty();
     nghttp2_data_provider provider{};
     provider.source.ptr = &stream;
     provider.read_callback = read_body;
@@ -630,7 +634,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
 
   void submit_trailers(Http2Stream& stream) {
     std::vector<std::pair<std::string, std::string>> fields;
-    for (const auto& header : stream.trailers) fields.emplace_back(lowercase(header.name), header.value);
+    for (const auto& header : stream.trailers)
+      fields.emplace_back(lowercase(header.name), header.value);
     std::vector<nghttp2_nv> nva;
     for (const auto& [name, value] : fields) nva.push_back(field(name, value));
     nghttp2_submit_trailer(session_.get(), stream.id, nva.data(), nva.size());
@@ -709,20 +714,20 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     if (reading_ || !session_) return;
     reading_ = true;
     if (read_buffer_.size() < read_chunk) read_buffer_.resize(read_chunk);
-    connection_.async_read_some(
-        asio::buffer(read_buffer_), [self = shared_from_this()](error_code ec, std::size_t n) {
-          self->reading_ = false;
-          if (ec || !self->session_) return self->close();
-          self->on_received(self->read_buffer_.data(), n);
-          if (!self->session_) return;
-          self->send();
-          self->read();
-        });
+    connection_.async_read_some(asio::buffer(read_buffer_),
+                                [self = shared_from_this()](error_code ec, std::size_t n) {
+                                  self->reading_ = false;
+                                  if (ec || !self->session_) return self->close();
+                                  self->on_received(self->read_buffer_.data(), n);
+                                  if (!self->session_) return;
+                                  self->send();
+                                  self->read();
+                                });
   }
 
   void on_received(const char* data, std::size_t size) {
-    const auto used = nghttp2_session_mem_recv(
-        session_.get(), reinterpret_cast<const std::uint8_t*>(data), size);
+    const auto used =
+        nghttp2_session_mem_recv(session_.get(), reinterpret_cast<const std::uint8_t*>(data), size);
     if (used < 0) {
       // A fatal error nghttp2 answers with no frame of its own (a bad preface, a CONTINUATION
       // flood, a flood of frames it must acknowledge): GOAWAY by hand, then close.
@@ -736,8 +741,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
   }
 
   void send_raw_goaway(std::uint32_t error) {
-    const std::uint32_t last = static_cast<std::uint32_t>(
-        nghttp2_session_get_last_proc_stream_id(session_.get()));
+    const std::uint32_t last =
+        static_cast<std::uint32_t>(nghttp2_session_get_last_proc_stream_id(session_.get()));
     std::array<unsigned char, 17> frame = {0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0};
     for (int i = 0; i < 4; ++i) {
       frame[9 + i] = static_cast<unsigned char>(last >> (24 - 8 * i));
@@ -761,7 +766,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
         const auto length = nghttp2_session_mem_send(session_.get(), &data);
         if (length < 0) return close();
         if (length == 0) break;
-        pending_output_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(length));
+        pending_output_.append(reinterpret_cast<const char*>(data),
+                               static_cast<std::size_t>(length));
       }
       if (pending_output_.empty()) break;
       const auto sent = connection_.encrypted()
@@ -802,7 +808,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
   // which on_deadline() checks again.
   void arm_timer() {
     if (!session_ || timer_reason_ == Deadline::goodbye) return;
-    const Deadline reason = waiting_for_client()                          ? Deadline::stall
+    const Deadline reason = waiting_for_client()                       ? Deadline::stall
                             : streams_.empty() && streams_in_app_ == 0 ? Deadline::idle
                                                                        : Deadline::none;
     if (reason == timer_reason_) return;
@@ -815,7 +821,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     if (reason == Deadline::stall) {
       last_progress_ = std::chrono::steady_clock::now();
     } else {
-      deadline = draining_      ? drain_linger
+      deadline = draining_     ? drain_linger
                  : served_any_ ? server_.config.keepalive
                                : server_.config.limits.header_timeout;
     }
@@ -949,12 +955,18 @@ std::optional<std::string> decode_http2_settings(std::string_view field) {
   int count = 0;
   for (const char c : field) {
     int value = -1;
-    if (c >= 'A' && c <= 'Z') value = c - 'A';
-    else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') value = c - '0' + 52;
-    else if (c == '-' || c == '+') value = 62;
-    else if (c == '_' || c == '/') value = 63;
-    else if (c == '=') break;
+    if (c >= 'A' && c <= 'Z')
+      value = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      value = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      value = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      value = 62;
+    else if (c == '_' || c == '/')
+      value = 63;
+    else if (c == '=')
+      break;
     if (value < 0) return std::nullopt;
     bits = (bits << 6) | static_cast<std::uint32_t>(value);
     count += 6;

@@ -72,9 +72,8 @@ std::optional<std::string> RequestBodyStream::try_read(std::size_t max) {
     }
   }
   consumed_ += out.size();
-  const bool wake =
-      (first || available >= high_water_ || wake_on_ == WakeOn::every_read) && !ended_ &&
-      error_.empty();
+  const bool wake = (first || available >= high_water_ || wake_on_ == WakeOn::every_read) &&
+                    !ended_ && error_.empty();
   lock.unlock();
   if (wake) wake_io_();
   return out;

@@ -142,10 +142,10 @@ class ResponseChannel final : public ResponseSink {
   std::optional<std::uint64_t> content_length_;
   std::uint64_t body_written_ = 0;
   std::vector<HttpHeader> headers_;
-  std::optional<Head> head_;            // HTTP/2: started, not yet taken
-  std::vector<HttpHeader> trailers_;    // HTTP/2: finish_with_trailers' fields
-  std::optional<FileSegment> file_;  // waiting behind pending_
-  std::string after_file_;           // bytes queued behind file_
+  std::optional<Head> head_;          // HTTP/2: started, not yet taken
+  std::vector<HttpHeader> trailers_;  // HTTP/2: finish_with_trailers' fields
+  std::optional<FileSegment> file_;   // waiting behind pending_
+  std::string after_file_;            // bytes queued behind file_
   // Where new bytes go: behind the file when one is queued.
   std::string& tail() { return file_ ? after_file_ : pending_; }
 };

@@ -48,17 +48,16 @@ void FlushQueue::wake_now() {
 }
 
 void FlushQueue::listen() {
-  bell_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                   [this](boost::system::error_code ec) {
-                     if (ec) return;
-                     // Listen again before taking the queue: a ring after run()'s swap is then
-                     // heard.
-                     listen();
-                     std::uint64_t rings = 0;
-                     [[maybe_unused]] const auto read =
-                         ::read(bell_.native_handle(), &rings, sizeof rings);
-                     run();
-                   });
+  bell_.async_wait(
+      boost::asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+        if (ec) return;
+        // Listen again before taking the queue: a ring after run()'s swap is then
+        // heard.
+        listen();
+        std::uint64_t rings = 0;
+        [[maybe_unused]] const auto read = ::read(bell_.native_handle(), &rings, sizeof rings);
+        run();
+      });
 }
 
 void FlushQueue::run() {

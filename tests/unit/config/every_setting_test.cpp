@@ -154,7 +154,7 @@ TEST(EverySetting, IsReadFromTheCommandLine) {
     // A switch is given alone, and turned off as --no-<flag>.
     const bool is_switch = std::holds_alternative<BoolField>(setting.field);
     const std::vector<std::string> args =
-        !is_switch                ? std::vector<std::string>{"--" + setting.flag(), sample.text}
+        !is_switch               ? std::vector<std::string>{"--" + setting.flag(), sample.text}
         : sample.text == "false" ? std::vector<std::string>{"--no-" + setting.flag()}
                                  : std::vector<std::string>{"--" + setting.flag()};
     const Config config = load_from("", {}, args, false);

@@ -26,7 +26,8 @@ TEST(RequestBodyStream, NothingIsReadFromTheNetworkBeforeTheAppAsks) {
 // HTTP/2 reopens its flow-control windows by what the app has read: every read says so.
 TEST(RequestBodyStream, EveryReadWakesTheIoSideAndCountsWhatWasConsumed) {
   int wakes = 0;
-  RequestBodyStream stream(1 << 20, [&] { ++wakes; }, RequestBodyStream::WakeOn::every_read);
+  RequestBodyStream stream(
+      1 << 20, [&] { ++wakes; }, RequestBodyStream::WakeOn::every_read);
   stream.push("hello world");
   EXPECT_EQ(stream.try_read(5), "hello");
   EXPECT_EQ(stream.consumed(), 5u);
