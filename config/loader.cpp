@@ -167,11 +167,6 @@ class Loader {
   // The files are judged by building the context the workers will build.
   void check_tls() {
     if (!serves_tls(config_)) return;
-    if (config_.proxy_protocol != "off") {
-      problems_.push_back(origin("proxy_protocol") +
-                          "`proxy_protocol`: not supported on `https://` binds yet (the PROXY "
-                          "header comes before the TLS handshake); serve them from plain binds");
-    }
     if (config_.tls.certfile.empty()) {
       problems_.push_back(origin("bind") +
                           "`bind`: `https://` binds need `tls.certfile` (and "

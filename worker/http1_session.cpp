@@ -77,13 +77,18 @@ class Session final : public std::enable_shared_from_this<Session>,
   }
   ~Session() { server_.connections.erase(this); }
 
-  void start() {
+  void start(std::optional<ProxiedEnds> proxied) {
     // Once per connection, not per request.
     beast::error_code ignored;
     remote_ = endpoint_address(connection_.socket().remote_endpoint(ignored));
     local_ = endpoint_address(connection_.socket().local_endpoint(ignored));
+    if (proxied) {
+      remote_ = std::move(proxied->remote);
+      local_ = std::move(proxied->local);
+    }
     trust_peer();
-    if (server_.proxy_protocol != ProxyProtocol::off) {
+    // Under TLS the PROXY header came before the handshake (http_server.cpp read it).
+    if (server_.proxy_protocol != ProxyProtocol::off && !connection_.encrypted()) {
       arm_timer(server_.config.limits.header_timeout);
       return read_proxy_header();
     }
@@ -886,8 +891,9 @@ class Session final : public std::enable_shared_from_this<Session>,
 }  // namespace
 
 void start_http1(ServerState& server, ConnectionStream connection,
-                 std::shared_ptr<const TlsSession> tls) {
-  std::make_shared<Session>(server, std::move(connection), std::move(tls))->start();
+                 std::shared_ptr<const TlsSession> tls, std::optional<ProxiedEnds> proxied) {
+  std::make_shared<Session>(server, std::move(connection), std::move(tls))
+      ->start(std::move(proxied));
 }
 
 }  // namespace hornbeam::worker

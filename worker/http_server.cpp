@@ -11,6 +11,7 @@
 #include "worker/connection_stream.hpp"
 #include "worker/http1_session.hpp"
 #include "worker/http2_session.hpp"
+#include "worker/proxy_protocol.hpp"
 #include "worker/server_state.hpp"
 #include "worker/spin_before_sleep.hpp"
 #include "worker/tls_session.hpp"
@@ -26,6 +27,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 
 namespace asio = boost::asio;
@@ -43,7 +46,8 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
   TlsHandshake(ServerState& server, Protocol::socket socket, SSL_CTX* context)
       : server_(server),
         stream_(std::make_unique<TlsSocket>(std::move(socket), context)),
-        timer_(server.io) {}
+        timer_(server.io),
+        retry_(server.io) {}
 
   void start() {
     timer_.expires_after(server_.config.tls.handshake_timeout);
@@ -51,14 +55,79 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
       if (ec) return;
       if (auto self = weak.lock()) {
         self->timed_out_ = true;
+        self->retry_.cancel();
         beast::error_code ignored;
         self->stream_->socket().close(ignored);  // the handshake ends with an error
       }
     });
-    stream_->async_handshake([self = shared_from_this()](beast::error_code ec) { self->done(ec); });
+    if (server_.proxy_protocol != ProxyProtocol::off) return read_proxy_header();
+    handshake();
   }
 
  private:
+  void handshake() {
+    stream_->async_handshake([self = shared_from_this()](beast::error_code ec) { self->done(ec); });
+  }
+
+  // proxy_protocol on an `https://` bind: the PROXY header comes before the TLS handshake, in
+  // the clear. It is looked at with MSG_PEEK, and only its own bytes are taken from the
+  // socket, so that OpenSSL reads the ClientHello behind it from the socket itself. The rules
+  // are the plain binds' (operations.md): a peer in proxy_allow_ips must send one, no other
+  // peer may.
+  void read_proxy_header() {
+    auto& socket = stream_->socket();
+    char peeked[proxy_peek_limit];
+    const ssize_t got = ::recv(socket.native_handle(), peeked, sizeof peeked, MSG_PEEK);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      return socket.async_wait(Protocol::socket::wait_read,
+                               [self = shared_from_this()](beast::error_code ec) {
+                                 if (ec || self->timed_out_) return self->done(ec);
+                                 self->read_proxy_header();
+                               });
+    }
+    if (got <= 0) return drop(got == 0 ? "closed before its PROXY header" : std::strerror(errno));
+    beast::error_code ignored;
+    const auto remote = endpoint_address(socket.remote_endpoint(ignored));
+    const bool from_proxy = remote.first.empty() || server_.proxy_peers.contains(remote.first);
+    const auto header = parse_proxy_header(std::string_view(peeked, static_cast<std::size_t>(got)),
+                                           server_.proxy_protocol);
+    switch (header.status) {
+      case ProxyHeader::Status::more:
+        if (static_cast<std::size_t>(got) == sizeof peeked) return drop("no end to its PROXY header");
+        // The bytes stay readable (peeked, not taken): look again shortly, not at readiness.
+        retry_.expires_after(std::chrono::milliseconds(10));
+        return retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
+          if (!ec && !self->timed_out_) self->read_proxy_header();
+        });
+      case ProxyHeader::Status::malformed: return drop(header.why);
+      case ProxyHeader::Status::absent:
+        if (from_proxy) return drop("no PROXY protocol header, and the peer is in proxy_allow_ips");
+        return handshake();
+      case ProxyHeader::Status::complete: {
+        if (!from_proxy) return drop("a PROXY protocol header from a peer not in proxy_allow_ips");
+        // Peeked whole, so this takes exactly the header.
+        if (::recv(socket.native_handle(), peeked, header.size, 0) !=
+            static_cast<ssize_t>(header.size)) {
+          return drop("its PROXY header could not be read");
+        }
+        if (!header.source_addr.empty()) {  // else a health check: the proxy is the client
+          proxied_ = ProxiedEnds{{header.source_addr, header.source_port},
+                                 {header.destination_addr, header.destination_port}};
+        }
+        return handshake();
+      }
+    }
+  }
+
+  void drop(const std::string& why) {
+    timer_.cancel();
+    beast::error_code ignored;
+    auto& socket = stream_->socket();
+    const auto [address, port] = endpoint_address(socket.remote_endpoint(ignored));
+    logging::error_log().warn("closed the connection from {}:{}: {}", address, port, why);
+    socket.close(ignored);
+  }
+
   void done(beast::error_code ec) {
     timer_.cancel();
     if (ec || timed_out_) {
@@ -78,11 +147,16 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
       auto& socket = stream_->socket();
       Http2Peer peer{endpoint_address(socket.remote_endpoint(ignored)),
                      endpoint_address(socket.local_endpoint(ignored)), false, std::move(tls)};
+      if (proxied_) {
+        peer.remote = std::move(proxied_->remote);
+        peer.local = std::move(proxied_->local);
+      }
       peer.trusted =
           peer.remote.first.empty() || server_.trusted_proxies.contains(peer.remote.first);
       return start_http2(server_, ConnectionStream(std::move(stream_)), std::move(peer), {});
     }
-    start_http1(server_, ConnectionStream(std::move(stream_)), std::move(tls));
+    start_http1(server_, ConnectionStream(std::move(stream_)), std::move(tls),
+                std::move(proxied_));
   }
 
   bool negotiated_h2() {
@@ -92,10 +166,15 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
     return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
   }
 
+  // A PROXY v2 header with its TLVs fits (AWS NLB's, HAProxy's); v1's is 107 bytes at most.
+  static constexpr std::size_t proxy_peek_limit = 4096;
+
   ServerState& server_;
   std::unique_ptr<TlsSocket> stream_;
   asio::steady_timer timer_;
+  asio::steady_timer retry_;  // a PROXY header that came in pieces is looked at again
   bool timed_out_ = false;
+  std::optional<ProxiedEnds> proxied_;
 };
 
 class Listener {

@@ -121,6 +121,13 @@ struct ServerState {
   bool access_json;
 };
 
+// A connection's client and server as a PROXY protocol header named them (read before the TLS
+// handshake on an `https://` bind): they stand for the socket's ends.
+struct ProxiedEnds {
+  std::pair<std::string, std::uint16_t> remote;
+  std::pair<std::string, std::uint16_t> local;
+};
+
 // Numeric address and port of a socket endpoint ("" and 0 for unix sockets).
 std::pair<std::string, std::uint16_t> endpoint_address(const Protocol::endpoint& endpoint);
 

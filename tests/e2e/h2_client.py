@@ -29,8 +29,10 @@ class Response:
 class H2Client:
     """One HTTP/2 connection; `tls` is an ssl.SSLContext whose ALPN offers h2."""
 
-    def __init__(self, port, tls=None, settings=None, auto_ack=True):
+    def __init__(self, port, tls=None, settings=None, auto_ack=True, before=b""):
+        """`before`: bytes sent ahead of everything, TLS included (a PROXY protocol header)."""
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(before)
         if tls is not None:
             sock = tls.wrap_socket(sock, server_hostname="localhost")
             assert sock.selected_alpn_protocol() == "h2"

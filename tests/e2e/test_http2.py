@@ -459,3 +459,36 @@ def test_max_header_list_size_is_announced_and_held(start_worker):
     raw.send(HeadersFrame(1, raw.header_block("/", [("x-large", "l" * 5000)]),
                           flags=["END_HEADERS", "END_STREAM"]))
     assert raw.goaway().error_code == ENHANCE_YOUR_CALM
+
+
+def test_proxy_protocol_before_the_tls_handshake(start_arbiter, certificate):
+    """On an https:// bind the PROXY header comes first, in the clear; the client it names is
+    the one HTTP/1.1 and HTTP/2 requests see."""
+    arbiter = start_arbiter("h2_app:wsgi", workers=1, settings={
+        "bind": ["https://127.0.0.1:0"], "proxy_protocol": "v1",
+        "tls": {"certfile": str(certificate / "cert.pem"), "keyfile": str(certificate / "key.pem")}})
+    port = tls_port(arbiter)
+    header = b"PROXY TCP4 203.0.113.5 192.0.2.1 51234 443\r\n"
+    context = ssl.create_default_context(cafile=str(certificate / "cert.pem"))
+    context.set_alpn_protocols(["http/1.1"])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(header)
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            response = b""
+            while chunk := tls.recv(65536):
+                response += chunk
+    environ = json.loads(response.partition(b"\r\n\r\n")[2])
+    assert (environ["REMOTE_ADDR"], environ["REMOTE_PORT"]) == ("203.0.113.5", "51234")
+    assert environ["wsgi.url_scheme"] == "https"
+    h2 = ssl.create_default_context(cafile=str(certificate / "cert.pem"))
+    h2.set_alpn_protocols(["h2"])
+    client = H2Client(port, tls=h2, before=header)
+    status, body = client.get("/environ")
+    assert status == 200 and json.loads(body)["REMOTE_ADDR"] == "203.0.113.5"
+    client.close()
+    # 127.0.0.1 is in proxy_allow_ips (the default): without a header it is refused.
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            context.wrap_socket(raw, server_hostname="localhost")
+    arbiter.wait_for_log("no PROXY protocol header, and the peer is in proxy_allow_ips")

@@ -9,7 +9,8 @@ import time
 from urllib.parse import parse_qs
 
 ENVIRON_KEYS = ("SERVER_PROTOCOL", "HTTP_HOST", "HTTP_COOKIE", "wsgi.url_scheme", "REQUEST_METHOD",
-                "PATH_INFO", "QUERY_STRING", "CONTENT_LENGTH", "HTTP_X_CUSTOM")
+                "PATH_INFO", "QUERY_STRING", "CONTENT_LENGTH", "HTTP_X_CUSTOM", "REMOTE_ADDR",
+                "REMOTE_PORT")
 
 
 def touch(query, name):

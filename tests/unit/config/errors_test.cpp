@@ -102,13 +102,6 @@ TEST(ConfigErrors, ACertificateThatDoesNotLoadNamesItsSetting) {
                                              not_pem.path() + "`: "));
 }
 
-TEST(ConfigErrors, ProxyProtocolIsForPlainBinds) {
-  EXPECT_THAT(
-      problems_of("app: a:b\nbind: ['https://127.0.0.1:8443']\nproxy_protocol: v1\n"
-                  "tls: {certfile: /nonexistent.pem}\n"),
-      ::testing::Contains(HasSubstr("`proxy_protocol`: not supported on `https://` binds")));
-}
-
 TEST(ConfigErrors, SectionThatIsNotAMapping) {
   EXPECT_EQ(only_problem("app: a:b\nlimits: 5\n"),
             "hornbeam.yaml:2:9: `limits`: expected a mapping of limits.* settings");
