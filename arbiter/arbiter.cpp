@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <future>
@@ -321,6 +322,15 @@ class Arbiter final : public Processes {
         list_of_changes(options.roots), list_of_changes(options.include));
   }
 
+  // Whether `bind` has an `https://` entry for this address ("127.0.0.1:8443", "[::]:8443",
+  // "unix:/run/app.sock"): how a socket systemd passed is marked as TLS.
+  static bool https_bind_names(const config::Config& config, const std::string& address) {
+    return std::any_of(config.bind.begin(), config.bind.end(), [&](const std::string& entry) {
+      const auto bind = BindAddress::parse(entry);
+      return bind && bind->tls && bind->to_string() == address;
+    });
+  }
+
   // Opens what the config needs (throws: nothing changed) and makes it the current generation.
   void start_generation(std::shared_ptr<const config::Config> config, bool one_first = false) {
     GenerationLaunch launch;
@@ -329,10 +339,14 @@ class Arbiter final : public Processes {
         *config, resolve_user(config->user).value_or(static_cast<uid_t>(-1)),
         resolve_group(config->group, config->user).value_or(static_cast<gid_t>(-1)));
     launch.config_fd = config_memfd(*config);
-    // ListenSet::open gives one socket per `bind` entry, in order (all of systemd's otherwise).
+    // ListenSet::open gives one socket per `bind` entry, in order (all of systemd's otherwise:
+    // those whose address a `bind` entry names as `https://` serve TLS).
     for (std::size_t i = 0; i < launch.sockets.size(); ++i) {
-      const auto address =
-          listen_set_.socket_activated() ? std::nullopt : BindAddress::parse(config->bind[i]);
+      if (listen_set_.socket_activated()) {
+        launch.tls.push_back(https_bind_names(*config, launch.sockets[i]->name()));
+        continue;
+      }
+      const auto address = BindAddress::parse(config->bind[i]);
       launch.tls.push_back(address && address->tls);
     }
     const auto generation = ++last_generation_;

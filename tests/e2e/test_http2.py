@@ -492,3 +492,28 @@ def test_proxy_protocol_before_the_tls_handshake(start_arbiter, certificate):
         with pytest.raises((ssl.SSLError, ConnectionError)):
             context.wrap_socket(raw, server_hostname="localhost")
     arbiter.wait_for_log("no PROXY protocol header, and the peer is in proxy_allow_ips")
+
+
+def test_a_systemd_socket_serves_tls_when_bind_names_its_address_https(start_arbiter, certificate):
+    """Socket activation: systemd owns the sockets; an `https://` bind entry with the same
+    address says which of them serve TLS (and h2)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
+    # What systemd does: the socket as fd 3, LISTEN_FDS=1 and LISTEN_PID = the server's pid.
+    activate = ("import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); os.close(fd); "
+                "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); "
+                "os.execv(sys.argv[2], sys.argv[2:])")
+    arbiter = start_arbiter("h2_app:wsgi", workers=1, settings={
+        "bind": [f"https://127.0.0.1:{port}"],
+        "tls": {"certfile": str(certificate / "cert.pem"), "keyfile": str(certificate / "key.pem")}},
+        pass_fds=(fd,), command_prefix=("/usr/bin/python3", "-c", activate, str(fd)))
+    listener.close()
+    assert "socket activation: serving on the 1 socket(s) systemd passed" in arbiter.log
+    assert f"listening on 127.0.0.1:{port} (TLS)" in arbiter.log
+    out = curl("--http2", "--cacert", str(certificate / "cert.pem"), "-w", "\n%{http_version}",
+               f"https://localhost:{port}/environ")
+    body, version = out.rsplit("\n", 1)
+    assert version == "2" and json.loads(body)["wsgi.url_scheme"] == "https"
