@@ -416,6 +416,9 @@ class Session final : public std::enable_shared_from_this<Session>,
   // No app is mounted at the request's path (mounts without one at `/`): 404, as an answer
   // (in the access log, not a refusal in the error log).
   void answer_without_app() {
+    // Counted under the first app's kind, as refusals before routing are: mount_ indexes
+    // ServerState::apps from here on (-1 would read before its first entry).
+    mount_ = 0;
     const auto& message = head_parser_->get();
     open_exchange(make_request(message), message, message.keep_alive());
     channel_->fail(404);
