@@ -801,6 +801,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
   // One deadline at a time, by what the connection is doing:
   // - a response waits for its client (flow-control window or socket full): stall_timeout
   //   since the last bytes went out;
+  // - a request's header block has begun and not ended: limits.header_timeout;
   // - nothing in flight: keepalive (header_timeout before the first request), shorter while
   //   draining;
   // - the app is answering: none (the arbiter's `timeout` watches the app).
@@ -809,6 +810,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
   void arm_timer() {
     if (!session_ || timer_reason_ == Deadline::goodbye) return;
     const Deadline reason = waiting_for_client()                       ? Deadline::stall
+                            : headers_pending()                        ? Deadline::headers
                             : streams_.empty() && streams_in_app_ == 0 ? Deadline::idle
                                                                        : Deadline::none;
     if (reason == timer_reason_) return;
@@ -820,6 +822,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     config::Duration deadline = settings_.stall_timeout;
     if (reason == Deadline::stall) {
       last_progress_ = std::chrono::steady_clock::now();
+    } else if (reason == Deadline::headers) {
+      deadline = server_.config.limits.header_timeout;
     } else {
       deadline = draining_     ? drain_linger
                  : served_any_ ? server_.config.keepalive
@@ -830,6 +834,14 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
       if (ec) return;
       if (auto self = weak.lock()) self->on_deadline();
     });
+  }
+
+  // A stream whose header block has not ended (HEADERS without END_HEADERS, CONTINUATION
+  // frames to come): slow-loris over HTTP/2, bounded by limits.header_timeout as HTTP/1.1's
+  // request heads are.
+  bool headers_pending() const {
+    return std::any_of(streams_.begin(), streams_.end(),
+                       [](const auto& entry) { return !entry.second->channel; });
   }
 
   bool waiting_for_client() const {
@@ -861,6 +873,14 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
       go_away(NGHTTP2_ENHANCE_YOUR_CALM,
               "its client took none of a pending response for http2.stall_timeout");
       if (writing_) return close();  // the socket itself is full: GOAWAY cannot go out
+      send();
+      return arm_goodbye();
+    }
+    if (timer_reason_ == Deadline::headers) {
+      timer_reason_ = Deadline::none;
+      if (!headers_pending()) return arm_timer();
+      go_away(NGHTTP2_ENHANCE_YOUR_CALM,
+              "a header block not complete within limits.header_timeout");
       send();
       return arm_goodbye();
     }
@@ -938,7 +958,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
   std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point costly_window_start_ = std::chrono::steady_clock::now();
   int costly_frames_ = 0;
-  enum class Deadline { none, idle, stall, goodbye } timer_reason_ = Deadline::none;
+  enum class Deadline { none, idle, headers, stall, goodbye } timer_reason_ = Deadline::none;
 };
 
 void Http2Stream::flush() {

@@ -183,6 +183,19 @@ def test_a_zero_window_stall_ends_with_goaway(start_worker):
 # --- attacks: each gets a GOAWAY and a log line, and the worker serves others ----------------
 
 
+def test_a_header_block_that_never_ends_is_cut_after_the_header_timeout(start_worker):
+    """Slow loris over HTTP/2: HEADERS without END_HEADERS, then nothing."""
+    worker = start_worker("h2_app:wsgi", "--limits-header-timeout", "500ms")
+    raw = RawH2(worker.port)
+    raw.send(HeadersFrame(1, raw.header_block("/"), flags=[]))
+    started = time.monotonic()
+    goaway = raw.goaway(timeout=10)
+    assert goaway is not None and goaway.error_code == ENHANCE_YOUR_CALM
+    assert time.monotonic() - started < 5
+    worker.wait_for_log("a header block not complete within limits.header_timeout")
+    served_after(worker)
+
+
 def test_rapid_reset_is_cut_off(start_worker, tmp_path):
     """CVE-2023-44487: streams opened and reset at once. Streams reset while the app still runs
     them keep counting against http2.max_concurrent_streams."""
