@@ -217,8 +217,6 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
                                                                       nghttp2_option_del);
     // Windows reopen as the app reads, not as bytes arrive: that is the upload's backpressure.
     nghttp2_option_set_no_auto_window_update(raw_option, 1);
-    // Our limit is announced; nghttp2 also refuses streams beyond it itself.
-    nghttp2_option_set_max_send_header_block_length(raw_option, 64 * 1024);
 
     nghttp2_session* raw_session = nullptr;
     if (nghttp2_session_server_new2(&raw_session, raw_callbacks, this, raw_option) != 0)
