@@ -46,9 +46,9 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
         content_length_ = length;
     }
   }
+  if (structured()) return start_structured(std::move(headers));
   // Without a length: chunked on HTTP/1.1 (a HEAD announces what its GET would use), and on
   // HTTP/1.0 the end of the body is the close.
-  if (structured()) return start_structured(std::move(headers));
   const bool length_unknown = has_body && !content_length_;
   const bool announce_chunked = length_unknown && framing_.http_version >= 11;
   chunked_ = announce_chunked && !framing_.head_request;
