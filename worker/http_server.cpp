@@ -39,8 +39,8 @@ namespace hornbeam::worker {
 namespace {
 
 // A TLS connection until its handshake is done: then it is served in HTTP/2 (ALPN h2) or
-// HTTP/1.1. A client that
-// has not finished by tls.handshake_timeout (or fails it) is dropped, and counted.
+// HTTP/1.1. A client that has not finished by tls.handshake_timeout (PROXY header included),
+// or fails it, is dropped, and counted.
 class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
  public:
   TlsHandshake(ServerState& server, Protocol::socket socket, SSL_CTX* context)
