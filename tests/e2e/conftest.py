@@ -126,6 +126,12 @@ def start_worker():
     for worker in workers:
         if worker.process.poll() is None:
             worker.stop(signal.SIGKILL)
+        else:
+            # It ended before the test did: its log goes with the test's output (pytest shows
+            # it when the test failed), so that a worker that died says how.
+            worker._reader.join(5)
+            print(f"worker {worker.process.pid} ended with status {worker.process.returncode}; "
+                  f"its log:\n{worker.log}")
 
 
 @pytest.fixture(params=["hornbeam", "uvicorn"])
