@@ -18,6 +18,16 @@ inline bool iequals(std::string_view a, std::string_view b) {
                                             [&](char x, char y) { return lower(x) == lower(y); });
 }
 
+// `text` in lowercase, ASCII only (locale-independent, unlike std::tolower): HTTP/2's field
+// names.
+inline std::string ascii_lowercase(std::string_view text) {
+  std::string lower(text);
+  for (auto& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return lower;
+}
+
 // RFC 9110 tchar.
 inline bool is_token_char(char c) {
   static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
@@ -30,11 +40,13 @@ inline bool is_token(std::string_view text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), is_token_char);
 }
 
-// RFC 9110 hop-by-hop fields: the server decides these, never the app.
+// RFC 9110 hop-by-hop fields, and Proxy-Connection (RFC 9113 §8.2.2 names it with them as
+// connection-specific): the server decides these, never the app.
 inline bool is_hop_by_hop(std::string_view name) {
-  static constexpr std::array<std::string_view, 8> fields = {
-      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-      "te",         "trailers",   "transfer-encoding",  "upgrade"};
+  static constexpr std::array<std::string_view, 9> fields = {
+      "connection",       "keep-alive", "proxy-authenticate", "proxy-authorization",
+      "proxy-connection", "te",         "trailers",           "transfer-encoding",
+      "upgrade"};
   return std::any_of(fields.begin(), fields.end(),
                      [&](std::string_view field) { return iequals(name, field); });
 }

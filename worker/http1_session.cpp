@@ -6,6 +6,7 @@
 
 #include "worker/http1_session.hpp"
 
+#include "common/http_text.hpp"
 #include "common/logging.hpp"
 #include "worker/access_log.hpp"
 #include "worker/chunked_decoder.hpp"
@@ -358,13 +359,8 @@ class Session final : public std::enable_shared_from_this<Session>,
       return beast::iequals(field.name, "upgrade") || beast::iequals(field.name, "connection") ||
              beast::iequals(field.name, "http2-settings");
     });
-    for (auto& field : upgrade.request.headers) field.name = lowercase_name(field.name);
+    for (auto& field : upgrade.request.headers) field.name = ascii_lowercase(field.name);
     return upgrade;
-  }
-
-  static std::string lowercase_name(std::string name) {
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return name;
   }
 
   // The connection speaks HTTP/2 from here on: the HTTP/2 session takes the socket and what

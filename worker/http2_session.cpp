@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <map>
@@ -94,19 +93,6 @@ struct Http2Stream final : Flushable {
 
   bool has_output() const { return out_offset < out.size() || file; }
 };
-
-std::string lowercase(std::string_view text) {
-  std::string lower(text);
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower;
-}
-
-// RFC 9113 §8.2.2: fields that only mean something to an HTTP/1.1 connection.
-bool connection_specific(std::string_view lower_name) {
-  return lower_name == "connection" || lower_name == "keep-alive" ||
-         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
-         lower_name == "upgrade";
-}
 
 nghttp2_nv field(const std::string& name, const std::string& value) {
   return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
@@ -613,10 +599,10 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     std::vector<std::pair<std::string, std::string>> fields;
     fields.reserve(head.fields.size() + 1);
     fields.emplace_back(":status", std::to_string(head.status));
+    // The adapters dropped the connection-specific fields (is_hop_by_hop); HTTP/2 wants the
+    // names in lowercase (RFC 9113 §8.2).
     for (auto& header : head.fields) {
-      auto name = lowercase(header.name);
-      if (connection_specific(name)) continue;
-      fields.emplace_back(std::move(name), std::move(header.value));
+      fields.emplace_back(ascii_lowercase(header.name), std::move(header.value));
     }
     std::vector<nghttp2_nv> nva;
     nva.reserve(fields.size());
@@ -633,7 +619,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
   void submit_trailers(Http2Stream& stream) {
     std::vector<std::pair<std::string, std::string>> fields;
     for (const auto& header : stream.trailers)
-      fields.emplace_back(lowercase(header.name), header.value);
+      fields.emplace_back(ascii_lowercase(header.name), header.value);
     std::vector<nghttp2_nv> nva;
     for (const auto& [name, value] : fields) nva.push_back(field(name, value));
     nghttp2_submit_trailer(session_.get(), stream.id, nva.data(), nva.size());
