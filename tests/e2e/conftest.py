@@ -361,6 +361,16 @@ def pid_alive(pid):
     return status != "Z"
 
 
+def systemd_activation(listener):
+    """start_arbiter's keyword arguments that hand `listener` to the arbiter as systemd does:
+    the socket as fd 3, LISTEN_FDS=1 and LISTEN_PID = the server's pid."""
+    fd = listener.fileno()
+    activate = ("import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); os.close(fd); "
+                "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); "
+                "os.execv(sys.argv[2], sys.argv[2:])")
+    return {"pass_fds": (fd,), "command_prefix": ("/usr/bin/python3", "-c", activate, str(fd))}
+
+
 @pytest.fixture
 def start_arbiter(tmp_path):
     arbiters = []

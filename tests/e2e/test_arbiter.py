@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import APPS, EMBEDDED_PYTHON, Load, pid_alive
+from conftest import APPS, EMBEDDED_PYTHON, Load, pid_alive, systemd_activation
 
 
 def test_workers_boot_serve_and_stop_with_term(start_arbiter, tmp_path):
@@ -318,12 +318,8 @@ def test_socket_activation(start_arbiter):
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     port = listener.getsockname()[1]
-    fd = listener.fileno()
-    # What systemd does: the socket as fd 3, LISTEN_FDS=1 and LISTEN_PID = the server's pid.
-    activate = ("import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); os.close(fd); "
-                "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); os.execv(sys.argv[2], sys.argv[2:])")
     arbiter = start_arbiter("supervised:pid", workers=1, settings={"bind": ["127.0.0.1:1"]},
-                            pass_fds=(fd,), command_prefix=("/usr/bin/python3", "-c", activate, str(fd)))
+                            **systemd_activation(listener))
     listener.close()
     assert "socket activation: serving on the 1 socket(s) systemd passed" in arbiter.log
     assert requests.get(f"http://127.0.0.1:{port}/").status_code == 200

@@ -15,6 +15,7 @@ import pytest
 from hyperframe.frame import (ContinuationFrame, DataFrame, HeadersFrame, PingFrame,
                               RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
+from conftest import systemd_activation
 from h2_client import ERROR_CODES, H2Client, RawH2
 
 ENHANCE_YOUR_CALM = 11
@@ -131,14 +132,17 @@ def test_an_upload_goes_only_as_far_as_the_app_has_read(start_worker, tmp_path):
                           end=False)
     rest = client.send_body(stream, upload, end=True)
     wait_for_file(started)
-    time.sleep(0.3)
-    try:  # nothing reopens the window while the app has not read
-        client.sock.settimeout(0.3)
-        data = client.sock.recv(65536)
+    # Nothing reopens the window while the app has not read: what arrives in half a second
+    # is taken in (a WINDOW_UPDATE among it would show in the assertions below).
+    deadline = time.monotonic() + 0.5
+    while (remaining := deadline - time.monotonic()) > 0:
+        client.sock.settimeout(remaining)
+        try:
+            data = client.sock.recv(65536)
+        except socket.timeout:
+            break
         for event in client.conn.receive_data(data):
             client.handle(event)
-    except socket.timeout:
-        pass
     assert len(upload) - len(rest) == window
     assert client.conn.local_flow_control_window(stream) == 0
     go.touch()
@@ -514,15 +518,10 @@ def test_a_systemd_socket_serves_tls_when_bind_names_its_address_https(start_arb
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     port = listener.getsockname()[1]
-    fd = listener.fileno()
-    # What systemd does: the socket as fd 3, LISTEN_FDS=1 and LISTEN_PID = the server's pid.
-    activate = ("import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); os.close(fd); "
-                "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); "
-                "os.execv(sys.argv[2], sys.argv[2:])")
     arbiter = start_arbiter("h2_app:wsgi", workers=1, settings={
         "bind": [f"https://127.0.0.1:{port}"],
         "tls": {"certfile": str(certificate / "cert.pem"), "keyfile": str(certificate / "key.pem")}},
-        pass_fds=(fd,), command_prefix=("/usr/bin/python3", "-c", activate, str(fd)))
+        **systemd_activation(listener))
     listener.close()
     assert "socket activation: serving on the 1 socket(s) systemd passed" in arbiter.log
     assert f"listening on 127.0.0.1:{port} (TLS)" in arbiter.log
