@@ -23,5 +23,7 @@ extern const TextCheck optional_bind_address;  // empty, or as bind_address
 extern const TextCheck mount_prefix;
 // An IP address or "*".
 extern const TextCheck forwarded_ip;
+// "shm", or a Redis URL (redis/target.hpp).
+extern const TextCheck state_backend;
 
 }  // namespace hornbeam::config

@@ -93,6 +93,9 @@ struct Http2 {
 
 struct SharedState {
   std::uint64_t size = 64 * MiB;
+  std::string backend = "shm";  // or a Redis URL (redis/target.hpp)
+  std::string prefix = "hornbeam:";
+  Duration timeout{1'000};
 };
 
 struct Logging {

@@ -4,6 +4,9 @@
 #include "common/state_store.hpp"
 #include "python/interpreter.hpp"
 #include "python/py_ref.hpp"
+#include "python/state_backend.hpp"
+#include "redis/connection.hpp"
+#include "redis/state.hpp"
 
 #include <Python.h>
 #include <spdlog/logger.h>
@@ -18,11 +21,12 @@ namespace {
 
 using shm::ValueType;
 
-shm::StateStore* the_store = nullptr;
+StateBackend* the_backend = nullptr;
 
 // Per module object (one per interpreter), as subinterpreters need.
 struct ModuleState {
-  PyObject* state_full;        // hornbeam.StateFull
+  PyObject* state_full;         // hornbeam.StateFull
+  PyObject* state_unavailable;  // hornbeam.StateUnavailable
   PyObject* bad_request_body;  // hornbeam.BadRequestBody
   PyObject* dumps;             // pickle.dumps
   PyObject* loads;             // pickle.loads
@@ -86,7 +90,7 @@ bool key_text(PyObject* key, std::string_view& text) {
 }
 
 bool store_ready() {
-  if (the_store) return true;
+  if (the_backend) return true;
   PyErr_SetString(PyExc_RuntimeError, "the hornbeam shared state is not available");
   return false;
 }
@@ -207,6 +211,11 @@ PyObject* guarded(PyObject* module, Call&& call) {
     return call();
   } catch (const shm::StoreFull& full) {
     return raise_full(module, full);
+  } catch (const redis::OutOfMemory& full) {
+    PyErr_SetString(state_of(module).state_full, full.what());
+  } catch (const redis::Unavailable& unavailable) {
+    PyErr_Format(state_of(module).state_unavailable, "the shared state is unavailable: %s",
+                 unavailable.what());
   } catch (const shm::NotAnInteger& e) {
     PyErr_SetString(PyExc_TypeError, e.what());
   } catch (const std::overflow_error& e) {
@@ -227,7 +236,7 @@ PyObject* state_get(PyObject* module, PyObject* const* args, Py_ssize_t count, P
   return guarded(module, [&]() -> PyObject* {
     PyRef value;
     bool pickled = false;
-    const bool found = the_store->get(key, [&](ValueType type, std::string_view bytes) {
+    const bool found = the_backend->get(key, [&](ValueType type, std::string_view bytes) {
       value = decode_locked(type, bytes, pickled);
     });
     if (!found) return Py_NewRef(bound[1] ? bound[1] : Py_None);
@@ -248,7 +257,7 @@ PyObject* state_set(PyObject* module, PyObject* const* args, Py_ssize_t count, P
   Encoded value;
   if (!key_and_value("state_set", module, args, count, keywords, key, value)) return nullptr;
   return guarded(module, [&]() -> PyObject* {
-    the_store->set(key, value.type, value.bytes);
+    the_backend->set(key, value.type, value.bytes);
     Py_RETURN_NONE;
   });
 }
@@ -258,7 +267,7 @@ PyObject* state_add(PyObject* module, PyObject* const* args, Py_ssize_t count, P
   Encoded value;
   if (!key_and_value("state_add", module, args, count, keywords, key, value)) return nullptr;
   return guarded(module, [&]() -> PyObject* {
-    return PyBool_FromLong(the_store->add(key, value.type, value.bytes));
+    return PyBool_FromLong(the_backend->add(key, value.type, value.bytes));
   });
 }
 
@@ -270,7 +279,7 @@ PyObject* state_delete(PyObject* module, PyObject* const* args, Py_ssize_t count
       !store_ready()) {
     return nullptr;
   }
-  return guarded(module, [&]() -> PyObject* { return PyBool_FromLong(the_store->erase(key)); });
+  return guarded(module, [&]() -> PyObject* { return PyBool_FromLong(the_backend->erase(key)); });
 }
 
 PyObject* increment(const char* function, int sign, PyObject* module, PyObject* const* args,
@@ -299,7 +308,7 @@ PyObject* increment(const char* function, int sign, PyObject* module, PyObject* 
     delta = -delta;
   }
   return guarded(
-      module, [&]() -> PyObject* { return PyLong_FromLongLong(the_store->increment(key, delta)); });
+      module, [&]() -> PyObject* { return PyLong_FromLongLong(the_backend->increment(key, delta)); });
 }
 
 PyObject* state_incr(PyObject* module, PyObject* const* args, Py_ssize_t count,
@@ -334,7 +343,7 @@ PyObject* state_get_multi(PyObject* module, PyObject* const* args, Py_ssize_t co
     };
     std::vector<Found> found;
     // One lock for all: the values are a consistent snapshot.
-    the_store->get_many(keys, [&](std::size_t index, ValueType type, std::string_view bytes) {
+    the_backend->get_many(keys, [&](std::size_t index, ValueType type, std::string_view bytes) {
       bool pickled = false;
       PyRef value = decode_locked(type, bytes, pickled);
       found.push_back({index, std::move(value), pickled});
@@ -362,7 +371,7 @@ PyObject* state_keys(PyObject* module, PyObject* const* args, Py_ssize_t count,
     // list is built after.
     std::vector<PyRef> keys;
     bool failed = false;
-    the_store->keys(prefix, [&](std::string_view key) {
+    the_backend->keys(prefix, [&](std::string_view key) {
       if (failed) return;
       keys.push_back(PyRef::steal(
           PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()), "surrogatepass")));
@@ -379,14 +388,7 @@ PyObject* state_keys(PyObject* module, PyObject* const* args, Py_ssize_t count,
 
 PyObject* state_info(PyObject* module, PyObject*) {
   if (!store_ready()) return nullptr;
-  return guarded(module, [&]() -> PyObject* {
-    const auto usage = the_store->usage();
-    return Py_BuildValue(
-        "{s:n,s:n,s:n,s:n,s:K}", "capacity", static_cast<Py_ssize_t>(usage.capacity), "used",
-        static_cast<Py_ssize_t>(usage.used), "entries", static_cast<Py_ssize_t>(usage.entries),
-        "largest_free", static_cast<Py_ssize_t>(usage.largest_free), "recoveries",
-        static_cast<unsigned long long>(the_store->recoveries()));
-  });
+  return guarded(module, [&]() -> PyObject* { return the_backend->info(); });
 }
 
 // For the server's own Python (the glues): a line in the worker's error log.
@@ -438,20 +440,31 @@ int exec_module(PyObject* module) {
       "The shared state has no room for the value (the store is unchanged). Attributes: "
       "needed, used, capacity, entries (bytes and counts); shared_state.size sets the capacity.",
       PyExc_Exception, nullptr);
+  state.state_unavailable = PyErr_NewExceptionWithDoc(
+      "hornbeam.StateUnavailable",
+      "The shared state's Redis did not answer within shared_state.timeout (down, unreachable "
+      "or too slow): the call may or may not have taken effect. The worker reconnects by "
+      "itself.",
+      PyExc_Exception, nullptr);
   state.bad_request_body = PyErr_NewExceptionWithDoc(
       "hornbeam.BadRequestBody",
       "The request's body is malformed (a bad chunk, a forbidden trailer): the client's error. "
       "The server answers 400 whatever the app does; an OSError, so that `except OSError` code "
       "written for a client that disconnects keeps working.",
       PyExc_OSError, nullptr);
-  if (!state.dumps || !state.loads || !state.state_full || !state.bad_request_body) return -1;
+  if (!state.dumps || !state.loads || !state.state_full || !state.state_unavailable ||
+      !state.bad_request_body) {
+    return -1;
+  }
   if (PyModule_AddObjectRef(module, "StateFull", state.state_full) != 0 ||
+      PyModule_AddObjectRef(module, "StateUnavailable", state.state_unavailable) != 0 ||
       PyModule_AddObjectRef(module, "BadRequestBody", state.bad_request_body) != 0) {
     return -1;
   }
   PyRef names = PyRef::steal(Py_BuildValue(
-      "[sssssssssss]", "state_get", "state_set", "state_delete", "state_incr", "state_decr",
-      "state_get_multi", "state_keys", "state_add", "state_info", "StateFull", "BadRequestBody"));
+      "[ssssssssssss]", "state_get", "state_set", "state_delete", "state_incr", "state_decr",
+      "state_get_multi", "state_keys", "state_add", "state_info", "StateFull", "StateUnavailable",
+      "BadRequestBody"));
   return PyModule_AddObjectRef(module, "__all__", names.get());
 }
 
@@ -459,6 +472,7 @@ int traverse_module(PyObject* module, visitproc visit, void* arg) {
   auto* state = static_cast<ModuleState*>(PyModule_GetState(module));
   if (state) {
     Py_VISIT(state->state_full);
+    Py_VISIT(state->state_unavailable);
     Py_VISIT(state->bad_request_body);
     Py_VISIT(state->dumps);
     Py_VISIT(state->loads);
@@ -470,6 +484,7 @@ int clear_module(PyObject* module) {
   auto* state = static_cast<ModuleState*>(PyModule_GetState(module));
   if (state) {
     Py_CLEAR(state->state_full);
+    Py_CLEAR(state->state_unavailable);
     Py_CLEAR(state->bad_request_body);
     Py_CLEAR(state->dumps);
     Py_CLEAR(state->loads);
@@ -542,8 +557,8 @@ std::nullptr_t raise_bad_request_body(const char* message) {
   return nullptr;
 }
 
-void register_state_module(shm::StateStore& store) {
-  the_store = &store;
+void register_state_module(StateBackend& backend) {
+  the_backend = &backend;
   if (PyImport_AppendInittab("hornbeam", init_hornbeam) != 0 ||
       PyImport_AppendInittab("hornbeam_erlang", init_alias) != 0) {
     throw std::runtime_error("cannot register the hornbeam module");

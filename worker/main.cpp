@@ -19,6 +19,7 @@
 #include "python/wsgi_adapter.hpp"
 #include "worker/arbiter_link.hpp"
 #include "worker/http_server.hpp"
+#include "worker/shared_state_choice.hpp"
 
 #include <spdlog/logger.h>
 
@@ -206,15 +207,13 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
         config.max_requests, max_requests - static_cast<std::uint64_t>(config.max_requests));
   }
 
-  // The shared state: the arbiter's store, or this worker's own when it runs alone (then its
-  // contexts still share one). Declared before the interpreter, which uses it to its end.
-  std::optional<shm::Segment> own_segment;
-  std::optional<shm::StateStore> shared_state;
+  // The shared state (worker/shared_state_choice.hpp), declared before the interpreter, which
+  // uses it to its end.
+  std::optional<worker::SharedStateChoice> shared_state;
   std::optional<python::Interpreter> interpreter;
   try {
-    if (!link.supervised()) own_segment.emplace(shm::Segment::create(0, config.shared_state.size));
-    shared_state.emplace(link.supervised() ? link.segment().state() : own_segment->state());
-    python::register_state_module(*shared_state);
+    shared_state.emplace(config, link);
+    python::register_state_module(shared_state->backend());
     python::InterpreterOptions options{config.pythonpath, config.venv, config.chdir, {}};
     options.own_gil_contexts = config.context_mode == "owngil";
     const auto served = config::served_apps(config);

@@ -1,0 +1,124 @@
+#include "redis/target.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace hornbeam::redis {
+namespace {
+
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    unsigned value = 0;
+    const char* digits = text.data() + i + 1;
+    const bool whole = i + 2 < text.size();
+    const auto [end, error] = whole ? std::from_chars(digits, digits + 2, value, 16)
+                                    : std::from_chars_result{digits, std::errc::invalid_argument};
+    if (error != std::errc() || end != digits + 2)
+      throw std::invalid_argument("a bad %-escape in the user or password");
+    out += static_cast<char>(value);
+    i += 2;
+  }
+  return out;
+}
+
+Node parse_node(std::string_view text) {
+  Node node;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) throw std::invalid_argument("an IPv6 address without ']'");
+    node.host = text.substr(1, close - 1);
+    const auto rest = text.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(':'))
+      throw std::invalid_argument("something after the IPv6 address that is not ':port'");
+    if (!rest.empty()) port = rest.substr(1);
+  } else {
+    const auto colon = text.rfind(':');
+    node.host = text.substr(0, colon);
+    if (colon != std::string_view::npos) port = text.substr(colon + 1);
+  }
+  if (node.host.empty()) throw std::invalid_argument("no host");
+  if (node.host.find_first_of("/?#@ ") != std::string::npos)
+    throw std::invalid_argument("'" + node.host + "' is not a host name");
+  if (!port.empty()) {
+    unsigned value = 0;
+    const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (error != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535)
+      throw std::invalid_argument("'" + std::string(port) + "' is not a port (1-65535)");
+    node.port = static_cast<std::uint16_t>(value);
+  }
+  return node;
+}
+
+}  // namespace
+
+std::string to_string(const Node& node) {
+  const bool v6 = node.host.find(':') != std::string::npos;
+  return (v6 ? "[" + node.host + "]" : node.host) + ":" + std::to_string(node.port);
+}
+
+std::optional<Target> parse_backend(std::string_view text) {
+  if (text == "shm") return std::nullopt;
+  Target target;
+  std::string_view rest;
+  if (text.starts_with("redis://")) {
+    rest = text.substr(8);
+  } else if (text.starts_with("redis-cluster://")) {
+    target.cluster = true;
+    rest = text.substr(16);
+  } else if (text.starts_with("rediss://")) {
+    throw std::invalid_argument(
+        "rediss:// (Redis over TLS) is not supported yet: use redis:// on a private network, or a "
+        "TLS tunnel");
+  } else {
+    throw std::invalid_argument(
+        "expected `shm`, `redis://host:port/db` or `redis-cluster://host:port,host:port`");
+  }
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const auto credentials = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const auto colon = credentials.find(':');
+    target.user = percent_decoded(credentials.substr(0, colon));
+    if (colon != std::string_view::npos) target.password = percent_decoded(credentials.substr(colon + 1));
+    if (colon == std::string_view::npos) std::swap(target.user, target.password);  // redis://secret@host
+  }
+  std::string_view hosts = rest;
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    hosts = rest.substr(0, slash);
+    const auto db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      const auto [end, error] = std::from_chars(db.data(), db.data() + db.size(), target.db);
+      if (error != std::errc() || end != db.data() + db.size() || target.db < 0)
+        throw std::invalid_argument("'" + std::string(db) + "' is not a database number");
+      if (target.cluster && target.db != 0)
+        throw std::invalid_argument("a Redis Cluster has only database 0");
+    }
+  }
+  if (rest.find_first_of("?#") != std::string_view::npos)
+    throw std::invalid_argument("URL options (?...) are not supported");
+  while (!hosts.empty()) {
+    const auto comma = hosts.find(',');
+    target.nodes.push_back(parse_node(hosts.substr(0, comma)));
+    hosts = comma == std::string_view::npos ? std::string_view() : hosts.substr(comma + 1);
+  }
+  if (target.nodes.empty()) throw std::invalid_argument("no host");
+  if (!target.cluster && target.nodes.size() > 1)
+    throw std::invalid_argument("several hosts: write redis-cluster:// for a Redis Cluster");
+  return target;
+}
+
+std::string describe(const Target& target) {
+  std::string out = target.cluster ? "redis-cluster://" : "redis://";
+  if (!target.user.empty()) out += target.user + "@";
+  for (std::size_t i = 0; i < target.nodes.size(); ++i)
+    out += (i ? "," : "") + to_string(target.nodes[i]);
+  if (!target.cluster) out += "/" + std::to_string(target.db);
+  return out;
+}
+
+}  // namespace hornbeam::redis

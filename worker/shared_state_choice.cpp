@@ -1,0 +1,38 @@
+#include "worker/shared_state_choice.hpp"
+
+#include "common/shared_segment.hpp"
+#include "common/state_store.hpp"
+#include "python/state_backend.hpp"
+#include "redis/client.hpp"
+#include "redis/state.hpp"
+#include "worker/arbiter_link.hpp"
+
+#include <optional>
+
+namespace hornbeam::worker {
+
+struct SharedStateChoice::Parts {
+  std::optional<shm::Segment> own_segment;
+  std::optional<shm::StateStore> store;
+  std::unique_ptr<redis::Client> client;
+  std::optional<redis::RedisState> redis_state;
+};
+
+SharedStateChoice::SharedStateChoice(const config::Config& config, ArbiterLink& link)
+    : parts_(std::make_unique<Parts>()) {
+  if (const auto target = redis::parse_backend(config.shared_state.backend)) {
+    parts_->client = std::make_unique<redis::Client>(*target, config.shared_state.timeout);
+    parts_->client->try_connect();
+    parts_->redis_state.emplace(*parts_->client, config.shared_state.prefix);
+    backend_ = python::redis_backend(*parts_->redis_state);
+    return;
+  }
+  if (!link.supervised())
+    parts_->own_segment.emplace(shm::Segment::create(0, config.shared_state.size));
+  parts_->store.emplace(link.supervised() ? link.segment().state() : parts_->own_segment->state());
+  backend_ = python::shared_memory_backend(*parts_->store);
+}
+
+SharedStateChoice::~SharedStateChoice() = default;
+
+}  // namespace hornbeam::worker
