@@ -62,17 +62,16 @@ const TextCheck mount_prefix{
     },
     "a path prefix that starts with `/` and does not end with `/` (e.g. `/api`)"};
 
-const TextCheck state_backend{
-    [](std::string_view value) {
-      try {
-        redis::parse_backend(value);
-        return true;
-      } catch (const std::invalid_argument&) {
-        return false;
-      }
-    },
-    "`shm`, `redis://[user:password@]host[:port][/db]` or "
-    "`redis-cluster://[user:password@]host:port[,host:port...]`"};
+const TextCheck state_backend{[](std::string_view value) {
+                                try {
+                                  redis::parse_backend(value);
+                                  return true;
+                                } catch (const std::invalid_argument&) {
+                                  return false;
+                                }
+                              },
+                              "`shm`, `redis://[user:password@]host[:port][/db]` or "
+                              "`redis-cluster://[user:password@]host:port[,host:port...]`"};
 
 const TextCheck forwarded_ip{AddressSet::is_valid_entry,
                              "an IP address, a CIDR range such as `10.0.0.0/8`, or `*`"};

@@ -13,13 +13,20 @@ import threading
 
 __all__ = [
     "state_get", "state_set", "state_delete", "state_incr", "state_decr", "state_get_multi",
-    "state_keys", "state_add", "state_info", "StateFull",
+    "state_keys", "state_add", "state_info", "StateFull", "StateUnavailable",
 ]
 
 
 class StateFull(Exception):
     """The shared state has no room for the value (the store is unchanged). Attributes:
-    needed, used, capacity, entries (bytes and counts); shared_state.size sets the capacity."""
+    needed, used, capacity, entries (bytes and counts; None on Redis, which says only that it is
+    out of memory); shared_state.size sets the capacity of the shared memory."""
+
+
+class StateUnavailable(Exception):
+    """The shared state's Redis did not answer within shared_state.timeout (down, unreachable
+    or too slow): the call may or may not have taken effect. Never raised by this process-local
+    store; here so that code catching it runs outside the server too."""
 
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -127,7 +134,8 @@ def state_keys(prefix=None):
 def state_info():
     """Figures of the store; this process-local one has no fixed capacity."""
     with _lock:
-        return {"capacity": 0, "used": 0, "entries": len(_store), "largest_free": 0, "recoveries": 0}
+        return {"backend": "local", "capacity": 0, "used": 0, "entries": len(_store), "largest_free": 0,
+                "recoveries": 0}
 
 
 def _log_info(text):

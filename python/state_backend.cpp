@@ -28,7 +28,9 @@ class SharedMemoryBackend final : public StateBackend {
   std::int64_t increment(std::string_view key, std::int64_t delta) override {
     return store_.increment(key, delta);
   }
-  void keys(std::string_view prefix, const KeyVisitor& visit) override { store_.keys(prefix, visit); }
+  void keys(std::string_view prefix, const KeyVisitor& visit) override {
+    store_.keys(prefix, visit);
+  }
   PyObject* info() override {
     const auto usage = store_.usage();
     return Py_BuildValue("{s:s,s:n,s:n,s:n,s:n,s:K}", "backend", "shm", "capacity",
@@ -97,12 +99,11 @@ class RedisBackend final : public StateBackend {
       GilRelease released;
       info = state_.info();
     }
-    return Py_BuildValue("{s:s,s:L,s:L,s:L,s:n}", "backend",
-                         state_.client().cluster() ? "redis-cluster" : "redis", "capacity",
-                         static_cast<long long>(info.capacity), "used",
-                         static_cast<long long>(info.used), "entries",
-                         static_cast<long long>(info.entries), "nodes",
-                         static_cast<Py_ssize_t>(info.nodes));
+    return Py_BuildValue(
+        "{s:s,s:L,s:L,s:L,s:n}", "backend", state_.client().cluster() ? "redis-cluster" : "redis",
+        "capacity", static_cast<long long>(info.capacity), "used",
+        static_cast<long long>(info.used), "entries", static_cast<long long>(info.entries), "nodes",
+        static_cast<Py_ssize_t>(info.nodes));
   }
 
  private:

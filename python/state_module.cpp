@@ -27,9 +27,9 @@ StateBackend* the_backend = nullptr;
 struct ModuleState {
   PyObject* state_full;         // hornbeam.StateFull
   PyObject* state_unavailable;  // hornbeam.StateUnavailable
-  PyObject* bad_request_body;  // hornbeam.BadRequestBody
-  PyObject* dumps;             // pickle.dumps
-  PyObject* loads;             // pickle.loads
+  PyObject* bad_request_body;   // hornbeam.BadRequestBody
+  PyObject* dumps;              // pickle.dumps
+  PyObject* loads;              // pickle.loads
 };
 
 ModuleState& state_of(PyObject* module) {
@@ -190,16 +190,19 @@ PyRef finish_decode(PyObject* module, PyRef value, bool pickled) {
   return PyRef::steal(PyObject_CallOneArg(state_of(module).loads, value.get()));
 }
 
-PyObject* raise_full(PyObject* module, const shm::StoreFull& full) {
-  PyRef error = PyRef::steal(PyObject_CallFunction(state_of(module).state_full, "s", full.what()));
+// StateFull with its figures (None where the backend has none: Redis says only that it is
+// out of memory).
+PyObject* raise_full(PyObject* module, const char* message, const shm::StoreUsage* usage,
+                     std::size_t needed) {
+  PyRef error = PyRef::steal(PyObject_CallFunction(state_of(module).state_full, "s", message));
   if (!error) return nullptr;
-  PyObject_SetAttrString(error.get(), "needed", PyRef::steal(PyLong_FromSize_t(full.needed)).get());
-  PyObject_SetAttrString(error.get(), "used",
-                         PyRef::steal(PyLong_FromSize_t(full.usage.used)).get());
-  PyObject_SetAttrString(error.get(), "capacity",
-                         PyRef::steal(PyLong_FromSize_t(full.usage.capacity)).get());
-  PyObject_SetAttrString(error.get(), "entries",
-                         PyRef::steal(PyLong_FromSize_t(full.usage.entries)).get());
+  auto figure = [&](std::size_t value) {
+    return usage ? PyRef::steal(PyLong_FromSize_t(value)) : PyRef::borrow(Py_None);
+  };
+  PyObject_SetAttrString(error.get(), "needed", figure(needed).get());
+  PyObject_SetAttrString(error.get(), "used", figure(usage ? usage->used : 0).get());
+  PyObject_SetAttrString(error.get(), "capacity", figure(usage ? usage->capacity : 0).get());
+  PyObject_SetAttrString(error.get(), "entries", figure(usage ? usage->entries : 0).get());
   PyErr_SetObject(state_of(module).state_full, error.get());
   return nullptr;
 }
@@ -210,9 +213,9 @@ PyObject* guarded(PyObject* module, Call&& call) {
   try {
     return call();
   } catch (const shm::StoreFull& full) {
-    return raise_full(module, full);
+    return raise_full(module, full.what(), &full.usage, full.needed);
   } catch (const redis::OutOfMemory& full) {
-    PyErr_SetString(state_of(module).state_full, full.what());
+    return raise_full(module, full.what(), nullptr, 0);
   } catch (const redis::Unavailable& unavailable) {
     PyErr_Format(state_of(module).state_unavailable, "the shared state is unavailable: %s",
                  unavailable.what());
@@ -307,8 +310,9 @@ PyObject* increment(const char* function, int sign, PyObject* module, PyObject* 
     }
     delta = -delta;
   }
-  return guarded(
-      module, [&]() -> PyObject* { return PyLong_FromLongLong(the_backend->increment(key, delta)); });
+  return guarded(module, [&]() -> PyObject* {
+    return PyLong_FromLongLong(the_backend->increment(key, delta));
+  });
 }
 
 PyObject* state_incr(PyObject* module, PyObject* const* args, Py_ssize_t count,
@@ -438,7 +442,9 @@ int exec_module(PyObject* module) {
   state.state_full = PyErr_NewExceptionWithDoc(
       "hornbeam.StateFull",
       "The shared state has no room for the value (the store is unchanged). Attributes: "
-      "needed, used, capacity, entries (bytes and counts); shared_state.size sets the capacity.",
+      "needed, used, capacity, entries (bytes and counts; None on Redis, which says only that it "
+      "is "
+      "out of memory); shared_state.size sets the capacity of the shared memory.",
       PyExc_Exception, nullptr);
   state.state_unavailable = PyErr_NewExceptionWithDoc(
       "hornbeam.StateUnavailable",
@@ -461,10 +467,10 @@ int exec_module(PyObject* module) {
       PyModule_AddObjectRef(module, "BadRequestBody", state.bad_request_body) != 0) {
     return -1;
   }
-  PyRef names = PyRef::steal(Py_BuildValue(
-      "[ssssssssssss]", "state_get", "state_set", "state_delete", "state_incr", "state_decr",
-      "state_get_multi", "state_keys", "state_add", "state_info", "StateFull", "StateUnavailable",
-      "BadRequestBody"));
+  PyRef names = PyRef::steal(
+      Py_BuildValue("[ssssssssssss]", "state_get", "state_set", "state_delete", "state_incr",
+                    "state_decr", "state_get_multi", "state_keys", "state_add", "state_info",
+                    "StateFull", "StateUnavailable", "BadRequestBody"));
   return PyModule_AddObjectRef(module, "__all__", names.get());
 }
 

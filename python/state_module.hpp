@@ -2,8 +2,9 @@
 
 // The `hornbeam` module apps import inside the server: the shared state (state_get,
 // state_set, state_incr...) on its backend (the store all workers map, or Redis), and
-// `hornbeam_erlang`, the same functions under the Erlang Hornbeam's name. Built in: no file to install or find, and it
-// wins over a `hornbeam` package on sys.path (the process-local one for tests outside).
+// `hornbeam_erlang`, the same functions under the Erlang Hornbeam's name. Built in: no file to
+// install or find, and it wins over a `hornbeam` package on sys.path (the process-local one for
+// tests outside).
 
 #include <cstddef>
 

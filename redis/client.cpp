@@ -4,6 +4,7 @@
 
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <charconv>
 #include <map>
 #include <thread>
@@ -48,7 +49,8 @@ std::pair<std::uint16_t, Node> redirection(const std::string& text) {
   const auto colon = address.rfind(':');
   Node node;
   node.host = std::string(address.substr(0, colon));
-  if (node.host.size() > 2 && node.host.front() == '[') node.host = node.host.substr(1, node.host.size() - 2);
+  if (node.host.size() > 2 && node.host.front() == '[')
+    node.host = node.host.substr(1, node.host.size() - 2);
   unsigned port = 0;
   if (colon != std::string_view::npos)
     std::from_chars(address.data() + colon + 1, address.data() + address.size(), port);
@@ -61,11 +63,13 @@ std::pair<std::uint16_t, Node> redirection(const std::string& text) {
 std::uint16_t key_slot(std::string_view key) {
   if (const auto open = key.find('{'); open != std::string_view::npos) {
     const auto close = key.find('}', open + 1);
-    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+    if (close != std::string_view::npos && close > open + 1)
+      key = key.substr(open + 1, close - open - 1);
   }
   std::uint16_t crc = 0;
   for (const char c : key)
-    crc = static_cast<std::uint16_t>((crc << 8) ^ crc16_table[((crc >> 8) ^ static_cast<unsigned char>(c)) & 0xff]);
+    crc = static_cast<std::uint16_t>(
+        (crc << 8) ^ crc16_table[((crc >> 8) ^ static_cast<unsigned char>(c)) & 0xff]);
   return crc % 16384;
 }
 
@@ -77,16 +81,31 @@ struct Client::Link {
   Clock::time_point retry_at{};
   std::chrono::milliseconds backoff{0};
   std::string last_failure;
-  bool down = false;  // its loss was logged, its recovery not yet
+  // Its loss was logged, its recovery not yet. Atomic: every successful call looks at it.
+  std::atomic<bool> down{false};
 
-  void note_down(const std::string& why) {
+  // Under `mutex`: the node failed; no new connection before the backoff has passed.
+  void failed(const std::string& why) {
     last_failure = why;
-    if (down) return;
-    down = true;
+    connection.reset();
+    backoff = std::clamp(backoff * 2, std::chrono::milliseconds(first_backoff),
+                         std::chrono::milliseconds(longest_backoff));
+    retry_at = Clock::now() + backoff;
+    if (down.exchange(true)) return;
     logging::error_log().warn(
         "shared state: Redis at {} is unavailable ({}); hornbeam.state_* calls that need it "
         "raise StateUnavailable until it is back",
         to_string(node), why);
+  }
+
+  // A reply came: the node serves (again). Recovery is a reply, not a connection: a frozen
+  // server's kernel still accepts connections.
+  void answered() {
+    if (!down.load(std::memory_order_relaxed)) return;
+    std::lock_guard lock(mutex);
+    if (!down.exchange(false)) return;
+    backoff = {};
+    logging::error_log().info("shared state: Redis at {} is back", to_string(node));
   }
 };
 
@@ -119,10 +138,7 @@ std::shared_ptr<Connection> Client::connection(Link& link, Clock::time_point dea
     if (!link.connection->closed_while_idle()) return link.connection;
     link.connection.reset();  // closed by the server while unused: nothing was lost
   }
-  if (link.connection) {
-    link.note_down(link.connection->failure());
-    link.connection.reset();
-  }
+  if (link.connection) link.failed(link.connection->failure());
   if (Clock::now() < link.retry_at) {
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(link.retry_at - Clock::now());
     throw Unavailable("Redis at " + to_string(link.node) + ": " + link.last_failure +
@@ -151,17 +167,9 @@ std::shared_ptr<Connection> Client::connection(Link& link, Clock::time_point dea
       }
     }
     link.connection = std::move(opened);
-    link.backoff = {};
-    if (link.down) {
-      link.down = false;
-      logging::error_log().info("shared state: Redis at {} is back", to_string(link.node));
-    }
     return link.connection;
   } catch (const Unavailable& e) {
-    link.backoff = std::clamp(link.backoff * 2, std::chrono::milliseconds(first_backoff),
-                              std::chrono::milliseconds(longest_backoff));
-    link.retry_at = Clock::now() + link.backoff;
-    link.note_down(e.what());
+    link.failed(e.what());
     throw;
   }
 }
@@ -175,14 +183,13 @@ std::vector<Reply> Client::exchange(std::size_t node, std::string_view commands,
   }
   auto connection = this->connection(*link, deadline);
   try {
-    return connection->exchange(commands, count, deadline);
+    auto replies = connection->exchange(commands, count, deadline);
+    link->answered();
+    return replies;
   } catch (const Unavailable& e) {
     {
       std::lock_guard lock(link->mutex);
-      if (link->connection == connection) {
-        link->note_down(e.what());
-        link->connection.reset();
-      }
+      if (link->connection == connection) link->failed(e.what());
     }
     lost_topology();
     throw;
@@ -210,7 +217,8 @@ void Client::read_slot_map(Clock::time_point deadline) {
     std::shared_lock lock(topology_mutex_);
     known = links_.size();
   }
-  static const std::string slots_command = encoded(std::array<std::string_view, 2>{"CLUSTER", "SLOTS"});
+  static const std::string slots_command =
+      encoded(std::array<std::string_view, 2>{"CLUSTER", "SLOTS"});
   std::string why = "no node to ask";
   for (std::size_t asked = 0; asked < known; ++asked) {
     Reply reply;
@@ -237,7 +245,8 @@ void Client::read_slot_map(Clock::time_point deadline) {
       Node node{master[0].text, static_cast<std::uint16_t>(master[1].integer)};
       if (node.host.empty() || node.host == "?") node.host = asked_node.host;
       const auto index = static_cast<std::int16_t>(link_index(node));
-      for (auto slot = range.elements[0].integer; slot <= range.elements[1].integer && slot < 16384; ++slot)
+      for (auto slot = range.elements[0].integer; slot <= range.elements[1].integer && slot < 16384;
+           ++slot)
         (*map)[static_cast<std::size_t>(slot)] = index;
     }
     std::unique_lock lock(topology_mutex_);
@@ -268,7 +277,8 @@ std::size_t Client::node_for(std::string_view key, Clock::time_point deadline) {
   }
   std::shared_lock lock(topology_mutex_);
   const auto node = (*slots_)[slot];
-  if (node < 0) throw Unavailable("no node of the Redis Cluster serves hash slot " + std::to_string(slot));
+  if (node < 0)
+    throw Unavailable("no node of the Redis Cluster serves hash slot " + std::to_string(slot));
   return static_cast<std::size_t>(node);
 }
 

@@ -83,7 +83,7 @@ class Client {
   const Target target_;
   const std::chrono::milliseconds timeout_;
   mutable std::shared_mutex topology_mutex_;
-  std::vector<std::unique_ptr<Link>> links_;  // grows only (indexes stay valid)
+  std::vector<std::unique_ptr<Link>> links_;                // grows only (indexes stay valid)
   std::unique_ptr<std::array<std::int16_t, 16384>> slots_;  // node per slot; -1: not served
   bool slots_known_ = false;
   bool stale_ = false;  // a MOVED or a lost node: the map may be out of date

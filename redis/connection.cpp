@@ -24,7 +24,9 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-std::string system_error(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string system_error(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
 
 UniqueFd connect_to(const addrinfo& address, Clock::time_point deadline, std::string& why) {
   UniqueFd fd(::socket(address.ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

@@ -50,7 +50,8 @@ const std::string& increment_sha() {
   return sha;
 }
 
-constexpr std::string_view type_names[] = {"none", "bool", "int", "float", "str", "bytes", "pickle"};
+constexpr std::string_view type_names[] = {"none", "bool",  "int",   "float",
+                                           "str",  "bytes", "pickle"};
 
 // An error reply as the exception the caller expects.
 [[noreturn]] void raise(const Reply& reply) {
@@ -232,7 +233,8 @@ std::vector<std::string> RedisState::keys(std::string_view prefix) {
       const Reply reply = checked(client_.call_on(node, words));
       if (reply.elements.size() != 2) throw std::runtime_error("SCAN: a reply of the wrong shape");
       cursor = reply.elements[0].text;
-      for (const auto& key : reply.elements[1].elements) keys.push_back(key.text.substr(prefix_.size()));
+      for (const auto& key : reply.elements[1].elements)
+        keys.push_back(key.text.substr(prefix_.size()));
     } while (cursor != "0");
   }
   return keys;

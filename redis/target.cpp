@@ -84,8 +84,10 @@ std::optional<Target> parse_backend(std::string_view text) {
     rest = rest.substr(at + 1);
     const auto colon = credentials.find(':');
     target.user = percent_decoded(credentials.substr(0, colon));
-    if (colon != std::string_view::npos) target.password = percent_decoded(credentials.substr(colon + 1));
-    if (colon == std::string_view::npos) std::swap(target.user, target.password);  // redis://secret@host
+    if (colon != std::string_view::npos)
+      target.password = percent_decoded(credentials.substr(colon + 1));
+    if (colon == std::string_view::npos)
+      std::swap(target.user, target.password);  // redis://secret@host
   }
   std::string_view hosts = rest;
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {

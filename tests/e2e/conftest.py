@@ -434,3 +434,21 @@ class Load:
         self._stop.set()
         for thread in self._threads:
             thread.join(30)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A Redis server on loopback for the whole run (tests keep apart by key prefix)."""
+    from redis_servers import RedisServer
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A 3-master Redis Cluster on loopback for the whole run."""
+    from redis_servers import RedisCluster
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    yield cluster
+    cluster.stop()

@@ -1,5 +1,7 @@
 """The shared state (the `hornbeam` module and the ASGI lifespan state) across real workers
-of a real arbiter, and the process-local module outside the server."""
+of a real arbiter, and the process-local module outside the server. The tests of what every
+backend must do run on each: the shared memory of the host, a Redis server and a Redis
+Cluster (real ones, on loopback)."""
 
 import json
 import os
@@ -29,7 +31,8 @@ EXPECTED_API = {
     "non-str key": ["raised", "TypeError"], "unpicklable": ["raised", "TypeError"],
     "add new": True, "add existing": False, "added value": "first", "delete": True, "delete again": False,
     "multi": {"api:n": 3, "api:str": "héllo ✓"}, "keys by prefix": ["api:n", "api:none"],
-    "all keys include": True, "StateFull is an Exception": True, "same functions as hornbeam_erlang": True,
+    "all keys include": True, "StateFull is an Exception": True,
+    "StateUnavailable is an Exception": True, "same functions as hornbeam_erlang": True,
 }
 
 
@@ -48,9 +51,18 @@ def from_other_worker(url, not_pid, **params):
     raise AssertionError("every request went to the same worker")
 
 
+@pytest.fixture(params=["shm", "redis", "redis-cluster"])
+def backend(request):
+    """The `shared_state` settings of a backend; on Redis, under a prefix of the test's own."""
+    if request.param == "shm":
+        return {}
+    server = request.getfixturevalue("redis_server" if request.param == "redis" else "redis_cluster")
+    return {"shared_state": {"backend": server.url, "prefix": f"{request.node.name}:"}}
+
+
 @pytest.fixture
-def wsgi_pair(start_arbiter):
-    return start_arbiter("shared_state_app:app", workers=2, settings={"contexts": 4})
+def wsgi_pair(start_arbiter, backend):
+    return start_arbiter("shared_state_app:app", workers=2, settings={"contexts": 4, **backend})
 
 
 def test_the_api_behaves_as_documented_inside_the_server(wsgi_pair):
@@ -99,8 +111,8 @@ def test_a_million_set_delete_cycles_of_1kib_keep_working_in_16mib(start_worker)
     assert info["largest_free"] > 15 * 1024 * 1024
 
 
-def test_the_state_outlives_crashed_workers_and_reloads(start_arbiter):
-    arbiter = start_arbiter("shared_state_app:app", workers=2)
+def test_the_state_outlives_crashed_workers_and_reloads(start_arbiter, backend):
+    arbiter = start_arbiter("shared_state_app:app", workers=2, settings=backend)
     get(arbiter.url + "/set", key="survivor", value="still here")
     victim = arbiter.workers()[0]
     os.kill(victim, signal.SIGKILL)
@@ -189,11 +201,11 @@ def test_workers_killed_while_writing_never_leave_a_torn_value_nor_a_hung_store(
 
 
 @pytest.fixture
-def asgi_pair(start_arbiter, tmp_path):
+def asgi_pair(start_arbiter, tmp_path, backend):
     shutdowns = tmp_path / "shutdowns"
     shutdowns.mkdir()
     arbiter = start_arbiter("shared_state_app:asgi_app", workers=2,
-                            settings={"worker_class": "asgi", "contexts": 2},
+                            settings={"worker_class": "asgi", "contexts": 2, **backend},
                             env={"HB_TEST_SHUTDOWN_DIR": str(shutdowns)})
     arbiter.shutdowns = shutdowns
     return arbiter

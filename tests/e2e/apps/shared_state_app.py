@@ -7,6 +7,7 @@ import json
 import os
 import random
 import threading
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -70,6 +71,19 @@ def handle(path, query):
                          "used": full.used, "capacity": full.capacity, "entries": full.entries,
                          "keep": hornbeam.state_get("keep"),
                          "last": hornbeam.state_get(f"fill:{stored}")}
+    if path == "/timed":
+        # One call, timed: what it returned or raised (StateUnavailable when Redis is away).
+        started = time.monotonic()
+        try:
+            result = ["ok", {"incr": lambda: hornbeam.state_incr(query["key"]),
+                             "get": lambda: hornbeam.state_get(query["key"]),
+                             "keys": lambda: sorted(hornbeam.state_keys(query.get("key", ""))),
+                             "info": hornbeam.state_info}[query["op"]]()]
+        except Exception as error:  # noqa: BLE001 - the type is the answer
+            result = ["raised", type(error).__name__, str(error)]
+        return 200, {"result": result, "elapsed": time.monotonic() - started}
+    if path == "/hello":
+        return 200, {"hello": "no state used"}
     if path == "/churn":
         value = b"v" * 1024
         for i in range(int(query["n"])):

@@ -53,6 +53,7 @@ def run(hb):
     results["keys by prefix"] = sorted(hb.state_keys("api:n"))
     results["all keys include"] = "api:bytes" in hb.state_keys()
     results["StateFull is an Exception"] = issubclass(hb.StateFull, Exception)
+    results["StateUnavailable is an Exception"] = issubclass(hb.StateUnavailable, Exception)
     results["same functions as hornbeam_erlang"] = all(
         getattr(__import__("hornbeam_erlang"), name) is getattr(hb, name) for name in hb.__all__)
     return results

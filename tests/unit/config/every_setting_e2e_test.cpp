@@ -110,6 +110,15 @@ const std::map<std::string, std::string>& end_to_end_tests() {
       {"shared_state.size",
        "test_shared_state.py::test_a_full_store_raises_state_full_with_figures_and_changes_"
        "nothing"},
+      {"shared_state.backend",
+       "test_shared_state_redis.py::test_keys_are_hashes_under_the_prefix_that_any_redis_client_"
+       "reads_and_writes"},
+      {"shared_state.prefix",
+       "test_shared_state_redis.py::test_keys_are_hashes_under_the_prefix_that_any_redis_client_"
+       "reads_and_writes"},
+      {"shared_state.timeout",
+       "test_shared_state_redis.py::test_a_frozen_redis_raises_state_unavailable_within_the_"
+       "timeout_and_blocks_nothing_else"},
       {"logging.level",
        "test_asgi_http.py::test_header_fields_with_underscores_are_dropped_as_on_the_wsgi_side"},
       {"logging.format", "test_log_safety.py::test_json_lines_stay_json_for_hostile_requests"},

@@ -1,0 +1,191 @@
+"""What only the Redis backends of the shared state do: keys other clients can read, the
+timeout and StateUnavailable when Redis is down or frozen (the worker serving the rest
+meanwhile, and one log line per loss and recovery), Redis's out-of-memory as StateFull, and a
+Redis Cluster's redirections while a slot migrates. Real redis-server processes on loopback.
+(What every backend does, test_shared_state.py runs on each.)"""
+
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from redis_servers import REDIS_CLI, RedisCluster, RedisServer, free_port
+
+
+def call(url, path, **params):
+    response = requests.get(url + path, params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def timed(url, op, key="k"):
+    return call(url, "/timed", op=op, key=key)
+
+
+def test_keys_are_hashes_under_the_prefix_that_any_redis_client_reads_and_writes(start_worker, redis_server):
+    worker = start_worker("shared_state_app:app", "--shared-state-backend", redis_server.url,
+                          "--shared-state-prefix", "interop:")
+    call(worker.url, "/set", key="greeting", value="héllo")
+    call(worker.url, "/incr", key="hits", n=3)
+    assert redis_server.cli("HGETALL", "interop:greeting").splitlines() == ["type", "str", "value", "héllo"]
+    assert redis_server.cli("HGET", "interop:hits", "value") == "3"
+    assert redis_server.cli("HGET", "interop:hits", "type") == "int"
+    # Written by another program, read by the app.
+    redis_server.cli("HSET", "interop:from-go", "type", "float", "value", "2.5")
+    assert call(worker.url, "/get", key="from-go") == {"value": 2.5}
+    # The prefix is the namespace: keys outside it are not the app's.
+    redis_server.cli("SET", "interop-not-ours", "x")
+    assert timed(worker.url, "keys", key="")["result"] == ["ok", ["from-go", "greeting", "hits"]]
+    # A key that is not a hornbeam value is an error that names it, not a crash.
+    redis_server.cli("SET", "interop:plain", "x")
+    assert timed(worker.url, "get", key="plain")["result"][:2] == ["raised", "RuntimeError"]
+
+
+def test_redis_down_at_boot_the_worker_serves_and_the_state_comes_with_redis(start_worker, tmp_path):
+    port = free_port()
+    worker = start_worker("shared_state_app:app", "--shared-state-backend", f"redis://127.0.0.1:{port}/0")
+    assert call(worker.url, "/hello") == {"hello": "no state used"}
+    for _ in range(5):
+        answer = timed(worker.url, "incr")
+        assert answer["result"][:2] == ["raised", "StateUnavailable"] and answer["elapsed"] < 0.5, answer
+    assert "Connection refused" in answer["result"][2]
+    server = RedisServer(tmp_path / "redis", port)
+    try:
+        deadline = time.monotonic() + 10  # the reconnection backoff is 5 s at most
+        while timed(worker.url, "incr")["result"][0] != "ok":
+            assert time.monotonic() < deadline, worker.log
+            time.sleep(0.1)
+        assert timed(worker.url, "incr")["result"] == ["ok", 2]
+        # One line for the loss and one for the recovery, not one per failed call.
+        assert worker.log.count(f"shared state: Redis at 127.0.0.1:{port} is unavailable") == 1, worker.log
+        assert worker.log.count(f"shared state: Redis at 127.0.0.1:{port} is back") == 1, worker.log
+    finally:
+        server.stop()
+
+
+def test_a_frozen_redis_raises_state_unavailable_within_the_timeout_and_blocks_nothing_else(start_worker, tmp_path):
+    server = RedisServer(tmp_path / "redis")
+    try:
+        worker = start_worker("shared_state_app:app", "--contexts", "2", "--shared-state-backend", server.url,
+                              "--shared-state-timeout", "700ms")
+        assert timed(worker.url, "incr")["result"] == ["ok", 1]
+        server.pause()
+        waiting = {}
+        blocked = threading.Thread(target=lambda: waiting.update(timed(worker.url, "incr")))
+        blocked.start()
+        time.sleep(0.2)
+        # The other context runs Python meanwhile: the waiting call does not hold the GIL.
+        started = time.monotonic()
+        assert call(worker.url, "/hello") == {"hello": "no state used"}
+        assert time.monotonic() - started < 0.3
+        blocked.join(10)
+        assert waiting["result"][:2] == ["raised", "StateUnavailable"], waiting
+        assert 0.65 <= waiting["elapsed"] < 1.5, waiting
+        for _ in range(3):  # each fails within its timeout too (a new connection each time)
+            answer = timed(worker.url, "get")
+            assert answer["result"][:2] == ["raised", "StateUnavailable"] and answer["elapsed"] < 1.5
+        server.resume()
+        deadline = time.monotonic() + 10
+        while (answer := timed(worker.url, "get"))["result"][0] != "ok":
+            assert time.monotonic() < deadline, worker.log
+            time.sleep(0.1)
+        # The frozen calls may have run once Redis thawed: "may or may not have taken effect".
+        assert answer["result"][1] in (1, 2)
+        assert worker.log.count(f"{server.port} is unavailable (no reply within shared_state.timeout)") == 1, \
+            worker.log
+        assert worker.log.count(f"Redis at 127.0.0.1:{server.port} is back") == 1, worker.log
+    finally:
+        server.stop()
+
+
+def test_redis_out_of_memory_is_state_full_and_changes_nothing(start_worker, tmp_path):
+    server = RedisServer(tmp_path / "redis")
+    try:
+        used = int(next(line.split(":")[1] for line in server.cli("INFO", "memory").splitlines()
+                        if line.startswith("used_memory:")))
+        server.cli("CONFIG", "SET", "maxmemory", str(used + 400_000))
+        server.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        worker = start_worker("shared_state_app:app", "--shared-state-backend", server.url)
+        body = call(worker.url, "/fill", size=10_000)
+        assert body["stored"] > 5 and body["keep"] == "kept" and body["last"] is None
+        assert body["message"].startswith("Redis is out of memory (maxmemory)"), body
+        assert body["needed"] is None and body["capacity"] is None
+        assert worker.process.poll() is None
+    finally:
+        server.stop()
+
+
+def node_id(node):
+    return node.cli("CLUSTER", "MYID")
+
+
+def test_a_cluster_migrating_a_slot_is_followed_through_ask_then_moved(start_worker, redis_cluster):
+    worker = start_worker("shared_state_app:app", "--shared-state-backend", redis_cluster.url,
+                          "--shared-state-prefix", "migrate:")
+    call(worker.url, "/set", key="travels", value="along")
+    call(worker.url, "/incr", key="travels-count")
+    stored = "migrate:travels"
+    source = redis_cluster.node_of(stored)
+    target = next(node for node in redis_cluster.nodes if node is not source)
+    slot = source.cli("CLUSTER", "KEYSLOT", stored)
+    # Halfway: the key is on the target while the source still owns the slot, which answers
+    # ASK for it.
+    target.cli("CLUSTER", "SETSLOT", slot, "IMPORTING", node_id(source))
+    source.cli("CLUSTER", "SETSLOT", slot, "MIGRATING", node_id(target))
+    keys = source.cli("CLUSTER", "GETKEYSINSLOT", slot, "100").split()
+    assert stored in keys
+    result = subprocess.run([REDIS_CLI, "-p", str(source.port), "MIGRATE", "127.0.0.1", str(target.port), "", "0",
+                             "5000", "KEYS", *keys], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "OK"
+    assert call(worker.url, "/get", key="travels") == {"value": "along"}
+    # Done: every node says the target owns the slot; the worker's map says the source, which
+    # answers MOVED.
+    for node in redis_cluster.nodes:
+        node.cli("CLUSTER", "SETSLOT", slot, "NODE", node_id(target))
+    assert call(worker.url, "/get", key="travels") == {"value": "along"}
+    call(worker.url, "/set", key="travels", value="arrived")
+    assert target.cli("HGET", stored, "value") == "arrived"
+    # Keys of every node, listed and read together.
+    call(worker.url, "/incr", key="travels-count")
+    names = [f"spread-{i}" for i in range(30)]
+    for name in names:
+        call(worker.url, "/set", key=name, value=name)
+    assert {redis_cluster.node_of(f"migrate:{name}").port for name in names} == {
+        node.port for node in redis_cluster.nodes}
+    assert timed(worker.url, "keys", key="spread-")["result"] == ["ok", sorted(names)]
+    assert call(worker.url, "/get", key="travels-count") == {"value": 2}
+
+
+def test_a_lost_cluster_master_fails_its_keys_only(start_worker, tmp_path):
+    cluster = RedisCluster(tmp_path / "cluster")
+    try:
+        worker = start_worker("shared_state_app:app", "--shared-state-backend", cluster.url,
+                              "--shared-state-timeout", "500ms")
+        names = [f"k{i}" for i in range(20)]
+        for name in names:
+            call(worker.url, "/set", key=name, value=name)
+        lost = cluster.nodes[2]
+        on_lost = [name for name in names if cluster.node_of(f"hornbeam:{name}") is lost]
+        elsewhere = [name for name in names if name not in on_lost]
+        assert on_lost and elsewhere
+        lost.stop()
+        for name in on_lost[:3]:
+            answer = timed(worker.url, "get", key=name)
+            assert answer["result"][:2] == ["raised", "StateUnavailable"] and answer["elapsed"] < 1.2, answer
+        for name in elsewhere:
+            assert call(worker.url, "/get", key=name) == {"value": name}
+        assert worker.log.count(f"Redis at 127.0.0.1:{lost.port} is unavailable") == 1, worker.log
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.parametrize("url, why", [
+    ("rediss://127.0.0.1:6379", "expected `shm`"),
+    ("redis://127.0.0.1:6379/x", "expected `shm`"),
+])
+def test_a_backend_that_is_not_one_is_refused_at_start(start_worker, url, why):
+    worker = start_worker("shared_state_app:app", "--shared-state-backend", url, expect_ready=False)
+    assert worker.exit_status() != 0
+    assert "--shared-state-backend" in worker.log and why in worker.log and url in worker.log, worker.log
