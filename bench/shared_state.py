@@ -2,12 +2,14 @@
 """The shared state against Redis, on this machine.
 
 1. Micro: ns per state_get / state_set / state_incr call from Python (small values), through
-   hornbeam's store, through redis-py to a local redis-server (unix socket), and through
-   pylib's process-local module (a dict under a lock: the floor of a Python call).
+   hornbeam's shared-memory store, through hornbeam's Redis backend and through redis-py to
+   the same local redis-server (loopback TCP), and through pylib's process-local module (a
+   dict under a lock: the floor of a Python call).
 2. End to end: a page-hit counter app (bench/apps/counter_app.py) that increments per request,
-   its counter in hornbeam's shared state vs in Redis, both served by hornbeam-worker (and the
-   Redis one by Gunicorn gthread too, what such an app runs on today). The servers and
-   redis-server run on CPU 0, wrk on CPU 1; the servers take turns run by run.
+   its counter in hornbeam's shared memory, in Redis through hornbeam's backend (the same
+   app), or in Redis through redis-py, served by hornbeam-worker (and the redis-py one by
+   Gunicorn gthread too, what such an app runs on today). The servers and redis-server run on
+   CPU 0, wrk on CPU 1; the servers take turns run by run.
 
     bench/shared_state.py [--runs 3] [--duration 5] [--out FILE]
 
@@ -28,46 +30,60 @@ import run as bench  # noqa: E402 - the HTTP benchmark's helpers
 ROOT = bench.ROOT
 COUNTER = {"path": "/", "script": None}
 CONNECTIONS = (1, 50)
-SERVERS = ("hornbeam + shared state", "hornbeam + Redis", "gunicorn gthread + Redis")
+SERVERS = ("hornbeam + shared memory", "hornbeam + Redis backend", "hornbeam + redis-py",
+           "gunicorn gthread + redis-py")
+# The Redis rows run 4 threads each (hornbeam's contexts, Gunicorn's threads): what waits on
+# Redis leaves the GIL to the others, and the backend pipelines their calls.
+REDIS_THREADS = "4"
 
 
-def worker_command(port, app):
-    return [str(bench.WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(bench.APPS), "--contexts", "1",
-            "--logging-access-log", "", "--logging-level", "warning", app]
+def worker_command(port, app, *options, contexts="1"):
+    return [str(bench.WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(bench.APPS), "--contexts", contexts,
+            "--logging-access-log", "", "--logging-level", "warning", *options, app]
 
 
-def server_commands(port_of):
+def server_commands(port_of, redis_url):
     """The command of each of SERVERS."""
     return {
-        "hornbeam + shared state": worker_command(port_of["hornbeam + shared state"], "counter_app:app"),
-        "hornbeam + Redis": worker_command(port_of["hornbeam + Redis"], "counter_app:redis_app"),
-        "gunicorn gthread + Redis": [
-            "/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4", "-b",
-            f"127.0.0.1:{port_of['gunicorn gthread + Redis']}", "--chdir", str(bench.APPS), "--log-level",
+        "hornbeam + shared memory": worker_command(port_of["hornbeam + shared memory"], "counter_app:app"),
+        "hornbeam + Redis backend": worker_command(port_of["hornbeam + Redis backend"], "counter_app:app",
+                                                   "--shared-state-backend", redis_url, contexts=REDIS_THREADS),
+        "hornbeam + redis-py": worker_command(port_of["hornbeam + redis-py"], "counter_app:redis_app",
+                                              contexts=REDIS_THREADS),
+        "gunicorn gthread + redis-py": [
+            "/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", REDIS_THREADS, "-b",
+            f"127.0.0.1:{port_of['gunicorn gthread + redis-py']}", "--chdir", str(bench.APPS), "--log-level",
             "warning", "counter_app:redis_app"],
     }
 
 
 def start_redis(tmp):
-    socket_path = Path(tmp) / "redis.sock"
+    """redis-server on a loopback port, for redis-py and hornbeam's backend alike: its URL."""
+    port = bench.free_port()
     process = subprocess.Popen(
-        ["taskset", "-c", bench.SERVER_CPU, "redis-server", "--port", "0", "--unixsocket", str(socket_path),
+        ["taskset", "-c", bench.SERVER_CPU, "redis-server", "--port", str(port), "--bind", "127.0.0.1",
          "--save", "", "--appendonly", "no", "--dir", tmp],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
-        if socket_path.exists():
-            return process, socket_path
+        if subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True).stdout.strip() \
+                == "PONG":
+            return process, f"redis://127.0.0.1:{port}/0"
         subprocess.run(["sleep", "0.05"])
     raise RuntimeError("redis-server did not start")
 
 
-def micro(port, runs):
-    """{backend: {op: median ns}}."""
+MICRO_BACKENDS = ("hornbeam", "hornbeam redis", "redis", "local")
+
+
+def micro(port, redis_port, runs):
+    """{backend: {op: median ns}}; "hornbeam redis" is the `hornbeam` module of the worker on
+    `redis_port`, whose state is on Redis."""
     results = {}
-    for backend in ("hornbeam", "redis", "local"):
+    for backend in MICRO_BACKENDS:
         samples = []
         for _ in range(runs):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/?backend={backend}", timeout=300) as answer:
+            where, name = (redis_port, "hornbeam") if backend == "hornbeam redis" else (port, backend)
+            with urllib.request.urlopen(f"http://127.0.0.1:{where}/?backend={name}", timeout=300) as answer:
                 samples.append(dict((pair.split("=")[0], float(pair.split("=")[1]))
                                     for pair in answer.read().decode().split()))
         results[backend] = {op: statistics.median(sample[op] for sample in samples) for op in samples[0]}
@@ -82,22 +98,25 @@ def main():
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        redis, socket_path = start_redis(tmp)
+        redis, redis_url = start_redis(tmp)
         # The servers inherit these (counter_app.py reads them).
-        os.environ.update({"BENCH_REDIS_SOCKET": str(socket_path),
-                           "BENCH_PYLIB": str(ROOT / "pylib" / "hornbeam.py")})
+        os.environ.update({"BENCH_REDIS_URL": redis_url, "BENCH_PYLIB": str(ROOT / "pylib" / "hornbeam.py")})
         running = {}
         try:
-            micro_port = bench.free_port()
-            micro_server = bench.start("micro", worker_command(micro_port, "counter_app:micro"), tmp, micro_port)
+            micro_port, redis_port = bench.free_port(), bench.free_port()
+            micro_servers = [
+                bench.start("micro", worker_command(micro_port, "counter_app:micro"), tmp, micro_port),
+                bench.start("micro redis", worker_command(redis_port, "counter_app:micro", "--shared-state-backend",
+                                                          redis_url), tmp, redis_port)]
             try:
-                micro_results = micro(micro_port, args.runs)
+                micro_results = micro(micro_port, redis_port, args.runs)
             finally:
-                bench.stop("hornbeam", micro_server)
+                for server in micro_servers:
+                    bench.stop("hornbeam", server)
             print("  micro done", file=sys.stderr, flush=True)
 
             ports = {name: bench.free_port() for name in SERVERS}
-            for name, command in server_commands(ports).items():
+            for name, command in server_commands(ports, redis_url).items():
                 running[name] = bench.start(name, command, tmp, ports[name])
             results = {name: {} for name in running}
             for connections in CONNECTIONS:
@@ -122,13 +141,15 @@ def main():
 
 def render(micro_results, results, args):
     lines = [f"# Shared state vs Redis ({args.runs} runs of {args.duration}s, medians; servers and redis-server "
-             f"on CPU {bench.SERVER_CPU}, wrk on CPU {bench.CLIENT_CPU})", "",
+             f"on CPU {bench.SERVER_CPU}, wrk on CPU {bench.CLIENT_CPU}; Redis on loopback TCP)", "",
              "## Micro: ns per call from Python, small values", "",
-             "| call | hornbeam store | redis-py (unix socket) | process-local dict | Redis / hornbeam |",
-             "|---|---:|---:|---:|---:|"]
+             "| call | hornbeam shared memory | hornbeam Redis backend | redis-py | process-local dict "
+             "| Redis backend ÷ redis-py |",
+             "|---|---:|---:|---:|---:|---:|"]
     for op in ("get", "set", "incr"):
-        ours, theirs, local = (micro_results[b][op] for b in ("hornbeam", "redis", "local"))
-        lines.append(f"| state_{op} | {ours:.0f} | {theirs:.0f} | {local:.0f} | {theirs / ours:.1f}× |")
+        ours, backend, theirs, local = (micro_results[b][op] for b in MICRO_BACKENDS)
+        lines.append(f"| state_{op} | {ours:,.0f} | {backend:,.0f} | {theirs:,.0f} | {local:,.0f} "
+                     f"| {backend / theirs:.2f} |")
     lines += ["", "## A counter incremented per request (req/s; p99 ms)", "",
               "| server | " + " | ".join(f"c={c} req/s | c={c} p99" for c in CONNECTIONS) + " |",
               "|---|" + "---:|---:|" * len(CONNECTIONS)]
@@ -145,10 +166,13 @@ def render(micro_results, results, args):
         lines.append("| " + " | ".join(row) + " |")
     lines += [""]
     for connections in CONNECTIONS:
-        ours = medians[("hornbeam + shared state", connections)]
-        lines.append(f"- c={connections}: hornbeam + shared state is "
-                     f"{ours / medians[('hornbeam + Redis', connections)]:.2f}× hornbeam + Redis and "
-                     f"{ours / medians[('gunicorn gthread + Redis', connections)]:.2f}× Gunicorn gthread + Redis")
+        backend = medians[("hornbeam + Redis backend", connections)]
+        lines.append(f"- c={connections}: shared memory is "
+                     f"{medians[('hornbeam + shared memory', connections)] / backend:.2f}× the Redis backend; "
+                     f"the Redis backend is {backend / medians[('hornbeam + redis-py', connections)]:.2f}× "
+                     f"the same app on redis-py and "
+                     f"{backend / medians[('gunicorn gthread + redis-py', connections)]:.2f}× Gunicorn gthread "
+                     f"with redis-py")
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,8 @@
 // Callers' commands are pipelined: each caller writes its commands (under a lock, so the
 // bytes of two callers never interleave) and queues itself for as many replies; replies come
 // back in the order the commands went. Whoever waits first reads the socket for everyone and
-// hands each caller its replies; when its own are in, it passes the reading on. So concurrent
+// hands each caller its replies; when its own are in, it passes the reading on to the next in
+// line. So concurrent
 // calls share round trips and no thread exists only to read. Blocking, with a deadline per
 // call: the caller has released the GIL.
 //
@@ -13,6 +14,7 @@
 // (their replies can no longer be matched to them): they all fail with Unavailable, and the
 // Client opens a new connection.
 
+#include "common/spin_before_sleep.hpp"
 #include "common/unique_fd.hpp"
 #include "redis/resp.hpp"
 #include "redis/target.hpp"
@@ -63,9 +65,14 @@ class Connection {
 
  private:
   struct Waiter {
+    explicit Waiter(std::size_t count) : expected(count) {}
     std::size_t expected;
     std::vector<Reply> replies;
     bool done = false;
+    bool may_poll = false;  // for its reply, before it sleeps
+    // Woken alone: when its replies are in, or when it is first in line to read (a wake-up
+    // of every waiter per reply would cost each of them a context switch).
+    std::condition_variable wake;
   };
 
   void break_off_locked(const std::string& reason);
@@ -75,13 +82,14 @@ class Connection {
   bool read_for_everyone(Waiter& self, Clock::time_point deadline, std::string& why);
 
   mutable std::mutex mutex_;
-  std::condition_variable handed_out_;
   UniqueFd socket_;
   std::deque<Waiter*> queue_;  // callers whose replies are due, in the order of their commands
   bool reading_ = false;       // one caller reads the socket at a time
   std::string failure_;
   Clock::time_point last_used_ = Clock::now();
-  ReplyParser parser_;  // touched only by the caller that reads
+  // Touched only by the caller that reads.
+  ReplyParser parser_;
+  SpinBeforeSleep spin_{std::chrono::microseconds(30)};
 };
 
 }  // namespace hornbeam::redis

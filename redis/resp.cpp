@@ -31,14 +31,12 @@ char* ReplyParser::prepare(std::size_t size) {
     filled_ -= consumed_;
     consumed_ = 0;
   }
-  buffer_.resize(filled_ + size);
+  // Grown, never shrunk: a resize that grows writes zeros, which would cost on every read.
+  if (buffer_.size() < filled_ + size) buffer_.resize(filled_ + size);
   return buffer_.data() + filled_;
 }
 
-void ReplyParser::commit(std::size_t size) {
-  filled_ += size;
-  buffer_.resize(filled_);
-}
+void ReplyParser::commit(std::size_t size) { filled_ += size; }
 
 void ReplyParser::feed(std::string_view bytes) {
   std::copy(bytes.begin(), bytes.end(), prepare(bytes.size()));

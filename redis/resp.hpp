@@ -54,7 +54,7 @@ class ReplyParser {
   bool line(std::size_t& at, std::string_view& text);
   static std::int64_t number(std::string_view text);
 
-  std::string buffer_;
+  std::string buffer_;  // its first filled_ bytes are the stream's
   std::size_t filled_ = 0;
   std::size_t consumed_ = 0;
 };

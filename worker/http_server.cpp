@@ -13,7 +13,7 @@
 #include "worker/http2_session.hpp"
 #include "worker/proxy_protocol.hpp"
 #include "worker/server_state.hpp"
-#include "worker/spin_before_sleep.hpp"
+#include "common/spin_before_sleep.hpp"
 #include "worker/tls_session.hpp"
 #include "worker/websocket_session.hpp"
 
@@ -399,8 +399,8 @@ StopReason HttpServer::run(ServerEvents events) {
     SpinBeforeSleep spin(std::chrono::microseconds(server.config.io_spin_us));
     const auto poll = [&] { return io.poll() > 0; };
     while (!io.stopped()) {
-      const auto wait = server.exchanges_with_contexts > 0 ? SpinBeforeSleep::Wait::for_contexts
-                                                           : SpinBeforeSleep::Wait::for_clients;
+      const auto wait = server.exchanges_with_contexts > 0 ? SpinBeforeSleep::Wait::answer_due
+                                                           : SpinBeforeSleep::Wait::idle;
       const bool worked =
           spin.enabled() && (poll() || spin.found_work(wait, poll, [] { sched_yield(); }));
       if (!worked) {

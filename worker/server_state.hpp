@@ -7,6 +7,7 @@
 
 #include "common/address_set.hpp"
 #include "common/http_exchange.hpp"
+#include "common/requests_in_contexts.hpp"
 #include "common/shared_segment.hpp"
 #include "common/wake_batch.hpp"
 #include "config/config.hpp"
@@ -105,7 +106,8 @@ struct ServerState {
   shm::WorkerStats own_stats{};  // used when ServerEvents brings none
   shm::WorkerStats* stats = &own_stats;
   FlushQueue flushes{io};
-  std::size_t exchanges_with_contexts = 0;  // dispatched, and the response not yet complete
+  // Dispatched, and the response not yet complete.
+  RequestsInContexts exchanges_with_contexts;
   std::set<ServedConnection*> connections{};
   std::set<WebSocketSession*> websockets{};
   bool draining = false;

@@ -59,6 +59,7 @@ def test_redis_down_at_boot_the_worker_serves_and_the_state_comes_with_redis(sta
             time.sleep(0.1)
         assert timed(worker.url, "incr")["result"] == ["ok", 2]
         # One line for the loss and one for the recovery, not one per failed call.
+        worker.wait_for_log(f"shared state: Redis at 127.0.0.1:{port} is back")
         assert worker.log.count(f"shared state: Redis at 127.0.0.1:{port} is unavailable") == 1, worker.log
         assert worker.log.count(f"shared state: Redis at 127.0.0.1:{port} is back") == 1, worker.log
     finally:
@@ -93,6 +94,7 @@ def test_a_frozen_redis_raises_state_unavailable_within_the_timeout_and_blocks_n
             time.sleep(0.1)
         # The frozen calls may have run once Redis thawed: "may or may not have taken effect".
         assert answer["result"][1] in (1, 2)
+        worker.wait_for_log(f"Redis at 127.0.0.1:{server.port} is back")
         assert worker.log.count(f"{server.port} is unavailable (no reply within shared_state.timeout)") == 1, \
             worker.log
         assert worker.log.count(f"Redis at 127.0.0.1:{server.port} is back") == 1, worker.log
@@ -176,6 +178,7 @@ def test_a_lost_cluster_master_fails_its_keys_only(start_worker, tmp_path):
             assert answer["result"][:2] == ["raised", "StateUnavailable"] and answer["elapsed"] < 1.2, answer
         for name in elsewhere:
             assert call(worker.url, "/get", key=name) == {"value": name}
+        worker.wait_for_log(f"Redis at 127.0.0.1:{lost.port} is unavailable")
         assert worker.log.count(f"Redis at 127.0.0.1:{lost.port} is unavailable") == 1, worker.log
     finally:
         cluster.stop()

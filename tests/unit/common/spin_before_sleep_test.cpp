@@ -1,10 +1,10 @@
 // The I/O thread's polling before sleep: it polls only while that keeps finding work.
 
-#include "worker/spin_before_sleep.hpp"
+#include "common/spin_before_sleep.hpp"
 
 #include <gtest/gtest.h>
 
-namespace hornbeam::worker {
+namespace hornbeam {
 namespace {
 
 using namespace std::chrono_literals;
@@ -21,7 +21,7 @@ struct Counts {
 
 // One sleep's worth of spinning, where `work_at` is the poll that finds work (0: none does).
 bool spin_once(SpinBeforeSleep& spin, Counts& counts, int work_at = 0,
-               SpinBeforeSleep::Wait wait = SpinBeforeSleep::Wait::for_clients) {
+               SpinBeforeSleep::Wait wait = SpinBeforeSleep::Wait::idle) {
   int poll = 0;
   return spin.found_work(
       wait,
@@ -45,17 +45,17 @@ TEST(SpinBeforeSleep, WorkFoundWhilePollingSavesTheSleepAndEachPollYieldsFirst) 
   EXPECT_TRUE(spin_once(spin, counts, 3));
   EXPECT_EQ(counts.polls, 3);
   EXPECT_EQ(counts.yields, 3);
-  EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+  EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::idle));
 }
 
 TEST(SpinBeforeSleep, PollingThatFindsNothingStopsThenProbesOnceInAWhile) {
   SpinBeforeSleep spin(20us, &fake_now);
   Counts counts;
   for (int miss = 0; miss < SpinBeforeSleep::max_credit; ++miss) {
-    EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+    EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::idle));
     EXPECT_FALSE(spin_once(spin, counts));
   }
-  EXPECT_FALSE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+  EXPECT_FALSE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::idle));
   EXPECT_GT(counts.polls, 0);
   // Stopped: the next sleeps do not poll at all, until one probe.
   counts = {};
@@ -64,9 +64,9 @@ TEST(SpinBeforeSleep, PollingThatFindsNothingStopsThenProbesOnceInAWhile) {
   // The probe finds work: spinning is back at full credit.
   EXPECT_TRUE(spin_once(spin, counts, 1));
   EXPECT_EQ(counts.polls, 1);
-  EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+  EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::idle));
   for (int miss = 1; miss < SpinBeforeSleep::max_credit; ++miss) spin_once(spin, counts);
-  EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients))
+  EXPECT_TRUE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::idle))
       << "one miss short of stopping";
 }
 
@@ -75,7 +75,7 @@ TEST(SpinBeforeSleep, AMissedProbeKeepsItStopped) {
   Counts counts;
   for (int miss = 0; miss < SpinBeforeSleep::max_credit; ++miss) spin_once(spin, counts);
   for (int sleep = 0; sleep < SpinBeforeSleep::probe_every; ++sleep) spin_once(spin, counts);
-  EXPECT_FALSE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::for_clients));
+  EXPECT_FALSE(spin.polls_before_sleeping(SpinBeforeSleep::Wait::idle));
   counts = {};
   for (int sleep = 1; sleep < SpinBeforeSleep::probe_every; ++sleep) spin_once(spin, counts, 1);
   EXPECT_EQ(counts.polls, 0);
@@ -87,11 +87,11 @@ TEST(SpinBeforeSleep, EachKindOfWaitIsJudgedOnItsOwn) {
   Counts counts;
   // A trickle of requests: the context's answer comes while polling, the next request never.
   for (int request = 0; request < 3 * SpinBeforeSleep::max_credit; ++request) {
-    EXPECT_TRUE(spin_once(spin, counts, 2, Wait::for_contexts));
-    spin_once(spin, counts, 0, Wait::for_clients);
+    EXPECT_TRUE(spin_once(spin, counts, 2, Wait::answer_due));
+    spin_once(spin, counts, 0, Wait::idle);
   }
-  EXPECT_TRUE(spin.polls_before_sleeping(Wait::for_contexts));
-  EXPECT_FALSE(spin.polls_before_sleeping(Wait::for_clients));
+  EXPECT_TRUE(spin.polls_before_sleeping(Wait::answer_due));
+  EXPECT_FALSE(spin.polls_before_sleeping(Wait::idle));
 }
 
 TEST(SpinBeforeSleep, PollingStopsAtOnceWhenAYieldRanAnotherThread) {
@@ -100,15 +100,15 @@ TEST(SpinBeforeSleep, PollingStopsAtOnceWhenAYieldRanAnotherThread) {
   int polls = 0;
   const auto busy_yield = [] { fake_time += SpinBeforeSleep::core_was_busy * 3; };
   EXPECT_FALSE(spin.found_work(
-      Wait::for_clients, [&] { return ++polls > 5; }, busy_yield));
+      Wait::idle, [&] { return ++polls > 5; }, busy_yield));
   EXPECT_EQ(polls, 1);
   // Not a miss: a busy core says nothing about whether polling pays.
   for (int sleep = 0; sleep < 2 * SpinBeforeSleep::max_credit; ++sleep) {
     spin.found_work(
-        Wait::for_clients, [] { return false; }, busy_yield);
+        Wait::idle, [] { return false; }, busy_yield);
   }
-  EXPECT_TRUE(spin.polls_before_sleeping(Wait::for_clients));
+  EXPECT_TRUE(spin.polls_before_sleeping(Wait::idle));
 }
 
 }  // namespace
-}  // namespace hornbeam::worker
+}  // namespace hornbeam

@@ -1,6 +1,7 @@
 #pragma once
 
-// Whether, and how long, the I/O thread keeps polling for work before it sleeps.
+// Whether, and how long, a thread keeps polling for work before it sleeps: the worker's I/O
+// thread, and a thread waiting for Redis's reply (redis/connection.cpp).
 //
 // Waking a thread that sleeps in epoll_wait costs the kernel's wake-up path and, on a virtual
 // machine, the exit from an idle virtual CPU: 15-35 us measured here, more than the rest of
@@ -16,7 +17,7 @@
 
 #include <chrono>
 
-namespace hornbeam::worker {
+namespace hornbeam {
 
 class SpinBeforeSleep {
  public:
@@ -27,8 +28,8 @@ class SpinBeforeSleep {
   static constexpr std::chrono::microseconds core_was_busy{10};
 
   enum class Wait {
-    for_contexts,  // some request is with a context: its answer is due
-    for_clients,   // nothing is: only clients can bring work
+    answer_due,  // an answer is due (a context's, Redis's), likely within microseconds
+    idle,        // nothing is due: only clients can bring work
   };
 
   using Clock = std::chrono::steady_clock;
@@ -67,7 +68,7 @@ class SpinBeforeSleep {
   bool polls_before_sleeping(Wait wait) const { return kinds_[index(wait)].credit > 0; }
 
  private:
-  static int index(Wait wait) { return wait == Wait::for_contexts ? 0 : 1; }
+  static int index(Wait wait) { return wait == Wait::answer_due ? 0 : 1; }
   struct Kind {
     int credit = max_credit;
     int sleeps_since_probe = 0;
@@ -77,4 +78,4 @@ class SpinBeforeSleep {
   Kind kinds_[2];
 };
 
-}  // namespace hornbeam::worker
+}  // namespace hornbeam
