@@ -16,6 +16,8 @@ namespace hornbeam::shm {
 namespace {
 
 constexpr std::size_t page = 4096;
+// The host's pub/sub ring: 16 of the largest messages, thousands of small ones.
+constexpr std::size_t pubsub_ring_size = 1024 * 1024;
 
 std::size_t round_up(std::size_t value, std::size_t to) { return (value + to - 1) / to * to; }
 
@@ -114,6 +116,8 @@ void WorkerSlot::reset(std::int32_t worker_pid, std::uint64_t worker_generation)
   for (auto& since : busy_since_ns) since.store(0, std::memory_order_relaxed);
   for (auto& limit : time_limit_ns) limit.store(0, std::memory_order_relaxed);
   stats.clear();
+  topics.clear();
+  pubsub_lost.store(0, std::memory_order_relaxed);
   set_state(SlotState::booting);
 }
 
@@ -122,7 +126,8 @@ Segment Segment::create(std::uint32_t slot_count, std::size_t state_size) {
   const std::size_t slots_offset = round_up(sizeof(SegmentHeader), page);
   const std::size_t state_offset = round_up(slots_offset + stride * slot_count, page);
   state_size = round_up(state_size, page);
-  const std::size_t size = state_offset + state_size;
+  const std::size_t pubsub_offset = state_offset + state_size;
+  const std::size_t size = pubsub_offset + pubsub_ring_size;
   UniqueFd fd(::memfd_create("hornbeam-shm", MFD_CLOEXEC));
   if (!fd) throw system_error("cannot create the shared-memory segment");
   ::fchmod(fd.get(), 0600);
@@ -140,7 +145,10 @@ Segment Segment::create(std::uint32_t slot_count, std::size_t state_size) {
   header->slot_stride = stride;
   header->state_offset = state_offset;
   header->state_size = state_size;
+  header->pubsub_offset = pubsub_offset;
+  header->pubsub_size = pubsub_ring_size;
   StateStore::format(static_cast<char*>(base) + state_offset, state_size);
+  MessageRing::format(static_cast<char*>(base) + pubsub_offset, pubsub_ring_size);
   return Segment(std::move(fd), base, size);
 }
 
@@ -160,7 +168,8 @@ Segment Segment::attach(int raw_fd) {
   const auto* header = segment.header();
   if (header->magic != segment_magic || header->version != layout_version || header->size != size ||
       header->slot_stride < sizeof(WorkerSlot) ||
-      header->state_offset + header->state_size > size) {
+      header->state_offset + header->state_size > size ||
+      header->pubsub_offset + header->pubsub_size > size) {
     throw std::runtime_error(
         "fd " + std::to_string(raw_fd) + " holds a segment of another layout (version " +
         std::to_string(header->version) + ", expected " + std::to_string(layout_version) + ")");
@@ -222,6 +231,10 @@ void Segment::release_slot(std::uint32_t index) const {
 StateStore Segment::state() const {
   const auto* h = header();
   return StateStore(static_cast<char*>(base_) + h->state_offset, h->state_size);
+}
+
+MessageRing* Segment::pubsub_ring() const {
+  return reinterpret_cast<MessageRing*>(static_cast<char*>(base_) + header()->pubsub_offset);
 }
 
 }  // namespace hornbeam::shm

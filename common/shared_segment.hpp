@@ -5,8 +5,9 @@
 // limit, counters).
 // Every field a process writes while others read is a lock-free atomic, so a worker killed at
 // any instant leaves nothing half-locked. The shared application state (common/state_store.hpp)
-// follows the slots.
+// follows the slots, then the pub/sub ring (common/pubsub_shm.hpp).
 
+#include "common/pubsub_shm.hpp"
 #include "common/state_store.hpp"
 #include "common/unique_fd.hpp"
 
@@ -22,7 +23,7 @@
 namespace hornbeam::shm {
 
 inline constexpr std::uint32_t segment_magic = 0x4842'4d53;  // "HBMS"
-inline constexpr std::uint32_t layout_version = 4;
+inline constexpr std::uint32_t layout_version = 5;
 // Matches the `contexts` setting's maximum: every context has its own busy-since entry (job
 // contexts and event loops of a worker that serves both are numbered one after the other).
 inline constexpr std::size_t max_contexts = 1024;
@@ -96,6 +97,9 @@ struct WorkerSlot {
   // negative = none. Written before busy_since_ns, which publishes it.
   std::atomic<std::int64_t> time_limit_ns[max_contexts];
   WorkerStats stats;
+  // The topics this worker's subscribers listen to (common/pubsub_shm.hpp).
+  TopicTable topics;
+  std::atomic<std::uint64_t> pubsub_lost;  // messages its subscribers never got (too slow)
 
   SlotState current_state() const {
     return static_cast<SlotState>(state.load(std::memory_order_acquire));
@@ -131,6 +135,8 @@ struct SegmentHeader {
   std::uint64_t slot_stride;
   std::uint64_t state_offset;  // the shared application state (a StateStore)
   std::uint64_t state_size;
+  std::uint64_t pubsub_offset;  // the host's pub/sub MessageRing
+  std::uint64_t pubsub_size;
 };
 
 static_assert(std::atomic<std::int64_t>::is_always_lock_free &&
@@ -163,6 +169,8 @@ class Segment {
   void release_slot(std::uint32_t index) const;
   // The store formatted at creation; it lives as long as the segment (the arbiter's life).
   StateStore state() const;
+  // The host's pub/sub ring.
+  MessageRing* pubsub_ring() const;
 
  private:
   Segment(UniqueFd fd, void* base, std::size_t size)

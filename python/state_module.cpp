@@ -3,6 +3,7 @@
 #include "common/logging.hpp"
 #include "common/state_store.hpp"
 #include "python/interpreter.hpp"
+#include "python/pubsub_module.hpp"
 #include "python/py_ref.hpp"
 #include "python/state_backend.hpp"
 #include "redis/connection.hpp"
@@ -392,7 +393,13 @@ PyObject* state_keys(PyObject* module, PyObject* const* args, Py_ssize_t count,
 
 PyObject* state_info(PyObject* module, PyObject*) {
   if (!store_ready()) return nullptr;
-  return guarded(module, [&]() -> PyObject* { return the_backend->info(); });
+  return guarded(module, [&]() -> PyObject* {
+    PyRef info = PyRef::steal(the_backend->info());
+    PyRef pubsub = PyRef::steal(pubsub_stats());
+    if (!info || !pubsub || PyDict_SetItemString(info.get(), "pubsub", pubsub.get()) != 0)
+      return nullptr;
+    return info.release();
+  });
 }
 
 // For the server's own Python (the glues): a line in the worker's error log.
@@ -467,10 +474,11 @@ int exec_module(PyObject* module) {
       PyModule_AddObjectRef(module, "BadRequestBody", state.bad_request_body) != 0) {
     return -1;
   }
-  PyRef names = PyRef::steal(
-      Py_BuildValue("[ssssssssssss]", "state_get", "state_set", "state_delete", "state_incr",
-                    "state_decr", "state_get_multi", "state_keys", "state_add", "state_info",
-                    "StateFull", "StateUnavailable", "BadRequestBody"));
+  if (add_pubsub(module) != 0) return -1;
+  PyRef names = PyRef::steal(Py_BuildValue(
+      "[ssssssssssssssss]", "state_get", "state_set", "state_delete", "state_incr", "state_decr",
+      "state_get_multi", "state_keys", "state_add", "state_info", "StateFull", "StateUnavailable",
+      "BadRequestBody", "publish", "subscribe", "Subscription", "forward_to_websocket"));
   return PyModule_AddObjectRef(module, "__all__", names.get());
 }
 

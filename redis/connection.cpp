@@ -38,7 +38,7 @@ std::string system_error(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
 }
 
-UniqueFd connect_to(const addrinfo& address, Clock::time_point deadline, std::string& why) {
+UniqueFd connect_address(const addrinfo& address, Clock::time_point deadline, std::string& why) {
   UniqueFd fd(::socket(address.ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {
     why = system_error("socket");
@@ -74,7 +74,7 @@ UniqueFd connect_to(const addrinfo& address, Clock::time_point deadline, std::st
 
 }  // namespace
 
-std::shared_ptr<Connection> Connection::open(const Node& node, Clock::time_point deadline) {
+UniqueFd connect_to(const Node& node, Clock::time_point deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -86,10 +86,13 @@ std::shared_ptr<Connection> Connection::open(const Node& node, Clock::time_point
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
   std::string why = "no address";
   for (const addrinfo* address = found; address; address = address->ai_next) {
-    if (UniqueFd fd = connect_to(*address, deadline, why))
-      return std::make_shared<Connection>(std::move(fd));
+    if (UniqueFd fd = connect_address(*address, deadline, why)) return fd;
   }
   throw Unavailable(why);
+}
+
+std::shared_ptr<Connection> Connection::open(const Node& node, Clock::time_point deadline) {
+  return std::make_shared<Connection>(connect_to(node, deadline));
 }
 
 bool Connection::broken() const {

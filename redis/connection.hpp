@@ -39,6 +39,10 @@ class Unavailable : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A TCP connection to `node` made before `deadline`: blocking reads that wake every 20 ms,
+// non-blocking sends (MSG_DONTWAIT), no Nagle. Throws Unavailable.
+UniqueFd connect_to(const Node& node, Clock::time_point deadline);
+
 class Connection {
  public:
   // Connects to `node` before `deadline`. Throws Unavailable.

@@ -48,6 +48,8 @@ class ArbiterLink {
                     std::optional<std::chrono::milliseconds> time_limit = std::nullopt);
   // Counts a finished request; true exactly once, when it reaches max_requests.
   bool count_request();
+  // This worker's slot; null when standalone.
+  shm::WorkerSlot* slot() const { return slot_; }
   // The slot's counters for the arbiter's /metrics; null when standalone.
   shm::WorkerStats* stats() const { return slot_ ? &slot_->stats : nullptr; }
 

@@ -12,6 +12,7 @@
 #include "python/asgi_context.hpp"
 #include "python/context_pool.hpp"
 #include "python/interpreter.hpp"
+#include "python/pubsub_module.hpp"
 #include "python/request_hooks.hpp"
 #include "python/state_module.hpp"
 #include "python/traceback_dump.hpp"
@@ -214,6 +215,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   try {
     shared_state.emplace(config, link);
     python::register_state_module(shared_state->backend());
+    python::set_pubsub_bus(shared_state->bus());
     python::InterpreterOptions options{config.pythonpath, config.venv, config.chdir, {}};
     options.own_gil_contexts = config.context_mode == "owngil";
     const auto served = config::served_apps(config);

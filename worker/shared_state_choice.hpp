@@ -1,8 +1,8 @@
 #pragma once
 
-// The `hornbeam` module's store, as `shared_state.backend` says: the arbiter's shared memory
-// (or this worker's own when it runs alone), or Redis through one client per worker.
-// Declared before the interpreter, which uses it to its end.
+// The `hornbeam` module's store and pub/sub, as `shared_state.backend` says: the arbiter's
+// shared memory (or this worker's own when it runs alone), or Redis through one client per
+// worker. Declared before the interpreter, which uses it to its end.
 
 #include "config/config.hpp"
 
@@ -10,6 +10,9 @@
 
 namespace hornbeam::python {
 class StateBackend;
+}
+namespace hornbeam::pubsub {
+class Bus;
 }
 
 namespace hornbeam::worker {
@@ -26,11 +29,13 @@ class SharedStateChoice {
   SharedStateChoice& operator=(const SharedStateChoice&) = delete;
 
   python::StateBackend& backend() { return *backend_; }
+  pubsub::Bus& bus() { return *bus_; }
 
  private:
   struct Parts;
   std::unique_ptr<Parts> parts_;
   std::unique_ptr<python::StateBackend> backend_;
+  std::unique_ptr<pubsub::Bus> bus_;
 };
 
 }  // namespace hornbeam::worker

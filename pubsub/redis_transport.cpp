@@ -1,0 +1,203 @@
+// Pub/sub over Redis: PUBLISH through the worker's client, and one connection per worker in
+// subscribe mode, read by a thread that hands messages to the bus. Channels are the state's
+// prefix + the topic. Lost, the connection is made again (with backoff) and every topic
+// subscribed again; what was published meanwhile is not delivered (Redis keeps no pub/sub
+// history).
+
+#include "common/logging.hpp"
+#include "pubsub/bus.hpp"
+#include "redis/client.hpp"
+#include "redis/connection.hpp"
+#include "redis/resp.hpp"
+
+#include <spdlog/logger.h>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <set>
+#include <thread>
+
+namespace hornbeam::pubsub {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RedisTransport final : public Transport {
+ public:
+  RedisTransport(Bus& bus, redis::Client& client, std::string prefix)
+      : bus_(bus), client_(client), prefix_(std::move(prefix)) {}
+
+  ~RedisTransport() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      if (socket_ >= 0) ::shutdown(socket_, SHUT_RDWR);
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::int64_t publish(std::string_view topic, std::string_view payload) override {
+    const std::string channel = prefix_ + std::string(topic);
+    const std::string_view words[] = {"PUBLISH", channel, payload};
+    const redis::Reply reply = client_.call(channel, words);
+    if (reply.is_error()) throw std::runtime_error("Redis PUBLISH: " + reply.text);
+    return reply.integer;
+  }
+
+  void listen(const std::string& topic) override {
+    const std::string channel = prefix_ + topic;
+    std::lock_guard lock(mutex_);
+    channels_.insert(channel);
+    unconfirmed_.insert(channel);
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    send_locked({"SUBSCRIBE", channel});
+  }
+
+  void stop_listening(const std::string& topic) override {
+    const std::string channel = prefix_ + topic;
+    std::lock_guard lock(mutex_);
+    channels_.erase(channel);
+    unconfirmed_.erase(channel);
+    send_locked({"UNSUBSCRIBE", channel});
+  }
+
+  void settle() override {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, client_.timeout(), [&] { return unconfirmed_.empty() || stopping_; });
+  }
+
+ private:
+  // Only while connected; on a new connection, run() subscribes to everything again.
+  void send_locked(std::initializer_list<std::string_view> words) {
+    if (socket_ < 0) return;
+    std::string command;
+    redis::append_command(command, words);
+    ::send(socket_, command.data(), command.size(), MSG_NOSIGNAL);  // a few bytes: one send
+  }
+
+  void run() {
+    auto backoff = 100ms;
+    bool down_logged = false;
+    std::size_t node = 0;
+    while (true) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+      }
+      const auto& nodes = client_.target().nodes;
+      const auto& where = nodes[node++ % nodes.size()];
+      try {
+        subscribe_and_read(where, down_logged);
+        backoff = 100ms;
+      } catch (const std::exception& e) {
+        if (!down_logged) {
+          logging::error_log().warn(
+              "pub/sub: Redis at {} is unavailable ({}); messages published meanwhile are not "
+              "delivered here",
+              redis::to_string(where), e.what());
+          down_logged = true;
+        }
+      }
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, backoff, [&] { return stopping_; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+
+  // Connects, subscribes to every channel, and dispatches messages until the connection
+  // ends (throws) or the transport stops (returns).
+  void subscribe_and_read(const redis::Node& where, bool& down_logged) {
+    UniqueFd socket = redis::connect_to(where, redis::Clock::now() + client_.timeout());
+    // Messages come when they come: the read wakes once a second only to see if it must stop
+    // (the destructor's shutdown() wakes it at once anyway).
+    const timeval second{1, 0};
+    ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
+    std::string hello;
+    const auto& target = client_.target();
+    if (!target.password.empty()) {
+      if (target.user.empty()) {
+        redis::append_command(hello, {"AUTH", target.password});
+      } else {
+        redis::append_command(hello, {"AUTH", target.user, target.password});
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      for (const auto& channel : channels_) {
+        redis::append_command(hello, {"SUBSCRIBE", channel});
+        unconfirmed_.insert(channel);
+      }
+      socket_ = socket.get();
+      ::send(socket_, hello.data(), hello.size(), MSG_NOSIGNAL);
+    }
+    if (down_logged) {
+      logging::error_log().info("pub/sub: Redis at {} is back", redis::to_string(where));
+      down_logged = false;
+    }
+    redis::ReplyParser parser;
+    try {
+      for (;;) {
+        const ssize_t got = ::recv(socket.get(), parser.prepare(64 * 1024), 64 * 1024, 0);
+        if (got == 0) throw redis::Unavailable("Redis closed the connection");
+        if (got < 0) {
+          if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            throw redis::Unavailable(std::string("recv: ") + std::strerror(errno));
+          std::lock_guard lock(mutex_);
+          if (stopping_) break;
+          continue;
+        }
+        parser.commit(static_cast<std::size_t>(got));
+        while (auto reply = parser.next()) handle(*reply);
+      }
+    } catch (...) {
+      forget_socket();
+      throw;
+    }
+    forget_socket();
+  }
+
+  void forget_socket() {
+    std::lock_guard lock(mutex_);
+    socket_ = -1;
+  }
+
+  void handle(const redis::Reply& reply) {
+    if (reply.is_error()) throw redis::Unavailable(reply.text);
+    if (reply.kind != redis::Reply::Kind::array || reply.elements.size() < 3) return;
+    const auto& kind = reply.elements[0].text;
+    const auto& channel = reply.elements[1].text;
+    if (kind == "message" && channel.starts_with(prefix_)) {
+      bus_.dispatch(channel.substr(prefix_.size()), reply.elements[2].text);
+    } else if (kind == "subscribe") {
+      std::lock_guard lock(mutex_);
+      unconfirmed_.erase(channel);
+      changed_.notify_all();
+    }
+  }
+
+  Bus& bus_;
+  redis::Client& client_;
+  const std::string prefix_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::set<std::string> channels_;     // what this worker listens to
+  std::set<std::string> unconfirmed_;  // SUBSCRIBE sent, not confirmed yet
+  int socket_ = -1;                    // the subscribe connection while it is up (run() owns it)
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> redis_transport(Bus& bus, redis::Client& client, std::string prefix) {
+  return std::make_unique<RedisTransport>(bus, client, std::move(prefix));
+}
+
+}  // namespace hornbeam::pubsub
