@@ -1,6 +1,7 @@
 // Pub/sub over Redis: PUBLISH through the worker's client, and one connection per worker in
 // subscribe mode, read by a thread that hands messages to the bus. Channels are the state's
-// prefix + the topic. Lost, the connection is made again (with backoff) and every topic
+// prefix + the topic. On a Redis Cluster both go to the first node given while it answers
+// (the next ones after). Lost, the connection is made again (with backoff) and every topic
 // subscribed again; what was published meanwhile is not delivered (Redis keeps no pub/sub
 // history).
 
@@ -45,7 +46,11 @@ class RedisTransport final : public Transport {
   std::int64_t publish(std::string_view topic, std::string_view payload) override {
     const std::string channel = prefix_ + std::string(topic);
     const std::string_view words[] = {"PUBLISH", channel, payload};
-    const redis::Reply reply = client_.call(channel, words);
+    // On a cluster, to the first node given, where the workers subscribe too: any node would
+    // forward the message to the others, but counts only its own subscribers, and messages
+    // sent through different nodes may arrive out of order.
+    const redis::Reply reply =
+        client_.cluster() ? client_.call_on(0, words) : client_.call(channel, words);
     if (reply.is_error()) throw std::runtime_error("Redis PUBLISH: " + reply.text);
     return reply.integer;
   }

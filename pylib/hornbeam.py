@@ -7,13 +7,19 @@ pickle, or the value itself when it is exactly str, bytes, a 64-bit int, float, 
 keys are str, counters are 64-bit. See docs/shared-state.md.
 """
 
+import collections
+import itertools
 import logging
+import os
 import pickle
+import select
 import threading
+from pathlib import Path
 
 __all__ = [
     "state_get", "state_set", "state_delete", "state_incr", "state_decr", "state_get_multi",
-    "state_keys", "state_add", "state_info", "StateFull", "StateUnavailable",
+    "state_keys", "state_add", "state_info", "StateFull", "StateUnavailable", "publish", "subscribe",
+    "Subscription", "forward_to_websocket",
 ]
 
 
@@ -134,8 +140,117 @@ def state_keys(prefix=None):
 def state_info():
     """Figures of the store; this process-local one has no fixed capacity."""
     with _lock:
-        return {"backend": "local", "capacity": 0, "used": 0, "entries": len(_store), "largest_free": 0,
-                "recoveries": 0}
+        entries = len(_store)
+    return {"backend": "local", "capacity": 0, "used": 0, "entries": entries, "largest_free": 0,
+            "recoveries": 0, "pubsub": _pubsub_stats()}
+
+
+# Pub/sub within this process: the primitives hornbeam_pubsub.py runs over (in the server, the
+# C half carries messages between workers).
+
+_MAX_QUEUED = 1000
+_subscriptions_lock = threading.Lock()
+_subscriptions = {}  # handle -> _Mailbox
+_by_topic = collections.defaultdict(set)  # topic -> handles
+_handles = itertools.count(1)
+_published = _delivered = 0
+
+
+class _Mailbox:
+    def __init__(self, topics):
+        self.topics = topics
+        self.queue = collections.deque()
+        self.dropped = 0
+        self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.signalled = False
+        self.lock = threading.Lock()
+
+
+def _mailbox(handle):
+    with _subscriptions_lock:
+        mailbox = _subscriptions.get(handle)
+    if mailbox is None:
+        raise ValueError("the subscription is closed")
+    return mailbox
+
+
+def _ps_publish(topic, payload):
+    global _published, _delivered
+    if len(topic.encode("utf-8", "surrogatepass")) + len(payload) > 64 * 1024:
+        raise ValueError("a pub/sub message (topic and payload) is 64 KiB at most")
+    with _subscriptions_lock:
+        mailboxes = [_subscriptions[handle] for handle in _by_topic.get(topic, ())]
+        _published += 1
+    reached = 0
+    for mailbox in mailboxes:
+        with mailbox.lock:
+            if len(mailbox.queue) >= _MAX_QUEUED:
+                mailbox.dropped += 1
+                continue
+            mailbox.queue.append((topic, payload))
+            reached += 1
+            if not mailbox.signalled:
+                mailbox.signalled = True
+                os.eventfd_write(mailbox.fd, 1)
+    with _subscriptions_lock:
+        _delivered += reached
+    return reached
+
+
+def _ps_subscribe(topics):
+    handle = next(_handles)
+    with _subscriptions_lock:
+        _subscriptions[handle] = _Mailbox(topics)
+        for topic in topics:
+            _by_topic[topic].add(handle)
+    return handle
+
+
+def _ps_take(handle):
+    mailbox = _mailbox(handle)
+    with mailbox.lock:
+        if mailbox.queue:
+            return mailbox.queue.popleft()
+        if mailbox.signalled:
+            os.eventfd_read(mailbox.fd)
+            mailbox.signalled = False
+    return None
+
+
+def _ps_wait(handle, timeout):
+    ready, _, _ = select.select([_mailbox(handle).fd], [], [], None if timeout < 0 else timeout)
+    return bool(ready)
+
+
+def _ps_fileno(handle):
+    return _mailbox(handle).fd
+
+
+def _ps_dropped(handle):
+    return _mailbox(handle).dropped
+
+
+def _ps_close(handle):
+    with _subscriptions_lock:
+        mailbox = _subscriptions.pop(handle, None)
+        if mailbox is None:
+            raise ValueError("the subscription is closed")
+        for topic in mailbox.topics:
+            _by_topic[topic].discard(handle)
+            if not _by_topic[topic]:
+                del _by_topic[topic]
+    os.close(mailbox.fd)
+
+
+def _pubsub_stats():
+    with _subscriptions_lock:
+        return {"published": _published, "delivered": _delivered,
+                "dropped": sum(mailbox.dropped for mailbox in _subscriptions.values()),
+                "subscriptions": len(_subscriptions)}
+
+
+_glue = Path(__file__).with_name("hornbeam_pubsub.py")
+exec(compile(_glue.read_text(), str(_glue), "exec"), globals())  # noqa: S102 - our own source
 
 
 def _log_info(text):

@@ -12,7 +12,7 @@
 
 namespace hornbeam::python {
 
-extern const char* const pubsub_glue_source;  // python/pubsub_glue.py, compiled in (CMake)
+extern const char* const pubsub_glue_source;  // pylib/hornbeam_pubsub.py, compiled in (CMake)
 
 namespace {
 
@@ -175,8 +175,8 @@ PyObject* pubsub_stats() {
 int add_pubsub(PyObject* module) {
   if (PyModule_AddFunctions(module, functions) != 0) return -1;
   PyObject* namespace_ = PyModule_GetDict(module);  // borrowed
-  PyRef code =
-      PyRef::steal(Py_CompileString(pubsub_glue_source, "hornbeam/pubsub_glue.py", Py_file_input));
+  PyRef code = PyRef::steal(
+      Py_CompileString(pubsub_glue_source, "hornbeam/hornbeam_pubsub.py", Py_file_input));
   if (!code) return -1;
   PyRef result = PyRef::steal(PyEval_EvalCode(code.get(), namespace_, namespace_));
   return result ? 0 : -1;

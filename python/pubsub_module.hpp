@@ -2,7 +2,7 @@
 
 // hornbeam.publish, hornbeam.subscribe and hornbeam.forward_to_websocket: the `hornbeam`
 // module's pub/sub (docs/pubsub.md), over the worker's pubsub::Bus. The C functions carry
-// bytes; python/pubsub_glue.py, run in the module, encodes messages and iterates.
+// bytes; pylib/hornbeam_pubsub.py, run in the module, encodes messages and iterates.
 
 #include <Python.h>
 

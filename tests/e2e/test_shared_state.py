@@ -32,7 +32,14 @@ EXPECTED_API = {
     "add new": True, "add existing": False, "added value": "first", "delete": True, "delete again": False,
     "multi": {"api:n": 3, "api:str": "héllo ✓"}, "keys by prefix": ["api:n", "api:none"],
     "all keys include": True, "StateFull is an Exception": True,
-    "StateUnavailable is an Exception": True, "same functions as hornbeam_erlang": True,
+    "StateUnavailable is an Exception": True,
+    "publish reaches": [1, 1, 1, 0],
+    "messages": ["('api:t1', 'héllo')", "('api:t2', b'\\x00raw')", "('api:t1', {'a': [1, 2]})"],
+    "nothing more": None, "iterates with timeout": None, "async for": "('api:t2', [1, 'two'])",
+    "a full subscription drops": 5, "kept": 1000, "closed by with": True, "after close": 0,
+    "too big": ["raised", "ValueError"], "non-str topic": ["raised", "TypeError"],
+    "no topic": ["raised", "TypeError"],
+    "pubsub in state_info": ["delivered", "dropped", "published", "subscriptions"], "same functions as hornbeam_erlang": True,
 }
 
 

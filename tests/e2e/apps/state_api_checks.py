@@ -1,8 +1,10 @@
 """The shared state's API, exercised the same way inside the server (the built-in module) and
 outside it (pylib/hornbeam.py): both must give the results in test_shared_state.py."""
 
+import asyncio
 import datetime
 import fractions
+import time
 
 
 def outcome(call):
@@ -56,4 +58,40 @@ def run(hb):
     results["StateUnavailable is an Exception"] = issubclass(hb.StateUnavailable, Exception)
     results["same functions as hornbeam_erlang"] = all(
         getattr(__import__("hornbeam_erlang"), name) is getattr(hb, name) for name in hb.__all__)
+    results.update(pubsub_checks(hb))
+    return results
+
+
+def pubsub_checks(hb):
+    """Pub/sub with one worker's subscriptions (the counts are then the same on every
+    transport: Redis counts subscribed workers, the others subscriptions)."""
+    results = {}
+    with hb.subscribe("api:t1", "api:t2") as subscription:
+        results["publish reaches"] = [hb.publish("api:t1", "héllo"), hb.publish("api:t2", b"\x00raw"),
+                                      hb.publish("api:t1", {"a": (1, 2)}), hb.publish("api:nobody", "x")]
+        results["messages"] = [repr(subscription.get(5)) for _ in range(3)]  # repr: bytes in JSON
+        results["nothing more"] = subscription.get(0.05)
+        results["iterates with timeout"] = next(iter(hb.subscribe("api:quiet", timeout=0.01)))
+
+        async def first_async():
+            hb.publish("api:t2", [1, "two"])
+            async for pair in subscription:
+                return pair
+        results["async for"] = repr(asyncio.run(first_async()))
+        for _ in range(1005):
+            hb.publish("api:t1", "flood")
+        deadline = time.monotonic() + 10
+        while subscription.dropped < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        results["a full subscription drops"] = subscription.dropped
+        kept = 0
+        while subscription.get_nowait() is not None:
+            kept += 1
+        results["kept"] = kept
+    results["closed by with"] = subscription.closed
+    results["after close"] = hb.publish("api:t1", "x")
+    results["too big"] = outcome(lambda: hb.publish("api:t1", "x" * (64 * 1024)))
+    results["non-str topic"] = outcome(lambda: hb.publish(1, "x"))
+    results["no topic"] = outcome(lambda: hb.subscribe())
+    results["pubsub in state_info"] = sorted(hb.state_info()["pubsub"])
     return results

@@ -1,7 +1,9 @@
-# The Python half of hornbeam's pub/sub, compiled into hornbeam-worker and run in the
-# `hornbeam` module of every interpreter (docs/pubsub.md). The C half (state_module.cpp)
-# carries bytes: _ps_publish, _ps_subscribe, _ps_take, _ps_wait, _ps_fileno, _ps_close. This
-# half encodes messages and gives subscriptions their blocking and async iteration.
+# The Python half of hornbeam's pub/sub (docs/pubsub.md), run in the namespace of the
+# `hornbeam` module: compiled into hornbeam-worker, whose C half (python/pubsub_module.cpp)
+# carries bytes between workers, and run by pylib/hornbeam.py over process-local primitives.
+# Those are _ps_publish, _ps_subscribe, _ps_take, _ps_wait, _ps_fileno, _ps_dropped and
+# _ps_close; this half encodes messages and gives subscriptions blocking and async iteration.
+# Not a module to import by itself.
 #
 # On the wire a str is its UTF-8 as it is (so that other programs publish and read plain
 # text), bytes are b"\0b" + the bytes, anything else b"\0j" + its JSON.
@@ -11,7 +13,7 @@ import json as _json
 MAX_MESSAGE = 64 * 1024
 
 
-def _encode(message):
+def _message_bytes(message):
     if isinstance(message, str):
         return message.encode("utf-8", "surrogatepass")
     if isinstance(message, (bytes, bytearray, memoryview)):
@@ -19,7 +21,7 @@ def _encode(message):
     return b"\0j" + _json.dumps(message, separators=(",", ":")).encode()
 
 
-def _decode(payload):
+def _message_value(payload):
     if payload[:2] == b"\0b":
         return payload[2:]
     if payload[:2] == b"\0j":
@@ -36,7 +38,7 @@ def publish(topic, message):
     receivers it reached: subscriptions on this host, or Redis's count of workers."""
     if not isinstance(topic, str):
         raise TypeError(f"topics are str, not {type(topic).__name__}")
-    return _ps_publish(topic, _encode(message))
+    return _ps_publish(topic, _message_bytes(message))
 
 
 class Subscription:
@@ -71,7 +73,7 @@ class Subscription:
         while self._handle is not None:
             item = _ps_take(self._handle)
             if item is not None:
-                return item[0], _decode(item[1])
+                return item[0], _message_value(item[1])
             if not _ps_wait(self._handle, -1 if timeout is None else timeout):
                 return None
         raise ValueError("the subscription is closed")
@@ -81,7 +83,7 @@ class Subscription:
         if self._handle is None:
             raise ValueError("the subscription is closed")
         item = _ps_take(self._handle)
-        return None if item is None else (item[0], _decode(item[1]))
+        return None if item is None else (item[0], _message_value(item[1]))
 
     def __iter__(self):
         return self
@@ -104,7 +106,7 @@ class Subscription:
                 raise StopAsyncIteration
             item = _ps_take(self._handle)
             if item is not None:
-                return item[0], _decode(item[1])
+                return item[0], _message_value(item[1])
             loop = asyncio.get_running_loop()
             ready = loop.create_future()
             fd = _ps_fileno(self._handle)
@@ -150,7 +152,7 @@ async def forward_to_websocket(send, *topics, with_topic=False):
         async for topic, message in subscription:
             if with_topic:
                 await send({"type": "websocket.send",
-                            "text": _json.dumps({"topic": topic, "message": _plain(message)})})
+                            "text": _json.dumps({"topic": topic, "message": _plain_text(message)})})
             elif isinstance(message, bytes):
                 await send({"type": "websocket.send", "bytes": message})
             elif isinstance(message, str):
@@ -159,5 +161,5 @@ async def forward_to_websocket(send, *topics, with_topic=False):
                 await send({"type": "websocket.send", "text": _json.dumps(message)})
 
 
-def _plain(message):
+def _plain_text(message):
     return message.decode("latin-1") if isinstance(message, bytes) else message
