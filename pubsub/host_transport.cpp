@@ -5,6 +5,8 @@
 #include "common/shared_segment.hpp"
 #include "pubsub/bus.hpp"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <thread>
 
@@ -42,7 +44,10 @@ class HostTransport final : public Transport {
       // Its position is taken before the topic is in the table: whatever is published once
       // the table says so is after it.
       reader_ = ring_.reader_at_end();
-      reader_thread_ = std::thread([this] { read_until_stopped(); });
+      reader_thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "hb-pubsub");
+        read_until_stopped();
+      });
     }
     slot_.topics.add(shm::topic_hash(topic));
   }

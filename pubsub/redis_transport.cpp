@@ -13,6 +13,7 @@
 
 #include <spdlog/logger.h>
 
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -60,7 +61,12 @@ class RedisTransport final : public Transport {
     std::lock_guard lock(mutex_);
     channels_.insert(channel);
     unconfirmed_.insert(channel);
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    if (!thread_.joinable()) {
+      thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "hb-pubsub");
+        run();
+      });
+    }
     send_locked({"SUBSCRIBE", channel});
   }
 
