@@ -14,8 +14,8 @@ class InWorker final : public Transport {
   std::int64_t publish(std::string_view topic, std::string_view payload) override {
     return static_cast<std::int64_t>(bus_.dispatch(std::string(topic), std::string(payload)));
   }
-  void listen(const std::string&) override {}
-  void stop_listening(const std::string&) override {}
+  void listen(const std::string&, bool) override {}
+  void stop_listening(const std::string&, bool) override {}
 
  private:
   Bus& bus_;
@@ -53,7 +53,7 @@ std::shared_ptr<Subscription> Bus::subscribe(std::vector<std::string> topics) {
     std::lock_guard lock(mutex_);
     for (const auto& topic : subscription->topics()) {
       auto& subscribers = by_topic_[topic];
-      if (subscribers.empty()) transport_->listen(topic);
+      transport_->listen(topic, subscribers.empty());
       subscribers.insert(subscription);
     }
     ++subscriptions_;
@@ -69,10 +69,9 @@ void Bus::unsubscribe(const std::shared_ptr<Subscription>& subscription) {
     const auto found = by_topic_.find(topic);
     if (found == by_topic_.end() || found->second.erase(subscription) == 0) continue;
     was_here = true;
-    if (found->second.empty()) {
-      by_topic_.erase(found);
-      transport_->stop_listening(topic);
-    }
+    const bool last = found->second.empty();
+    if (last) by_topic_.erase(found);
+    transport_->stop_listening(topic, last);
   }
   if (was_here) {
     --subscriptions_;

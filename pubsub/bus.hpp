@@ -37,9 +37,10 @@ class Transport {
   virtual ~Transport() = default;
   // The receivers reached (as the transport counts them).
   virtual std::int64_t publish(std::string_view topic, std::string_view payload) = 0;
-  // This worker has its first subscription to `topic`, or lost its last (the bus's lock held).
-  virtual void listen(const std::string& topic) = 0;
-  virtual void stop_listening(const std::string& topic) = 0;
+  // A subscription to `topic` is made here, or closed (the bus's lock held); `first` and
+  // `last` say whether it is the worker's first, or was its last, of the topic.
+  virtual void listen(const std::string& topic, bool first) = 0;
+  virtual void stop_listening(const std::string& topic, bool last) = 0;
   // After listen(), without the bus's lock: returns once the new topics are heard (Redis
   // confirms a SUBSCRIBE on its own time), so that what is published next arrives.
   virtual void settle() {}

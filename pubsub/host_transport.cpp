@@ -39,7 +39,8 @@ class HostTransport final : public Transport {
     return reached;
   }
 
-  void listen(const std::string& topic) override {
+  // The table counts subscriptions (publish returns how many it reached), not topics.
+  void listen(const std::string& topic, bool) override {
     if (!reader_thread_.joinable()) {
       // Its position is taken before the topic is in the table: whatever is published once
       // the table says so is after it.
@@ -52,7 +53,7 @@ class HostTransport final : public Transport {
     slot_.topics.add(shm::topic_hash(topic));
   }
 
-  void stop_listening(const std::string& topic) override {
+  void stop_listening(const std::string& topic, bool) override {
     slot_.topics.remove(shm::topic_hash(topic));
   }
 

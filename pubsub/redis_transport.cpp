@@ -56,7 +56,9 @@ class RedisTransport final : public Transport {
     return reply.integer;
   }
 
-  void listen(const std::string& topic) override {
+  // A channel is subscribed once per worker, however many subscriptions listen to it.
+  void listen(const std::string& topic, bool first) override {
+    if (!first) return;
     const std::string channel = prefix_ + topic;
     std::lock_guard lock(mutex_);
     channels_.insert(channel);
@@ -70,7 +72,8 @@ class RedisTransport final : public Transport {
     send_locked({"SUBSCRIBE", channel});
   }
 
-  void stop_listening(const std::string& topic) override {
+  void stop_listening(const std::string& topic, bool last) override {
+    if (!last) return;
     const std::string channel = prefix_ + topic;
     std::lock_guard lock(mutex_);
     channels_.erase(channel);

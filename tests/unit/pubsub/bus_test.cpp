@@ -52,13 +52,18 @@ TEST(Bus, TwoWorkersOfAHostHearEachOtherThroughTheSegment) {
   two.use_shared_memory(segment, &segment.slot(1));
   auto in_two = two.subscribe({"chat"});
   auto in_one = one.subscribe({"chat"});
-  EXPECT_EQ(one.publish("chat", "hello"), 2);  // both workers' subscriptions
-  EXPECT_EQ(two.publish("quiet", "x"), 0);     // nobody: nothing written
+  auto also_in_one = one.subscribe({"chat"});
+  EXPECT_EQ(one.publish("chat", "hello"), 3);  // every subscription of both workers
   ASSERT_TRUE(in_two->wait(5000));
   EXPECT_EQ(in_two->take()->payload, "hello");
   ASSERT_TRUE(in_one->wait(5000));
   EXPECT_EQ(in_one->take()->payload, "hello");
+  ASSERT_TRUE(also_in_one->wait(5000));
   two.unsubscribe(in_two);
+  one.unsubscribe(also_in_one);
+  const auto written = segment.pubsub_ring()->published.load();
+  EXPECT_EQ(two.publish("quiet", "x"), 0);  // nobody listens: nothing is written
+  EXPECT_EQ(segment.pubsub_ring()->published.load(), written);
   EXPECT_EQ(one.publish("chat", "again"), 1);
 }
 
