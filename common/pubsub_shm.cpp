@@ -1,5 +1,7 @@
 #include "common/pubsub_shm.hpp"
 
+#include "common/robust_mutex.hpp"
+
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -102,12 +104,7 @@ void TopicTable::clear() {
 
 void MessageRing::format(void* region, std::size_t size) {
   auto* ring = static_cast<MessageRing*>(region);
-  pthread_mutexattr_t attributes;
-  pthread_mutexattr_init(&attributes);
-  pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
-  pthread_mutex_init(&ring->writers, &attributes);
-  pthread_mutexattr_destroy(&attributes);
+  init_robust_shared_mutex(&ring->writers);
   ring->capacity = (size - sizeof(MessageRing)) / 8 * 8;
   if (ring->capacity < 4 * max_message)
     throw std::invalid_argument("the pub/sub ring needs more than " + std::to_string(size) +

@@ -1,5 +1,7 @@
 #include "common/state_store.hpp"
 
+#include "common/robust_mutex.hpp"
+
 #include "common/logging.hpp"
 
 #include <pthread.h>
@@ -353,12 +355,7 @@ StoreFull::StoreFull(std::size_t needed_bytes, const StoreUsage& figures)
 
 void StateStore::format(void* region, std::size_t size) {
   auto* header = static_cast<Header*>(region);
-  pthread_mutexattr_t attributes;
-  pthread_mutexattr_init(&attributes);
-  pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
-  pthread_mutex_init(&header->mutex, &attributes);
-  pthread_mutexattr_destroy(&attributes);
+  init_robust_shared_mutex(&header->mutex);
   // About one bucket per 256 bytes of store: short chains for entries of a few hundred bytes.
   header->bucket_count = std::bit_floor(std::max<std::uint64_t>(size / 256, 64));
   header->buckets_offset = round_up(sizeof(Header), 64);

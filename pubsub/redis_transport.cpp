@@ -133,14 +133,7 @@ class RedisTransport final : public Transport {
     const timeval second{1, 0};
     ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
     std::string hello;
-    const auto& target = client_.target();
-    if (!target.password.empty()) {
-      if (target.user.empty()) {
-        redis::append_command(hello, {"AUTH", target.password});
-      } else {
-        redis::append_command(hello, {"AUTH", target.user, target.password});
-      }
-    }
+    redis::append_auth(hello, client_.target());
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;

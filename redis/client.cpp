@@ -147,15 +147,7 @@ std::shared_ptr<Connection> Client::connection(Link& link, Clock::time_point dea
   try {
     auto opened = Connection::open(link.node, deadline);
     std::string greeting;
-    std::size_t count = 0;
-    if (!target_.password.empty()) {
-      if (target_.user.empty()) {
-        append_command(greeting, {"AUTH", target_.password});
-      } else {
-        append_command(greeting, {"AUTH", target_.user, target_.password});
-      }
-      ++count;
-    }
+    std::size_t count = append_auth(greeting, target_);
     const auto db = std::to_string(target_.db);
     if (target_.db != 0) {
       append_command(greeting, {"SELECT", db});

@@ -1,5 +1,7 @@
 #include "redis/target.hpp"
 
+#include "redis/resp.hpp"
+
 #include <charconv>
 #include <stdexcept>
 
@@ -121,6 +123,16 @@ std::string describe(const Target& target) {
     out += (i ? "," : "") + to_string(target.nodes[i]);
   if (!target.cluster) out += "/" + std::to_string(target.db);
   return out;
+}
+
+std::size_t append_auth(std::string& out, const Target& target) {
+  if (target.password.empty()) return 0;
+  if (target.user.empty()) {
+    append_command(out, {"AUTH", target.password});
+  } else {
+    append_command(out, {"AUTH", target.user, target.password});
+  }
+  return 1;
 }
 
 }  // namespace hornbeam::redis

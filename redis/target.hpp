@@ -34,4 +34,8 @@ std::optional<Target> parse_backend(std::string_view text);
 // The URL without its password, for logs.
 std::string describe(const Target& target);
 
+// Appends the AUTH command a connection to `target` starts with, if it has a password: the
+// number of commands appended (0 or 1).
+std::size_t append_auth(std::string& out, const Target& target);
+
 }  // namespace hornbeam::redis
