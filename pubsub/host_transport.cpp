@@ -45,10 +45,8 @@ class HostTransport final : public Transport {
       // Its position is taken before the topic is in the table: whatever is published once
       // the table says so is after it.
       reader_ = ring_.reader_at_end();
-      reader_thread_ = std::thread([this] {
-        pthread_setname_np(pthread_self(), "hb-pubsub");
-        read_until_stopped();
-      });
+      reader_thread_ = std::thread([this] { read_until_stopped(); });
+      pthread_setname_np(reader_thread_.native_handle(), "hb-pubsub");
     }
     slot_.topics.add(shm::topic_hash(topic));
   }

@@ -64,10 +64,8 @@ class RedisTransport final : public Transport {
     channels_.insert(channel);
     unconfirmed_.insert(channel);
     if (!thread_.joinable()) {
-      thread_ = std::thread([this] {
-        pthread_setname_np(pthread_self(), "hb-pubsub");
-        run();
-      });
+      thread_ = std::thread([this] { run(); });
+      pthread_setname_np(thread_.native_handle(), "hb-pubsub");
     }
     send_locked({"SUBSCRIBE", channel});
   }
@@ -107,8 +105,7 @@ class RedisTransport final : public Transport {
       const auto& nodes = client_.target().nodes;
       const auto& where = nodes[node++ % nodes.size()];
       try {
-        subscribe_and_read(where, down_logged);
-        backoff = 100ms;
+        subscribe_and_read(where, down_logged, backoff);
       } catch (const std::exception& e) {
         if (!down_logged) {
           logging::error_log().warn(
@@ -125,8 +122,11 @@ class RedisTransport final : public Transport {
   }
 
   // Connects, subscribes to every channel, and dispatches messages until the connection
-  // ends (throws) or the transport stops (returns).
-  void subscribe_and_read(const redis::Node& where, bool& down_logged) {
+  // ends (throws) or the transport stops (returns). Its first reply is the recovery (a
+  // frozen server's kernel still accepts connections): logged if the loss was, and the
+  // backoff starts again from its shortest.
+  void subscribe_and_read(const redis::Node& where, bool& down_logged,
+                          std::chrono::milliseconds& backoff) {
     UniqueFd socket = redis::connect_to(where, redis::Clock::now() + client_.timeout());
     // Messages come when they come: the read wakes once a second only to see if it must stop
     // (the destructor's shutdown() wakes it at once anyway).
@@ -134,6 +134,7 @@ class RedisTransport final : public Transport {
     ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
     std::string hello;
     redis::append_auth(hello, client_.target());
+    redis::append_command(hello, {"PING"});  // a reply even with no channel to subscribe
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
@@ -144,11 +145,8 @@ class RedisTransport final : public Transport {
       socket_ = socket.get();
       ::send(socket_, hello.data(), hello.size(), MSG_NOSIGNAL);
     }
-    if (down_logged) {
-      logging::error_log().info("pub/sub: Redis at {} is back", redis::to_string(where));
-      down_logged = false;
-    }
     redis::ReplyParser parser;
+    bool answered = false;
     try {
       for (;;) {
         const ssize_t got = ::recv(socket.get(), parser.prepare(64 * 1024), 64 * 1024, 0);
@@ -161,7 +159,17 @@ class RedisTransport final : public Transport {
           continue;
         }
         parser.commit(static_cast<std::size_t>(got));
-        while (auto reply = parser.next()) handle(*reply);
+        while (auto reply = parser.next()) {
+          handle(*reply);
+          if (!answered) {
+            answered = true;
+            backoff = 100ms / 2;  // doubled after this connection ends
+            if (down_logged) {
+              logging::error_log().info("pub/sub: Redis at {} is back", redis::to_string(where));
+              down_logged = false;
+            }
+          }
+        }
       }
     } catch (...) {
       forget_socket();

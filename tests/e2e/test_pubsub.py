@@ -26,6 +26,11 @@ def publish(url, topic, message):
     return response.json()
 
 
+def published_to_one(url, topic, message):
+    response = requests.get(url + "/publish", params={"topic": topic, "message": json.dumps(message)}, timeout=10)
+    return response.status_code == 200 and response.json()["reached"] == 1
+
+
 def events(response):
     """The (event, data) of a server-sent events stream, comments skipped."""
     event = None
@@ -79,3 +84,27 @@ def test_pubsub_costs_nothing_to_workers_that_subscribe_to_nothing(pair):
     with requests.get(pair.url + "/events", params={"topic": "t"}, stream=True, timeout=10) as stream:
         assert next(stream.iter_lines(decode_unicode=True)) == ": subscribed"
         assert len(pubsub_threads(int(stream.headers["X-Pid"]))) == 1
+
+
+def test_subscriptions_come_back_with_a_restarted_redis(start_worker, tmp_path):
+    from redis_servers import RedisServer
+    server = RedisServer(tmp_path / "redis")
+    try:
+        worker = start_worker("pubsub_app:app", "--contexts", "2", "--shared-state-backend", server.url)
+        with requests.get(worker.url + "/events", params={"topic": "alerts"}, stream=True, timeout=10) as stream:
+            received = events(stream)
+            assert publish(worker.url, "alerts", "before")["reached"] == 1
+            assert next(received) == ("alerts", "before")
+            server.stop()
+            worker.wait_for_log("pub/sub: Redis at 127.0.0.1:")
+            server.start()
+            worker.wait_for_log(f"pub/sub: Redis at 127.0.0.1:{server.port} is back")
+            # Subscribed again: what is published now arrives (the first publishes may meet
+            # the publishing connection's own backoff: StateUnavailable, a 500 here).
+            deadline = time.monotonic() + 10
+            while not published_to_one(worker.url, "alerts", "after"):
+                assert time.monotonic() < deadline, worker.log
+                time.sleep(0.1)
+            assert next(received) == ("alerts", "after")
+    finally:
+        server.stop()
