@@ -96,6 +96,7 @@ struct SharedState {
   std::string backend = "shm";  // or a Redis URL (redis/target.hpp)
   std::string prefix = "hornbeam:";
   Duration timeout{1'000};
+  std::string tls_ca_certs;  // rediss://: the CAs Redis's certificate chains to; empty: system's
 };
 
 struct Logging {

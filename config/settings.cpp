@@ -203,15 +203,18 @@ const Setting table[] = {
     {"shared_state.size", "Size of the shared-memory store (`backend: shm`).",
      SizeField{at<&Config::shared_state, &SharedState::size>, 64 * KiB, 64 * GiB}},
     {"shared_state.backend",
-     "Where the state lives: `shm` (this host's workers share memory), "
-     "`redis://[user:password@]host:port/db` or `redis-cluster://host:port,host:port` (every "
-     "host sharing one Redis).",
+     "Where the state and pub/sub live: `shm` (this host's workers share memory), or a Redis "
+     "that every host shares (`rediss` for TLS).",
      TextField{at<&Config::shared_state, &SharedState::backend>, &state_backend}},
     {"shared_state.prefix", "Redis backends: the namespace of the state's keys.",
      TextField{at<&Config::shared_state, &SharedState::prefix>}},
     {"shared_state.timeout",
      "Redis backends: a call that has no answer by then raises `hornbeam.StateUnavailable`.",
      DurationField{at<&Config::shared_state, &SharedState::timeout>, 10ms, 5min}},
+    {"shared_state.tls_ca_certs",
+     "`rediss://`: PEM file of the CAs Redis's certificate must chain to (empty: the system's); "
+     "the certificate must also name the URL's host.",
+     TextField{at<&Config::shared_state, &SharedState::tls_ca_certs>, nullptr, true}},
     {"logging.level", "Error log level.",
      ChoiceField{at<&Config::logging, &Logging::level>, log_levels}},
     {"logging.format", "Log line format: `text` or `json`.",

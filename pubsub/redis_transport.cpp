@@ -38,7 +38,7 @@ class RedisTransport final : public Transport {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
-      if (socket_ >= 0) ::shutdown(socket_, SHUT_RDWR);
+      if (wire_) wire_->shut_down();
     }
     changed_.notify_all();
     if (thread_.joinable()) thread_.join();
@@ -87,10 +87,10 @@ class RedisTransport final : public Transport {
  private:
   // Only while connected; on a new connection, run() subscribes to everything again.
   void send_locked(std::initializer_list<std::string_view> words) {
-    if (socket_ < 0) return;
-    std::string command;
+    if (!wire_) return;
+    std::string command, why;
     redis::append_command(command, words);
-    ::send(socket_, command.data(), command.size(), MSG_NOSIGNAL);  // a few bytes: one send
+    wire_->send_all(command, redis::Clock::now() + client_.timeout(), why);  // fails: run() sees
   }
 
   void run() {
@@ -127,11 +127,12 @@ class RedisTransport final : public Transport {
   // backoff starts again from its shortest.
   void subscribe_and_read(const redis::Node& where, bool& down_logged,
                           std::chrono::milliseconds& backoff) {
-    UniqueFd socket = redis::connect_to(where, redis::Clock::now() + client_.timeout());
-    // Messages come when they come: the read wakes once a second only to see if it must stop
-    // (the destructor's shutdown() wakes it at once anyway).
+    auto wire = redis::Wire::open(where, client_.tls(), redis::Clock::now() + client_.timeout());
+    // Messages come when they come: a plain read wakes once a second only to see if it must
+    // stop (the destructor's shut_down() wakes it at once anyway).
     const timeval second{1, 0};
-    ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
+    if (!wire->encrypted())
+      ::setsockopt(wire->fd(), SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
     std::string hello;
     redis::append_auth(hello, client_.target());
     redis::append_command(hello, {"PING"});  // a reply even with no channel to subscribe
@@ -142,18 +143,19 @@ class RedisTransport final : public Transport {
         redis::append_command(hello, {"SUBSCRIBE", channel});
         unconfirmed_.insert(channel);
       }
-      socket_ = socket.get();
-      ::send(socket_, hello.data(), hello.size(), MSG_NOSIGNAL);
+      wire_ = wire.get();
+      std::string why;
+      wire_->send_all(hello, redis::Clock::now() + client_.timeout(), why);
     }
     redis::ReplyParser parser;
     bool answered = false;
     try {
       for (;;) {
-        const ssize_t got = ::recv(socket.get(), parser.prepare(64 * 1024), 64 * 1024, 0);
-        if (got == 0) throw redis::Unavailable("Redis closed the connection");
-        if (got < 0) {
-          if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            throw redis::Unavailable(std::string("recv: ") + std::strerror(errno));
+        std::string why;
+        const long got = wire->read_some(parser.prepare(64 * 1024), 64 * 1024, why);
+        if (got == redis::Wire::closed) throw redis::Unavailable("Redis closed the connection");
+        if (got == redis::Wire::failed) throw redis::Unavailable(why);
+        if (got == redis::Wire::nothing_yet) {
           std::lock_guard lock(mutex_);
           if (stopping_) break;
           continue;
@@ -180,7 +182,7 @@ class RedisTransport final : public Transport {
 
   void forget_socket() {
     std::lock_guard lock(mutex_);
-    socket_ = -1;
+    wire_ = nullptr;
   }
 
   void handle(const redis::Reply& reply) {
@@ -204,7 +206,7 @@ class RedisTransport final : public Transport {
   std::condition_variable changed_;
   std::set<std::string> channels_;     // what this worker listens to
   std::set<std::string> unconfirmed_;  // SUBSCRIBE sent, not confirmed yet
-  int socket_ = -1;                    // the subscribe connection while it is up (run() owns it)
+  redis::Wire* wire_ = nullptr;        // the subscribe connection while it is up (run() owns it)
   bool stopping_ = false;
   std::thread thread_;
 };

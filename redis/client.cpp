@@ -109,9 +109,10 @@ struct Client::Link {
   }
 };
 
-Client::Client(Target target, std::chrono::milliseconds timeout)
+Client::Client(Target target, std::chrono::milliseconds timeout, const std::string& ca_file)
     : target_(std::move(target)),
       timeout_(timeout),
+      tls_(target_.tls ? make_client_tls(ca_file) : nullptr),
       slots_(std::make_unique<std::array<std::int16_t, 16384>>()) {
   slots_->fill(-1);
   for (const auto& node : target_.nodes) links_.push_back(std::make_unique<Link>(node));
@@ -145,7 +146,7 @@ std::shared_ptr<Connection> Client::connection(Link& link, Clock::time_point dea
                       " (next try in " + std::to_string(wait.count()) + " ms)");
   }
   try {
-    auto opened = Connection::open(link.node, deadline);
+    auto opened = Connection::open(link.node, tls_, deadline);
     std::string greeting;
     std::size_t count = append_auth(greeting, target_);
     const auto db = std::to_string(target_.db);

@@ -34,7 +34,9 @@ std::uint16_t key_slot(std::string_view key);
 
 class Client {
  public:
-  Client(Target target, std::chrono::milliseconds timeout);
+  // `ca_file`: for rediss://, the CAs the servers' certificates must chain to (empty: the
+  // system's). Throws std::runtime_error when they cannot be read.
+  Client(Target target, std::chrono::milliseconds timeout, const std::string& ca_file = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -63,6 +65,8 @@ class Client {
   bool cluster() const { return target_.cluster; }
   std::chrono::milliseconds timeout() const { return timeout_; }
   const Target& target() const { return target_; }
+  // rediss://'s TLS context; null for redis://.
+  const std::shared_ptr<SSL_CTX>& tls() const { return tls_; }
 
   // Connects now (at worker start, so that the log says early whether Redis is there); a
   // failure is logged, not thrown.
@@ -82,6 +86,7 @@ class Client {
 
   const Target target_;
   const std::chrono::milliseconds timeout_;
+  const std::shared_ptr<SSL_CTX> tls_;
   mutable std::shared_mutex topology_mutex_;
   std::vector<std::unique_ptr<Link>> links_;                // grows only (indexes stay valid)
   std::unique_ptr<std::array<std::int16_t, 16384>> slots_;  // node per slot; -1: not served

@@ -15,9 +15,9 @@
 // Client opens a new connection.
 
 #include "common/spin_before_sleep.hpp"
-#include "common/unique_fd.hpp"
 #include "redis/resp.hpp"
 #include "redis/target.hpp"
+#include "redis/wire.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -31,24 +31,19 @@
 
 namespace hornbeam::redis {
 
-using Clock = std::chrono::steady_clock;
-
 // Redis could not answer in time: down, unreachable, too slow, or the connection broke.
 class Unavailable : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// A TCP connection to `node` made before `deadline`: blocking reads that wake every 20 ms,
-// non-blocking sends (MSG_DONTWAIT), no Nagle. Throws Unavailable.
-UniqueFd connect_to(const Node& node, Clock::time_point deadline);
-
 class Connection {
  public:
-  // Connects to `node` before `deadline`. Throws Unavailable.
-  static std::shared_ptr<Connection> open(const Node& node, Clock::time_point deadline);
+  // Connects to `node` (TLS when `tls` is given) before `deadline`. Throws Unavailable.
+  static std::shared_ptr<Connection> open(const Node& node, const std::shared_ptr<SSL_CTX>& tls,
+                                          Clock::time_point deadline);
 
-  explicit Connection(UniqueFd socket) : socket_(std::move(socket)) {}
+  explicit Connection(std::unique_ptr<Wire> wire) : wire_(std::move(wire)) {}
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -80,13 +75,12 @@ class Connection {
   };
 
   void break_off_locked(const std::string& reason);
-  bool send_all(std::string_view bytes, Clock::time_point deadline, std::string& why);
   // Reads replies (without the lock) and hands them out, until `self` has all of its own.
   // False when the socket failed or `deadline` passed (`why` says which).
   bool read_for_everyone(Waiter& self, Clock::time_point deadline, std::string& why);
 
   mutable std::mutex mutex_;
-  UniqueFd socket_;
+  std::unique_ptr<Wire> wire_;
   std::deque<Waiter*> queue_;  // callers whose replies are due, in the order of their commands
   bool reading_ = false;       // one caller reads the socket at a time
   std::string failure_;

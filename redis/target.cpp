@@ -68,19 +68,14 @@ std::optional<Target> parse_backend(std::string_view text) {
   if (text == "shm") return std::nullopt;
   Target target;
   std::string_view rest;
-  if (text.starts_with("redis://")) {
-    rest = text.substr(8);
-  } else if (text.starts_with("redis-cluster://")) {
-    target.cluster = true;
-    rest = text.substr(16);
-  } else if (text.starts_with("rediss://")) {
-    throw std::invalid_argument(
-        "rediss:// (Redis over TLS) is not supported yet: use redis:// on a private network, or a "
-        "TLS tunnel");
-  } else {
+  const auto scheme_end = text.find("://");
+  const auto scheme = text.substr(0, scheme_end);
+  target.tls = scheme == "rediss" || scheme == "rediss-cluster";
+  target.cluster = scheme == "redis-cluster" || scheme == "rediss-cluster";
+  if (scheme_end == std::string_view::npos || (scheme != "redis" && !target.tls && !target.cluster))
     throw std::invalid_argument(
         "expected `shm`, `redis://host:port/db` or `redis-cluster://host:port,host:port`");
-  }
+  rest = text.substr(scheme_end + 3);
   if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
     const auto credentials = rest.substr(0, at);
     rest = rest.substr(at + 1);
@@ -117,7 +112,8 @@ std::optional<Target> parse_backend(std::string_view text) {
 }
 
 std::string describe(const Target& target) {
-  std::string out = target.cluster ? "redis-cluster://" : "redis://";
+  std::string out =
+      std::string(target.tls ? "rediss" : "redis") + (target.cluster ? "-cluster://" : "://");
   if (!target.user.empty()) out += target.user + "@";
   for (std::size_t i = 0; i < target.nodes.size(); ++i)
     out += (i ? "," : "") + to_string(target.nodes[i]);

@@ -20,6 +20,7 @@ std::string to_string(const Node& node);
 
 struct Target {
   bool cluster = false;     // redis-cluster://: the nodes are seeds; the cluster names the rest
+  bool tls = false;         // rediss://, rediss-cluster://
   std::vector<Node> nodes;  // one for a standalone server
   std::string user;         // AUTH's, when given (Redis 6 ACL user)
   std::string password;
@@ -27,7 +28,8 @@ struct Target {
 };
 
 // `shared_state.backend`: nothing for `shm`, the target of a Redis URL
-// (`redis://[user:password@]host[:port][/db]`, `redis-cluster://host:port[,host:port...]`).
+// (`redis://[user:password@]host[:port][/db]`, `redis-cluster://host:port[,host:port...]`,
+// and over TLS `rediss://...`, `rediss-cluster://...`).
 // Throws std::invalid_argument saying what is wrong.
 std::optional<Target> parse_backend(std::string_view text);
 

@@ -22,7 +22,8 @@ struct SharedStateChoice::Parts {
 SharedStateChoice::SharedStateChoice(const config::Config& config, ArbiterLink& link)
     : parts_(std::make_unique<Parts>()), bus_(std::make_unique<pubsub::Bus>()) {
   if (const auto target = redis::parse_backend(config.shared_state.backend)) {
-    parts_->client = std::make_unique<redis::Client>(*target, config.shared_state.timeout);
+    parts_->client = std::make_unique<redis::Client>(*target, config.shared_state.timeout,
+                                                     config.shared_state.tls_ca_certs);
     parts_->client->try_connect();
     parts_->redis_state.emplace(*parts_->client, config.shared_state.prefix);
     backend_ = python::redis_backend(*parts_->redis_state);

@@ -38,12 +38,13 @@ def free_port(below=55000):
 class RedisServer:
     """One redis-server on 127.0.0.1:`port`, without persistence."""
 
-    def __init__(self, directory, port=None, *options):
+    def __init__(self, directory, port=None, *options, cli_options=()):
         skip_without_redis()
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.options = options
+        self.cli_options = cli_options  # how redis-cli reaches it (--tls ...)
         self.process = None
         self.start()
 
@@ -53,8 +54,9 @@ class RedisServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory), "--logfile", str(self.directory / f"redis-{self.port}.log"),
+            # A TLS server gives its own --port 0 and --tls-port.
+            [REDIS_SERVER, *(() if "--port" in self.options else ("--port", str(self.port))), "--bind",
+             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.directory), "--logfile", str(self.directory / f"redis-{self.port}.log"),
              *self.options],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
@@ -64,8 +66,8 @@ class RedisServer:
             time.sleep(0.02)
 
     def cli(self, *words, check=True):
-        result = subprocess.run([REDIS_CLI, "-p", str(self.port), *words], capture_output=True, text=True,
-                                timeout=10)
+        result = subprocess.run([REDIS_CLI, "-p", str(self.port), *self.cli_options, *words],
+                                capture_output=True, text=True, timeout=10)
         if check:
             assert result.returncode == 0, result.stderr
         return result.stdout.strip()

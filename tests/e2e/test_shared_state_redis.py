@@ -185,10 +185,58 @@ def test_a_lost_cluster_master_fails_its_keys_only(start_worker, tmp_path):
 
 
 @pytest.mark.parametrize("url, why", [
-    ("rediss://127.0.0.1:6379", "expected `shm`"),
+    ("redis-sentinel://127.0.0.1:26379", "expected `shm`"),
     ("redis://127.0.0.1:6379/x", "expected `shm`"),
 ])
 def test_a_backend_that_is_not_one_is_refused_at_start(start_worker, url, why):
     worker = start_worker("shared_state_app:app", "--shared-state-backend", url, expect_ready=False)
     assert worker.exit_status() != 0
     assert "--shared-state-backend" in worker.log and why in worker.log and url in worker.log, worker.log
+
+
+def make_ca_and_server_certificate(directory, ca_name):
+    """A throwaway CA and a certificate it signs for localhost / 127.0.0.1."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=directory, capture_output=True, check=True, timeout=30)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+            f"{ca_name}.key", "-out", f"{ca_name}.pem", "-days", "2", "-subj", f"/CN={ca_name}")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "redis.key",
+            "-out", "redis.csr", "-subj", "/CN=localhost")
+    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "redis.csr", "-CA", f"{ca_name}.pem", "-CAkey", f"{ca_name}.key",
+            "-CAcreateserial", "-out", "redis.pem", "-days", "2", "-extfile", "san.ext")
+
+
+def test_rediss_checks_the_servers_certificate(start_worker, tmp_path):
+    """rediss://: the state and pub/sub over TLS to a Redis that serves TLS only; a worker
+    told to trust another CA refuses the server, and says why."""
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_ca_and_server_certificate(pki, "ca")
+    make_ca_and_server_certificate(tmp_path, "rogue-ca")  # only its CA is used
+    port = free_port()
+    server = RedisServer(tmp_path / "redis", port, "--tls-port", str(port), "--port", "0",
+                         "--tls-cert-file", str(pki / "redis.pem"), "--tls-key-file", str(pki / "redis.key"),
+                         "--tls-ca-cert-file", str(pki / "ca.pem"), "--tls-auth-clients", "no",
+                         cli_options=("--tls", "--cacert", str(pki / "ca.pem")))
+    try:
+        trusting = start_worker("shared_state_app:app", "--contexts", "2", "--shared-state-backend",
+                                f"rediss://localhost:{port}/0", "--shared-state-tls-ca-certs", str(pki / "ca.pem"))
+        assert call(trusting.url, "/checks")["publish reaches"] == [1, 1, 1, 0]
+        call(trusting.url, "/incr", key="secure", n=5)
+        assert server.cli("HGET", "hornbeam:secure", "value") == "5"
+        # By address too: the certificate names 127.0.0.1.
+        by_address = start_worker("shared_state_app:app", "--shared-state-backend", f"rediss://127.0.0.1:{port}/0",
+                                  "--shared-state-tls-ca-certs", str(pki / "ca.pem"))
+        assert call(by_address.url, "/get", key="secure") == {"value": 5}
+        distrusting = start_worker("shared_state_app:app", "--shared-state-backend", f"rediss://localhost:{port}/0",
+                                   "--shared-state-tls-ca-certs", str(tmp_path / "rogue-ca.pem"))
+        answer = timed(distrusting.url, "get", key="secure")
+        assert answer["result"][:2] == ["raised", "StateUnavailable"], answer
+        assert "certificate" in answer["result"][2], answer
+        # A plain client gets nothing from a TLS port.
+        plain = start_worker("shared_state_app:app", "--shared-state-backend", f"redis://localhost:{port}/0",
+                             "--shared-state-timeout", "300ms")
+        assert timed(plain.url, "get", key="secure")["result"][:2] == ["raised", "StateUnavailable"]
+    finally:
+        server.stop()

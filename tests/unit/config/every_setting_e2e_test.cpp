@@ -116,6 +116,8 @@ const std::map<std::string, std::string>& end_to_end_tests() {
       {"shared_state.prefix",
        "test_shared_state_redis.py::test_keys_are_hashes_under_the_prefix_that_any_redis_client_"
        "reads_and_writes"},
+      {"shared_state.tls_ca_certs",
+       "test_shared_state_redis.py::test_rediss_checks_the_servers_certificate"},
       {"shared_state.timeout",
        "test_shared_state_redis.py::test_a_frozen_redis_raises_state_unavailable_within_the_"
        "timeout_and_blocks_nothing_else"},

@@ -87,6 +87,7 @@ const std::map<std::string, Sample>& samples() {
        {"redis://10.0.0.7:6380/2", "redis://10.0.0.7:6380/2", "\"redis://10.0.0.7:6380/2\""}},
       {"shared_state.prefix", {"shop:", "shop:", "\"shop:\""}},
       {"shared_state.timeout", {"250ms", "250ms"}},
+      {"shared_state.tls_ca_certs", {"/etc/redis/ca.pem", "/etc/redis/ca.pem"}},
       {"proxy_protocol", {"v2", "v2"}},
       {"proxy_allow_ips", {"10.0.0.0/8,::1", "10.0.0.0/8,::1", "['10.0.0.0/8', '::1']"}},
       {"logging.level", {"debug", "debug"}},

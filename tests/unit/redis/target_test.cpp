@@ -34,6 +34,18 @@ TEST(Backend, ReadsAStandaloneUrl) {
   EXPECT_EQ(to_string(password_only->nodes[0]), "[::1]:7000");
 }
 
+TEST(Backend, ReadsTheTlsSchemes) {
+  const auto secure = parse_backend("rediss://cache:6380/1");
+  ASSERT_TRUE(secure);
+  EXPECT_TRUE(secure->tls);
+  EXPECT_FALSE(secure->cluster);
+  EXPECT_EQ(describe(*secure), "rediss://cache:6380/1");
+  const auto cluster = parse_backend("rediss-cluster://a:7000,b:7000");
+  ASSERT_TRUE(cluster);
+  EXPECT_TRUE(cluster->tls && cluster->cluster);
+  EXPECT_FALSE(parse_backend("redis://cache")->tls);
+}
+
 TEST(Backend, ReadsAClusterUrlWithItsSeeds) {
   const auto cluster = parse_backend("redis-cluster://a:7000,b:7001,[fd00::2]:7002");
   ASSERT_TRUE(cluster);
@@ -42,10 +54,11 @@ TEST(Backend, ReadsAClusterUrlWithItsSeeds) {
 }
 
 TEST(Backend, RefusesWhatItCannotServe) {
-  for (const char* bad : {"", "memory", "redis://", "redis://host:0", "redis://host:70000",
-                          "redis://host:x", "redis://host/db", "redis://host/-1", "redis://a:1,b:2",
-                          "redis-cluster://a:1/2", "redis://host?timeout=1", "redis://u:%zz@host",
-                          "redis://u:%4@host", "rediss://host:6379", "http://host"}) {
+  for (const char* bad :
+       {"", "memory", "redis://", "redis://host:0", "redis://host:70000", "redis://host:x",
+        "redis://host/db", "redis://host/-1", "redis://a:1,b:2", "redis-cluster://a:1/2",
+        "redis://host?timeout=1", "redis://u:%zz@host", "redis://u:%4@host", "rediss//host:6379",
+        "http://host", "redis-sentinel://host"}) {
     EXPECT_THROW(parse_backend(bad), std::invalid_argument) << bad;
   }
 }
