@@ -107,6 +107,8 @@ class RedisTransport final : public Transport {
       try {
         subscribe_and_read(where, down_logged, backoff);
       } catch (const std::exception& e) {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;  // the destructor cut the connection
         if (!down_logged) {
           logging::error_log().warn(
               "pub/sub: Redis at {} is unavailable ({}); messages published meanwhile are not "
