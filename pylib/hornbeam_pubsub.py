@@ -147,7 +147,9 @@ def subscribe(*topics, timeout=None):
 async def forward_to_websocket(send, *topics, with_topic=False):
     """Sends every message of these topics to an ASGI WebSocket as a frame until cancelled
     (cancel it when the client goes): str as text, bytes as binary, anything else as its
-    JSON text; with_topic=True sends {"topic": ..., "message": ...} as JSON text instead."""
+    JSON text; with_topic=True sends {"topic": ..., "message": ...} as JSON text instead (a
+    bytes message as latin-1 text there). One task per subscription: do not iterate the same
+    Subscription from two tasks at once."""
     async with subscribe(*topics) as subscription:
         async for topic, message in subscription:
             if with_topic:

@@ -246,6 +246,8 @@ def test_redis_gone_for_3_seconds_gives_state_unavailable_on_both_hosts_then_ful
             time.sleep(0.2)
     assert a.get("/get", key="n")["value"] >= 2
     for host in (a, b):
+        # One line per worker that met the outage (which worker served what is the kernel's
+        # choice, so which of them logs the recovery is too: test_shared_state_redis.py shows
+        # the pair of lines on one worker).
         log = host.log_path.read_text()
-        assert log.count(f"Redis at {ADDRESSES['redis']}:6379 is unavailable") <= 2, log  # one per worker
-        assert f"Redis at {ADDRESSES['redis']}:6379 is back" in log, log
+        assert 1 <= log.count(f"Redis at {ADDRESSES['redis']}:6379 is unavailable") <= 2, log
