@@ -33,7 +33,9 @@ bool Connection::closed_while_idle() {
     return false;
   pollfd entry{wire_->fd(), POLLIN, 0};
   if (::poll(&entry, 1, 0) <= 0) return false;
-  char byte;  // under TLS too: an idle connection that has bytes to read was closed (an alert)
+  // Bytes on an idle connection: a close, or under TLS an alert (or, on a connection never
+  // used, TLS 1.3's session tickets: then one reconnection too many, never a failed call).
+  char byte;
   const ssize_t peeked = ::recv(wire_->fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return false;
   break_off_locked(peeked == 0 ? "Redis closed the connection" : "bytes nobody asked for");
