@@ -135,11 +135,16 @@ void Client::try_connect() {
 
 std::shared_ptr<Connection> Client::connection(Link& link, Clock::time_point deadline) {
   std::lock_guard lock(link.mutex);
-  if (link.connection && !link.connection->broken()) {
-    if (!link.connection->closed_while_idle()) return link.connection;
-    link.connection.reset();  // closed by the server while unused: nothing was lost
+  if (link.connection) {
+    std::string failure;
+    switch (link.connection->health(failure)) {
+      case Connection::Health::works: return link.connection;
+      case Connection::Health::failed: link.failed(failure); break;
+      case Connection::Health::closed_while_idle:
+        link.connection.reset();  // closed by the server while unused: nothing was lost
+        break;
+    }
   }
-  if (link.connection) link.failed(link.connection->failure());
   if (Clock::now() < link.retry_at) {
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(link.retry_at - Clock::now());
     throw Unavailable("Redis at " + to_string(link.node) + ": " + link.last_failure +

@@ -16,30 +16,24 @@ std::shared_ptr<Connection> Connection::open(const Node& node, const std::shared
   return std::make_shared<Connection>(Wire::open(node, tls, deadline));
 }
 
-bool Connection::broken() const {
+Connection::Health Connection::health(std::string& failure) {
   std::lock_guard lock(mutex_);
-  return !failure_.empty();
-}
-
-std::string Connection::failure() const {
-  std::lock_guard lock(mutex_);
-  return failure_;
-}
-
-bool Connection::closed_while_idle() {
-  std::lock_guard lock(mutex_);
-  if (!failure_.empty()) return true;
+  if (!failure_.empty()) {
+    failure = failure_;
+    return Health::failed;
+  }
   if (reading_ || !queue_.empty() || Clock::now() - last_used_ < std::chrono::seconds(1))
-    return false;
+    return Health::works;
   pollfd entry{wire_->fd(), POLLIN, 0};
-  if (::poll(&entry, 1, 0) <= 0) return false;
+  if (::poll(&entry, 1, 0) <= 0) return Health::works;
   // Bytes on an idle connection: a close, or under TLS an alert (or, on a connection never
   // used, TLS 1.3's session tickets: then one reconnection too many, never a failed call).
   char byte;
   const ssize_t peeked = ::recv(wire_->fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return false;
+  if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return Health::works;
   break_off_locked(peeked == 0 ? "Redis closed the connection" : "bytes nobody asked for");
-  return true;
+  return Health::closed_while_idle;
 }
 
 void Connection::break_off(const std::string& reason) {

@@ -52,13 +52,15 @@ class Connection {
   std::vector<Reply> exchange(std::string_view commands, std::size_t count,
                               Clock::time_point deadline);
 
-  bool broken() const;
-  // After a second unused: whether the server closed it meanwhile (a restart, its idle
-  // `timeout`), which breaks it. So a call after a quiet spell gets a new connection instead
-  // of failing on the old one.
-  bool closed_while_idle();
-  // Why it broke (empty while it works).
-  std::string failure() const;
+  enum class Health {
+    works,
+    failed,  // `failure` says why
+    // After a second unused, the server had closed it (a restart, its idle `timeout`): a
+    // call after a quiet spell gets a new connection instead of failing on this one.
+    closed_while_idle,
+  };
+  // One look under one lock (every call makes it).
+  Health health(std::string& failure);
   // Breaks it: every queued caller fails with `reason`.
   void break_off(const std::string& reason);
 

@@ -223,9 +223,8 @@ long Wire::tls_read(char* into, std::size_t size, int wait_ms, std::string& why)
   return nothing_yet;
 }
 
-long Wire::read_some(char* into, std::size_t size, std::string& why) {
-  if (ssl_) return tls_read(into, size, static_cast<int>(read_slice.count()), why);
-  const ssize_t got = ::recv(fd(), into, size, 0);
+long Wire::plain_read(char* into, std::size_t size, int flags, std::string& why) {
+  const ssize_t got = ::recv(fd(), into, size, flags);
   if (got > 0) return got;
   if (got == 0) return closed;
   if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return nothing_yet;
@@ -233,14 +232,13 @@ long Wire::read_some(char* into, std::size_t size, std::string& why) {
   return failed;
 }
 
+long Wire::read_some(char* into, std::size_t size, std::string& why) {
+  if (ssl_) return tls_read(into, size, static_cast<int>(read_slice.count()), why);
+  return plain_read(into, size, 0, why);  // the socket's receive timeout is the slice
+}
+
 long Wire::read_now(char* into, std::size_t size, std::string& why) {
-  if (ssl_) return nothing_yet;
-  const ssize_t got = ::recv(fd(), into, size, MSG_DONTWAIT);
-  if (got > 0) return got;
-  if (got == 0) return closed;
-  if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return nothing_yet;
-  why = system_error("recv");
-  return failed;
+  return ssl_ ? nothing_yet : plain_read(into, size, MSG_DONTWAIT, why);
 }
 
 void Wire::shut_down() { ::shutdown(fd(), SHUT_RDWR); }

@@ -57,6 +57,7 @@ class Wire {
  private:
   explicit Wire(UniqueFd fd) : fd_(std::move(fd)) {}
   bool handshake(const Node& node, SSL_CTX* tls, Clock::time_point deadline, std::string& why);
+  long plain_read(char* into, std::size_t size, int flags, std::string& why);
   long tls_read(char* into, std::size_t size, int wait_ms, std::string& why);
 
   UniqueFd fd_;
