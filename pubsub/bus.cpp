@@ -63,20 +63,23 @@ std::shared_ptr<Subscription> Bus::subscribe(std::vector<std::string> topics) {
 }
 
 void Bus::unsubscribe(const std::shared_ptr<Subscription>& subscription) {
-  std::lock_guard lock(mutex_);
-  bool was_here = false;
-  for (const auto& topic : subscription->topics()) {
-    const auto found = by_topic_.find(topic);
-    if (found == by_topic_.end() || found->second.erase(subscription) == 0) continue;
-    was_here = true;
-    const bool last = found->second.empty();
-    if (last) by_topic_.erase(found);
-    transport_->stop_listening(topic, last);
+  {
+    std::lock_guard lock(mutex_);
+    bool was_here = false;
+    for (const auto& topic : subscription->topics()) {
+      const auto found = by_topic_.find(topic);
+      if (found == by_topic_.end() || found->second.erase(subscription) == 0) continue;
+      was_here = true;
+      const bool last = found->second.empty();
+      if (last) by_topic_.erase(found);
+      transport_->stop_listening(topic, last);
+    }
+    if (was_here) {
+      --subscriptions_;
+      dropped_ += subscription->dropped();
+    }
   }
-  if (was_here) {
-    --subscriptions_;
-    dropped_ += subscription->dropped();
-  }
+  transport_->settle();
 }
 
 std::size_t Bus::dispatch(const std::string& topic, const std::string& payload) {

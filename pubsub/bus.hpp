@@ -41,8 +41,9 @@ class Transport {
   // `last` say whether it is the worker's first, or was its last, of the topic.
   virtual void listen(const std::string& topic, bool first) = 0;
   virtual void stop_listening(const std::string& topic, bool last) = 0;
-  // After listen(), without the bus's lock: returns once the new topics are heard (Redis
-  // confirms a SUBSCRIBE on its own time), so that what is published next arrives.
+  // After listen() or stop_listening(), without the bus's lock: returns once the change is
+  // in effect (Redis confirms a SUBSCRIBE or UNSUBSCRIBE on its own time), so that what is
+  // published next arrives, or no longer counts this worker.
   virtual void settle() {}
   // Messages this worker's subscribers never got because the worker fell behind.
   virtual std::uint64_t lost() const { return 0; }

@@ -76,21 +76,27 @@ class RedisTransport final : public Transport {
     std::lock_guard lock(mutex_);
     channels_.erase(channel);
     unconfirmed_.erase(channel);
-    send_locked({"UNSUBSCRIBE", channel});
+    if (send_locked({"UNSUBSCRIBE", channel})) unsubscribing_.insert(channel);
   }
 
+  // Both ways: once a subscription is closed, Redis no longer counts this worker for its
+  // topics (a publish right after says 0, as on shared memory).
   void settle() override {
     std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, client_.timeout(), [&] { return unconfirmed_.empty() || stopping_; });
+    changed_.wait_for(lock, client_.timeout(), [&] {
+      return (unconfirmed_.empty() && unsubscribing_.empty()) || stopping_;
+    });
   }
 
  private:
-  // Only while connected; on a new connection, run() subscribes to everything again.
-  void send_locked(std::initializer_list<std::string_view> words) {
-    if (!wire_) return;
+  // Only while connected (says whether it was); on a new connection, run() subscribes to
+  // everything again.
+  bool send_locked(std::initializer_list<std::string_view> words) {
+    if (!wire_) return false;
     std::string command, why;
     redis::append_command(command, words);
     wire_->send_all(command, redis::Clock::now() + client_.timeout(), why);  // fails: run() sees
+    return true;
   }
 
   void run() {
@@ -141,6 +147,7 @@ class RedisTransport final : public Transport {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
+      unsubscribing_.clear();  // a new connection listens to nothing yet
       for (const auto& channel : channels_) {
         redis::append_command(hello, {"SUBSCRIBE", channel});
         unconfirmed_.insert(channel);
@@ -182,9 +189,12 @@ class RedisTransport final : public Transport {
     forget_socket();
   }
 
+  // Nothing is pending on a connection that is gone: the next one starts from channels_.
   void forget_socket() {
     std::lock_guard lock(mutex_);
     wire_ = nullptr;
+    unsubscribing_.clear();
+    changed_.notify_all();
   }
 
   void handle(const redis::Reply& reply) {
@@ -194,9 +204,13 @@ class RedisTransport final : public Transport {
     const auto& channel = reply.elements[1].text;
     if (kind == "message" && channel.starts_with(prefix_)) {
       bus_.dispatch(channel.substr(prefix_.size()), reply.elements[2].text);
-    } else if (kind == "subscribe") {
+    } else if (kind == "subscribe" || kind == "unsubscribe") {
       std::lock_guard lock(mutex_);
-      unconfirmed_.erase(channel);
+      if (kind == "subscribe") {
+        unconfirmed_.erase(channel);
+      } else if (const auto found = unsubscribing_.find(channel); found != unsubscribing_.end()) {
+        unsubscribing_.erase(found);
+      }
       changed_.notify_all();
     }
   }
@@ -208,6 +222,7 @@ class RedisTransport final : public Transport {
   std::condition_variable changed_;
   std::set<std::string> channels_;     // what this worker listens to
   std::set<std::string> unconfirmed_;  // SUBSCRIBE sent, not confirmed yet
+  std::multiset<std::string> unsubscribing_;  // UNSUBSCRIBE sent, not confirmed yet
   redis::Wire* wire_ = nullptr;        // the subscribe connection while it is up (run() owns it)
   bool stopping_ = false;
   std::thread thread_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 namespace hornbeam::python {
 namespace {
@@ -27,6 +28,39 @@ void run_or_throw(const char* code) {
   PyRef result = PyRef::steal(PyRun_String(code, Py_file_input, globals.get(), globals.get()));
   if (!result) throw std::runtime_error(take_exception_text());
 }
+
+#if PY_VERSION_HEX >= 0x030C0000
+// Own-GIL subinterpreters share the static C types of a few extension modules (datetime's in
+// 3.13), and CPython readies such a type, and gives it the version tag that keys every
+// interpreter's attribute cache, the first time an interpreter needs it, from a counter
+// that no lock guards across GILs. Subinterpreters that first import datetime at once
+// corrupt the heap (3.13.0: "free(): invalid pointer"), and two types that draw the same
+// tag answer each other's lookups: pickling a date once raised "descriptor '__reduce_ex__'
+// for 'datetime.datetime' objects doesn't apply to a 'datetime.date' object". So the main
+// interpreter imports those modules first and tags every static type there is, alone.
+void prepare_types_shared_by_interpreters() {
+  for (const char* module : {"datetime"}) {
+    PyRef imported = PyRef::steal(PyImport_ImportModule(module));
+    if (!imported) PyErr_Clear();  // then no subinterpreter can import it either
+  }
+  std::vector<PyRef> pending{PyRef::borrow(reinterpret_cast<PyObject*>(&PyBaseObject_Type))};
+  while (!pending.empty()) {
+    PyRef type = std::move(pending.back());
+    pending.pop_back();
+    auto* as_type = reinterpret_cast<PyTypeObject*>(type.get());
+    if (!(PyType_GetFlags(as_type) & Py_TPFLAGS_HEAPTYPE))
+      PyUnstable_Type_AssignVersionTag(as_type);
+    PyRef subclasses = PyRef::steal(PyObject_CallMethod(
+        reinterpret_cast<PyObject*>(&PyType_Type), "__subclasses__", "O", type.get()));
+    if (!subclasses) {
+      PyErr_Clear();
+      continue;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(subclasses.get()); ++i)
+      pending.push_back(PyRef::borrow(PyList_GET_ITEM(subclasses.get(), i)));
+  }
+}
+#endif
 
 }  // namespace
 
@@ -71,6 +105,9 @@ Interpreter::Interpreter(const InterpreterOptions& options) : options_(options) 
       PyRef imported = PyRef::steal(PyImport_ImportModule(module.c_str()));
       if (!imported) PyErr_Clear();  // optional: whoever needs it reports its absence
     }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (options.own_gil_contexts) prepare_types_shared_by_interpreters();
+#endif
   } catch (...) {
     Py_FinalizeEx();
     throw;

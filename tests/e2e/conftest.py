@@ -113,14 +113,29 @@ class Worker:
         return code
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the log of every server it started (a 500 then shows
+    its traceback, a crash its last words), whatever the assertion that failed."""
+    report = (yield).get_result()
+    if report.when == "call" and report.failed:
+        for server in getattr(item, "hornbeam_servers", []):
+            report.sections.append((f"log of {type(server).__name__} {server.process.pid}", server.log))
+
+
+def remember_for_the_report(request, server):
+    request.node.hornbeam_servers = getattr(request.node, "hornbeam_servers", []) + [server]
+    return server
+
+
 @pytest.fixture
-def start_worker():
+def start_worker(request):
     workers = []
 
     def start(app, *args, **kwargs):
         worker = Worker(app, *args, **kwargs)
         workers.append(worker)
-        return worker
+        return remember_for_the_report(request, worker)
 
     yield start
     for worker in workers:
@@ -372,13 +387,13 @@ def systemd_activation(listener):
 
 
 @pytest.fixture
-def start_arbiter(tmp_path):
+def start_arbiter(request, tmp_path):
     arbiters = []
 
     def start(app, **kwargs):
         arbiter = Arbiter(tmp_path, app, **kwargs)
         arbiters.append(arbiter)
-        return arbiter
+        return remember_for_the_report(request, arbiter)
 
     yield start
     for arbiter in arbiters:

@@ -77,3 +77,15 @@ def test_sigterm_drains_and_ends_every_subinterpreter(start_worker):
         assert in_flight.result().status_code == 200
     assert "SIGTERM: finishing in-flight requests" in worker.log and "stopped" in worker.log
     assert not re.search(r"Fatal Python error|free\(\)|Segmentation|AddressSanitizer", worker.log), worker.log
+
+
+def test_contexts_importing_datetime_at_once_keep_its_types_apart(start_worker):
+    """CPython 3.13 shares datetime's C types between interpreters and readies them in the
+    first one to import it: every start here has eight subinterpreters do so at once."""
+    for _ in range(4):
+        worker = start_worker("datetime_everywhere_app:app", *OWNGIL, "--contexts", "8")
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: requests.get(worker.url, timeout=30), range(32)))
+        assert [(a.status_code, a.text) for a in answers] == [(200, "intact")] * 32, worker.log
+        assert worker.stop() == 0, worker.log
+        assert not re.search(r"Fatal Python error|free\(\)|corrupt|Segmentation|Traceback", worker.log), worker.log
