@@ -6,7 +6,9 @@ run bench/apps/wsgi_app.py, ASGI servers bench/apps/asgi_app.py (the same routes
 websocket echo driven by hornbeam-ws-load, bench/tools/ws_load.cpp). All servers are started
 at once and take turns run by run in every (workload, connections) cell, so that the machine's
 drift does not favour any of them; the table shows medians with the spread (min-max) and the
-ratios of hornbeam's WSGI and ASGI paths to each server.
+ratios of hornbeam's WSGI and ASGI paths to each server, in requests per second and in the
+server's CPU time per request (user + system time of its process tree over the run, divided
+by the requests served: what the load generator cannot distort).
 
     bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--workloads hello,...] [--out FILE]
 
@@ -169,6 +171,21 @@ def tree_rss_kib(pid):
     return total
 
 
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid):
+    """User + system CPU time of a process and all its descendants (every thread)."""
+    total = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+        except (FileNotFoundError, IndexError, ProcessLookupError):
+            pass
+    return total / TICKS_PER_SECOND
+
+
 def to_ms(text):
     value = float(re.match(r"[\d.]+", text).group(0))
     if text.endswith("us"):
@@ -180,18 +197,24 @@ def to_ms(text):
     return value
 
 
-def run_wrk(port, workload, connections, duration):
+def run_wrk(server, workload, connections, duration):
+    """One wrk run against `server` (its process, its port), with the server's CPU time per
+    request: what the server spent, whatever the load generator could or could not send."""
+    process, port = server
     command = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
                f"http://127.0.0.1:{port}{workload['path']}"]
     if workload["script"]:
         command[6:6] = ["-s", str(workload["script"])]
+    cpu_before = tree_cpu_seconds(process.pid)
     output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
+    cpu = tree_cpu_seconds(process.pid) - cpu_before
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
     p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
     errors = re.search(r"Socket errors: (.*)", output)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"rps": rps, "p50": p50, "p99": p99,
+    return {"rps": rps, "p50": p50, "p99": p99, "cpu_us": cpu * 1e6 / max(requests, 1),
             "errors": (errors.group(1) if errors else "") + (f" non-2xx {non2xx.group(1)}" if non2xx else "")}
 
 
@@ -221,19 +244,19 @@ def measure_all(running, args):
         for connections in (1, 50):
             names = [name for name in running if not (name == "nginx" and workload["script"])]
             for name in names:  # warm-up
-                run_wrk(running[name][1], workload, connections, 1)
+                run_wrk(running[name], workload, connections, 1)
             for _ in range(args.runs):
                 for name in names:
-                    run = run_wrk(running[name][1], workload, connections, args.duration)
+                    run = run_wrk(running[name], workload, connections, args.duration)
                     results[name].setdefault((workload_name, connections), []).append(run)
             print(f"  {workload_name} at {connections} connection(s) done", file=sys.stderr, flush=True)
     websocket_servers = [name for name in running if name.removesuffix(" previous") in ASGI_SERVERS and "ws echo" in args.workloads]
     for name in websocket_servers:  # warm-up
-        run_ws_load(running[name][1], 1)
+        run_ws_load(running[name], 1)
     for _ in range(args.runs):
         for name in websocket_servers:
             results[name].setdefault(("ws echo", WEBSOCKET_CLIENTS), []).append(
-                run_ws_load(running[name][1], args.duration))
+                run_ws_load(running[name], args.duration))
     if websocket_servers:
         print("  ws echo done", file=sys.stderr, flush=True)
     for name, (process, port) in running.items():
@@ -242,14 +265,18 @@ def measure_all(running, args):
     return results
 
 
-def run_ws_load(port, duration):
+def run_ws_load(server, duration):
     """Messages/s over WEBSOCKET_CLIENTS connections, each sending 64 bytes and waiting for the
     echo before the next."""
+    process, port = server
     command = ["taskset", "-c", CLIENT_CPU, str(WS_LOAD), "127.0.0.1", str(port), "/ws",
                str(WEBSOCKET_CLIENTS), str(duration), "64"]
+    cpu_before = tree_cpu_seconds(process.pid)
     output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout.split()
+    cpu = tree_cpu_seconds(process.pid) - cpu_before
     rate, p50, p99, errors = output
     return {"rps": float(rate), "p50": float(p50), "p99": float(p99),
+            "cpu_us": cpu * 1e6 / max(float(rate) * duration, 1),
             "errors": "" if errors == "0" else f"{errors} failed connections"}
 
 
@@ -293,15 +320,16 @@ def median_and_spread(runs, key):
 
 def table(all_results):
     lines = ["| workload | conns | server | req/s (median, min-max) | p50 ms | p99 ms | hornbeam WSGI ÷ server "
-             "| hornbeam ASGI ÷ server | errors |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| hornbeam ASGI ÷ server | server CPU µs/req | CPU: WSGI ÷ server | CPU: ASGI ÷ server | errors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     cells = [(workload, connections) for workload in WORKLOADS for connections in (1, 50)]
     cells.append(("ws echo", WEBSOCKET_CLIENTS))
     for cell in cells:
-        bases = []
+        bases, cpu_bases = [], []
         for base_name in ("hornbeam", "hornbeam asgi"):
             base = all_results.get(base_name, {}).get(cell)
             bases.append(median_and_spread(base, "rps")[0] if base else None)
+            cpu_bases.append(median_and_spread(base, "cpu_us")[0] if base else None)
         for name, results in all_results.items():
             runs = results.get(cell)
             if not runs:
@@ -310,9 +338,12 @@ def table(all_results):
             p50 = median_and_spread(runs, "p50")[0]
             p99 = median_and_spread(runs, "p99")[0]
             ratios = " | ".join(f"{base / rps:.2f}×" if base else "—" for base in bases)
+            cpu_us = median_and_spread(runs, "cpu_us")[0]
+            # Below 1: hornbeam spends less CPU per request than this server.
+            cpu_ratios = " | ".join(f"{base / cpu_us:.2f}×" if base and cpu_us else "—" for base in cpu_bases)
             errors = "; ".join(sorted({run["errors"].strip() for run in runs if run["errors"].strip()})) or "0"
             lines.append(f"| {cell[0]} | {cell[1]} | {name} | {rps:,.0f} ({low:,.0f}-{high:,.0f}) | "
-                         f"{p50:.2f} | {p99:.2f} | {ratios} | {errors} |")
+                         f"{p50:.2f} | {p99:.2f} | {ratios} | {cpu_us:,.1f} | {cpu_ratios} | {errors} |")
     lines += ["", "| server | RSS after the runs (all processes) | of 50 keep-alive clients, answered within 2 s "
                   "(fewest-most answers per client) |", "|---|---|---|"]
     for name, results in all_results.items():

@@ -46,6 +46,9 @@ namespace hornbeam::worker {
 namespace {
 
 constexpr std::size_t stream_high_water = 256 * 1024;
+// One read of a streamed Content-Length body: below glibc's default mmap threshold (so
+// blocks come from the heap, not fresh pages) and a quarter of the high-water mark.
+constexpr std::size_t body_read_size = 64 * 1024;
 constexpr std::size_t websocket_high_water = 1 << 20;
 // While the worker drains, a kept-alive connection may still bring one more request this long
 // after its last response (a client under load sends it within milliseconds; closing the
@@ -208,6 +211,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     head_parser_.emplace();
     whole_parser_.reset();
     stream_parser_.reset();
+    body_left_ = 0;
     chunked_.reset();
     stream_.reset();
     const auto& limits = server_.config.limits;
@@ -431,6 +435,8 @@ class Session final : public std::enable_shared_from_this<Session>,
           .max_body_size = server_.apps[static_cast<std::size_t>(mount_)].max_body_size,
           .max_trailer_line = static_cast<std::size_t>(limits.max_header_size),
           .max_trailer_fields = static_cast<std::size_t>(limits.max_headers)});
+    } else {
+      body_left_ = stream_parser_->content_length().value_or(0);  // on_head checked the limit
     }
     auto weak = weak_from_this();
     stream_ = std::make_shared<RequestBodyStream>(stream_high_water, [weak, this] {
@@ -457,34 +463,38 @@ class Session final : public std::enable_shared_from_this<Session>,
       }
     }
     if (chunked_) return read_chunked_piece();
-    if (stream_parser_->is_done()) return stream_->end();
+    if (body_left_ == 0) return stream_->end();
+    // A Content-Length body needs no parsing: what came with the head goes first, then the
+    // socket's bytes are read into a block that the stream takes as it is (no copy on this
+    // side; the app's bytes object is made from it).
+    if (buffer_.size() > 0) {
+      const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size(), body_left_));
+      stream_->push(std::string_view(static_cast<const char*>(buffer_.data().data()), count));
+      buffer_.consume(count);
+      body_left_ -= count;
+      return read_body_piece();
+    }
     stream_reading_ = true;
-    piece_.resize(64 * 1024);
-    auto& body = stream_parser_->get().body();
-    body.data = piece_.data();
-    body.size = piece_.size();
-    body.more = true;
-    http::async_read_some(connection_, buffer_, *stream_parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                            self->on_body_piece(ec);
-                          });
+    piece_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(body_read_size, body_left_)));
+    connection_.async_read_some(asio::buffer(piece_), [self = shared_from_this()](
+                                                          beast::error_code ec, std::size_t n) {
+      self->on_body_bytes(ec, n);
+    });
   }
 
-  void on_body_piece(beast::error_code ec) {
+  void on_body_bytes(beast::error_code ec, std::size_t n) {
     stream_reading_ = false;
     if (lingering_) return ec ? close() : drain_input();
     if (!stream_) return;
-    const std::size_t produced = piece_.size() - stream_parser_->get().body().size;
-    if (ec == http::error::need_buffer) ec = {};
-    if (produced) stream_->push(std::string_view(piece_.data(), produced));
-    if (ec == http::error::body_limit) return refuse_large_body();
+    if (n > 0) {
+      piece_.resize(n);
+      body_left_ -= n;
+      stream_->push_block(std::move(piece_));
+      piece_.clear();
+    }
     if (ec) {  // a Content-Length body has no framing to break: the client left
       return stream_->fail(RequestBodyError::Cause::client_gone,
                            "client disconnected: " + ec.message());
-    }
-    if (stream_parser_->is_done()) {
-      std::string().swap(piece_);  // 64 KiB per connection only while a body streams
-      return stream_->end();
     }
     read_body_piece();
   }
@@ -525,7 +535,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   // Whether the request's body still has bytes on the wire (streamed, not read to its end).
   bool body_unfinished() const {
     if (chunked_) return chunked_->outcome() != ChunkedDecoder::Outcome::done;
-    return stream_parser_ && !stream_parser_->is_done();
+    return stream_parser_ && body_left_ > 0;
   }
 
   // Over the body limit while the app reads: its read fails, and the answer is a 413.
@@ -596,17 +606,23 @@ class Session final : public std::enable_shared_from_this<Session>,
   void dispatch(HttpRequest&& request, const http::request_header<>& message, bool keep_alive) {
     open_exchange(request, message, keep_alive);
     if (websocket_) return server_.dispatch_websocket(std::move(request), channel_, websocket_);
-    // Not while a body streams: this thread may still write a 100 Continue then. Not for an
-    // event loop either (ServerEvents::contexts_send_directly says why). Under TLS the context
-    // writes through the connection's SSL object, which this thread leaves alone until the
-    // response ends (it reads the next request only then, and watches the socket, not SSL).
-    if (server_.contexts_send_directly && !server_.apps[static_cast<std::size_t>(mount_)].asgi &&
-        !stream_) {
+    // The context may write the response to the socket itself (ResponseChannel::DirectSends):
+    // an event loop only its large bodies. Under TLS it writes through the connection's SSL
+    // object, which this thread leaves alone until the response ends (it reads the next
+    // request only then, and watches the socket, not SSL). Not while a body streams under TLS
+    // (this thread reads it through SSL) or after Expect: 100-continue (this thread may still
+    // write the 100).
+    const bool asgi = server_.apps[static_cast<std::size_t>(mount_)].asgi;
+    const auto what = server_.contexts_send_directly && !asgi
+                          ? ResponseChannel::DirectSends::whole_responses_and_large_bodies
+                          : ResponseChannel::DirectSends::large_bodies;
+    if (!stream_ || (!expect_continue_ && !connection_.tls())) {
       if (auto* tls = connection_.tls()) {
         channel_->send_directly_through(
-            [tls](std::string_view bytes) { return tls->try_write(bytes); });
+            [tls](std::initializer_list<std::string_view> pieces) { return tls->try_write(pieces); },
+            what);
       } else {
-        channel_->send_directly_to(connection_.socket().native_handle());
+        channel_->send_directly_to(connection_.socket().native_handle(), what);
       }
     }
     server_.dispatch(std::move(request), channel_);
@@ -859,6 +875,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   std::optional<ChunkedDecoder> chunked_;  // a chunked body's decoder (the parser has its head)
   std::shared_ptr<RequestBodyStream> stream_;
   std::string piece_;  // where a streamed body piece is read into
+  std::uint64_t body_left_ = 0;  // of a streamed Content-Length body, still on the wire
   bool stream_reading_ = false;
   bool expect_continue_ = false;
   bool response_begun_ = false;

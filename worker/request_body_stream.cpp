@@ -112,16 +112,33 @@ bool RequestBodyStream::app_started_reading() const {
 void RequestBodyStream::push(std::string_view data) {
   {
     std::lock_guard lock(mutex_);
-    // What the reader has taken goes before the buffer grows, or a reader that never quite
-    // catches up (the I/O side pushes again before it has read all) would keep it all: the
-    // move costs no more than what was taken, so the copying stays linear in the body.
-    if (offset_ > 0 && offset_ >= buffer_.size() - offset_) {
-      buffer_.erase(0, offset_);
-      offset_ = 0;
-    }
-    buffer_.append(data);
+    append_locked(data);
   }
   changed();
+}
+
+void RequestBodyStream::push_block(std::string&& block) {
+  {
+    std::lock_guard lock(mutex_);
+    if (offset_ == buffer_.size()) {
+      buffer_ = std::move(block);
+      offset_ = 0;
+    } else {
+      append_locked(block);
+    }
+  }
+  changed();
+}
+
+void RequestBodyStream::append_locked(std::string_view data) {
+  // What the reader has taken goes before the buffer grows, or a reader that never quite
+  // catches up (the I/O side pushes again before it has read all) would keep it all: the
+  // move costs no more than what was taken, so the copying stays linear in the body.
+  if (offset_ > 0 && offset_ >= buffer_.size() - offset_) {
+    buffer_.erase(0, offset_);
+    offset_ = 0;
+  }
+  buffer_.append(data);
 }
 
 void RequestBodyStream::end() {

@@ -35,6 +35,9 @@ class RequestBodyStream final : public RequestBodySource {
   // Bytes the app has read so far.
   std::uint64_t consumed() const;
   void push(std::string_view data);
+  // As push(), taking the block as it is when nothing is waiting unread (the usual case for a
+  // reader that keeps up): then no byte is copied.
+  void push_block(std::string&& block);
   bool malformed() const override;
   void end();  // the body is complete
   // The body cannot be read on (the first failure counts; none after the end).
@@ -55,6 +58,7 @@ class RequestBodyStream final : public RequestBodySource {
   RequestBodyError::Cause cause_ = RequestBodyError::Cause::client_gone;
   std::function<void()> waker_;  // the event loop's (ASGI)
 
+  void append_locked(std::string_view data);  // mutex_ held
   void changed();  // wakes whoever waits: a blocked read() or the event loop
 };
 

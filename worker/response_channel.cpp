@@ -7,6 +7,7 @@
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <stdexcept>
@@ -177,12 +178,23 @@ bool ResponseChannel::append_body(std::string_view data, bool more_follows,
   }
   if (data.empty()) return true;  // an empty chunk would end a chunked body
   body_written_ += data.size();
+  char size[24];
+  std::string_view chunk_head, chunk_end;
   if (chunked_) {
-    char size[24];
-    const int length = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    chunk_head = {size, static_cast<std::size_t>(
+                            std::snprintf(size, sizeof size, "%zx\r\n", data.size()))};
+    chunk_end = "\r\n";
+  }
+  if (data.size() >= direct_body_min &&
+      send_directly_after_pending(chunk_head, data, chunk_end)) {
+    append({}, lock, more_follows);  // the I/O thread takes the rest, if any, as usual
+    return true;
+  }
+  if (chunked_) {
+    const auto length = chunk_head.size();
     std::string chunk;
-    chunk.reserve(static_cast<std::size_t>(length) + data.size() + 2);
-    chunk.append(size, static_cast<std::size_t>(length)).append(data).append("\r\n");
+    chunk.reserve(length + data.size() + 2);
+    chunk.append(chunk_head).append(data).append(chunk_end);
     append(chunk, lock, more_follows);
   } else {
     append(data, lock, more_follows);
@@ -381,22 +393,50 @@ void ResponseChannel::end(std::unique_lock<std::mutex>& lock, bool cut) {
   wake(lock);
 }
 
-void ResponseChannel::send_directly_to(int fd) {
-  send_directly_through([fd](std::string_view bytes) { return send_now(fd, bytes); });
+void ResponseChannel::send_directly_to(int fd, DirectSends what) {
+  send_directly_through(
+      [fd](std::initializer_list<std::string_view> pieces) { return send_now(fd, pieces); },
+      what);
 }
 
-void ResponseChannel::send_directly_through(DirectSender sender) {
+void ResponseChannel::send_directly_through(DirectSender sender, DirectSends what) {
   std::lock_guard lock(mutex_);
-  if (!closed_) direct_ = std::move(sender);
+  if (closed_) return;
+  direct_ = std::move(sender);
+  direct_sends_ = what;
 }
 
 // mutex_ held, so the I/O side can neither take these bytes nor close the socket meanwhile.
 // An error is left for the I/O thread too: its own write fails the same way and closes.
 void ResponseChannel::send_whole_response_directly() {
-  if (!direct_ || handed_out_ || file_ || pending_.empty() || pending_.size() > direct_send_limit) {
+  if (!direct_ || direct_sends_ != DirectSends::whole_responses_and_large_bodies || handed_out_ ||
+      file_ || pending_.empty() || pending_.size() > direct_send_limit) {
     return;
   }
-  if (const auto sent = direct_(pending_)) pending_.erase(0, *sent);
+  if (const auto sent = direct_({pending_})) pending_.erase(0, *sent);
+}
+
+// mutex_ held. What waits in pending_ (the head), then a body piece (with its chunk framing,
+// if chunked) to the socket, as far as it takes them now; what it does not take stays in
+// pending_, in order. False (nothing done) when the I/O thread has bytes of this response, a
+// file comes first, or the connection failed (the I/O thread's own write then fails the same
+// way and closes).
+bool ResponseChannel::send_directly_after_pending(std::string_view chunk_head,
+                                                  std::string_view body,
+                                                  std::string_view chunk_end) {
+  if (!direct_ || handed_out_ || file_ || structured()) return false;
+  const std::string_view waiting = pending_;
+  const auto sent = direct_({waiting, chunk_head, body, chunk_end});
+  if (!sent) return false;
+  std::size_t skip = *sent;
+  std::string rest;
+  for (const auto piece : {waiting, chunk_head, body, chunk_end}) {
+    const std::size_t taken = std::min(skip, piece.size());
+    skip -= taken;
+    rest.append(piece.substr(taken));
+  }
+  pending_ = std::move(rest);
+  return true;
 }
 
 // Waits until `has_room` or the channel closes. Whatever is waiting must be on its way to the

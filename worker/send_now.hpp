@@ -3,6 +3,7 @@
 // One non-blocking send(2) loop, shared by the I/O thread and the contexts' direct sends.
 
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <string_view>
 
@@ -12,5 +13,8 @@ namespace hornbeam::worker {
 // of bytes sent (fewer than asked when its buffer is full), or nothing on an error (the peer
 // is gone).
 std::optional<std::size_t> send_now(int fd, std::string_view bytes);
+// The same for pieces sent one after the other, in one sendmsg(2) each time (a response's
+// head and body leave in one system call, straight from where they are).
+std::optional<std::size_t> send_now(int fd, std::initializer_list<std::string_view> pieces);
 
 }  // namespace hornbeam::worker

@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include <cerrno>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -99,6 +100,17 @@ class TlsSocket {
       if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) return written;
       ERR_clear_error();
       return std::nullopt;
+    }
+    return written;
+  }
+  // The same for pieces in order (as send_now's).
+  std::optional<std::size_t> try_write(std::initializer_list<std::string_view> pieces) {
+    std::size_t written = 0;
+    for (const auto piece : pieces) {
+      const auto took = try_write(piece);
+      if (!took) return written ? std::optional<std::size_t>(written) : std::nullopt;
+      written += *took;
+      if (*took < piece.size()) break;
     }
     return written;
   }

@@ -23,6 +23,22 @@ TEST(RequestBodyStream, NothingIsReadFromTheNetworkBeforeTheAppAsks) {
   reader.join();
 }
 
+TEST(RequestBodyStream, ABlockIsTakenAsItIsWhenNothingWaitsAndAppendedOtherwise) {
+  RequestBodyStream stream(1 << 20, [] {});
+  std::string block(64 * 1024, 'a');
+  const char* const memory = block.data();
+  stream.push_block(std::move(block));
+  auto taken = stream.try_read(1 << 20);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->size(), 64u * 1024);
+  EXPECT_EQ(taken->data(), memory) << "the block the I/O thread read into reaches the reader";
+  stream.push("xy");
+  stream.push_block(std::string("z"));
+  EXPECT_EQ(stream.try_read(1), "x");
+  stream.push_block(std::string("!"));
+  EXPECT_EQ(stream.try_read(10), "yz!");
+}
+
 // HTTP/2 reopens its flow-control windows by what the app has read: every read says so.
 TEST(RequestBodyStream, EveryReadWakesTheIoSideAndCountsWhatWasConsumed) {
   int wakes = 0;

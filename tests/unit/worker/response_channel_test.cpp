@@ -393,15 +393,90 @@ TEST(ResponseChannel, NoDirectSendAfterCloseForACutResponseOrAboveTheLimit) {
   }
   {
     SocketPair sockets;
-    const std::string body(ResponseChannel::direct_send_limit, 'x');
+    const std::string body(ResponseChannel::direct_body_min - 1, 'x');
     ResponseChannel channel({}, 1 << 20, [] {});
     channel.send_directly_to(sockets.server.get());
-    channel.start("200 OK", {{"Content-Length", std::to_string(body.size())}});
-    channel.write(body, false);
+    channel.start("200 OK", {});  // chunked: more than direct_send_limit with its framing
+    channel.write(body, true);
+    channel.write(body, true);
     channel.finish();
     EXPECT_EQ(sockets.received(), "");
-    EXPECT_TRUE(drain(channel).ends_with(body));
+    EXPECT_TRUE(drain(channel).ends_with(body + "\r\n0\r\n\r\n"));
   }
+}
+
+// A socket pair whose server side takes `bytes` before it is full.
+void give_room(const SocketPair& sockets, int bytes) {
+  ::setsockopt(sockets.server.get(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
+TEST(ResponseChannel, ALargeBodyLeavesWithTheHeadFromTheAppsOwnMemory) {
+  SocketPair sockets;
+  give_room(sockets, 4 << 20);
+  const std::string body(3 * ResponseChannel::direct_body_min, 'b');
+  int wakes = 0;
+  ResponseChannel channel({}, 1 << 20, [&] { ++wakes; });
+  channel.send_directly_to(sockets.server.get(), ResponseChannel::DirectSends::large_bodies);
+  channel.start("200 OK", {{"Content-Length", std::to_string(body.size())}});
+  EXPECT_TRUE(channel.write(body, false));
+  EXPECT_EQ(without_date(sockets.received()),
+            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\n\r\n" + body);
+  channel.finish();
+  ResponseChannel::Batch batch;
+  EXPECT_EQ(drain(channel, &batch), "");
+  EXPECT_TRUE(batch.complete);
+  EXPECT_EQ(channel.body_bytes(), body.size());
+}
+
+TEST(ResponseChannel, ALargeChunkKeepsItsFramingWhenSentDirectly) {
+  SocketPair sockets;
+  give_room(sockets, 4 << 20);
+  const std::string body(ResponseChannel::direct_body_min, 'c');
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.send_directly_to(sockets.server.get(), ResponseChannel::DirectSends::large_bodies);
+  channel.start("200 OK", {});
+  EXPECT_TRUE(channel.write(body, true));
+  channel.finish();
+  EXPECT_TRUE(sockets.received().ends_with("\r\n\r\n10000\r\n" + body + "\r\n"));
+  EXPECT_EQ(drain(channel), "0\r\n\r\n");
+}
+
+TEST(ResponseChannel, WhatTheSocketDoesNotTakeOfALargeBodyFollowsInOrder) {
+  SocketPair sockets;
+  give_room(sockets, 4096);
+  std::string body(ResponseChannel::direct_body_min * 2, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.send_directly_to(sockets.server.get(), ResponseChannel::DirectSends::large_bodies);
+  channel.start("200 OK", {{"Content-Length", std::to_string(body.size())}});
+  EXPECT_TRUE(channel.write(body, false));
+  channel.finish();
+  const std::string sent = sockets.received();
+  ResponseChannel::Batch batch;
+  const std::string rest = drain(channel, &batch);
+  EXPECT_FALSE(sent.empty());
+  EXPECT_FALSE(rest.empty());
+  EXPECT_TRUE(batch.complete);
+  const std::string whole = sent + rest;
+  EXPECT_TRUE(whole.starts_with("HTTP/1.1 200 OK\r\n"));
+  EXPECT_TRUE(whole.ends_with("\r\n\r\n" + body));
+}
+
+TEST(ResponseChannel, AnEventLoopsSmallResponsesAndBodiesAfterTheIoThreadsTakeGoItsWay) {
+  SocketPair sockets;
+  give_room(sockets, 4 << 20);
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.send_directly_to(sockets.server.get(), ResponseChannel::DirectSends::large_bodies);
+  channel.start("200 OK", {});
+  EXPECT_TRUE(channel.write("small", false));
+  EXPECT_EQ(sockets.received(), "") << "an event loop's small writes wait for the I/O thread";
+  EXPECT_FALSE(drain(channel).empty());  // the I/O thread may be writing these right now
+  const std::string body(ResponseChannel::direct_body_min, 'd');
+  EXPECT_TRUE(channel.write(body, false));
+  channel.finish();
+  EXPECT_EQ(sockets.received(), "");
+  EXPECT_EQ(drain(channel), "10000\r\n" + body + "\r\n0\r\n\r\n");
 }
 
 }  // namespace
