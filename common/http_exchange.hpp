@@ -55,6 +55,10 @@ class RequestBodySource {
   // "" at the end of the body, or nullopt when nothing is here yet (the waker will be called
   // when something comes). Throws like read().
   virtual std::optional<std::string> try_read(std::size_t max) = 0;
+  // How many bytes try_read(max) would give now, without taking them: nullopt and 0 as
+  // there. read_into() then takes up to that many without waiting (the app's bytes object
+  // is made that size and filled straight from the arrived blocks).
+  virtual std::optional<std::size_t> try_available(std::size_t max) = 0;
   // Called from the I/O thread whenever bytes arrive, the body ends or reading fails. Set it
   // before the first try_read().
   virtual void set_waker(std::function<void()> waker) = 0;

@@ -37,15 +37,18 @@ struct HttpExchange : ExchangeBase {
 
 PyRef disconnect_message(const AsgiKeys& k) { return make_message(k, k.http_disconnect.get()); }
 
-PyRef request_message(const AsgiKeys& k, std::string_view body, bool more_body) {
+PyRef request_message(const AsgiKeys& k, PyRef bytes, bool more_body) {
   PyRef message = make_message(k, k.http_request.get());
-  PyRef bytes =
-      PyRef::steal(PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
   if (!message || !bytes || PyDict_SetItem(message.get(), k.body.get(), bytes.get()) != 0 ||
       PyDict_SetItem(message.get(), k.more_body.get(), more_body ? Py_True : Py_False) != 0) {
     return {};
   }
   return message;
+}
+
+PyRef bytes_of(std::string_view data) {
+  return PyRef::steal(
+      PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size())));
 }
 
 // What receive() gives now; null without an exception when it must wait.
@@ -54,20 +57,30 @@ PyRef next_receive(HttpExchange& x) {
   if (!x.body_delivered) {
     if (!x.stream) {
       x.body_delivered = true;
-      PyRef message = request_message(k, x.body, false);
+      PyRef message = request_message(k, bytes_of(x.body), false);
       std::string().swap(x.body);
       return message;
     }
-    std::optional<std::string> piece;
+    // What has arrived goes into a bytes object of its size, straight from the blocks read
+    // from the socket.
+    std::optional<std::size_t> available;
+    PyRef bytes;
     try {
-      piece = x.stream->try_read(receive_size);
+      available = x.stream->try_available(receive_size);
+      if (!available) return {};
+      bytes = bytes_of({});
+      if (*available > 0) {
+        bytes = PyRef::steal(
+            PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(*available)));
+        if (!bytes) return {};
+        x.stream->read_into(PyBytes_AS_STRING(bytes.get()), *available);
+      }
     } catch (const std::exception&) {
       x.body_delivered = true;  // the client left, or the body broke max_body_size (then 413)
       return disconnect_message(k);
     }
-    if (!piece) return {};
-    if (piece->empty()) x.body_delivered = true;
-    return request_message(k, *piece, !piece->empty());
+    if (*available == 0) x.body_delivered = true;
+    return request_message(k, std::move(bytes), *available > 0);
   }
   if (x.complete || x.sink->client_gone()) return disconnect_message(k);
   x.sink->watch_for_disconnect();  // what this receive() now waits for

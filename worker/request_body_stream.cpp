@@ -25,21 +25,13 @@ std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
     wake_io_();
     lock.lock();
   }
-  arrived_.wait(lock, [&] { return offset_ < buffer_.size() || ended_ || !error_.empty(); });
-  if (offset_ == buffer_.size()) {
+  arrived_.wait(lock, [&] { return buffered_ > 0 || ended_ || !error_.empty(); });
+  if (buffered_ == 0) {
     if (!error_.empty()) throw RequestBodyError(cause_, error_);
     return 0;  // ended
   }
-  const std::size_t available = buffer_.size() - offset_;
-  const std::size_t count = std::min(max, available);
-  std::memcpy(out, buffer_.data() + offset_, count);
-  offset_ += count;
-  consumed_ += count;
-  const bool was_full = available >= high_water_;
-  if (offset_ == buffer_.size()) {
-    buffer_.clear();
-    offset_ = 0;
-  }
+  const bool was_full = buffered_ >= high_water_;
+  const std::size_t count = take_locked(out, max);
   // The I/O side stops reading at the high-water mark: restart it once there is room.
   wake = (was_full || wake_on_ == WakeOn::every_read) && !ended_ && error_.empty();
   lock.unlock();
@@ -47,35 +39,41 @@ std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
   return count;
 }
 
-std::optional<std::string> RequestBodyStream::try_read(std::size_t max) {
-  std::unique_lock lock(mutex_);
-  const bool first = !started_;
-  started_ = true;
-  if (offset_ == buffer_.size()) {
-    if (!error_.empty()) throw RequestBodyError(cause_, error_);
-    if (ended_) return std::string();
-    lock.unlock();
-    if (first) wake_io_();  // the app's first read is what starts the reading
-    return std::nullopt;
-  }
-  const std::size_t available = buffer_.size() - offset_;
-  std::string out;
-  if (offset_ == 0 && available <= max) {
-    out.swap(buffer_);  // all of it: hand the buffer over instead of copying it
-  } else {
-    const std::size_t count = std::min(max, available);
-    out.assign(buffer_.data() + offset_, count);
-    offset_ += count;
-    if (offset_ == buffer_.size()) {
-      buffer_.clear();
+std::size_t RequestBodyStream::take_locked(char* out, std::size_t max) {
+  std::size_t count = 0;
+  while (count < max && !blocks_.empty()) {
+    const std::string& block = blocks_.front();
+    const std::size_t piece = std::min(max - count, block.size() - offset_);
+    std::memcpy(out + count, block.data() + offset_, piece);
+    count += piece;
+    offset_ += piece;
+    if (offset_ == block.size()) {
+      blocks_.pop_front();
       offset_ = 0;
     }
   }
-  consumed_ += out.size();
-  const bool wake = (first || available >= high_water_ || wake_on_ == WakeOn::every_read) &&
-                    !ended_ && error_.empty();
+  buffered_ -= count;
+  consumed_ += count;
+  return count;
+}
+
+std::optional<std::size_t> RequestBodyStream::try_available(std::size_t max) {
+  std::unique_lock lock(mutex_);
+  const bool first = !started_;
+  started_ = true;
+  if (buffered_ > 0) return std::min(max, buffered_);
+  if (!error_.empty()) throw RequestBodyError(cause_, error_);
+  if (ended_) return 0;
   lock.unlock();
-  if (wake) wake_io_();
+  if (first) wake_io_();  // the app's first read is what starts the reading
+  return std::nullopt;
+}
+
+std::optional<std::string> RequestBodyStream::try_read(std::size_t max) {
+  const auto available = try_available(max);
+  if (!available) return std::nullopt;
+  std::string out(*available, '\0');
+  if (*available > 0) out.resize(read_into(out.data(), out.size()));
   return out;
 }
 
@@ -96,7 +94,7 @@ void RequestBodyStream::changed() {
 
 bool RequestBodyStream::wants_more() const {
   std::lock_guard lock(mutex_);
-  return started_ && !ended_ && error_.empty() && buffer_.size() - offset_ < high_water_;
+  return started_ && !ended_ && error_.empty() && buffered_ < high_water_;
 }
 
 std::uint64_t RequestBodyStream::consumed() const {
@@ -109,36 +107,16 @@ bool RequestBodyStream::app_started_reading() const {
   return started_;
 }
 
-void RequestBodyStream::push(std::string_view data) {
-  {
-    std::lock_guard lock(mutex_);
-    append_locked(data);
-  }
-  changed();
-}
+void RequestBodyStream::push(std::string_view data) { push_block(std::string(data)); }
 
 void RequestBodyStream::push_block(std::string&& block) {
+  if (block.empty()) return;
   {
     std::lock_guard lock(mutex_);
-    if (offset_ == buffer_.size()) {
-      buffer_ = std::move(block);
-      offset_ = 0;
-    } else {
-      append_locked(block);
-    }
+    buffered_ += block.size();
+    blocks_.push_back(std::move(block));
   }
   changed();
-}
-
-void RequestBodyStream::append_locked(std::string_view data) {
-  // What the reader has taken goes before the buffer grows, or a reader that never quite
-  // catches up (the I/O side pushes again before it has read all) would keep it all: the
-  // move costs no more than what was taken, so the copying stays linear in the body.
-  if (offset_ > 0 && offset_ >= buffer_.size() - offset_) {
-    buffer_.erase(0, offset_);
-    offset_ = 0;
-  }
-  buffer_.append(data);
 }
 
 void RequestBodyStream::end() {

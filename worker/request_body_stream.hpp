@@ -8,6 +8,7 @@
 #include "common/http_exchange.hpp"
 
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -27,6 +28,7 @@ class RequestBodyStream final : public RequestBodySource {
   std::string read(std::size_t max) override;
   std::size_t read_into(char* out, std::size_t max) override;
   std::optional<std::string> try_read(std::size_t max) override;
+  std::optional<std::size_t> try_available(std::size_t max) override;
   void set_waker(std::function<void()> waker) override;
 
   // I/O thread.
@@ -35,8 +37,7 @@ class RequestBodyStream final : public RequestBodySource {
   // Bytes the app has read so far.
   std::uint64_t consumed() const;
   void push(std::string_view data);
-  // As push(), taking the block as it is when nothing is waiting unread (the usual case for a
-  // reader that keeps up): then no byte is copied.
+  // As push(), taking the block as it is: no byte is copied.
   void push_block(std::string&& block);
   bool malformed() const override;
   void end();  // the body is complete
@@ -50,15 +51,18 @@ class RequestBodyStream final : public RequestBodySource {
   std::uint64_t consumed_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable arrived_;
-  std::string buffer_;
-  std::size_t offset_ = 0;  // bytes of buffer_ already read
+  // What has arrived and is not read yet, in the blocks it came in (a block read from the
+  // socket reaches the app's bytes object with no copy in between).
+  std::deque<std::string> blocks_;
+  std::size_t offset_ = 0;    // bytes of blocks_.front() already read
+  std::size_t buffered_ = 0;  // unread bytes in blocks_
   bool started_ = false;
   bool ended_ = false;
   std::string error_;
   RequestBodyError::Cause cause_ = RequestBodyError::Cause::client_gone;
   std::function<void()> waker_;  // the event loop's (ASGI)
 
-  void append_locked(std::string_view data);  // mutex_ held
+  std::size_t take_locked(char* out, std::size_t max);  // mutex_ held
   void changed();  // wakes whoever waits: a blocked read() or the event loop
 };
 

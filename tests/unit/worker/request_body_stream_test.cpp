@@ -23,20 +23,22 @@ TEST(RequestBodyStream, NothingIsReadFromTheNetworkBeforeTheAppAsks) {
   reader.join();
 }
 
-TEST(RequestBodyStream, ABlockIsTakenAsItIsWhenNothingWaitsAndAppendedOtherwise) {
+TEST(RequestBodyStream, ReadsSpanTheBlocksAsTheyCameAndSayWhatIsThereFirst) {
   RequestBodyStream stream(1 << 20, [] {});
-  std::string block(64 * 1024, 'a');
-  const char* const memory = block.data();
-  stream.push_block(std::move(block));
-  auto taken = stream.try_read(1 << 20);
-  ASSERT_TRUE(taken);
-  EXPECT_EQ(taken->size(), 64u * 1024);
-  EXPECT_EQ(taken->data(), memory) << "the block the I/O thread read into reaches the reader";
-  stream.push("xy");
-  stream.push_block(std::string("z"));
-  EXPECT_EQ(stream.try_read(1), "x");
-  stream.push_block(std::string("!"));
-  EXPECT_EQ(stream.try_read(10), "yz!");
+  EXPECT_EQ(stream.try_available(10), std::nullopt);
+  stream.push_block(std::string("hello "));
+  stream.push("wide ");
+  stream.push_block(std::string("world"));
+  EXPECT_EQ(stream.try_available(100), 16u);
+  EXPECT_EQ(stream.try_available(4), 4u);
+  char out[16];
+  EXPECT_EQ(stream.read_into(out, 8), 8u);
+  EXPECT_EQ(std::string(out, 8), "hello wi");
+  EXPECT_EQ(stream.try_available(100), 8u);
+  EXPECT_EQ(stream.try_read(100), "de world");
+  EXPECT_EQ(stream.consumed(), 16u);
+  stream.end();
+  EXPECT_EQ(stream.try_available(100), 0u);
 }
 
 // HTTP/2 reopens its flow-control windows by what the app has read: every read says so.
