@@ -220,10 +220,10 @@ class RedisTransport final : public Transport {
   const std::string prefix_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::set<std::string> channels_;     // what this worker listens to
-  std::set<std::string> unconfirmed_;  // SUBSCRIBE sent, not confirmed yet
+  std::set<std::string> channels_;            // what this worker listens to
+  std::set<std::string> unconfirmed_;         // SUBSCRIBE sent, not confirmed yet
   std::multiset<std::string> unsubscribing_;  // UNSUBSCRIBE sent, not confirmed yet
-  redis::Wire* wire_ = nullptr;        // the subscribe connection while it is up (run() owns it)
+  redis::Wire* wire_ = nullptr;  // the subscribe connection while it is up (run() owns it)
   bool stopping_ = false;
   std::thread thread_;
 };

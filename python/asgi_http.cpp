@@ -47,8 +47,7 @@ PyRef request_message(const AsgiKeys& k, PyRef bytes, bool more_body) {
 }
 
 PyRef bytes_of(std::string_view data) {
-  return PyRef::steal(
-      PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size())));
+  return PyRef::steal(PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size())));
 }
 
 // What receive() gives now; null without an exception when it must wait.
@@ -70,8 +69,8 @@ PyRef next_receive(HttpExchange& x) {
       if (!available) return {};
       bytes = bytes_of({});
       if (*available > 0) {
-        bytes = PyRef::steal(
-            PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(*available)));
+        bytes =
+            PyRef::steal(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(*available)));
         if (!bytes) return {};
         x.stream->read_into(PyBytes_AS_STRING(bytes.get()), *available);
       }

@@ -50,8 +50,8 @@ void prepare_types_shared_by_interpreters() {
     auto* as_type = reinterpret_cast<PyTypeObject*>(type.get());
     if (!(PyType_GetFlags(as_type) & Py_TPFLAGS_HEAPTYPE))
       PyUnstable_Type_AssignVersionTag(as_type);
-    PyRef subclasses = PyRef::steal(PyObject_CallMethod(
-        reinterpret_cast<PyObject*>(&PyType_Type), "__subclasses__", "O", type.get()));
+    PyRef subclasses = PyRef::steal(PyObject_CallMethod(reinterpret_cast<PyObject*>(&PyType_Type),
+                                                        "__subclasses__", "O", type.get()));
     if (!subclasses) {
       PyErr_Clear();
       continue;

@@ -468,7 +468,8 @@ class Session final : public std::enable_shared_from_this<Session>,
     // socket's bytes are read into a block that the stream takes as it is (no copy on this
     // side; the app's bytes object is made from it).
     if (buffer_.size() > 0) {
-      const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size(), body_left_));
+      const auto count =
+          static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size(), body_left_));
       stream_->push(std::string_view(static_cast<const char*>(buffer_.data().data()), count));
       buffer_.consume(count);
       body_left_ -= count;
@@ -476,10 +477,10 @@ class Session final : public std::enable_shared_from_this<Session>,
     }
     stream_reading_ = true;
     piece_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(body_read_size, body_left_)));
-    connection_.async_read_some(asio::buffer(piece_), [self = shared_from_this()](
-                                                          beast::error_code ec, std::size_t n) {
-      self->on_body_bytes(ec, n);
-    });
+    connection_.async_read_some(asio::buffer(piece_),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                  self->on_body_bytes(ec, n);
+                                });
   }
 
   void on_body_bytes(beast::error_code ec, std::size_t n) {
@@ -619,7 +620,9 @@ class Session final : public std::enable_shared_from_this<Session>,
     if (!stream_ || (!expect_continue_ && !connection_.tls())) {
       if (auto* tls = connection_.tls()) {
         channel_->send_directly_through(
-            [tls](std::initializer_list<std::string_view> pieces) { return tls->try_write(pieces); },
+            [tls](std::initializer_list<std::string_view> pieces) {
+              return tls->try_write(pieces);
+            },
             what);
       } else {
         channel_->send_directly_to(connection_.socket().native_handle(), what);
@@ -874,7 +877,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   std::optional<http::request_parser<http::buffer_body>> stream_parser_;  // streamed bodies
   std::optional<ChunkedDecoder> chunked_;  // a chunked body's decoder (the parser has its head)
   std::shared_ptr<RequestBodyStream> stream_;
-  std::string piece_;  // where a streamed body piece is read into
+  std::string piece_;            // where a streamed body piece is read into
   std::uint64_t body_left_ = 0;  // of a streamed Content-Length body, still on the wire
   bool stream_reading_ = false;
   bool expect_continue_ = false;

@@ -181,12 +181,11 @@ bool ResponseChannel::append_body(std::string_view data, bool more_follows,
   char size[24];
   std::string_view chunk_head, chunk_end;
   if (chunked_) {
-    chunk_head = {size, static_cast<std::size_t>(
-                            std::snprintf(size, sizeof size, "%zx\r\n", data.size()))};
+    chunk_head = {
+        size, static_cast<std::size_t>(std::snprintf(size, sizeof size, "%zx\r\n", data.size()))};
     chunk_end = "\r\n";
   }
-  if (data.size() >= direct_body_min &&
-      send_directly_after_pending(chunk_head, data, chunk_end)) {
+  if (data.size() >= direct_body_min && send_directly_after_pending(chunk_head, data, chunk_end)) {
     append({}, lock, more_follows);  // the I/O thread takes the rest, if any, as usual
     return true;
   }
@@ -395,8 +394,7 @@ void ResponseChannel::end(std::unique_lock<std::mutex>& lock, bool cut) {
 
 void ResponseChannel::send_directly_to(int fd, DirectSends what) {
   send_directly_through(
-      [fd](std::initializer_list<std::string_view> pieces) { return send_now(fd, pieces); },
-      what);
+      [fd](std::initializer_list<std::string_view> pieces) { return send_now(fd, pieces); }, what);
 }
 
 void ResponseChannel::send_directly_through(DirectSender sender, DirectSends what) {

@@ -148,7 +148,7 @@ class ResponseChannel final : public ResponseSink {
   bool started_ = false;          // start() ran: the head is on its way
   DirectSender direct_;           // send_directly_through()'s writer, until close()
   DirectSends direct_sends_ = DirectSends::whole_responses_and_large_bodies;
-  bool handed_out_ = false;       // take() gave the I/O thread bytes or a file of this response
+  bool handed_out_ = false;  // take() gave the I/O thread bytes or a file of this response
   bool complete_ = false;
   bool cut_ = false;
   bool keep_alive_ = false;

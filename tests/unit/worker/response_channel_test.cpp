@@ -420,8 +420,8 @@ TEST(ResponseChannel, ALargeBodyLeavesWithTheHeadFromTheAppsOwnMemory) {
   channel.start("200 OK", {{"Content-Length", std::to_string(body.size())}});
   EXPECT_TRUE(channel.write(body, false));
   EXPECT_EQ(without_date(sockets.received()),
-            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: " + std::to_string(body.size()) +
-                "\r\n\r\n" + body);
+            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
   channel.finish();
   ResponseChannel::Batch batch;
   EXPECT_EQ(drain(channel, &batch), "");
