@@ -476,8 +476,9 @@ class Session final : public std::enable_shared_from_this<Session>,
       return read_body_piece();
     }
     stream_reading_ = true;
-    piece_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(body_read_size, body_left_)));
-    connection_.async_read_some(asio::buffer(piece_),
+    if (!block_.bytes) block_ = BodyBlock::with_room(body_read_size);
+    const auto room = static_cast<std::size_t>(std::min<std::uint64_t>(body_read_size, body_left_));
+    connection_.async_read_some(asio::buffer(block_.bytes.get(), room),
                                 [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                                   self->on_body_bytes(ec, n);
                                 });
@@ -488,10 +489,15 @@ class Session final : public std::enable_shared_from_this<Session>,
     if (lingering_) return ec ? close() : drain_input();
     if (!stream_) return;
     if (n > 0) {
-      piece_.resize(n);
       body_left_ -= n;
-      stream_->push_block(std::move(piece_));
-      piece_.clear();
+      if (n >= body_read_size / 4) {  // handed over as it is
+        block_.size = n;
+        stream_->push_block(std::move(block_));
+        block_ = {};
+      } else {  // a trickle: copied into a block of its size (the buffered bytes bound the memory)
+        stream_->push(std::string_view(block_.bytes.get(), n));
+      }
+      if (body_left_ == 0) block_ = {};  // 64 KiB per connection only while a body streams
     }
     if (ec) {  // a Content-Length body has no framing to break: the client left
       return stream_->fail(RequestBodyError::Cause::client_gone,
@@ -879,6 +885,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   std::shared_ptr<RequestBodyStream> stream_;
   std::string piece_;            // where a streamed body piece is read into
   std::uint64_t body_left_ = 0;  // of a streamed Content-Length body, still on the wire
+  BodyBlock block_;  // where its next piece is read into (freed only with no read pending)
   bool stream_reading_ = false;
   bool expect_continue_ = false;
   bool response_begun_ = false;

@@ -42,12 +42,12 @@ std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
 std::size_t RequestBodyStream::take_locked(char* out, std::size_t max) {
   std::size_t count = 0;
   while (count < max && !blocks_.empty()) {
-    const std::string& block = blocks_.front();
-    const std::size_t piece = std::min(max - count, block.size() - offset_);
-    std::memcpy(out + count, block.data() + offset_, piece);
+    const BodyBlock& block = blocks_.front();
+    const std::size_t piece = std::min(max - count, block.size - offset_);
+    std::memcpy(out + count, block.bytes.get() + offset_, piece);
     count += piece;
     offset_ += piece;
-    if (offset_ == block.size()) {
+    if (offset_ == block.size) {
       blocks_.pop_front();
       offset_ = 0;
     }
@@ -107,13 +107,18 @@ bool RequestBodyStream::app_started_reading() const {
   return started_;
 }
 
-void RequestBodyStream::push(std::string_view data) { push_block(std::string(data)); }
+void RequestBodyStream::push(std::string_view data) {
+  auto block = BodyBlock::with_room(data.size());
+  std::memcpy(block.bytes.get(), data.data(), data.size());
+  block.size = data.size();
+  push_block(std::move(block));
+}
 
-void RequestBodyStream::push_block(std::string&& block) {
-  if (block.empty()) return;
+void RequestBodyStream::push_block(BodyBlock&& block) {
+  if (block.size == 0) return;
   {
     std::lock_guard lock(mutex_);
-    buffered_ += block.size();
+    buffered_ += block.size;
     blocks_.push_back(std::move(block));
   }
   changed();

@@ -10,10 +10,20 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
 namespace hornbeam::worker {
+
+// Body bytes as read from the network, in memory that nothing zero-filled first.
+struct BodyBlock {
+  std::unique_ptr<char[]> bytes;
+  std::size_t size = 0;  // how many of them hold body bytes
+  static BodyBlock with_room(std::size_t room) {
+    return {std::unique_ptr<char[]>(new char[room]), 0};
+  }
+};
 
 class RequestBodyStream final : public RequestBodySource {
  public:
@@ -38,7 +48,7 @@ class RequestBodyStream final : public RequestBodySource {
   std::uint64_t consumed() const;
   void push(std::string_view data);
   // As push(), taking the block as it is: no byte is copied.
-  void push_block(std::string&& block);
+  void push_block(BodyBlock&& block);
   bool malformed() const override;
   void end();  // the body is complete
   // The body cannot be read on (the first failure counts; none after the end).
@@ -53,7 +63,7 @@ class RequestBodyStream final : public RequestBodySource {
   std::condition_variable arrived_;
   // What has arrived and is not read yet, in the blocks it came in (a block read from the
   // socket reaches the app's bytes object with no copy in between).
-  std::deque<std::string> blocks_;
+  std::deque<BodyBlock> blocks_;
   std::size_t offset_ = 0;    // bytes of blocks_.front() already read
   std::size_t buffered_ = 0;  // unread bytes in blocks_
   bool started_ = false;

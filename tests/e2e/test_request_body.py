@@ -1,6 +1,7 @@
 """Request bodies: buffered below limits.body_buffer_threshold, streamed above it."""
 
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -70,7 +71,8 @@ def peak_rss_kib(pid):
 
 @pytest.mark.skipif(bool(os.environ.get("HB_TEST_SANITIZE")),
                     reason="sanitizers keep freed memory in quarantine: RSS measures them, not the worker")
-def test_one_gib_upload_keeps_memory_growth_under_64_mib(start_worker):
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+def test_one_gib_upload_keeps_memory_growth_under_64_mib(start_worker, framing):
     worker = start_worker("echo:upload_digest")
     requests.post(worker.url, data=b"warm-up")
     before = peak_rss_kib(worker.process.pid)
@@ -81,10 +83,20 @@ def test_one_gib_upload_keeps_memory_growth_under_64_mib(start_worker):
         for _ in range(1024):
             yield piece
 
-    response = requests.post(worker.url, data=body())  # chunked
+    if framing == "chunked":
+        answer = requests.post(worker.url, data=body()).text
+    else:  # requests would add Transfer-Encoding to a generator: http.client sends it as it is
+        connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=60)
+        connection.putrequest("POST", "/")
+        connection.putheader("Content-Length", str(size))
+        connection.endheaders()
+        for piece_sent in body():
+            connection.send(piece_sent)
+        answer = connection.getresponse().read().decode()
+        connection.close()
     expected = hashlib.sha256()
     for _ in range(1024):
         expected.update(piece)
-    assert response.text == f"{size} {expected.hexdigest()}"
+    assert answer == f"{size} {expected.hexdigest()}"
     growth_mib = (peak_rss_kib(worker.process.pid) - before) / 1024
     assert growth_mib < 64, f"the worker grew by {growth_mib:.0f} MiB for a 1 GiB upload"
