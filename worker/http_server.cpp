@@ -6,6 +6,7 @@
 #include "worker/http_server.hpp"
 
 #include "common/logging.hpp"
+#include "common/spin_before_sleep.hpp"
 #include "common/wake_batch.hpp"
 #include "config/tls_context.hpp"
 #include "worker/connection_stream.hpp"
@@ -13,7 +14,6 @@
 #include "worker/http2_session.hpp"
 #include "worker/proxy_protocol.hpp"
 #include "worker/server_state.hpp"
-#include "common/spin_before_sleep.hpp"
 #include "worker/tls_session.hpp"
 #include "worker/websocket_session.hpp"
 
@@ -30,6 +30,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <utility>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -93,7 +94,8 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
                                            server_.proxy_protocol);
     switch (header.status) {
       case ProxyHeader::Status::more:
-        if (static_cast<std::size_t>(got) == sizeof peeked) return drop("no end to its PROXY header");
+        if (static_cast<std::size_t>(got) == sizeof peeked)
+          return drop("no end to its PROXY header");
         // The bytes stay readable (peeked, not taken): look again shortly, not at readiness.
         retry_.expires_after(std::chrono::milliseconds(10));
         return retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
@@ -155,8 +157,7 @@ class TlsHandshake : public std::enable_shared_from_this<TlsHandshake> {
           peer.remote.first.empty() || server_.trusted_proxies.contains(peer.remote.first);
       return start_http2(server_, ConnectionStream(std::move(stream_)), std::move(peer), {});
     }
-    start_http1(server_, ConnectionStream(std::move(stream_)), std::move(tls),
-                std::move(proxied_));
+    start_http1(server_, ConnectionStream(std::move(stream_)), std::move(tls), std::move(proxied_));
   }
 
   bool negotiated_h2() {
@@ -359,15 +360,19 @@ StopReason HttpServer::run(ServerEvents events) {
   impl_->events = &events;
   for (auto& listener : impl_->listeners) listener->accept();
 
-  // Freed request and response buffers go back to the system a moment after a busy spell,
-  // off the request path (glibc keeps large freed blocks otherwise).
+  // Freed request and response buffers go back to the system a moment after a busy spell
+  // (glibc keeps large freed blocks otherwise: see tune_malloc in main.cpp), off the request
+  // path and not during the spell, whose next bodies would fault the pages in again.
   asio::steady_timer trim(io);
+  bool busy = false;  // requests came in the last period
   std::function<void()> schedule_trim = [&] {
     trim.expires_after(std::chrono::seconds(2));
     trim.async_wait([&](beast::error_code ec) {
       if (ec) return;
       if (server.requests_since_trim > 0) {
         server.requests_since_trim = 0;
+        busy = true;
+      } else if (std::exchange(busy, false)) {
         malloc_trim(0);
       }
       schedule_trim();

@@ -62,12 +62,26 @@ void raise_open_files_limit() {
 // Request and response bodies come and go in blocks of 64 KiB to a few MiB. glibc maps and
 // unmaps each block above its mmap threshold (128 KiB at first), so that every large body paid
 // for its pages again in page faults (a quarter of the time of a 1 MiB ASGI echo). Blocks up to
-// 32 MiB come from the heap instead. The trim threshold stays low enough (8 MiB) that a loop
-// thread's heap, which malloc_trim cannot shrink, still gives its top back after a burst
-// (a 64 MiB threshold kept 60 MiB after 50 concurrent 1 MiB echoes, 8 MiB keeps none of it).
-void tune_malloc() {
+// 32 MiB come from the heap instead.
+//
+// Memory freed at the top of a heap goes back to the system past the trim threshold, and is
+// faulted in again by the next bodies: with 8 MiB, 50 concurrent 1 MiB ASGI echoes spent a
+// quarter of their CPU time in page faults (558 µs per request; 420 with 64 MiB). A thread's
+// own heap keeps its top, though, until a free() finds it above the threshold, and
+// malloc_trim (the server's timer, after a busy spell) cannot shrink it: with 64 MiB a loop
+// thread kept 65 MiB after a burst. Thread contexts therefore share the main heap
+// (M_ARENA_MAX 1: one Python thread runs at a time, so the I/O thread is its only rival for
+// the heap's lock), whose top malloc_trim gives back: 28 MiB again within the timer's 2 s.
+// Own-GIL contexts run Python side by side and would contend for one heap: they keep one
+// each, with the low threshold.
+void tune_malloc(bool own_gil_contexts) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  if (own_gil_contexts) {
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  } else {
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  }
 }
 
 std::vector<worker::ListenFd> open_listen_sockets(const config::Config& config,
@@ -189,7 +203,7 @@ std::string describe_apps(const std::vector<config::Mount>& apps, const std::str
 
 int run(const config::Config& config, const ArbiterArguments& arguments) {
   raise_open_files_limit();
-  tune_malloc();
+  tune_malloc(config.context_mode == "owngil");
   worker::ArbiterLink link;
   std::vector<worker::ListenFd> listen_fds;
   try {
