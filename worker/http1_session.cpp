@@ -327,7 +327,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     // stream, and the app reads them as they arrive.
     if (head_parser_->chunked() || expect_continue_ ||
         (length && *length >= server_.config.limits.body_buffer_threshold)) {
-      return start_streaming();
+      return start_streaming(length ? *length : 0);
     }
     if (head_parser_->is_done()) {  // no body: no read to wait for (and no completion to post)
       const auto& message_head = head_parser_->get();
@@ -425,7 +425,8 @@ class Session final : public std::enable_shared_from_this<Session>,
     flush();
   }
 
-  void start_streaming() {
+  // `length`: the Content-Length (on_head checked it against the limit); unused when chunked.
+  void start_streaming(std::uint64_t length) {
     timer_.cancel();
     stream_parser_.emplace(std::move(*head_parser_));
     stream_parser_->body_limit(body_limit());
@@ -436,7 +437,7 @@ class Session final : public std::enable_shared_from_this<Session>,
           .max_trailer_line = static_cast<std::size_t>(limits.max_header_size),
           .max_trailer_fields = static_cast<std::size_t>(limits.max_headers)});
     } else {
-      body_left_ = stream_parser_->content_length().value_or(0);  // on_head checked the limit
+      body_left_ = length;
     }
     auto weak = weak_from_this();
     stream_ = std::make_shared<RequestBodyStream>(stream_high_water, [weak, this] {
