@@ -51,16 +51,14 @@ class RequestBodySource {
   // bytes written, 0 at the end of the body.
   virtual std::size_t read_into(char* out, std::size_t max) = 0;
 
-  // The event-loop flavour (ASGI), which never blocks: up to `max` bytes that have arrived,
-  // "" at the end of the body, or nullopt when nothing is here yet (the waker will be called
+  // The event-loop flavour (ASGI), which never blocks: how many of the bytes that have
+  // arrived a read of `max` would take now (read_into() then takes them without waiting, so
+  // the app's bytes object is made that size and filled straight from the arrived blocks),
+  // 0 at the end of the body, or nullopt when nothing is here yet (the waker will be called
   // when something comes). Throws like read().
-  virtual std::optional<std::string> try_read(std::size_t max) = 0;
-  // How many bytes try_read(max) would give now, without taking them: nullopt and 0 as
-  // there. read_into() then takes up to that many without waiting (the app's bytes object
-  // is made that size and filled straight from the arrived blocks).
   virtual std::optional<std::size_t> try_available(std::size_t max) = 0;
   // Called from the I/O thread whenever bytes arrive, the body ends or reading fails. Set it
-  // before the first try_read().
+  // before the first try_available().
   virtual void set_waker(std::function<void()> waker) = 0;
   // The body was malformed: the I/O side has answered 400 (or cut a started response) and
   // logged why. Whatever the app then does (raise, return, answer) is not the app's error:

@@ -42,32 +42,35 @@ std::uint64_t topic_hash(std::string_view topic) {
   return hash == 0 ? 1 : hash;
 }
 
-std::uint32_t TopicTable::subscribers_of(std::uint64_t hash) const {
+std::size_t TopicTable::live_entry(std::uint64_t hash) const {
   for (std::size_t probe = 0; probe < capacity; ++probe) {
     const std::size_t i = (hash + probe) % capacity;
     const auto seen = hashes[i].load(std::memory_order_acquire);
-    if (seen == hash) {
-      const auto count = counts[i].load(std::memory_order_acquire);
-      if (count > 0) return count;
-    } else if (seen == 0) {
-      break;
-    }
+    if (seen == hash && counts[i].load(std::memory_order_acquire) > 0) return i;
+    if (seen == 0) break;
+  }
+  return capacity;
+}
+
+std::uint32_t TopicTable::subscribers_of(std::uint64_t hash) const {
+  if (const auto i = live_entry(hash); i < capacity) {
+    const auto count = counts[i].load(std::memory_order_acquire);
+    if (count > 0) return count;  // else unsubscribed since: what overflow says
   }
   return overflow.load(std::memory_order_acquire) > 0 ? 1 : 0;
 }
 
 void TopicTable::add(std::uint64_t hash) {
+  if (const auto i = live_entry(hash); i < capacity) {
+    counts[i].fetch_add(1, std::memory_order_release);
+    return;
+  }
+  // The first entry on the hash's probe path that is free or no longer counts anything.
   std::size_t reusable = capacity;
-  for (std::size_t probe = 0; probe < capacity; ++probe) {
+  for (std::size_t probe = 0; probe < capacity && reusable == capacity; ++probe) {
     const std::size_t i = (hash + probe) % capacity;
     const auto seen = hashes[i].load(std::memory_order_relaxed);
-    if (seen == hash && counts[i].load(std::memory_order_relaxed) > 0) {
-      counts[i].fetch_add(1, std::memory_order_release);
-      return;
-    }
-    if (reusable == capacity && (seen == 0 || counts[i].load(std::memory_order_relaxed) == 0))
-      reusable = i;
-    if (seen == 0) break;
+    if (seen == 0 || counts[i].load(std::memory_order_relaxed) == 0) reusable = i;
   }
   if (reusable == capacity) {
     overflow.fetch_add(1, std::memory_order_release);
@@ -81,14 +84,9 @@ void TopicTable::add(std::uint64_t hash) {
 }
 
 void TopicTable::remove(std::uint64_t hash) {
-  for (std::size_t probe = 0; probe < capacity; ++probe) {
-    const std::size_t i = (hash + probe) % capacity;
-    const auto seen = hashes[i].load(std::memory_order_relaxed);
-    if (seen == hash && counts[i].load(std::memory_order_relaxed) > 0) {
-      counts[i].fetch_sub(1, std::memory_order_release);
-      return;
-    }
-    if (seen == 0) break;
+  if (const auto i = live_entry(hash); i < capacity) {
+    counts[i].fetch_sub(1, std::memory_order_release);
+    return;
   }
   if (overflow.load(std::memory_order_relaxed) > 0)
     overflow.fetch_sub(1, std::memory_order_release);

@@ -39,6 +39,10 @@ struct TopicTable {
   void add(std::uint64_t hash);
   void remove(std::uint64_t hash);
   void clear();
+
+ private:
+  // The entry that counts subscriptions to `hash` (count above 0), or `capacity`.
+  std::size_t live_entry(std::uint64_t hash) const;
 };
 
 // The header of the host's ring; its bytes follow it in the segment.

@@ -69,14 +69,6 @@ std::optional<std::size_t> RequestBodyStream::try_available(std::size_t max) {
   return std::nullopt;
 }
 
-std::optional<std::string> RequestBodyStream::try_read(std::size_t max) {
-  const auto available = try_available(max);
-  if (!available) return std::nullopt;
-  std::string out(*available, '\0');
-  if (*available > 0) out.resize(read_into(out.data(), out.size()));
-  return out;
-}
-
 void RequestBodyStream::set_waker(std::function<void()> waker) {
   std::lock_guard lock(mutex_);
   waker_ = std::move(waker);

@@ -37,7 +37,6 @@ class RequestBodyStream final : public RequestBodySource {
   // Context thread.
   std::string read(std::size_t max) override;
   std::size_t read_into(char* out, std::size_t max) override;
-  std::optional<std::string> try_read(std::size_t max) override;
   std::optional<std::size_t> try_available(std::size_t max) override;
   void set_waker(std::function<void()> waker) override;
 

@@ -11,6 +11,16 @@
 namespace hornbeam::worker {
 namespace {
 
+// What ASGI's receive() does: the bytes that have arrived (up to `max`), "" at the end, or
+// nullopt when nothing is here yet.
+std::optional<std::string> try_read(RequestBodyStream& stream, std::size_t max) {
+  const auto available = stream.try_available(max);
+  if (!available) return std::nullopt;
+  std::string out(*available, '\0');
+  if (*available > 0) out.resize(stream.read_into(out.data(), out.size()));
+  return out;
+}
+
 TEST(RequestBodyStream, NothingIsReadFromTheNetworkBeforeTheAppAsks) {
   std::atomic<int> wakes = 0;
   RequestBodyStream stream(1024, [&] { ++wakes; });
@@ -39,7 +49,7 @@ TEST(RequestBodyStream, ReadsSpanTheBlocksAsTheyCameAndSayWhatIsThereFirst) {
   EXPECT_EQ(stream.read_into(out, 8), 8u);
   EXPECT_EQ(std::string(out, 8), "hello wi");
   EXPECT_EQ(stream.try_available(100), 8u);
-  EXPECT_EQ(stream.try_read(100), "de world");
+  EXPECT_EQ(try_read(stream, 100), "de world");
   EXPECT_EQ(stream.consumed(), 16u);
   stream.end();
   EXPECT_EQ(stream.try_available(100), 0u);
@@ -51,7 +61,7 @@ TEST(RequestBodyStream, EveryReadWakesTheIoSideAndCountsWhatWasConsumed) {
   RequestBodyStream stream(
       1 << 20, [&] { ++wakes; }, RequestBodyStream::WakeOn::every_read);
   stream.push("hello world");
-  EXPECT_EQ(stream.try_read(5), "hello");
+  EXPECT_EQ(try_read(stream, 5), "hello");
   EXPECT_EQ(stream.consumed(), 5u);
   const int after_first = wakes;
   char out[16];
@@ -119,22 +129,23 @@ TEST(RequestBodyStream, TryReadNeverWaitsAndTheWakerSaysWhenToTryAgain) {
   int loop_woken = 0;
   RequestBodyStream stream(1 << 20, [&] { ++io_woken; });
   stream.set_waker([&] { ++loop_woken; });
-  EXPECT_FALSE(stream.try_read(100).has_value());  // nothing yet: the first read starts the reading
+  EXPECT_FALSE(
+      try_read(stream, 100).has_value());  // nothing yet: the first read starts the reading
   EXPECT_EQ(io_woken, 1);
   EXPECT_TRUE(stream.wants_more());
   stream.push("hello");
   EXPECT_EQ(loop_woken, 1);
-  EXPECT_EQ(stream.try_read(3).value(), "hel");
-  EXPECT_EQ(stream.try_read(100).value(), "lo");
+  EXPECT_EQ(try_read(stream, 3).value(), "hel");
+  EXPECT_EQ(try_read(stream, 100).value(), "lo");
   stream.end();
   EXPECT_EQ(loop_woken, 2);
-  EXPECT_EQ(stream.try_read(100).value(), "");  // the end
+  EXPECT_EQ(try_read(stream, 100).value(), "");  // the end
 }
 
 TEST(RequestBodyStream, TryReadThrowsOnFailure) {
   RequestBodyStream stream(1 << 20, [] {});
   stream.fail(RequestBodyError::Cause::client_gone, "client disconnected");
-  EXPECT_THROW(stream.try_read(100), std::runtime_error);
+  EXPECT_THROW(try_read(stream, 100), std::runtime_error);
 }
 
 TEST(RequestBodyStream, TheFirstFailureNamesItsCause) {
@@ -144,7 +155,7 @@ TEST(RequestBodyStream, TheFirstFailureNamesItsCause) {
   stream.fail(RequestBodyError::Cause::response_complete, "the response is complete");
   EXPECT_TRUE(stream.malformed());
   try {
-    stream.try_read(100);
+    try_read(stream, 100);
     FAIL() << "no exception";
   } catch (const RequestBodyError& error) {
     EXPECT_EQ(error.cause(), RequestBodyError::Cause::malformed);
