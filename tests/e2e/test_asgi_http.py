@@ -7,11 +7,12 @@ import re
 import signal
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from conftest import EMBEDS_DEBIAN_PYTHON, WORKER_PYTHON, Load
+from conftest import CONTEXT_MODE, EMBEDS_DEBIAN_PYTHON, WORKER_PYTHON, Load
 
 
 @pytest.fixture
@@ -109,6 +110,28 @@ def test_a_large_upload_streams_in_bounded_memory(asgi):
     assert response.text == str(256 << 20)
     grown = rss_kib(asgi.process.pid) - before
     assert grown < 64 * 1024, f"a 256 MiB upload grew the worker by {grown} KiB"
+
+
+@pytest.mark.skipif(bool(os.environ.get("HB_TEST_SANITIZE")),
+                    reason="ASan keeps freed memory in quarantine: RSS says nothing under it")
+@pytest.mark.skipif(CONTEXT_MODE == "owngil",
+                    reason="own-GIL contexts keep a heap each that trims itself: nothing is kept to give back")
+def test_the_memory_of_a_burst_of_large_bodies_goes_back_after_it(asgi):
+    """During a spell of large bodies the worker keeps freed heap to reuse (no page faults for
+    the next bodies); a few seconds after the spell it gives it back (tune_malloc, and the
+    server's trim timer)."""
+    before = rss_kib(asgi.process.pid)
+    body = os.urandom(4 << 20)
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: requests.post(asgi.url + "/echo", data=body, timeout=60), range(64)))
+    assert all(answer.json()["length"] == len(body) for answer in answers)
+    peak = rss_kib(asgi.process.pid)
+    assert peak - before > 16 * 1024, f"the burst did not grow the worker ({before} -> {peak} KiB)"
+    deadline = time.monotonic() + 15
+    while rss_kib(asgi.process.pid) - before > 8 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling for the outcome, within a deadline
+    after = rss_kib(asgi.process.pid)
+    assert after - before <= 8 * 1024, f"{before} KiB before, {peak} after the burst, {after} 15 s later"
 
 
 def test_a_chunked_request_body_streams(asgi):
