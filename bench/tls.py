@@ -6,9 +6,9 @@ taking turns run by run, as bench/run.py.
 
     bench/tls.py [--runs 3] [--duration 5] [--idle 1000]
 
-Reports req/s, the ratio to hornbeam's plain HTTP, and server CPU time per request (user +
-system of the server's process tree over the run, divided by requests: what the load
-generator cannot distort). The certificate is a P-256 one from a throwaway CA, as most sites
+Reports req/s, the ratio to hornbeam's plain HTTP serving the same kind of app (WSGI or
+ASGI), and server CPU time per request (user + system of the server's process tree over the
+run, divided by requests: what the load generator cannot distort). The certificate is a P-256 one from a throwaway CA, as most sites
 now serve."""
 
 import argparse
@@ -49,6 +49,7 @@ def servers(port, cert, key):
         "hornbeam http": ([*hornbeam, "-b", f"127.0.0.1:{port}", "wsgi_app:application"], "http"),
         "hornbeam https": ([*hornbeam, *tls, "-b", f"https://127.0.0.1:{port}", "wsgi_app:application"],
                            "https"),
+        "hornbeam asgi http": ([*hornbeam, "-k", "asgi", "-b", f"127.0.0.1:{port}", "asgi_app:app"], "http"),
         "hornbeam asgi https": ([*hornbeam, *tls, "-k", "asgi", "-b", f"https://127.0.0.1:{port}",
                                  "asgi_app:app"], "https"),
         "gunicorn gthread https": (["/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-k", "gthread",
@@ -151,18 +152,22 @@ def main():
         finally:
             for name, (process, _, _) in running.items():
                 stop(name, process)
-    base = {mode: statistics.median(r for r, _ in results["hornbeam http"][mode])
-            for mode in ("keep-alive", "new connection per request")}
+    # Each row against hornbeam's plain HTTP serving the same kind of app: the WSGI app for
+    # hornbeam's WSGI rows and Gunicorn, the ASGI app for the other rows.
+    base = {plain: statistics.median(r for r, _ in results[plain]["keep-alive"])
+            for plain in ("hornbeam http", "hornbeam asgi http")}
     print(f"\nhello world, c={args.connections}, {args.runs} runs of {args.duration}s (medians)\n")
-    print("| server | keep-alive req/s | × hornbeam http | µs CPU/req | new TLS connection per request req/s "
+    print("| server | keep-alive req/s | × hornbeam http (same app kind) | µs CPU/req | new TLS connection per request req/s "
           "| µs CPU/req | KiB per idle connection |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, cells in results.items():
         keep = cells.get("keep-alive") or [(0, 0)]
         fresh = cells.get("new connection per request") or [(0, 0)]
         idle = cells.get("idle KiB")
+        asgi = "asgi" in name or name.startswith(("uvicorn", "hypercorn"))
+        plain = base["hornbeam asgi http" if asgi else "hornbeam http"]
         print(f"| {name} | {statistics.median(r for r, _ in keep):,.0f} | "
-              f"{statistics.median(r for r, _ in keep) / base['keep-alive']:.2f} | "
+              f"{statistics.median(r for r, _ in keep) / plain:.2f} | "
               f"{statistics.median(c for _, c in keep):.1f} | "
               f"{statistics.median(r for r, _ in fresh):,.0f} | {statistics.median(c for _, c in fresh):.0f} | "
               f"{'' if idle is None else f'{idle:.1f}'} |")

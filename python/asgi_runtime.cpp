@@ -56,6 +56,8 @@ AsgiKeys::AsgiKeys()
       post(intern("POST")),
       scheme_http(intern("http")),
       scheme_ws(intern("ws")),
+      scheme_https(intern("https")),
+      scheme_wss(intern("wss")),
       empty_str(intern("")),
       set_result(intern("set_result")),
       done(intern("done")),

@@ -27,7 +27,8 @@ struct AsgiKeys {
   // scope
   PyRef asgi, http_version, method, scheme, raw_path, query_string, root_path, client, server,
       state, extensions;
-  PyRef http, websocket, version_1_1, version_1_0, version_2, get, post, scheme_http, scheme_ws, empty_str;
+  PyRef http, websocket, version_1_1, version_1_0, version_2, get, post, scheme_http, scheme_ws,
+      scheme_https, scheme_wss, empty_str;
   // methods called on futures
   PyRef set_result, done, cancelled, result;
 };

@@ -65,10 +65,10 @@ bool set(PyObject* dict, const PyRef& key, const PyRef& value) {
   return value && PyDict_SetItem(dict, key.get(), value.get()) == 0;
 }
 
-// The scope's extensions plus `tls` (the ASGI TLS extension): a new dict, since the template's
-// is shared by every request.
-PyRef extensions_with_tls(PyObject* scope, const AsgiKeys& k, const TlsSession& tls) {
-  PyRef extensions = PyRef::steal(PyDict_Copy(PyDict_GetItem(scope, k.extensions.get())));
+// The template's extensions plus `tls` (the ASGI TLS extension): a new dict, since the
+// template's is shared by every request.
+PyRef extensions_with_tls(PyObject* plain_template, const AsgiKeys& k, const TlsSession& tls) {
+  PyRef extensions = PyRef::steal(PyDict_Copy(PyDict_GetItem(plain_template, k.extensions.get())));
   PyRef chain = PyRef::steal(PyList_New(0));
   if (!extensions || !chain) return {};
   if (!tls.client_cert_pem.empty()) {
@@ -96,6 +96,37 @@ PyRef extensions_with_tls(PyObject* scope, const AsgiKeys& k, const TlsSession& 
                                        PyRef::steal(PyLong_FromLong(tls.cipher_id)).get()) == 0 &&
                   PyDict_SetItemString(extensions.get(), "tls", info.get()) == 0;
   return ok ? extensions : PyRef();
+}
+
+// A new scope template for a TLS connection: the plain one with scheme https (wss) and the
+// `tls` extension.
+PyRef make_tls_template(PyObject* plain_template, const AsgiKeys& k, ScopeKind kind,
+                        const TlsSession& tls) {
+  PyRef scope = PyRef::steal(PyDict_Copy(plain_template));
+  if (!scope ||
+      !set(scope.get(), k.scheme, kind == ScopeKind::http ? k.scheme_https : k.scheme_wss) ||
+      !set(scope.get(), k.extensions, extensions_with_tls(plain_template, k, tls))) {
+    return {};
+  }
+  return scope;
+}
+
+// A copy of the template for this request's connection. A TLS connection's without a client
+// certificate is cached (ScopeApp::TlsTemplate): making its two dicts and a dozen objects per
+// request cost more than the rest of an HTTPS hello world's scope.
+PyRef copy_of_template(ScopeApp& app, const AsgiKeys& k, const HttpRequest& request,
+                       ScopeKind kind) {
+  PyObject* plain = (kind == ScopeKind::http ? app.template_http : app.template_websocket).get();
+  if (!request.tls) return PyRef::steal(PyDict_Copy(plain));
+  const TlsSession& tls = *request.tls;
+  if (!tls.client_cert_pem.empty()) return make_tls_template(plain, k, kind, tls);  // its own
+  auto& cached = kind == ScopeKind::http ? app.tls_http : app.tls_websocket;
+  if (!cached.scope || cached.version != tls.version || cached.cipher_id != tls.cipher_id) {
+    PyRef scope = make_tls_template(plain, k, kind, tls);
+    if (!scope) return {};
+    cached = {tls.version, tls.cipher_id, std::move(scope)};
+  }
+  return PyRef::steal(PyDict_Copy(cached.scope.get()));
 }
 
 }  // namespace
@@ -130,11 +161,10 @@ PyRef make_scope_template(const AsgiKeys& k, ScopeKind kind, const std::string& 
   return scope;
 }
 
-PyRef build_scope(const AsgiRuntime& runtime, const ScopeApp& app, const HttpRequest& request,
+PyRef build_scope(const AsgiRuntime& runtime, ScopeApp& app, const HttpRequest& request,
                   ScopeKind kind) {
   const AsgiKeys& k = runtime.keys;
-  PyRef scope = PyRef::steal(
-      PyDict_Copy((kind == ScopeKind::http ? app.template_http : app.template_websocket).get()));
+  PyRef scope = copy_of_template(app, k, request, kind);
   if (!scope) return {};
   PyObject* s = scope.get();
   // The router matched the prefix on the raw path, so the bytes to strip are its own.
@@ -164,10 +194,12 @@ PyRef build_scope(const AsgiRuntime& runtime, const ScopeApp& app, const HttpReq
       // Not a copy (as the spec's dict would be): the state is a view on the shared store.
       (!app.lifespan_state || set(s, k.state, app.lifespan_state));
   if (!ok) return {};
-  if (request.tls && !set(s, k.extensions, extensions_with_tls(s, k, *request.tls))) return {};
-  if (request.url_scheme == "https" &&
+  // The template's scheme is the connection's; a trusted proxy's header may say otherwise.
+  const bool https = request.url_scheme == "https";
+  if (https != (request.tls != nullptr) &&
       !set(s, k.scheme,
-           PyRef::steal(PyUnicode_FromString(kind == ScopeKind::http ? "https" : "wss")))) {
+           kind == ScopeKind::http ? (https ? k.scheme_https : k.scheme_http)
+                                   : (https ? k.scheme_wss : k.scheme_ws))) {
     return {};
   }
   return scope;

@@ -20,12 +20,21 @@ struct ScopeApp {
   // Bytes of the raw path (the mount's prefix) left out of `path`, for frameworks that expect
   // `path` without the root_path (glue.path_without_root_path); 0 otherwise.
   std::size_t strip_from_path = 0;
+  // Per kind, the template of TLS connections without a client certificate (scheme https or
+  // wss, the `tls` extension), made for the last protocol version and cipher seen: nearly
+  // every connection has the same.
+  struct TlsTemplate {
+    int version = 0;
+    int cipher_id = 0;
+    PyRef scope;
+  };
+  TlsTemplate tls_http, tls_websocket;
 };
 
 // The entries every scope of that kind shares (type, asgi, scheme, root_path, extensions).
 PyRef make_scope_template(const AsgiKeys& keys, ScopeKind kind, const std::string& root_path);
 // The scope of one request; null with a Python exception set on failure.
-PyRef build_scope(const AsgiRuntime& runtime, const ScopeApp& app, const HttpRequest& request,
+PyRef build_scope(const AsgiRuntime& runtime, ScopeApp& app, const HttpRequest& request,
                   ScopeKind kind);
 
 }  // namespace hornbeam::python

@@ -39,6 +39,12 @@ class WsgiAdapter final {
   PyRef app_;
   std::string script_name_;  // "" at `/`
   PyRef environ_template_;
+  // The template of TLS requests, made for the session seen last (tls_environ_template).
+  struct TlsTemplate {
+    std::string protocol, cipher, client_verify;
+    PyRef environ;
+  } tls_template_;
+  PyObject* tls_environ_template(const TlsSession& tls);
   // Environ keys of the header names seen so far ("User-Agent" -> "HTTP_USER_AGENT"), as
   // sent; bounded, so that a client sending random names cannot grow it.
   std::unordered_map<std::string, PyRef> header_keys_;

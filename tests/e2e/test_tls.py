@@ -183,6 +183,44 @@ def test_ciphers_choose_what_tls_1_2_clients_get(start_arbiter, pki):
         exchange(tls_port, other)
 
 
+@pytest.mark.parametrize("app", ["tls_app:app", "asgi_app:app"])
+def test_each_connection_sees_its_own_session_on_one_context(start_arbiter, pki, app):
+    """One context keeps the environ (scope) template of the TLS session it saw last: a
+    connection with another protocol, cipher or a client certificate must still see its own."""
+    asgi = app.startswith("asgi")
+    arbiter = start_arbiter(app, workers=1, settings={
+        **tls_settings(pki, ca_certs=str(pki / "ca.pem"), verify_client="optional"),
+        "contexts": 1, **({"worker_class": "asgi"} if asgi else {})})
+    tls_port, _ = ports(arbiter)
+    tls12 = client_context(pki, maximum_version=ssl.TLSVersion.TLSv1_2)
+    tls12.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+    clients = [("TLSv1.3", None), ("TLSv1.2", None), ("TLSv1.3", "alice"), ("TLSv1.3", None),
+               ("TLSv1.2", "alice"), ("TLSv1.2", None)]
+    for version, certificate in clients:
+        context = tls12 if version == "TLSv1.2" else client_context(pki)
+        if certificate:
+            context.load_cert_chain(str(pki / f"{certificate}.pem"), str(pki / f"{certificate}.key"))
+        status, body, facts = exchange(tls_port, context, "/scope" if asgi else "/environ")
+        assert status == 200 and facts["version"] == version
+        seen = json.loads(body)
+        if asgi:
+            tls = seen["extensions"]["tls"]
+            assert seen["scheme"] == "https"
+            assert tls["tls_version"] == (0x0304 if version == "TLSv1.3" else 0x0303)
+            assert (tls["cipher_suite"] == 0xC02B if version == "TLSv1.2"
+                    else tls["cipher_suite"] >> 8 == 0x13)  # ECDHE-ECDSA-AES128-GCM-SHA256, TLS_*
+            assert tls["client_cert_name"] == ("CN=alice,O=Example" if certificate else None)
+            assert len(tls["client_cert_chain"]["items"]) == (1 if certificate else 0)
+        else:
+            assert seen["wsgi.url_scheme"] == "https" and seen["HTTPS"] == "on"
+            assert seen["SSL_PROTOCOL"] == version and seen["SSL_CIPHER"] == facts["cipher"]
+            assert seen["SSL_CLIENT_VERIFY"] == ("SUCCESS" if certificate else "NONE")
+            assert seen["SSL_CLIENT_S_DN"] == ("CN=alice,O=Example" if certificate else None)
+        if context is tls12 and certificate:  # the next TLS 1.2 client comes without one
+            tls12 = client_context(pki, maximum_version=ssl.TLSVersion.TLSv1_2)
+            tls12.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+
+
 def test_an_encrypted_key_is_read_with_its_password_file(start_arbiter, pki):
     settings = tls_settings(pki, keyfile=str(pki / "server-encrypted.key"),
                             password_file=str(pki / "password"))
