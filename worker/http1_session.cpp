@@ -261,6 +261,8 @@ class Session final : public std::enable_shared_from_this<Session>,
   // answered at once the wait would cost a syscall and a wake-up for nothing.
   void watch_for_disconnect() {
     if (watching_ || !channel_ || body_unfinished()) return;
+    // A pipelined request read ahead under TLS (TlsInput) is bytes too.
+    if (auto* tls = connection_.tls(); tls && tls->has_buffered_input()) return;
     watching_ = true;
     // Under TLS the bytes peeked at are a record's, which is as good: bytes, or the end.
     connection_.socket().async_wait(

@@ -9,6 +9,7 @@
 // (try_write), as send_now does for plain connections.
 // Included only by the Beast translation units.
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -16,6 +17,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <initializer_list>
@@ -26,8 +29,27 @@
 
 namespace hornbeam::worker {
 
-// A socket BIO for `fd` (not closing it) whose writes never raise SIGPIPE.
-BIO* socket_bio_without_sigpipe(int fd);
+// Ciphertext the socket gave ahead of OpenSSL. A connection waits for its next request with an
+// asynchronous read into this (small) buffer: Asio's read waits on the socket's registration
+// as it is, where an async_wait re-arms epoll (an epoll_ctl per request), and one recv brings
+// a small request's records whole, where OpenSSL reads a record's header and its body apart.
+struct TlsInput {
+  static constexpr std::size_t capacity = 2048;  // a request head's records, usually
+  std::unique_ptr<char[]> bytes = std::make_unique_for_overwrite<char[]>(capacity);
+  std::size_t begin = 0, end = 0;
+  bool at_end = false;  // the peer closed its side: OpenSSL sees end of file once this is read
+
+  std::string_view buffered() const { return {bytes.get() + begin, end - begin}; }
+  void consume(std::size_t count) {
+    begin += count;
+    if (begin == end) begin = end = 0;
+  }
+  boost::asio::mutable_buffer free_space() { return {bytes.get() + end, capacity - end}; }
+};
+
+// A socket BIO for `fd` (not closing it) that reads through `input` and whose writes never
+// raise SIGPIPE.
+BIO* tls_socket_bio(int fd, TlsInput& input);
 
 class TlsSocket {
  public:
@@ -39,7 +61,7 @@ class TlsSocket {
       : socket_(std::move(socket)), ssl_(SSL_new(context)) {
     error_code ignored;
     socket_.native_non_blocking(true, ignored);
-    BIO* bio = ssl_ ? socket_bio_without_sigpipe(socket_.native_handle()) : nullptr;
+    BIO* bio = ssl_ ? tls_socket_bio(socket_.native_handle(), *input_) : nullptr;
     if (!bio) {
       ssl_.reset();
     } else {
@@ -52,6 +74,8 @@ class TlsSocket {
 
   Protocol::socket& socket() { return socket_; }
   SSL* native_handle() { return ssl_.get(); }
+  // Bytes read from the socket that OpenSSL has not taken yet (a pipelined request's).
+  bool has_buffered_input() const { return !input_->buffered().empty(); }
 
   template <class Handler>
   void async_handshake(Handler&& handler) {
@@ -131,6 +155,7 @@ class TlsSocket {
       socket_.wait(error == SSL_ERROR_WANT_WRITE ? Protocol::socket::wait_write
                                                  : Protocol::socket::wait_read,
                    ec);
+      if (!ec && error == SSL_ERROR_WANT_READ) fill_input_now(ec);
       if (ec) return 0;
     }
     return 0;
@@ -227,20 +252,31 @@ class TlsSocket {
 
   // An operation that would block waits for the socket and starts again; any other outcome
   // completes it with the error. `Sized`: the handler takes (error, bytes), else (error).
+  // OpenSSL wants to read only once the input is empty (read_through_input): the wait is a
+  // read into it.
   template <bool Sized, class Handler, class Again>
   void retry_or_fail(int result, Handler&& handler, Again again) {
     const int error = SSL_get_error(ssl_.get(), result);
-    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
-      socket_.async_wait(
-          error == SSL_ERROR_WANT_READ ? Protocol::socket::wait_read : Protocol::socket::wait_write,
-          [handler = std::forward<Handler>(handler), again](error_code ec) mutable {
-            if (!ec) return again(std::move(handler));
-            if constexpr (Sized) {
-              handler(ec, std::size_t{0});
-            } else {
-              handler(ec);
+    if (error == SSL_ERROR_WANT_READ) {
+      socket_.async_read_some(
+          input_->free_space(), [this, handler = std::forward<Handler>(handler), again](
+                                    error_code ec, std::size_t count) mutable {
+            input_->end += count;
+            if (ec == boost::asio::error::eof) {
+              input_->at_end = true;  // OpenSSL judges it: a close_notify read, or a truncation
+              ec = {};
             }
+            if (!ec) return again(std::move(handler));
+            fail<Sized>(handler, ec);
           });
+      return;
+    }
+    if (error == SSL_ERROR_WANT_WRITE) {
+      socket_.async_wait(Protocol::socket::wait_write,
+                         [handler = std::forward<Handler>(handler), again](error_code ec) mutable {
+                           if (!ec) return again(std::move(handler));
+                           fail<Sized>(handler, ec);
+                         });
       return;
     }
     if constexpr (Sized) {
@@ -250,7 +286,31 @@ class TlsSocket {
     }
   }
 
+  // A waiting operation's end on a failed wait (already a completion: not posted again).
+  template <bool Sized, class Handler>
+  static void fail(Handler& handler, error_code ec) {
+    if constexpr (Sized) {
+      handler(ec, std::size_t{0});
+    } else {
+      handler(ec);
+    }
+  }
+
+  // The blocking write's wait for the socket to be readable, then what it has, into the input.
+  void fill_input_now(error_code& ec) {
+    const auto space = input_->free_space();
+    const ssize_t got = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+    if (got > 0) {
+      input_->end += static_cast<std::size_t>(got);
+    } else if (got == 0) {
+      input_->at_end = true;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      ec = error_code(errno, boost::system::system_category());
+    }
+  }
+
   Protocol::socket socket_;
+  std::unique_ptr<TlsInput> input_ = std::make_unique<TlsInput>();  // the BIO holds its address
   std::unique_ptr<SSL, SslDeleter> ssl_;
   std::string scratch_;
 };

@@ -221,6 +221,81 @@ def test_each_connection_sees_its_own_session_on_one_context(start_arbiter, pki,
             tls12.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
 
 
+class TlsOverMemory:
+    """A TLS client whose ciphertext the test sends itself: one byte per TCP segment, or
+    several records in one."""
+
+    def __init__(self, port, context):
+        self.raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+
+    def send(self, trickle):
+        data = self.outgoing.read()
+        if not trickle:
+            return self.raw.sendall(data)
+        for offset in range(len(data)):
+            self.raw.sendall(data[offset:offset + 1])
+            time.sleep(0.0005)
+
+    def receive(self):
+        data = self.raw.recv(65536)
+        if not data:
+            raise AssertionError("the server closed the connection")
+        self.incoming.write(data)
+
+    def handshake(self, trickle):
+        while True:
+            try:
+                self.tls.do_handshake()
+                return self.send(trickle)
+            except ssl.SSLWantReadError:
+                self.send(trickle)
+                self.receive()
+
+    def responses(self, count):
+        """`count` responses with Content-Length bodies: their bodies."""
+        data, bodies = b"", []
+        while len(bodies) < count:
+            try:
+                data += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                self.receive()
+                continue
+            while b"\r\n\r\n" in data:
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                if len(rest) < length:
+                    break
+                bodies.append(rest[:length])
+                data = rest[length:]
+        return bodies
+
+
+def test_records_in_pieces_and_records_sent_together_are_all_read(start_arbiter, pki):
+    """The worker reads ciphertext ahead of OpenSSL into a small buffer (worker/tls_socket.hpp):
+    a handshake and a request arriving a byte at a time, a record larger than that buffer, and
+    two requests in two records of one segment must all come through whole."""
+    arbiter = start_arbiter("tls_app:app", workers=1, settings=tls_settings(pki))
+    tls_port, _ = ports(arbiter)
+    client = TlsOverMemory(tls_port, client_context(pki))
+    with client.raw:
+        client.handshake(trickle=True)
+        client.tls.write(b"GET /environ HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        client.send(trickle=True)
+        assert json.loads(client.responses(1)[0])["SSL_PROTOCOL"] == "TLSv1.3"
+        padding = "x" * 6000  # one record of 6 KiB: three times the buffer
+        client.tls.write(f"GET /environ HTTP/1.1\r\nHost: localhost\r\nX-Pad: {padding}\r\n\r\n".encode())
+        client.send(trickle=False)
+        assert json.loads(client.responses(1)[0])["HTTPS"] == "on"
+        for path in ("/environ", "/sleep?s=0.2"):  # two records, one segment
+            client.tls.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        client.send(trickle=False)
+        first, second = client.responses(2)
+        assert json.loads(first)["HTTPS"] == "on" and second == b"slept"
+
+
 def test_an_encrypted_key_is_read_with_its_password_file(start_arbiter, pki):
     settings = tls_settings(pki, keyfile=str(pki / "server-encrypted.key"),
                             password_file=str(pki / "password"))
