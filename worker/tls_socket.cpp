@@ -22,10 +22,10 @@ int send_without_sigpipe(BIO* bio, const char* data, int length) {
   return static_cast<int>(sent);
 }
 
-// Reads: from the input the socket's last asynchronous read filled (TlsInput), else, for the
-// rest of a record, straight from the socket. A record's header on an empty input waits
-// for the next fill (retry): that read is Asio's, which waits for the socket without
-// re-arming epoll.
+// Reads: from the input the socket's last asynchronous read filled (TlsInput), else straight
+// from the socket for the rest of a record, or for anything while bytes stream in (an
+// upload's records). A record's header on an empty input otherwise waits for the next fill
+// (retry): that read is Asio's, which waits for the socket without re-arming epoll.
 int read_through_input(BIO* bio, char* into, int size) {
   auto& input = *static_cast<TlsInput*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
@@ -40,7 +40,7 @@ int read_through_input(BIO* bio, char* into, int size) {
     BIO_set_flags(bio, BIO_FLAGS_IN_EOF);  // how OpenSSL tells a truncation from a retry
     return 0;
   }
-  if (size <= SSL3_RT_HEADER_LENGTH) {
+  if (size <= SSL3_RT_HEADER_LENGTH && !input.streaming) {
     BIO_set_retry_read(bio);
     return -1;
   }
@@ -48,6 +48,7 @@ int read_through_input(BIO* bio, char* into, int size) {
   BIO_get_fd(bio, &fd);
   errno = 0;
   const ssize_t got = ::recv(fd, into, static_cast<std::size_t>(size), 0);
+  input.streaming = got > 0;
   if (got == 0) BIO_set_flags(bio, BIO_FLAGS_IN_EOF);
   if (got < 0 && BIO_sock_should_retry(static_cast<int>(got))) BIO_set_retry_read(bio);
   return static_cast<int>(got);

@@ -37,7 +37,8 @@ struct TlsInput {
   static constexpr std::size_t capacity = 2048;  // a request head's records, usually
   std::unique_ptr<char[]> bytes = std::make_unique_for_overwrite<char[]>(capacity);
   std::size_t begin = 0, end = 0;
-  bool at_end = false;  // the peer closed its side: OpenSSL sees end of file once this is read
+  bool at_end = false;     // the peer closed its side: OpenSSL sees end of file once this is read
+  bool streaming = false;  // the last read straight from the socket brought bytes: more wait
 
   std::string_view buffered() const { return {bytes.get() + begin, end - begin}; }
   void consume(std::size_t count) {
