@@ -91,11 +91,13 @@ class TlsSocket {
   void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
     const auto buffer = first_of<boost::asio::mutable_buffer>(buffers);
     if (buffer.size() == 0) return complete(std::forward<Handler>(handler), {}, 0);
+    const auto again = [this, buffers](auto&& next) { async_read_some(buffers, std::move(next)); };
+    // Nothing to decrypt anywhere (a keep-alive connection between requests): wait for the
+    // socket at once rather than through an SSL_read that must fail.
+    if (nothing_to_read()) return wait_for_input<true>(std::forward<Handler>(handler), again);
     const int result = SSL_read(ssl_.get(), buffer.data(), clamp(buffer.size()));
     if (result > 0) return complete(std::forward<Handler>(handler), {}, result);
-    retry_or_fail<true>(result, std::forward<Handler>(handler), [this, buffers](auto&& again) {
-      async_read_some(buffers, std::move(again));
-    });
+    retry_or_fail<true>(result, std::forward<Handler>(handler), again);
   }
 
   template <class ConstBuffers, class Handler>
@@ -251,26 +253,38 @@ class TlsSocket {
                       });
   }
 
+  // Neither the input nor OpenSSL holds bytes, and OpenSSL has nothing to write first: an
+  // SSL_read now could only ask for more.
+  bool nothing_to_read() const {
+    return input_->buffered().empty() && !input_->at_end && !input_->streaming &&
+           !SSL_has_pending(ssl_.get()) && SSL_want(ssl_.get()) != SSL_WRITING;
+  }
+
+  // Reads into the (empty) input what the socket has, waiting for it if need be, then starts
+  // the operation again. OpenSSL asks to read only once the input is empty
+  // (read_through_input).
+  template <bool Sized, class Handler, class Again>
+  void wait_for_input(Handler&& handler, Again again) {
+    socket_.async_read_some(
+        input_->free_space(), [this, handler = std::forward<Handler>(handler), again](
+                                  error_code ec, std::size_t count) mutable {
+          input_->end += count;
+          if (ec == boost::asio::error::eof) {
+            input_->at_end = true;  // OpenSSL judges it: a close_notify read, or a truncation
+            ec = {};
+          }
+          if (!ec) return again(std::move(handler));
+          fail<Sized>(handler, ec);
+        });
+  }
+
   // An operation that would block waits for the socket and starts again; any other outcome
   // completes it with the error. `Sized`: the handler takes (error, bytes), else (error).
-  // OpenSSL wants to read only once the input is empty (read_through_input): the wait is a
-  // read into it.
   template <bool Sized, class Handler, class Again>
   void retry_or_fail(int result, Handler&& handler, Again again) {
     const int error = SSL_get_error(ssl_.get(), result);
     if (error == SSL_ERROR_WANT_READ) {
-      socket_.async_read_some(
-          input_->free_space(), [this, handler = std::forward<Handler>(handler), again](
-                                    error_code ec, std::size_t count) mutable {
-            input_->end += count;
-            if (ec == boost::asio::error::eof) {
-              input_->at_end = true;  // OpenSSL judges it: a close_notify read, or a truncation
-              ec = {};
-            }
-            if (!ec) return again(std::move(handler));
-            fail<Sized>(handler, ec);
-          });
-      return;
+      return wait_for_input<Sized>(std::forward<Handler>(handler), std::move(again));
     }
     if (error == SSL_ERROR_WANT_WRITE) {
       socket_.async_wait(Protocol::socket::wait_write,
