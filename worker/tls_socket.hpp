@@ -1,12 +1,12 @@
 #pragma once
 
-// TLS straight on the socket's fd, the way nginx does it: OpenSSL reads and writes the
-// non-blocking socket itself (a socket BIO of ours), and an operation that would block waits
-// for the socket with Asio, then tries again. Asio's ssl::stream instead runs every record
-// through a BIO pair and two 17 KiB buffers of its own, and completes every write through the
-// event loop: measured (bench/tls.py), 86 KiB per idle connection and 0.68x the plain rate,
-// against 30 KiB and 0.72-0.79x here. A response is written at once when the socket takes it
-// (try_write), as send_now does for plain connections.
+// TLS straight on the socket's fd, the way nginx does it: OpenSSL writes the non-blocking
+// socket itself (a socket BIO of ours) and reads it through a small input (TlsInput), and an
+// operation that would block waits for the socket with Asio, then tries again. Asio's
+// ssl::stream instead runs every record through a BIO pair and two 17 KiB buffers of its own,
+// and completes every write through the event loop: measured (bench/tls.py), 86 KiB per idle
+// connection and 0.68x the plain rate, against 32 KiB and 0.81x here. A response is written at
+// once when the socket takes it (try_write), as send_now does for plain connections.
 // Included only by the Beast translation units.
 
 #include <boost/asio/buffer.hpp>
