@@ -17,7 +17,8 @@ redis.call('HSET', KEYS[1], 'type', ARGV[1], 'value', ARGV[2])
 return 1
 )lua";
 
-// A counter: HINCRBY on `value`, only when the key is missing (it starts at 0) or an int.
+// INCRBY found a hash: HINCRBY on `value` when it is a counter kept as a hash (by hornbeam
+// before ints became plain strings), an error for a value of any other type.
 constexpr const char* increment_script = R"lua(
 local kind = redis.call('HGET', KEYS[1], 'type')
 if kind and kind ~= 'int' then
@@ -26,6 +27,13 @@ end
 local value = redis.call('HINCRBY', KEYS[1], 'value', ARGV[1])
 if not kind then redis.call('HSET', KEYS[1], 'type', 'int') end
 return value
+)lua";
+
+// A value of another type where an int (a plain string) was: the key is replaced whole.
+constexpr const char* replace_script = R"lua(
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'type', ARGV[1], 'value', ARGV[2])
+return 1
 )lua";
 
 std::string sha1_hex(const char* text) {
@@ -49,6 +57,10 @@ const std::string& increment_sha() {
   static const std::string sha = sha1_hex(increment_script);
   return sha;
 }
+const std::string& replace_sha() {
+  static const std::string sha = sha1_hex(replace_script);
+  return sha;
+}
 
 constexpr std::string_view type_names[] = {"none", "bool",  "int",   "float",
                                            "str",  "bytes", "pickle"};
@@ -58,7 +70,8 @@ constexpr std::string_view type_names[] = {"none", "bool",  "int",   "float",
   const std::string& text = reply.text;
   if (reply.error_code() == "OOM" || text.find("OOM command not allowed") != std::string::npos)
     throw OutOfMemory("Redis is out of memory (maxmemory): " + text);
-  if (reply.error_code() == "NOTINT" || text.find("NOTINT") != std::string::npos)
+  if (reply.error_code() == "NOTINT" || text.find("NOTINT") != std::string::npos ||
+      text.find("value is not an integer") != std::string::npos)  // INCRBY on another string
     throw shm::NotAnInteger("the value of the key is not an int");
   if (text.find("would overflow") != std::string::npos)
     throw std::overflow_error("the counter would go past a 64-bit int");
@@ -148,15 +161,45 @@ std::optional<StoredValue> from_fields(const Reply& type, const Reply& value) {
   return stored;
 }
 
+namespace {
+
+std::string decimal_of(std::string_view int64_bytes) {
+  std::int64_t number = 0;
+  std::memcpy(&number, int64_bytes.data(), std::min<std::size_t>(int64_bytes.size(), 8));
+  return std::to_string(number);
+}
+
+// A plain Redis string under the prefix: an int in decimal (what INCR makes and reads).
+StoredValue integer_value(const std::string& text) {
+  std::int64_t number = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || end != text.data() + text.size())
+    throw std::runtime_error("the Redis key holds something that is not a hornbeam value");
+  return {ValueType::integer, std::string(reinterpret_cast<const char*>(&number), 8)};
+}
+
+// A key's value from the replies to GET and to HMGET type value, sent together: an int is a
+// plain string (HMGET answered WRONGTYPE), any other type a hash (GET answered WRONGTYPE), a
+// missing key nil and two nils.
+std::optional<StoredValue> read_value(const Reply& as_string, const Reply& as_hash) {
+  if (!as_string.is_error() && !as_string.is_nil()) return integer_value(as_string.text);
+  if (as_string.is_error() && as_string.error_code() != "WRONGTYPE") raise(as_string);
+  if (as_hash.is_error()) raise(as_hash);  // neither a string nor a hash: not ours
+  if (as_hash.elements.size() != 2) throw std::runtime_error("HMGET: a reply of the wrong shape");
+  return from_fields(as_hash.elements[0], as_hash.elements[1]);
+}
+
+}  // namespace
+
 RedisState::RedisState(Client& client, std::string prefix)
     : client_(client), prefix_(std::move(prefix)) {}
 
 std::optional<StoredValue> RedisState::get(std::string_view key) {
   const auto name = stored(key);
-  const std::string_view words[] = {"HMGET", name, "type", "value"};
-  const Reply reply = checked(client_.call(name, words));
-  if (reply.elements.size() != 2) throw std::runtime_error("HMGET: a reply of the wrong shape");
-  return from_fields(reply.elements[0], reply.elements[1]);
+  const Client::Keyed commands[] = {{name, {"GET", name}},
+                                    {name, {"HMGET", name, "type", "value"}}};
+  const auto replies = client_.call_each(commands);
+  return read_value(replies[0], replies[1]);
 }
 
 std::vector<std::optional<StoredValue>> RedisState::get_many(
@@ -164,31 +207,45 @@ std::vector<std::optional<StoredValue>> RedisState::get_many(
   std::vector<std::string> names;
   names.reserve(keys.size());
   for (const auto key : keys) names.push_back(stored(key));
-  std::vector<Reply> replies;
+  std::vector<Reply> replies;  // two per key: GET, HMGET (read_value)
   if (client_.cluster()) {
     std::vector<Client::Keyed> commands;
-    for (const auto& name : names) commands.push_back({name, {"HMGET", name, "type", "value"}});
+    for (const auto& name : names) {
+      commands.push_back({name, {"GET", name}});
+      commands.push_back({name, {"HMGET", name, "type", "value"}});
+    }
     replies = client_.call_each(commands);
   } else if (!names.empty()) {
     // One transaction: the values are read at one instant, as on the shared-memory store.
     std::vector<std::vector<std::string_view>> commands;
-    for (const auto& name : names) commands.push_back({"HMGET", name, "type", "value"});
+    for (const auto& name : names) {
+      commands.push_back({"GET", name});
+      commands.push_back({"HMGET", name, "type", "value"});
+    }
     replies = client_.transaction(commands);
   }
   std::vector<std::optional<StoredValue>> values;
-  for (const auto& reply : replies) {
-    if (reply.is_error()) raise(reply);
-    if (reply.elements.size() != 2) throw std::runtime_error("HMGET: a reply of the wrong shape");
-    values.push_back(from_fields(reply.elements[0], reply.elements[1]));
-  }
+  for (std::size_t i = 0; i + 1 < replies.size(); i += 2)
+    values.push_back(read_value(replies[i], replies[i + 1]));
   return values;
 }
 
 void RedisState::set(std::string_view key, ValueType type, std::string_view bytes) {
   const auto name = stored(key);
+  if (type == ValueType::integer) {
+    const auto number = decimal_of(bytes);
+    const std::string_view words[] = {"SET", name, number};  // whatever the key held
+    checked(client_.call(name, words));
+    return;
+  }
   const auto [type_name, value] = to_fields(type, bytes);
   const std::string_view words[] = {"HSET", name, "type", type_name, "value", value};
-  checked(client_.call(name, words));
+  Reply reply = client_.call(name, words);
+  if (reply.error_code() == "WRONGTYPE") {  // an int was there (a string): replaced whole
+    const std::string_view arguments[] = {type_name, value};
+    reply = script(replace_sha(), replace_script, name, arguments);
+  }
+  checked(std::move(reply));
 }
 
 Reply RedisState::script(const std::string& sha, const char* source, std::string_view key,
@@ -205,6 +262,11 @@ Reply RedisState::script(const std::string& sha, const char* source, std::string
 
 bool RedisState::add(std::string_view key, ValueType type, std::string_view bytes) {
   const auto name = stored(key);
+  if (type == ValueType::integer) {
+    const auto number = decimal_of(bytes);
+    const std::string_view words[] = {"SET", name, number, "NX"};
+    return !checked(client_.call(name, words)).is_nil();  // OK, or nil when the key exists
+  }
   const auto [type_name, value] = to_fields(type, bytes);
   const std::string_view arguments[] = {type_name, value};
   return checked(script(add_sha(), add_script, name, arguments)).integer == 1;
@@ -219,8 +281,15 @@ bool RedisState::erase(std::string_view key) {
 std::int64_t RedisState::increment(std::string_view key, std::int64_t delta) {
   const auto name = stored(key);
   const auto by = std::to_string(delta);
-  const std::string_view arguments[] = {by};
-  return checked(script(increment_sha(), increment_script, name, arguments)).integer;
+  const std::string_view words[] = {"INCRBY", name, by};
+  Reply reply = client_.call(name, words);
+  if (reply.error_code() == "WRONGTYPE") {
+    // A hash: a value of another type (the script refuses it), or a counter an older hornbeam
+    // kept as a hash {type int, value} (the script counts on).
+    const std::string_view arguments[] = {by};
+    reply = script(increment_sha(), increment_script, name, arguments);
+  }
+  return checked(std::move(reply)).integer;
 }
 
 std::vector<std::string> RedisState::keys(std::string_view prefix) {

@@ -1,12 +1,15 @@
 #pragma once
 
 // The shared state's operations on Redis, with the same meaning as on the shared-memory store
-// (common/state_store.hpp). Each key is a Redis hash under `prefix` + the key, with two
-// fields that any Redis client can read:
-//   type   `none`, `bool`, `int`, `float`, `str`, `bytes` or `pickle`
-//   value  `int` in decimal, `float` as the shortest text that reads back the same, `bool` as
-//          `0`/`1`, `str` in UTF-8, `bytes` and `pickle` as they are
-// A counter is HINCRBY on `value`, in a script that refuses a key that is not an `int`.
+// (common/state_store.hpp), under `prefix` + the key, in forms any Redis client reads:
+// - an int is a plain Redis string holding its decimal, as INCR makes it: a counter is one
+//   INCRBY (a Lua script's type check cost Redis more than the increment), and another
+//   program's INCR or GET works on it;
+// - any other value is a hash with two fields:
+//     type   `none`, `bool`, `float`, `str`, `bytes` or `pickle` (`int` from older versions)
+//     value  `float` as the shortest text that reads back the same, `bool` as `0`/`1`, `str`
+//            in UTF-8, `bytes` and `pickle` as they are
+// A read sends GET and HMGET together (one round trip): one of them answers WRONGTYPE.
 
 #include "common/state_store.hpp"
 #include "redis/client.hpp"

@@ -29,6 +29,8 @@ EXPECTED_API = {
     "incr a str": ["raised", "TypeError"], "incr past int64": ["raised", "OverflowError"],
     "incr by a float": ["raised", "TypeError"], "int after failed incr": True,
     "non-str key": ["raised", "TypeError"], "unpicklable": ["raised", "TypeError"],
+    "str over an int": ["five", ["raised", "TypeError"]], "int over a str": [6, 7],
+    "add an int": [True, False, False, 7],
     "add new": True, "add existing": False, "added value": "first", "delete": True, "delete again": False,
     "multi": {"api:n": 3, "api:str": "héllo ✓"}, "keys by prefix": ["api:n", "api:none"],
     "all keys include": True, "StateFull is an Exception": True,

@@ -24,23 +24,41 @@ def timed(url, op, key="k"):
     return call(url, "/timed", op=op, key=key)
 
 
-def test_keys_are_hashes_under_the_prefix_that_any_redis_client_reads_and_writes(start_worker, redis_server):
+def test_keys_under_the_prefix_are_what_any_redis_client_reads_and_writes(start_worker, redis_server):
     worker = start_worker("shared_state_app:app", "--shared-state-backend", redis_server.url,
                           "--shared-state-prefix", "interop:")
     call(worker.url, "/set", key="greeting", value="héllo")
     call(worker.url, "/incr", key="hits", n=3)
     assert redis_server.cli("HGETALL", "interop:greeting").splitlines() == ["type", "str", "value", "héllo"]
-    assert redis_server.cli("HGET", "interop:hits", "value") == "3"
-    assert redis_server.cli("HGET", "interop:hits", "type") == "int"
+    # An int is a plain Redis string: another program's INCR and GET work on the app's counter.
+    assert redis_server.cli("TYPE", "interop:hits") == "string"
+    assert redis_server.cli("GET", "interop:hits") == "3"
+    assert redis_server.cli("INCRBY", "interop:hits", "2") == "5"
+    call(worker.url, "/incr", key="hits")
+    assert call(worker.url, "/get", key="hits") == {"value": 6}
     # Written by another program, read by the app.
     redis_server.cli("HSET", "interop:from-go", "type", "float", "value", "2.5")
     assert call(worker.url, "/get", key="from-go") == {"value": 2.5}
+    redis_server.cli("SET", "interop:from-sh", "-7")
+    assert call(worker.url, "/get", key="from-sh") == {"value": -7}
+    # A counter an older hornbeam kept as a hash {type int, value} still counts.
+    redis_server.cli("HSET", "interop:old-hits", "type", "int", "value", "40")
+    call(worker.url, "/incr", key="old-hits")
+    assert call(worker.url, "/get", key="old-hits") == {"value": 41}
+    # A str where an int was replaces it whole, and is no counter.
+    call(worker.url, "/set", key="hits", value="many")
+    assert redis_server.cli("HGETALL", "interop:hits").splitlines() == ["type", "str", "value", "many"]
+    assert timed(worker.url, "incr", key="hits")["result"][:2] == ["raised", "TypeError"]
     # The prefix is the namespace: keys outside it are not the app's.
     redis_server.cli("SET", "interop-not-ours", "x")
-    assert timed(worker.url, "keys", key="")["result"] == ["ok", ["from-go", "greeting", "hits"]]
+    assert timed(worker.url, "keys", key="")["result"] == \
+        ["ok", ["from-go", "from-sh", "greeting", "hits", "old-hits"]]
     # A key that is not a hornbeam value is an error that names it, not a crash.
     redis_server.cli("SET", "interop:plain", "x")
     assert timed(worker.url, "get", key="plain")["result"][:2] == ["raised", "RuntimeError"]
+    assert timed(worker.url, "incr", key="plain")["result"][:2] == ["raised", "TypeError"]
+    redis_server.cli("RPUSH", "interop:list", "x")
+    assert timed(worker.url, "get", key="list")["result"][:2] == ["raised", "RuntimeError"]
 
 
 def test_redis_down_at_boot_the_worker_serves_and_the_state_comes_with_redis(start_worker, tmp_path):
@@ -224,7 +242,7 @@ def test_rediss_checks_the_servers_certificate(start_worker, tmp_path):
                                 f"rediss://localhost:{port}/0", "--shared-state-tls-ca-certs", str(pki / "ca.pem"))
         assert call(trusting.url, "/checks")["publish reaches"] == [1, 1, 1, 0]
         call(trusting.url, "/incr", key="secure", n=5)
-        assert server.cli("HGET", "hornbeam:secure", "value") == "5"
+        assert server.cli("GET", "hornbeam:secure") == "5"
         # By address too: the certificate names 127.0.0.1.
         by_address = start_worker("shared_state_app:app", "--shared-state-backend", f"rediss://127.0.0.1:{port}/0",
                                   "--shared-state-tls-ca-certs", str(pki / "ca.pem"))

@@ -46,6 +46,13 @@ def run(hb):
     results["int after failed incr"] = hb.state_get("api:int") == -(2**63)
     results["non-str key"] = outcome(lambda: hb.state_set(1, "x"))
     results["unpicklable"] = outcome(lambda: hb.state_set("api:lock", __import__("threading").Lock()))
+    hb.state_set("api:changes", 5)
+    hb.state_set("api:changes", "five")
+    results["str over an int"] = [hb.state_get("api:changes"), outcome(lambda: hb.state_incr("api:changes"))]
+    hb.state_set("api:changes", 6)
+    results["int over a str"] = [hb.state_get("api:changes"), hb.state_incr("api:changes")]
+    results["add an int"] = [hb.state_add("api:added-int", 7), hb.state_add("api:added-int", 8),
+                             hb.state_add("api:str", 9), hb.state_get("api:added-int")]
     results["add new"] = hb.state_add("api:added", "first")
     results["add existing"] = hb.state_add("api:added", "second")
     results["added value"] = hb.state_get("api:added")
