@@ -121,11 +121,11 @@ def main():
             results = {name: {} for name in running}
             for connections in CONNECTIONS:
                 for name in running:  # warm-up
-                    bench.run_wrk(ports[name], COUNTER, connections, 1)
+                    bench.run_wrk((running[name], ports[name]), COUNTER, connections, 1)
                 for _ in range(args.runs):
                     for name in running:
                         results[name].setdefault(connections, []).append(
-                            bench.run_wrk(ports[name], COUNTER, connections, args.duration))
+                            bench.run_wrk((running[name], ports[name]), COUNTER, connections, args.duration))
                 print(f"  counter at {connections} connection(s) done", file=sys.stderr, flush=True)
         finally:
             for name, process in running.items():
