@@ -111,11 +111,11 @@ const std::map<std::string, std::string>& end_to_end_tests() {
        "test_shared_state.py::test_a_full_store_raises_state_full_with_figures_and_changes_"
        "nothing"},
       {"shared_state.backend",
-       "test_shared_state_redis.py::test_keys_are_hashes_under_the_prefix_that_any_redis_client_"
-       "reads_and_writes"},
+       "test_shared_state_redis.py::test_keys_under_the_prefix_are_what_any_redis_client_reads_"
+       "and_writes"},
       {"shared_state.prefix",
-       "test_shared_state_redis.py::test_keys_are_hashes_under_the_prefix_that_any_redis_client_"
-       "reads_and_writes"},
+       "test_shared_state_redis.py::test_keys_under_the_prefix_are_what_any_redis_client_reads_"
+       "and_writes"},
       {"shared_state.tls_ca_certs",
        "test_shared_state_redis.py::test_rediss_checks_the_servers_certificate"},
       {"shared_state.timeout",
