@@ -18,15 +18,15 @@ return 1
 )lua";
 
 // INCRBY found a hash: HINCRBY on `value` when it is a counter kept as a hash (by hornbeam
-// before ints became plain strings), an error for a value of any other type.
+// before ints became plain strings), an error for any other hash. The key may have changed
+// since INCRBY answered: a string or no key is counted as INCRBY would.
 constexpr const char* increment_script = R"lua(
-local kind = redis.call('HGET', KEYS[1], 'type')
-if kind and kind ~= 'int' then
-  return redis.error_reply('NOTINT the value of the key is not an int')
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'string' or kind == 'none' then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
+if kind == 'hash' and redis.call('HGET', KEYS[1], 'type') == 'int' then
+  return redis.call('HINCRBY', KEYS[1], 'value', ARGV[1])
 end
-local value = redis.call('HINCRBY', KEYS[1], 'value', ARGV[1])
-if not kind then redis.call('HSET', KEYS[1], 'type', 'int') end
-return value
+return redis.error_reply('NOTINT the value of the key is not an int')
 )lua";
 
 // A value of another type where an int (a plain string) was: the key is replaced whole.

@@ -886,7 +886,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   std::optional<http::request_parser<http::buffer_body>> stream_parser_;  // streamed bodies
   std::optional<ChunkedDecoder> chunked_;  // a chunked body's decoder (the parser has its head)
   std::shared_ptr<RequestBodyStream> stream_;
-  std::string piece_;            // where a streamed body piece is read into
+  std::string piece_;            // a chunked body's decoded piece; the bytes a linger drains
   std::uint64_t body_left_ = 0;  // of a streamed Content-Length body, still on the wire
   BodyBlock block_;  // where its next piece is read into (freed only with no read pending)
   bool stream_reading_ = false;
