@@ -71,8 +71,9 @@ async def chat(websocket):
         pass
     finally:
         forwarding.cancel()
-        if hornbeam.state_decr(present_key(room, name)) <= 0:
-            hornbeam.state_delete(present_key(room, name))
+        # The count stays at 0 when the last tab leaves (present() skips it): deleting it
+        # after the decrement would also delete a tab that joined in between.
+        hornbeam.state_decr(present_key(room, name))
         hornbeam.publish(topic, {"event": "left", "from": name})
 
 
