@@ -50,6 +50,9 @@ class RequestBodySource {
   // The same into `out` (wsgi.input.read(n) fills its bytes object directly): the number of
   // bytes written, 0 at the end of the body.
   virtual std::size_t read_into(char* out, std::size_t max) = 0;
+  // The next `size` bytes into `out`, fewer only when the body ends first (wsgi.input.read(n)):
+  // where the server can, read from the socket straight into `out`.
+  virtual std::size_t read_fully_into(char* out, std::size_t size) = 0;
 
   // The event-loop flavour (ASGI), which never blocks: how many of the bytes that have
   // arrived a read of `max` would take now (read_into() then takes them without waiting, so

@@ -79,8 +79,9 @@ Py_ssize_t size_argument(PyObject* args, const char* name) {
   return value < 0 ? -1 : value;
 }
 
-// read(n): one bytes object of n bytes, filled straight from the stream (one copy), then cut
-// to what arrived before the end of the body.
+// read(n): one bytes object of n bytes, filled from the stream (for a Content-Length body,
+// straight from the socket once what arrived before is taken), then cut to what arrived
+// before the end of the body.
 PyObject* read_exactly(InputState& state, Py_ssize_t size) {
   PyObject* bytes = PyBytes_FromStringAndSize(nullptr, size);
   if (!bytes) return nullptr;
@@ -93,9 +94,9 @@ PyObject* read_exactly(InputState& state, Py_ssize_t size) {
     GilRelease unlocked;
     try {
       while (filled < size && !state.ended) {
-        const std::size_t got =
-            state.source->read_into(out + filled, static_cast<std::size_t>(size - filled));
-        if (got == 0) state.ended = true;
+        const std::size_t wanted = static_cast<std::size_t>(size - filled);
+        const std::size_t got = state.source->read_fully_into(out + filled, wanted);
+        if (got < wanted) state.ended = true;
         filled += static_cast<Py_ssize_t>(got);
       }
     } catch (const RequestBodyError& e) {

@@ -448,6 +448,7 @@ class Session final : public std::enable_shared_from_this<Session>,
       });
     });
     HttpRequest request = make_request(stream_parser_->get());
+    if (!chunked_) stream_->allow_direct_reads();  // no framing between socket and app
     request.body_stream = stream_;
     dispatch(std::move(request), stream_parser_->get(), stream_parser_->get().keep_alive());
   }
@@ -478,6 +479,8 @@ class Session final : public std::enable_shared_from_this<Session>,
       body_left_ -= count;
       return read_body_piece();
     }
+    // The app waits with its own memory (wsgi.input.read(n)): the socket's bytes go there.
+    if (auto target = stream_->take_target()) return read_into_target(std::move(*target));
     stream_reading_ = true;
     if (!block_.bytes) block_ = BodyBlock::with_room(body_read_size);
     const auto room = static_cast<std::size_t>(std::min<std::uint64_t>(body_read_size, body_left_));
@@ -502,6 +505,34 @@ class Session final : public std::enable_shared_from_this<Session>,
       }
       if (body_left_ == 0) block_ = {};  // 64 KiB per connection only while a body streams
     }
+    if (ec) {  // a Content-Length body has no framing to break: the client left
+      return stream_->fail(RequestBodyError::Cause::client_gone,
+                           "client disconnected: " + ec.message());
+    }
+    read_body_piece();
+  }
+
+  // Reads into the app's memory until it is full or the body is over, then gives it back.
+  void read_into_target(BodyTargetLease&& target) {
+    stream_reading_ = true;
+    const auto room =
+        static_cast<std::size_t>(std::min<std::uint64_t>(target.room_left(), body_left_));
+    connection_.async_read_some(asio::buffer(target.next(), room),
+                                [self = shared_from_this(), target = std::move(target)](
+                                    beast::error_code ec, std::size_t n) mutable {
+                                  self->on_target_bytes(std::move(target), ec, n);
+                                });
+  }
+
+  void on_target_bytes(BodyTargetLease&& target, beast::error_code ec, std::size_t n) {
+    stream_reading_ = false;
+    body_left_ -= n;
+    target.add(n);
+    if (!ec && !lingering_ && stream_ && body_left_ > 0 && target.room_left() > 0)
+      return read_into_target(std::move(target));
+    target.give_back();
+    if (lingering_) return ec ? close() : drain_input();
+    if (!stream_) return;
     if (ec) {  // a Content-Length body has no framing to break: the client left
       return stream_->fail(RequestBodyError::Cause::client_gone,
                            "client disconnected: " + ec.message());

@@ -5,6 +5,36 @@
 #include <stdexcept>
 
 namespace hornbeam::worker {
+namespace {
+
+// Below this, a read's memory is not lent: the I/O thread would read the socket in pieces of
+// the app's size (read(100) in a loop: a system call per 100 bytes) instead of whole blocks.
+constexpr std::size_t smallest_target = 16 * 1024;
+
+}  // namespace
+
+BodyTargetLease::BodyTargetLease(BodyTargetLease&& other) noexcept
+    : stream_(std::move(other.stream_)),
+      data_(other.data_),
+      room_(other.room_),
+      filled_(other.filled_) {}
+
+BodyTargetLease& BodyTargetLease::operator=(BodyTargetLease&& other) noexcept {
+  if (this != &other) {
+    give_back();
+    stream_ = std::move(other.stream_);
+    data_ = other.data_;
+    room_ = other.room_;
+    filled_ = other.filled_;
+  }
+  return *this;
+}
+
+void BodyTargetLease::give_back() {
+  if (!stream_) return;
+  stream_->give_back_target(filled_);
+  stream_.reset();
+}
 
 RequestBodyStream::RequestBodyStream(std::size_t high_water, std::function<void()> wake_io,
                                      WakeOn wake_on)
@@ -37,6 +67,67 @@ std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
   lock.unlock();
   if (wake) wake_io_();
   return count;
+}
+
+std::size_t RequestBodyStream::read_fully_into(char* out, std::size_t size) {
+  std::size_t filled = 0;
+  std::unique_lock lock(mutex_);
+  bool wake = !started_;  // the first read is what starts the reading
+  started_ = true;
+  while (filled < size) {
+    if (buffered_ > 0) {
+      const bool was_full = buffered_ >= high_water_;
+      filled += take_locked(out + filled, size - filled);
+      wake = wake || was_full || wake_on_ == WakeOn::every_read;
+      continue;
+    }
+    if (!error_.empty()) throw RequestBodyError(cause_, error_);
+    if (ended_) break;
+    if (direct_reads_ && size - filled >= smallest_target) {
+      // What arrives next goes straight into `out` (the I/O side takes it only while nothing
+      // is buffered, so the bytes stay in order).
+      target_ = {Target::State::offered, out + filled, size - filled, 0};
+      wake = true;
+    }
+    if (wake) {
+      lock.unlock();
+      wake_io_();
+      lock.lock();
+      wake = false;
+    }
+    arrived_.wait(lock, [&] {
+      if (target_.state == Target::State::taken) return false;  // being written into
+      return target_.state == Target::State::given_back || buffered_ > 0 || ended_ ||
+             !error_.empty();
+    });
+    if (target_.state == Target::State::given_back) {
+      filled += target_.filled;
+      consumed_ += target_.filled;
+    } else if (target_.state == Target::State::offered) {
+      wake = true;  // withdrawn: the I/O side, which held back for it, may read ahead again
+    }
+    target_ = {};
+  }
+  wake = wake && !ended_ && error_.empty();
+  lock.unlock();
+  if (wake) wake_io_();
+  return filled;
+}
+
+std::optional<BodyTargetLease> RequestBodyStream::take_target() {
+  std::lock_guard lock(mutex_);
+  if (target_.state != Target::State::offered || buffered_ > 0) return std::nullopt;
+  target_.state = Target::State::taken;
+  return BodyTargetLease(shared_from_this(), target_.data, target_.room);
+}
+
+void RequestBodyStream::give_back_target(std::size_t filled) {
+  {
+    std::lock_guard lock(mutex_);
+    target_.state = Target::State::given_back;
+    target_.filled = filled;
+  }
+  arrived_.notify_all();
 }
 
 std::size_t RequestBodyStream::take_locked(char* out, std::size_t max) {
@@ -86,7 +177,11 @@ void RequestBodyStream::changed() {
 
 bool RequestBodyStream::wants_more() const {
   std::lock_guard lock(mutex_);
-  return started_ && !ended_ && error_.empty() && buffered_ < high_water_;
+  if (!started_ || ended_ || !error_.empty()) return false;
+  // Memory lent while blocks are buffered: the app takes those first, then the socket's next
+  // bytes go into its memory rather than into a block read ahead of it.
+  if (target_.state == Target::State::offered) return buffered_ == 0;
+  return buffered_ < high_water_;
 }
 
 std::uint64_t RequestBodyStream::consumed() const {

@@ -4,6 +4,11 @@
 // The I/O thread reads from the socket only while fewer than `high_water` bytes wait here, so
 // a 1 GiB upload costs `high_water` of memory, not 1 GiB; and it starts only when the app
 // first reads (that is when `Expect: 100-continue` gets its 100).
+//
+// Direct reads (HTTP/1.1 Content-Length bodies): a context that must fill its own memory
+// (wsgi.input.read(n) fills the bytes object it returns) and finds nothing buffered lends that
+// memory to the I/O thread, which reads the socket straight into it: no copy in user space,
+// and one wake-up of the context for the whole read instead of one per block.
 
 #include "common/http_exchange.hpp"
 
@@ -12,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace hornbeam::worker {
@@ -25,7 +31,35 @@ struct BodyBlock {
   }
 };
 
-class RequestBodyStream final : public RequestBodySource {
+class RequestBodyStream;
+
+// The app's memory lent to the I/O thread by RequestBodyStream::take_target(): the I/O thread
+// reads into it and gives it back exactly once, when its reads are over; or the lease's
+// destructor does, when the read's handler is destroyed without running (a stopped loop), so
+// the context waiting for its memory never waits for ever.
+class BodyTargetLease {
+ public:
+  BodyTargetLease(std::shared_ptr<RequestBodyStream> stream, char* data, std::size_t room)
+      : stream_(std::move(stream)), data_(data), room_(room) {}
+  BodyTargetLease(BodyTargetLease&& other) noexcept;
+  BodyTargetLease& operator=(BodyTargetLease&& other) noexcept;  // gives back its own first
+  ~BodyTargetLease() { give_back(); }
+
+  char* next() const { return data_ + filled_; }
+  std::size_t room_left() const { return room_ - filled_; }
+  void add(std::size_t count) { filled_ += count; }
+  // The memory is the app's again, with the bytes read into it.
+  void give_back();
+
+ private:
+  std::shared_ptr<RequestBodyStream> stream_;  // null once given back
+  char* data_;
+  std::size_t room_;
+  std::size_t filled_ = 0;
+};
+
+class RequestBodyStream final : public RequestBodySource,
+                                public std::enable_shared_from_this<RequestBodyStream> {
  public:
   // When the reading thread calls `wake_io`: when the I/O side should read more (HTTP/1.1,
   // which stops reading the socket at the high-water mark), or after every read that took
@@ -37,11 +71,18 @@ class RequestBodyStream final : public RequestBodySource {
   // Context thread.
   std::string read(std::size_t max) override;
   std::size_t read_into(char* out, std::size_t max) override;
+  std::size_t read_fully_into(char* out, std::size_t size) override;
   std::optional<std::size_t> try_available(std::size_t max) override;
   void set_waker(std::function<void()> waker) override;
 
   // I/O thread.
-  bool wants_more() const;  // the app has started reading and there is room
+  // The app has started reading and there is room (or memory lent, nothing buffered).
+  bool wants_more() const;
+  // Lets read_fully_into() lend the app's memory (set before the app reads; the I/O side then
+  // calls take_target() before it reads into a block).
+  void allow_direct_reads() { direct_reads_ = true; }
+  // The memory a context waits to have filled, when nothing is buffered before it.
+  std::optional<BodyTargetLease> take_target();
   bool app_started_reading() const;
   // Bytes the app has read so far.
   std::uint64_t consumed() const;
@@ -70,6 +111,16 @@ class RequestBodyStream final : public RequestBodySource {
   std::string error_;
   RequestBodyError::Cause cause_ = RequestBodyError::Cause::client_gone;
   std::function<void()> waker_;  // the event loop's (ASGI)
+  bool direct_reads_ = false;
+  // The memory read_fully_into() lends to the I/O thread, and what became of it.
+  struct Target {
+    enum class State { none, offered, taken, given_back } state = State::none;
+    char* data = nullptr;
+    std::size_t room = 0;
+    std::size_t filled = 0;  // by the I/O thread, once given back
+  } target_;
+  friend class BodyTargetLease;
+  void give_back_target(std::size_t filled);
 
   std::size_t take_locked(char* out, std::size_t max);  // mutex_ held
   void changed();  // wakes whoever waits: a blocked read() or the event loop

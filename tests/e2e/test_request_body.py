@@ -5,9 +5,11 @@ import http.client
 import json
 import os
 import re
+import time
 
 import pytest
 import requests
+from peers import wait_for_file
 
 
 def test_large_body_streams_through_intact(start_worker):
@@ -23,6 +25,40 @@ def test_chunked_body_streams_through_intact(start_worker):
     response = requests.post(worker.url, data=iter(pieces))  # a generator: chunked encoding
     data = b"".join(pieces)
     assert response.text == f"{len(data)} {hashlib.sha256(data).hexdigest()}"
+
+
+# A Content-Length body's read(n) is read from the socket straight into the bytes it returns
+# once what arrived before is taken: whatever the sizes and however the client sends, the
+# bytes come in order.
+@pytest.mark.parametrize("pace", ["at once", "in pieces"])
+def test_reads_of_any_size_get_the_body_in_order_however_it_arrives(start_worker, pace):
+    worker = start_worker("echo:reads_in_sizes")
+    body = b"a first line\n" + os.urandom(600_000)
+    with worker.connect() as connection:
+        connection.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
+        if pace == "at once":
+            connection.sendall(body)
+        else:  # pieces that leave each read(n) part filled while it waits
+            for offset in range(0, len(body), 50_000):
+                connection.sendall(body[offset:offset + 50_000])
+                time.sleep(0.01)
+        status, _, answer = connection.read_response()
+    assert status == 200
+    assert json.loads(answer) == {"lengths": [13, 70000, 3, 300000, len(body) - 370016],
+                                  "sha256": hashlib.sha256(body).hexdigest()}
+
+
+# The client leaves while read(n) waits with its memory lent to the socket's reads: the app
+# gets an OSError (never bytes written into memory it no longer has), and the worker serves on.
+def test_a_client_leaving_during_a_large_read_gets_the_app_an_oserror(start_worker, tmp_path):
+    worker = start_worker("echo:big_read_until_gone")
+    marker = tmp_path / "caught"
+    with worker.connect() as connection:
+        connection.sendall(b"POST /?%s HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+                           % str(marker).encode() + b"x" * 100_000)
+        time.sleep(0.2)  # the app is in its read, with most of the body still to come
+    assert wait_for_file(marker, "OSError").startswith("OSError: client disconnected")
+    assert requests.post(worker.url + "?" + str(marker), data=b"y" * 300_000).text == "read 300000"
 
 
 def test_readline_readlines_and_iteration_on_a_streamed_body(start_worker):

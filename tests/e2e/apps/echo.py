@@ -314,3 +314,29 @@ def streams_then_reads_body(environ, start_response):
     write(b"started\n")
     read_all(environ["wsgi.input"])
     return [b"never\n"]
+
+
+def reads_in_sizes(environ, start_response):
+    """Reads one body with a readline(), then read(n) of sizes small and large, then read():
+    answers each piece's length and the SHA-256 of them all, in order."""
+    import hashlib
+    stream = environ["wsgi.input"]
+    pieces = [stream.readline(), stream.read(70000), stream.read(3), stream.read(300000), stream.read()]
+    digest = hashlib.sha256(b"".join(pieces)).hexdigest()
+    body = json.dumps({"lengths": [len(piece) for piece in pieces], "sha256": digest}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def big_read_until_gone(environ, start_response):
+    """One read() of the whole declared body; what it raises goes to the file named by the
+    query (the client leaves halfway)."""
+    try:
+        got = len(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        caught = f"read {got}"
+    except OSError as error:
+        caught = f"{type(error).__name__}: {error}"
+    with open(environ["QUERY_STRING"], "w") as marker:
+        marker.write(caught)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [caught.encode()]

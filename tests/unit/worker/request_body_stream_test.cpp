@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 namespace hornbeam::worker {
@@ -161,6 +163,98 @@ TEST(RequestBodyStream, TheFirstFailureNamesItsCause) {
     EXPECT_EQ(error.cause(), RequestBodyError::Cause::malformed);
     EXPECT_STREQ(error.what(), "bad chunk");
   }
+}
+
+// What the I/O side does with lent memory: waits until a reader lends it, then writes `data`
+// into it in two reads and gives it back.
+void fill_lent_memory(const std::shared_ptr<RequestBodyStream>& stream, std::string_view data) {
+  std::optional<BodyTargetLease> lease;
+  while (!(lease = stream->take_target())) std::this_thread::yield();
+  ASSERT_GE(lease->room_left(), data.size());
+  const std::size_t half = data.size() / 2;
+  std::memcpy(lease->next(), data.data(), half);
+  lease->add(half);
+  std::memcpy(lease->next(), data.data() + half, data.size() - half);
+  lease->add(data.size() - half);
+  lease->give_back();
+}
+
+TEST(RequestBodyStream, AFullReadLendsItsMemoryAfterWhatIsBufferedIsTaken) {
+  auto stream = std::make_shared<RequestBodyStream>(1 << 20, [] {});
+  stream->allow_direct_reads();
+  std::string body(70000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7);
+  stream->push(std::string_view(body).substr(0, 1000));  // came with the head
+  std::string received(body.size(), '\0');
+  std::thread reader(
+      [&] { EXPECT_EQ(stream->read_fully_into(received.data(), received.size()), body.size()); });
+  fill_lent_memory(stream, std::string_view(body).substr(1000));
+  reader.join();
+  EXPECT_EQ(received, body);
+  EXPECT_EQ(stream->consumed(), body.size());
+}
+
+TEST(RequestBodyStream, MemoryIsLentOnlyForLargeReadsOfStreamsThatAllowIt) {
+  auto small = std::make_shared<RequestBodyStream>(1 << 20, [] {});
+  small->allow_direct_reads();
+  std::thread reader([&] {
+    char out[100];
+    EXPECT_EQ(small->read_fully_into(out, sizeof out), 5u);  // then the body ended
+  });
+  while (!small->wants_more()) std::this_thread::yield();
+  EXPECT_FALSE(small->take_target());
+  small->push("hello");
+  small->end();
+  reader.join();
+
+  auto framed = std::make_shared<RequestBodyStream>(1 << 20, [] {});  // chunked, HTTP/2
+  std::thread large_reader([&] {
+    std::string out(100000, '\0');
+    EXPECT_EQ(framed->read_fully_into(out.data(), out.size()), 0u);
+  });
+  while (!framed->wants_more()) std::this_thread::yield();
+  EXPECT_FALSE(framed->take_target());
+  framed->end();
+  large_reader.join();
+}
+
+// The reader never gets its memory back while the I/O side may write into it: not on a
+// failure, only when the lease ends (given back, or destroyed with a handler that never ran).
+TEST(RequestBodyStream, AFailureWaitsForLentMemoryToComeBack) {
+  auto stream = std::make_shared<RequestBodyStream>(1 << 20, [] {});
+  stream->allow_direct_reads();
+  std::atomic<bool> returned = false;
+  std::thread reader([&] {
+    std::string out(50000, '\0');
+    EXPECT_THROW(stream->read_fully_into(out.data(), out.size()), RequestBodyError);
+    returned = true;
+  });
+  std::optional<BodyTargetLease> lease;
+  while (!(lease = stream->take_target())) std::this_thread::yield();
+  lease->add(10);
+  stream->fail(RequestBodyError::Cause::client_gone, "client disconnected");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(returned);
+  lease.reset();  // destroyed without give_back()
+  reader.join();
+  EXPECT_TRUE(returned);
+}
+
+// Blocks that arrive while memory is offered come first; the I/O side reads no further ahead
+// into blocks until the reader has taken them and lent what is left of its memory.
+TEST(RequestBodyStream, BlocksArrivingBeforeTheLentMemoryIsTakenComeFirst) {
+  auto stream = std::make_shared<RequestBodyStream>(1 << 20, [] {});
+  stream->allow_direct_reads();
+  std::string received(60000, '\0');
+  std::thread reader([&] {
+    EXPECT_EQ(stream->read_fully_into(received.data(), received.size()), received.size());
+  });
+  while (!stream->wants_more()) std::this_thread::yield();
+  const std::string first(20000, 'a'), rest(40000, 'b');
+  stream->push(first);  // a block read that was pending when the memory was offered
+  fill_lent_memory(stream, rest);
+  reader.join();
+  EXPECT_EQ(received, first + rest);
 }
 
 }  // namespace
