@@ -63,6 +63,16 @@ class RequestBodySource {
   // Called from the I/O thread whenever bytes arrive, the body ends or reading fails. Set it
   // before the first try_available().
   virtual void set_waker(std::function<void()> waker) = 0;
+  // The event-loop flavour of read_fully_into (ASGI's receive()): lends `out` (`room` bytes)
+  // for the socket's next read, when nothing has arrived before it and the server can read
+  // into it (false: use try_available()); the caller keeps it alive and in place until
+  // lent_back() answers.
+  virtual bool lend(char* out, std::size_t room) = 0;
+  // Whether lend() can ever take memory (asked before making some).
+  virtual bool may_lend() const = 0;
+  // After lend(): nullopt while the I/O side may still write into the memory; then how many
+  // bytes it holds (0: it was not used; read as usual).
+  virtual std::optional<std::size_t> lent_back() = 0;
   // The body was malformed: the I/O side has answered 400 (or cut a started response) and
   // logged why. Whatever the app then does (raise, return, answer) is not the app's error:
   // adapters neither log it nor answer for it.

@@ -33,6 +33,16 @@ struct HttpExchange : ExchangeBase {
   int status = 0;
   std::vector<HttpHeader> headers;
   std::vector<HttpHeader> trailer_fields;
+  // A bytes object lent to the stream for the socket's next read (RequestBodySource::lend):
+  // the I/O thread may write into it until lent_back() answers.
+  PyRef lent;
+
+  HttpExchange() = default;
+  HttpExchange(const HttpExchange&) = delete;
+  HttpExchange& operator=(const HttpExchange&) = delete;
+  ~HttpExchange() {  // GIL held (the exchange object's dealloc)
+    if (lent && !stream->lent_back()) runtime->lent_bodies.keep(stream, std::move(lent));
+  }
 };
 
 PyRef disconnect_message(const AsgiKeys& k) { return make_message(k, k.http_disconnect.get()); }
@@ -50,6 +60,22 @@ PyRef bytes_of(std::string_view data) {
   return PyRef::steal(PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size())));
 }
 
+// A bytes object lent for the socket's next read (made to receive_size; cut to what came),
+// when nothing of the body waits and the server reads straight into it (a Content-Length body
+// over HTTP/1.1): true when lent.
+bool lend_for_next_read(HttpExchange& x) {
+  if (!x.stream->may_lend()) return false;
+  PyRef bytes =
+      PyRef::steal(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(receive_size)));
+  if (!bytes) {
+    PyErr_Clear();  // then the blocks are read as usual
+    return false;
+  }
+  if (!x.stream->lend(PyBytes_AS_STRING(bytes.get()), receive_size)) return false;
+  x.lent = std::move(bytes);
+  return true;
+}
+
 // What receive() gives now; null without an exception when it must wait.
 PyRef next_receive(HttpExchange& x) {
   const AsgiKeys& k = x.keys();
@@ -60,8 +86,19 @@ PyRef next_receive(HttpExchange& x) {
       std::string().swap(x.body);
       return message;
     }
-    // What has arrived goes into a bytes object of its size, straight from the blocks read
-    // from the socket.
+    if (x.lent) {  // the socket's next read went into a bytes object of ours
+      const auto lent_back = x.stream->lent_back();
+      if (!lent_back) return {};  // still being read into
+      PyRef lent = std::move(x.lent);
+      if (*lent_back > 0) {
+        PyObject* bytes = lent.release();
+        if (_PyBytes_Resize(&bytes, static_cast<Py_ssize_t>(*lent_back)) != 0) return {};
+        return request_message(k, PyRef::steal(bytes), true);
+      }
+    }
+    // The socket's next read goes into a bytes object of ours when nothing has arrived before
+    // it; what has arrived goes into a bytes object of its size, from the blocks it came in.
+    if (lend_for_next_read(x)) return {};
     std::optional<std::size_t> available;
     PyRef bytes;
     try {
@@ -326,6 +363,7 @@ PyRef make_http_exchange_type() {
 
 PyRef make_http_exchange(const std::shared_ptr<AsgiRuntime>& runtime, HttpRequest& request,
                          std::shared_ptr<ResponseSink> sink) {
+  runtime->lent_bodies.release_returned();
   auto* object = new_exchange<HttpExchange>(runtime, runtime->http_exchange_type.get());
   if (!object) return {};
   HttpExchange* x = object->exchange;

@@ -5,6 +5,7 @@
 // GIL held; exchanges keep it alive (an app may hold on to receive/send past its context).
 
 #include "python/event_inbox.hpp"
+#include "python/lent_bodies.hpp"
 #include "python/py_ref.hpp"
 
 #include <atomic>
@@ -49,6 +50,7 @@ struct AsgiRuntime {
   AsgiKeys keys;
   std::shared_ptr<EventInbox> inbox;
   std::function<void()> request_done;  // an exchange's app finished (counts requests)
+  LentBodies lent_bodies;  // declared last: destroyed first, while the types above still exist
 };
 
 // The way an exchange is woken from the I/O thread: wake() (any thread) queues one call of

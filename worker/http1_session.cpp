@@ -528,8 +528,10 @@ class Session final : public std::enable_shared_from_this<Session>,
     stream_reading_ = false;
     body_left_ -= n;
     target.add(n);
-    if (!ec && !lingering_ && stream_ && body_left_ > 0 && target.room_left() > 0)
+    if (!ec && !lingering_ && stream_ && body_left_ > 0 && target.room_left() > 0 &&
+        (target.wants_it_full() || n == 0)) {
       return read_into_target(std::move(target));
+    }
     target.give_back();
     if (lingering_) return ec ? close() : drain_input();
     if (!stream_) return;

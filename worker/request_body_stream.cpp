@@ -17,6 +17,7 @@ BodyTargetLease::BodyTargetLease(BodyTargetLease&& other) noexcept
     : stream_(std::move(other.stream_)),
       data_(other.data_),
       room_(other.room_),
+      fill_(other.fill_),
       filled_(other.filled_) {}
 
 BodyTargetLease& BodyTargetLease::operator=(BodyTargetLease&& other) noexcept {
@@ -25,6 +26,7 @@ BodyTargetLease& BodyTargetLease::operator=(BodyTargetLease&& other) noexcept {
     stream_ = std::move(other.stream_);
     data_ = other.data_;
     room_ = other.room_;
+    fill_ = other.fill_;
     filled_ = other.filled_;
   }
   return *this;
@@ -48,7 +50,8 @@ std::string RequestBodyStream::read(std::size_t max) {
 
 std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
   std::unique_lock lock(mutex_);
-  bool wake = !started_;
+  const bool asked = ask_locked();
+  bool wake = !started_ || asked;
   started_ = true;
   if (wake) {
     lock.unlock();
@@ -86,8 +89,10 @@ std::size_t RequestBodyStream::read_fully_into(char* out, std::size_t size) {
     if (direct_reads_ && size - filled >= smallest_target) {
       // What arrives next goes straight into `out` (the I/O side takes it only while nothing
       // is buffered, so the bytes stay in order).
-      target_ = {Target::State::offered, out + filled, size - filled, 0};
+      target_ = {Target::State::offered, out + filled, size - filled, 0, true};
       wake = true;
+    } else {
+      wake = ask_locked() || wake;
     }
     if (wake) {
       lock.unlock();
@@ -118,7 +123,7 @@ std::optional<BodyTargetLease> RequestBodyStream::take_target() {
   std::lock_guard lock(mutex_);
   if (target_.state != Target::State::offered || buffered_ > 0) return std::nullopt;
   target_.state = Target::State::taken;
-  return BodyTargetLease(shared_from_this(), target_.data, target_.room);
+  return BodyTargetLease(shared_from_this(), target_.data, target_.room, target_.fill);
 }
 
 void RequestBodyStream::give_back_target(std::size_t filled) {
@@ -127,7 +132,46 @@ void RequestBodyStream::give_back_target(std::size_t filled) {
     target_.state = Target::State::given_back;
     target_.filled = filled;
   }
-  arrived_.notify_all();
+  changed();
+}
+
+bool RequestBodyStream::lend(char* out, std::size_t room) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!direct_reads_ || room < smallest_target || buffered_ > 0 || ended_ || !error_.empty() ||
+        target_.state != Target::State::none) {
+      return false;
+    }
+    started_ = true;
+    target_ = {Target::State::offered, out, room, 0, false};
+  }
+  wake_io_();
+  return true;
+}
+
+std::optional<std::size_t> RequestBodyStream::lent_back() {
+  std::unique_lock lock(mutex_);
+  switch (target_.state) {
+    case Target::State::taken: return std::nullopt;  // being written into
+    case Target::State::offered: {
+      // Still offered while nothing else happened; withdrawn when blocks came first (they
+      // are read as usual) or the body is over.
+      if (buffered_ == 0 && !ended_ && error_.empty()) return std::nullopt;
+      target_ = {};
+      const bool reading_on = !ended_ && error_.empty();
+      lock.unlock();
+      if (reading_on) wake_io_();  // it held back from reading ahead for the lent memory
+      return 0;
+    }
+    case Target::State::given_back: {
+      const std::size_t filled = target_.filled;
+      consumed_ += filled;
+      target_ = {};
+      return filled;
+    }
+    case Target::State::none: break;
+  }
+  return 0;
 }
 
 std::size_t RequestBodyStream::take_locked(char* out, std::size_t max) {
@@ -155,8 +199,9 @@ std::optional<std::size_t> RequestBodyStream::try_available(std::size_t max) {
   if (buffered_ > 0) return std::min(max, buffered_);
   if (!error_.empty()) throw RequestBodyError(cause_, error_);
   if (ended_) return 0;
+  const bool wake = ask_locked() || first;  // the app's first read is what starts the reading
   lock.unlock();
-  if (first) wake_io_();  // the app's first read is what starts the reading
+  if (wake) wake_io_();
   return std::nullopt;
 }
 
@@ -178,9 +223,10 @@ void RequestBodyStream::changed() {
 bool RequestBodyStream::wants_more() const {
   std::lock_guard lock(mutex_);
   if (!started_ || ended_ || !error_.empty()) return false;
-  // Memory lent while blocks are buffered: the app takes those first, then the socket's next
-  // bytes go into its memory rather than into a block read ahead of it.
-  if (target_.state == Target::State::offered) return buffered_ == 0;
+  // A stream that lends reads only when its reader waits with nothing buffered: ahead of the
+  // reader, bytes would go into a block (and be copied from it) rather than into the memory
+  // the reader is about to lend. The kernel's socket buffer holds them meanwhile.
+  if (direct_reads_) return buffered_ == 0 && (asked_ || target_.state == Target::State::offered);
   return buffered_ < high_water_;
 }
 
@@ -201,10 +247,17 @@ void RequestBodyStream::push(std::string_view data) {
   push_block(std::move(block));
 }
 
+bool RequestBodyStream::ask_locked() {
+  if (!direct_reads_ || asked_ || buffered_ > 0 || ended_ || !error_.empty()) return false;
+  asked_ = true;
+  return true;
+}
+
 void RequestBodyStream::push_block(BodyBlock&& block) {
   if (block.size == 0) return;
   {
     std::lock_guard lock(mutex_);
+    asked_ = false;  // answered
     buffered_ += block.size;
     blocks_.push_back(std::move(block));
   }

@@ -39,14 +39,18 @@ class RequestBodyStream;
 // the context waiting for its memory never waits for ever.
 class BodyTargetLease {
  public:
-  BodyTargetLease(std::shared_ptr<RequestBodyStream> stream, char* data, std::size_t room)
-      : stream_(std::move(stream)), data_(data), room_(room) {}
+  BodyTargetLease(std::shared_ptr<RequestBodyStream> stream, char* data, std::size_t room,
+                  bool fill)
+      : stream_(std::move(stream)), data_(data), room_(room), fill_(fill) {}
   BodyTargetLease(BodyTargetLease&& other) noexcept;
   BodyTargetLease& operator=(BodyTargetLease&& other) noexcept;  // gives back its own first
   ~BodyTargetLease() { give_back(); }
 
   char* next() const { return data_ + filled_; }
   std::size_t room_left() const { return room_ - filled_; }
+  // Filled to the end before it is given back (read_fully_into), or given back after the
+  // first read that brought bytes (lend(): the event loop takes what came).
+  bool wants_it_full() const { return fill_; }
   void add(std::size_t count) { filled_ += count; }
   // The memory is the app's again, with the bytes read into it.
   void give_back();
@@ -55,6 +59,7 @@ class BodyTargetLease {
   std::shared_ptr<RequestBodyStream> stream_;  // null once given back
   char* data_;
   std::size_t room_;
+  bool fill_;
   std::size_t filled_ = 0;
 };
 
@@ -74,12 +79,15 @@ class RequestBodyStream final : public RequestBodySource,
   std::size_t read_fully_into(char* out, std::size_t size) override;
   std::optional<std::size_t> try_available(std::size_t max) override;
   void set_waker(std::function<void()> waker) override;
+  bool lend(char* out, std::size_t room) override;
+  bool may_lend() const override { return direct_reads_; }
+  std::optional<std::size_t> lent_back() override;
 
   // I/O thread.
   // The app has started reading and there is room (or memory lent, nothing buffered).
   bool wants_more() const;
-  // Lets read_fully_into() lend the app's memory (set before the app reads; the I/O side then
-  // calls take_target() before it reads into a block).
+  // Lets readers lend their memory (set before the app reads; the I/O side then calls
+  // take_target() before it reads into a block, and reads only when a reader waits).
   void allow_direct_reads() { direct_reads_ = true; }
   // The memory a context waits to have filled, when nothing is buffered before it.
   std::optional<BodyTargetLease> take_target();
@@ -111,13 +119,19 @@ class RequestBodyStream final : public RequestBodySource,
   std::string error_;
   RequestBodyError::Cause cause_ = RequestBodyError::Cause::client_gone;
   std::function<void()> waker_;  // the event loop's (ASGI)
-  bool direct_reads_ = false;
+  bool direct_reads_ = false;    // set before the request is handed to the app
+  // A reader waits with nothing buffered and no memory lent (a stream that lends reads only
+  // then, or into lent memory).
+  bool asked_ = false;
+  // Marks the reader as waiting: true when the I/O side must be woken to read (mutex_ held).
+  bool ask_locked();
   // The memory read_fully_into() lends to the I/O thread, and what became of it.
   struct Target {
     enum class State { none, offered, taken, given_back } state = State::none;
     char* data = nullptr;
     std::size_t room = 0;
     std::size_t filled = 0;  // by the I/O thread, once given back
+    bool fill = true;        // read_fully_into's: filled to the end
   } target_;
   friend class BodyTargetLease;
   void give_back_target(std::size_t filled);

@@ -132,7 +132,19 @@ async def cancelled_after_delivery(scope, receive, send):
     await respond(send, json.dumps({"length": len(body), "put_back": put_back}).encode())
 
 
+async def abandons_a_receive(scope, receive, send):
+    """Takes the first piece of the body, leaves a receive() waiting for the next in a task
+    that it then cancels, and answers without reading on: what the waiting receive() had
+    lent to the socket's reads must outlive the exchange until the read is over."""
+    first = await receive()
+    task = asyncio.get_running_loop().create_task(receive())
+    await asyncio.sleep(0.05)  # the task waits, the rest of the body not sent yet
+    task.cancel()
+    await respond(send, b"%d then gave up" % len(first.get("body", b"")))
+
+
 ROUTES = {
+    "/abandons-a-receive": abandons_a_receive,
     "/cancelled-after-delivery": cancelled_after_delivery,
     "/timeouts": timeouts_then_answer,
     "/upload": upload_with_cancellations,

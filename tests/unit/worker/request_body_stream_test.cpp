@@ -257,5 +257,66 @@ TEST(RequestBodyStream, BlocksArrivingBeforeTheLentMemoryIsTakenComeFirst) {
   EXPECT_EQ(received, first + rest);
 }
 
+// A stream that lends reads only for a reader that waits: bytes read ahead of it would go
+// into a block and be copied, not into the memory it is about to lend.
+TEST(RequestBodyStream, AStreamThatLendsReadsOnlyWhenItsReaderWaits) {
+  std::atomic<int> wakes = 0;
+  auto stream = std::make_shared<RequestBodyStream>(1 << 20, [&] { ++wakes; });
+  stream->allow_direct_reads();
+  EXPECT_FALSE(stream->wants_more());
+  std::thread reader([&] {
+    char out[100];
+    EXPECT_EQ(stream->read_into(out, sizeof out), 100u);
+  });
+  while (wakes == 0) std::this_thread::yield();  // the first read asks
+  EXPECT_TRUE(stream->wants_more());
+  stream->push(std::string(1000, 'x'));
+  reader.join();
+  EXPECT_FALSE(stream->wants_more());  // 900 bytes wait: nothing is read ahead of them
+  EXPECT_EQ(stream->try_available(10000), 900u);
+  char rest[900];
+  EXPECT_EQ(stream->read_into(rest, sizeof rest), 900u);
+  EXPECT_FALSE(stream->wants_more());
+  EXPECT_EQ(stream->try_available(10000), std::nullopt);  // asks again
+  EXPECT_TRUE(stream->wants_more());
+  EXPECT_EQ(wakes, 2);
+}
+
+// ASGI's receive(): memory lent for the next read comes back with what was read into it;
+// lent while blocks wait, or withdrawn when a block came first, it is not used.
+TEST(RequestBodyStream, LentMemoryComesBackWithWhatWasReadIntoIt) {
+  std::atomic<int> wakes = 0;
+  auto stream = std::make_shared<RequestBodyStream>(1 << 20, [&] { ++wakes; });
+  stream->allow_direct_reads();
+  EXPECT_TRUE(stream->may_lend());
+  std::string memory(64 * 1024, '\0');
+  ASSERT_TRUE(stream->lend(memory.data(), memory.size()));
+  EXPECT_EQ(stream->lent_back(), std::nullopt);  // offered, nothing read yet
+  {
+    auto lease = stream->take_target();
+    ASSERT_TRUE(lease);
+    EXPECT_FALSE(lease->wants_it_full());          // given back after the first read
+    EXPECT_EQ(stream->lent_back(), std::nullopt);  // being written into
+    std::memcpy(lease->next(), "hello", 5);
+    lease->add(5);
+  }  // the lease's end gives it back
+  EXPECT_EQ(stream->lent_back(), 5u);
+  EXPECT_EQ(memory.substr(0, 5), "hello");
+  EXPECT_EQ(stream->consumed(), 5u);
+
+  ASSERT_TRUE(stream->lend(memory.data(), memory.size()));
+  stream->push("first");  // a read into a block was on its way
+  EXPECT_FALSE(stream->take_target());
+  const int wakes_before = wakes;
+  EXPECT_EQ(stream->lent_back(), 0u);  // withdrawn: the block is read as usual
+  EXPECT_EQ(wakes, wakes_before + 1);
+  EXPECT_FALSE(stream->lend(memory.data(), memory.size()));  // bytes wait
+  EXPECT_EQ(stream->try_available(100), 5u);
+
+  auto framed = std::make_shared<RequestBodyStream>(1 << 20, [] {});
+  EXPECT_FALSE(framed->may_lend());
+  EXPECT_FALSE(framed->lend(memory.data(), memory.size()));
+}
+
 }  // namespace
 }  // namespace hornbeam::worker
