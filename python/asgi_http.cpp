@@ -92,7 +92,11 @@ PyRef next_receive(HttpExchange& x) {
       PyRef lent = std::move(x.lent);
       if (*lent_back > 0) {
         PyObject* bytes = lent.release();
-        if (_PyBytes_Resize(&bytes, static_cast<Py_ssize_t>(*lent_back)) != 0) return {};
+        if (_PyBytes_Resize(&bytes, static_cast<Py_ssize_t>(*lent_back)) != 0) {
+          PyErr_Clear();  // no memory even to shrink: the body cannot be handed on
+          x.body_delivered = true;
+          return disconnect_message(k);
+        }
         return request_message(k, PyRef::steal(bytes), true);
       }
     }

@@ -455,7 +455,10 @@ class Session final : public std::enable_shared_from_this<Session>,
 
   // I/O thread: read more of a streamed body while the app wants it and there is room.
   void read_body_piece() {
-    if (!stream_ || stream_reading_ || !stream_->wants_more()) return;
+    if (!stream_ || stream_reading_) return;
+    // A Content-Length body read to its end ends at once, not when the app next asks.
+    if (!chunked_ && body_left_ == 0 && stream_->app_started_reading()) return stream_->end();
+    if (!stream_->wants_more()) return;
     if (expect_continue_) {
       expect_continue_ = false;
       // The app is reading the body, so the client may send it now: unless the response has
@@ -467,7 +470,6 @@ class Session final : public std::enable_shared_from_this<Session>,
       }
     }
     if (chunked_) return read_chunked_piece();
-    if (body_left_ == 0) return stream_->end();
     // A Content-Length body needs no parsing: what came with the head goes first, then the
     // socket's bytes are read into a block that the stream takes as it is (no copy on this
     // side; the app's bytes object is made from it).
@@ -532,6 +534,8 @@ class Session final : public std::enable_shared_from_this<Session>,
         (target.wants_it_full() || n == 0)) {
       return read_into_target(std::move(target));
     }
+    // The end first: the reader then wakes once, with its bytes and the end.
+    if (!ec && !lingering_ && stream_ && body_left_ == 0) stream_->end();
     target.give_back();
     if (lingering_) return ec ? close() : drain_input();
     if (!stream_) return;

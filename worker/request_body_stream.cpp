@@ -108,10 +108,8 @@ std::size_t RequestBodyStream::read_fully_into(char* out, std::size_t size) {
     if (target_.state == Target::State::given_back) {
       filled += target_.filled;
       consumed_ += target_.filled;
-    } else if (target_.state == Target::State::offered) {
-      wake = true;  // withdrawn: the I/O side, which held back for it, may read ahead again
     }
-    target_ = {};
+    target_ = {};  // given back, or withdrawn (bytes came first, or the end)
   }
   wake = wake && !ended_ && error_.empty();
   lock.unlock();
@@ -131,6 +129,7 @@ void RequestBodyStream::give_back_target(std::size_t filled) {
     std::lock_guard lock(mutex_);
     target_.state = Target::State::given_back;
     target_.filled = filled;
+    asked_ = false;  // answered
   }
   changed();
 }
@@ -150,7 +149,7 @@ bool RequestBodyStream::lend(char* out, std::size_t room) {
 }
 
 std::optional<std::size_t> RequestBodyStream::lent_back() {
-  std::unique_lock lock(mutex_);
+  std::lock_guard lock(mutex_);
   switch (target_.state) {
     case Target::State::taken: return std::nullopt;  // being written into
     case Target::State::offered: {
@@ -158,9 +157,6 @@ std::optional<std::size_t> RequestBodyStream::lent_back() {
       // are read as usual) or the body is over.
       if (buffered_ == 0 && !ended_ && error_.empty()) return std::nullopt;
       target_ = {};
-      const bool reading_on = !ended_ && error_.empty();
-      lock.unlock();
-      if (reading_on) wake_io_();  // it held back from reading ahead for the lent memory
       return 0;
     }
     case Target::State::given_back: {
@@ -267,6 +263,7 @@ void RequestBodyStream::push_block(BodyBlock&& block) {
 void RequestBodyStream::end() {
   {
     std::lock_guard lock(mutex_);
+    if (ended_) return;
     ended_ = true;
   }
   changed();

@@ -291,6 +291,7 @@ TEST(RequestBodyStream, LentMemoryComesBackWithWhatWasReadIntoIt) {
   EXPECT_TRUE(stream->may_lend());
   std::string memory(64 * 1024, '\0');
   ASSERT_TRUE(stream->lend(memory.data(), memory.size()));
+  EXPECT_EQ(wakes, 1);                           // the I/O side is told to read into it
   EXPECT_EQ(stream->lent_back(), std::nullopt);  // offered, nothing read yet
   {
     auto lease = stream->take_target();
@@ -307,9 +308,7 @@ TEST(RequestBodyStream, LentMemoryComesBackWithWhatWasReadIntoIt) {
   ASSERT_TRUE(stream->lend(memory.data(), memory.size()));
   stream->push("first");  // a read into a block was on its way
   EXPECT_FALSE(stream->take_target());
-  const int wakes_before = wakes;
   EXPECT_EQ(stream->lent_back(), 0u);  // withdrawn: the block is read as usual
-  EXPECT_EQ(wakes, wakes_before + 1);
   EXPECT_FALSE(stream->lend(memory.data(), memory.size()));  // bytes wait
   EXPECT_EQ(stream->try_available(100), 5u);
 
