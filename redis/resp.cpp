@@ -1,6 +1,7 @@
 #include "redis/resp.hpp"
 
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 namespace hornbeam::redis {
@@ -25,9 +26,11 @@ void append_command(std::string& out, std::span<const std::string_view> words) {
 }
 
 char* ReplyParser::prepare(std::size_t size) {
-  // What was consumed goes first, so the buffer holds at most the replies in flight.
+  // What was consumed goes first, so the buffer holds at most the replies in flight. Only
+  // the unconsumed bytes move (none, usually): the buffer's size is its room, and erasing from
+  // it would move all of that room on every read.
   if (consumed_ > 0 && (consumed_ == filled_ || consumed_ >= buffer_.size() / 2)) {
-    buffer_.erase(0, consumed_);
+    std::memmove(buffer_.data(), buffer_.data() + consumed_, filled_ - consumed_);
     filled_ -= consumed_;
     consumed_ = 0;
   }

@@ -65,6 +65,27 @@ TEST(RespParser, WritesStraightIntoItsBuffer) {
   EXPECT_FALSE(parser.next());
 }
 
+// As a connection reads: room for 64 KiB at each read, pieces that cut replies anywhere, and
+// what was consumed dropped between reads (the unconsumed rest moved to the front).
+TEST(RespParser, KeepsTheUnconsumedRestAcrossLargeReads) {
+  std::string stream;
+  for (int i = 0; i < 3000; ++i) stream += ":" + std::to_string(i) + "\r\n$3\r\nabc\r\n";
+  ReplyParser parser;
+  std::vector<Reply> replies;
+  for (std::size_t at = 0, piece = 1; at < stream.size();
+       at += piece, piece = piece * 7 % 613 + 1) {
+    const std::string_view bytes = std::string_view(stream).substr(at, piece);
+    std::copy(bytes.begin(), bytes.end(), parser.prepare(64 * 1024));
+    parser.commit(bytes.size());
+    while (auto reply = parser.next()) replies.push_back(*reply);
+  }
+  ASSERT_EQ(replies.size(), 6000u);
+  for (int i = 0; i < 3000; ++i) {
+    EXPECT_EQ(replies[2 * i].integer, i);
+    EXPECT_EQ(replies[2 * i + 1].text, "abc");
+  }
+}
+
 TEST(RespParser, RefusesWhatIsNotResp) {
   ReplyParser garbage;
   garbage.feed("HTTP/1.1 200 OK\r\n");
