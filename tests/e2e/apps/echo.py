@@ -292,6 +292,14 @@ def terminates_a_child(environ, start_response):
     return [body]
 
 
+def _answer_and_mark(environ, start_response, text):
+    """Writes `text` to the file named by the query, and answers it."""
+    with open(environ["QUERY_STRING"], "w") as marker:
+        marker.write(text)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [text.encode()]
+
+
 def catches_body_error(environ, start_response):
     """Reads the body and catches what the read raises; writes its class, and whether it is the
     hornbeam.BadRequestBody OSError, to the file named by the query, then answers 200 (the
@@ -302,10 +310,7 @@ def catches_body_error(environ, start_response):
         caught = "nothing"
     except OSError as error:
         caught = f"{type(error).__name__} {isinstance(error, hornbeam.BadRequestBody)}"
-    with open(environ["QUERY_STRING"], "w") as marker:
-        marker.write(caught)
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [caught.encode()]
+    return _answer_and_mark(environ, start_response, caught)
 
 
 def streams_then_reads_body(environ, start_response):
@@ -336,7 +341,4 @@ def big_read_until_gone(environ, start_response):
         caught = f"read {got}"
     except OSError as error:
         caught = f"{type(error).__name__}: {error}"
-    with open(environ["QUERY_STRING"], "w") as marker:
-        marker.write(caught)
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [caught.encode()]
+    return _answer_and_mark(environ, start_response, caught)
