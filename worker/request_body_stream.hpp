@@ -5,10 +5,13 @@
 // a 1 GiB upload costs `high_water` of memory, not 1 GiB; and it starts only when the app
 // first reads (that is when `Expect: 100-continue` gets its 100).
 //
-// Direct reads (HTTP/1.1 Content-Length bodies): a context that must fill its own memory
-// (wsgi.input.read(n) fills the bytes object it returns) and finds nothing buffered lends that
-// memory to the I/O thread, which reads the socket straight into it: no copy in user space,
-// and one wake-up of the context for the whole read instead of one per block.
+// Direct reads (HTTP/1.1 Content-Length bodies): a reader with memory of its own to fill
+// (wsgi.input.read(n) fills the bytes object it returns; ASGI's receive() lends a bytes object
+// for the next read) that finds nothing buffered lends that memory to the I/O thread, which
+// reads the socket straight into it: no copy in user space, and one wake-up of the context for
+// the whole read(n) instead of one per block. Such a stream reads only while its reader waits
+// (no read-ahead: bytes read ahead would land in a block and be copied), so at most one block
+// waits here.
 
 #include "common/http_exchange.hpp"
 
