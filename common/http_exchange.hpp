@@ -54,6 +54,10 @@ class RequestBodySource {
   // where the server can, read from the socket straight into `out`.
   virtual std::size_t read_fully_into(char* out, std::size_t size) = 0;
 
+  // How many bytes of the body the app has not read yet, where the server knows (a
+  // Content-Length body): wsgi.input.read() then makes one bytes object of that size.
+  virtual std::optional<std::uint64_t> unread_length() const = 0;
+
   // The event-loop flavour (ASGI), which never blocks: how many of the bytes that have
   // arrived a read of `max` would take now (read_into() then takes them without waiting, so
   // the app's bytes object is made that size and filled straight from the arrived blocks),

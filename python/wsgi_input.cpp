@@ -119,6 +119,12 @@ PyObject* input_read(PyObject* self, PyObject* args) {
   InputState& state = state_of(self);
   if (size > 0) return read_exactly(state, size);
   if (size < 0) {
+    // A Content-Length body's rest is known: one bytes object of its size, read into straight
+    // from the socket, instead of pieces gathered and copied.
+    if (const auto unread = state.source->unread_length();
+        unread && *unread <= static_cast<std::uint64_t>(PY_SSIZE_T_MAX) - state.pending.size()) {
+      return read_exactly(state, static_cast<Py_ssize_t>(state.pending.size() + *unread));
+    }
     while (fill(state)) {
     }
   } else {

@@ -448,7 +448,10 @@ class Session final : public std::enable_shared_from_this<Session>,
       });
     });
     HttpRequest request = make_request(stream_parser_->get());
-    if (!chunked_) stream_->allow_direct_reads();  // no framing between socket and app
+    if (!chunked_) {  // no framing between socket and app
+      stream_->allow_direct_reads();
+      stream_->set_length(length);
+    }
     request.body_stream = stream_;
     dispatch(std::move(request), stream_parser_->get(), stream_parser_->get().keep_alive());
   }

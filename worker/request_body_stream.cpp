@@ -226,6 +226,12 @@ bool RequestBodyStream::wants_more() const {
   return buffered_ < high_water_;
 }
 
+std::optional<std::uint64_t> RequestBodyStream::unread_length() const {
+  if (!length_) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  return *length_ - std::min(*length_, consumed_);
+}
+
 std::uint64_t RequestBodyStream::consumed() const {
   std::lock_guard lock(mutex_);
   return consumed_;

@@ -84,6 +84,7 @@ class RequestBodyStream final : public RequestBodySource,
   void set_waker(std::function<void()> waker) override;
   bool lend(char* out, std::size_t room) override;
   bool may_lend() const override { return direct_reads_; }
+  std::optional<std::uint64_t> unread_length() const override;
   std::optional<std::size_t> lent_back() override;
 
   // I/O thread.
@@ -92,6 +93,8 @@ class RequestBodyStream final : public RequestBodySource,
   // Lets readers lend their memory (set before the app reads; the I/O side then calls
   // take_target() before it reads into a block, and reads only when a reader waits).
   void allow_direct_reads() { direct_reads_ = true; }
+  // The body's Content-Length (set before the app reads).
+  void set_length(std::uint64_t length) { length_ = length; }
   // The memory a context waits to have filled, when nothing is buffered before it.
   std::optional<BodyTargetLease> take_target();
   bool app_started_reading() const;
@@ -121,8 +124,9 @@ class RequestBodyStream final : public RequestBodySource,
   bool ended_ = false;
   std::string error_;
   RequestBodyError::Cause cause_ = RequestBodyError::Cause::client_gone;
-  std::function<void()> waker_;  // the event loop's (ASGI)
-  bool direct_reads_ = false;    // set before the request is handed to the app
+  std::function<void()> waker_;          // the event loop's (ASGI)
+  bool direct_reads_ = false;            // set before the request is handed to the app
+  std::optional<std::uint64_t> length_;  // the same
   // A reader waits with nothing buffered and no memory lent (a stream that lends reads only
   // then, or into lent memory).
   bool asked_ = false;

@@ -317,5 +317,19 @@ TEST(RequestBodyStream, LentMemoryComesBackWithWhatWasReadIntoIt) {
   EXPECT_FALSE(framed->lend(memory.data(), memory.size()));
 }
 
+// wsgi.input.read() of a Content-Length body makes one bytes object of what is left.
+TEST(RequestBodyStream, AKnownLengthSaysWhatTheAppHasNotReadYet) {
+  RequestBodyStream chunked(1 << 20, [] {});
+  EXPECT_EQ(chunked.unread_length(), std::nullopt);
+  RequestBodyStream stream(1 << 20, [] {});
+  stream.set_length(100);
+  EXPECT_EQ(stream.unread_length(), 100u);
+  stream.push(std::string(30, 'x'));
+  EXPECT_EQ(stream.unread_length(), 100u);  // arrived, not read
+  char out[10];
+  EXPECT_EQ(stream.read_into(out, sizeof out), 10u);
+  EXPECT_EQ(stream.unread_length(), 90u);
+}
+
 }  // namespace
 }  // namespace hornbeam::worker
