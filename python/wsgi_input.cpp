@@ -14,6 +14,8 @@ namespace hornbeam::python {
 namespace {
 
 constexpr std::size_t read_size = 64 * 1024;
+// read() of a Content-Length body makes one bytes object of the rest up to this size.
+constexpr std::uint64_t whole_read_limit = 64 * 1024 * 1024;
 
 struct InputState {
   std::shared_ptr<RequestBodySource> source;
@@ -120,9 +122,10 @@ PyObject* input_read(PyObject* self, PyObject* args) {
   if (size > 0) return read_exactly(state, size);
   if (size < 0) {
     // A Content-Length body's rest is known: one bytes object of its size, read into straight
-    // from the socket, instead of pieces gathered and copied.
+    // from the socket, instead of pieces gathered and copied. Up to a bound: the length is the
+    // client's word, and memory for a larger body is taken as its bytes come.
     if (const auto unread = state.source->unread_length();
-        unread && *unread <= static_cast<std::uint64_t>(PY_SSIZE_T_MAX) - state.pending.size()) {
+        unread && *unread + state.pending.size() <= whole_read_limit) {
       return read_exactly(state, static_cast<Py_ssize_t>(state.pending.size() + *unread));
     }
     while (fill(state)) {
