@@ -125,7 +125,8 @@ PyObject* input_read(PyObject* self, PyObject* args) {
     // from the socket, instead of pieces gathered and copied. Up to a bound: the length is the
     // client's word, and memory for a larger body is taken as its bytes come.
     if (const auto unread = state.source->unread_length();
-        unread && *unread + state.pending.size() <= whole_read_limit) {
+        unread && state.pending.size() <= whole_read_limit &&
+        *unread <= whole_read_limit - state.pending.size()) {  // never wraps
       return read_exactly(state, static_cast<Py_ssize_t>(state.pending.size() + *unread));
     }
     while (fill(state)) {
