@@ -448,10 +448,7 @@ class Session final : public std::enable_shared_from_this<Session>,
       });
     });
     HttpRequest request = make_request(stream_parser_->get());
-    if (!chunked_) {  // no framing between socket and app
-      stream_->allow_direct_reads();
-      stream_->set_length(length);
-    }
+    if (!chunked_) stream_->set_content_length(length);
     request.body_stream = stream_;
     dispatch(std::move(request), stream_parser_->get(), stream_parser_->get().keep_alive());
   }

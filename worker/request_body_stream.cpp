@@ -86,7 +86,7 @@ std::size_t RequestBodyStream::read_fully_into(char* out, std::size_t size) {
     }
     if (!error_.empty()) throw RequestBodyError(cause_, error_);
     if (ended_) break;
-    if (direct_reads_ && size - filled >= smallest_target) {
+    if (direct_reads() && size - filled >= smallest_target) {
       // What arrives next goes straight into `out` (the I/O side takes it only while nothing
       // is buffered, so the bytes stay in order).
       target_ = {Target::State::offered, out + filled, size - filled, 0, true};
@@ -137,7 +137,7 @@ void RequestBodyStream::give_back_target(std::size_t filled) {
 bool RequestBodyStream::lend(char* out, std::size_t room) {
   {
     std::lock_guard lock(mutex_);
-    if (!direct_reads_ || room < smallest_target || buffered_ > 0 || ended_ || !error_.empty() ||
+    if (!direct_reads() || room < smallest_target || buffered_ > 0 || ended_ || !error_.empty() ||
         target_.state != Target::State::none) {
       return false;
     }
@@ -222,7 +222,7 @@ bool RequestBodyStream::wants_more() const {
   // A stream that lends reads only when its reader waits with nothing buffered: ahead of the
   // reader, bytes would go into a block (and be copied from it) rather than into the memory
   // the reader is about to lend. The kernel's socket buffer holds them meanwhile.
-  if (direct_reads_) return buffered_ == 0 && (asked_ || target_.state == Target::State::offered);
+  if (direct_reads()) return buffered_ == 0 && (asked_ || target_.state == Target::State::offered);
   return buffered_ < high_water_;
 }
 
@@ -250,7 +250,7 @@ void RequestBodyStream::push(std::string_view data) {
 }
 
 bool RequestBodyStream::ask_locked() {
-  if (!direct_reads_ || asked_ || buffered_ > 0 || ended_ || !error_.empty()) return false;
+  if (!direct_reads() || asked_ || buffered_ > 0 || ended_ || !error_.empty()) return false;
   asked_ = true;
   return true;
 }

@@ -83,18 +83,17 @@ class RequestBodyStream final : public RequestBodySource,
   std::optional<std::size_t> try_available(std::size_t max) override;
   void set_waker(std::function<void()> waker) override;
   bool lend(char* out, std::size_t room) override;
-  bool may_lend() const override { return direct_reads_; }
+  bool may_lend() const override { return direct_reads(); }
   std::optional<std::uint64_t> unread_length() const override;
   std::optional<std::size_t> lent_back() override;
 
   // I/O thread.
   // The app has started reading and there is room (or memory lent, nothing buffered).
   bool wants_more() const;
-  // Lets readers lend their memory (set before the app reads; the I/O side then calls
+  // A Content-Length body (set before the app reads): its length is known, and with no framing
+  // between socket and app, readers may lend their memory (the I/O side then calls
   // take_target() before it reads into a block, and reads only when a reader waits).
-  void allow_direct_reads() { direct_reads_ = true; }
-  // The body's Content-Length (set before the app reads).
-  void set_length(std::uint64_t length) { length_ = length; }
+  void set_content_length(std::uint64_t length) { length_ = length; }
   // The memory a context waits to have filled, when nothing is buffered before it.
   std::optional<BodyTargetLease> take_target();
   bool app_started_reading() const;
@@ -125,8 +124,8 @@ class RequestBodyStream final : public RequestBodySource,
   std::string error_;
   RequestBodyError::Cause cause_ = RequestBodyError::Cause::client_gone;
   std::function<void()> waker_;          // the event loop's (ASGI)
-  bool direct_reads_ = false;            // set before the request is handed to the app
-  std::optional<std::uint64_t> length_;  // the same
+  std::optional<std::uint64_t> length_;  // a Content-Length body's (set before the app reads)
+  bool direct_reads() const { return length_.has_value(); }
   // A reader waits with nothing buffered and no memory lent (a stream that lends reads only
   // then, or into lent memory).
   bool asked_ = false;

@@ -181,7 +181,7 @@ void fill_lent_memory(const std::shared_ptr<RequestBodyStream>& stream, std::str
 
 TEST(RequestBodyStream, AFullReadLendsItsMemoryAfterWhatIsBufferedIsTaken) {
   auto stream = std::make_shared<RequestBodyStream>(1 << 20, [] {});
-  stream->allow_direct_reads();
+  stream->set_content_length(1 << 30);
   std::string body(70000, '\0');
   for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7);
   stream->push(std::string_view(body).substr(0, 1000));  // came with the head
@@ -196,7 +196,7 @@ TEST(RequestBodyStream, AFullReadLendsItsMemoryAfterWhatIsBufferedIsTaken) {
 
 TEST(RequestBodyStream, MemoryIsLentOnlyForLargeReadsOfStreamsThatAllowIt) {
   auto small = std::make_shared<RequestBodyStream>(1 << 20, [] {});
-  small->allow_direct_reads();
+  small->set_content_length(1 << 30);
   std::thread reader([&] {
     char out[100];
     EXPECT_EQ(small->read_fully_into(out, sizeof out), 5u);  // then the body ended
@@ -222,7 +222,7 @@ TEST(RequestBodyStream, MemoryIsLentOnlyForLargeReadsOfStreamsThatAllowIt) {
 // failure, only when the lease ends (given back, or destroyed with a handler that never ran).
 TEST(RequestBodyStream, AFailureWaitsForLentMemoryToComeBack) {
   auto stream = std::make_shared<RequestBodyStream>(1 << 20, [] {});
-  stream->allow_direct_reads();
+  stream->set_content_length(1 << 30);
   std::atomic<bool> returned = false;
   std::thread reader([&] {
     std::string out(50000, '\0');
@@ -244,7 +244,7 @@ TEST(RequestBodyStream, AFailureWaitsForLentMemoryToComeBack) {
 // into blocks until the reader has taken them and lent what is left of its memory.
 TEST(RequestBodyStream, BlocksArrivingBeforeTheLentMemoryIsTakenComeFirst) {
   auto stream = std::make_shared<RequestBodyStream>(1 << 20, [] {});
-  stream->allow_direct_reads();
+  stream->set_content_length(1 << 30);
   std::string received(60000, '\0');
   std::thread reader([&] {
     EXPECT_EQ(stream->read_fully_into(received.data(), received.size()), received.size());
@@ -262,7 +262,7 @@ TEST(RequestBodyStream, BlocksArrivingBeforeTheLentMemoryIsTakenComeFirst) {
 TEST(RequestBodyStream, AStreamThatLendsReadsOnlyWhenItsReaderWaits) {
   std::atomic<int> wakes = 0;
   auto stream = std::make_shared<RequestBodyStream>(1 << 20, [&] { ++wakes; });
-  stream->allow_direct_reads();
+  stream->set_content_length(1 << 30);
   EXPECT_FALSE(stream->wants_more());
   std::thread reader([&] {
     char out[100];
@@ -287,7 +287,7 @@ TEST(RequestBodyStream, AStreamThatLendsReadsOnlyWhenItsReaderWaits) {
 TEST(RequestBodyStream, LentMemoryComesBackWithWhatWasReadIntoIt) {
   std::atomic<int> wakes = 0;
   auto stream = std::make_shared<RequestBodyStream>(1 << 20, [&] { ++wakes; });
-  stream->allow_direct_reads();
+  stream->set_content_length(1 << 30);
   EXPECT_TRUE(stream->may_lend());
   std::string memory(64 * 1024, '\0');
   ASSERT_TRUE(stream->lend(memory.data(), memory.size()));
@@ -322,7 +322,7 @@ TEST(RequestBodyStream, AKnownLengthSaysWhatTheAppHasNotReadYet) {
   RequestBodyStream chunked(1 << 20, [] {});
   EXPECT_EQ(chunked.unread_length(), std::nullopt);
   RequestBodyStream stream(1 << 20, [] {});
-  stream.set_length(100);
+  stream.set_content_length(100);
   EXPECT_EQ(stream.unread_length(), 100u);
   stream.push(std::string(30, 'x'));
   EXPECT_EQ(stream.unread_length(), 100u);  // arrived, not read
