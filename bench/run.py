@@ -8,7 +8,8 @@ at once and take turns run by run in every (workload, connections) cell, so that
 drift does not favour any of them; the table shows medians with the spread (min-max) and the
 ratios of hornbeam's WSGI and ASGI paths to each server, in requests per second and in the
 server's CPU time per request (user + system time of its process tree over the run, divided
-by the requests served: what the load generator cannot distort).
+by the requests served: what the load generator cannot distort), with the load generator's
+own CPU use (near 100 %, its core is full and the cell's req/s is its limit).
 
     bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--workloads hello,...] [--out FILE]
 
@@ -17,6 +18,7 @@ Machines here are noisy: compare ratios from one run, never absolute numbers acr
 import argparse
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -186,6 +188,19 @@ def tree_cpu_seconds(pid):
     return total / TICKS_PER_SECOND
 
 
+def load_generator_run(command, timeout):
+    """Runs the load generator to its end: its stdout and the share of its CPU it used (user +
+    system time over the wall time). Near 100 %, the load generator bounds the cell: its
+    requests per second say less than the servers' CPU per request."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    output = subprocess.run(command, capture_output=True, text=True, timeout=timeout).stdout
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return output, 100 * used / max(wall, 1e-9)
+
+
 def to_ms(text):
     value = float(re.match(r"[\d.]+", text).group(0))
     if text.endswith("us"):
@@ -206,7 +221,7 @@ def run_wrk(server, workload, connections, duration):
     if workload["script"]:
         command[6:6] = ["-s", str(workload["script"])]
     cpu_before = tree_cpu_seconds(process.pid)
-    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
+    output, client_cpu = load_generator_run(command, duration + 60)
     cpu = tree_cpu_seconds(process.pid) - cpu_before
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
@@ -214,7 +229,7 @@ def run_wrk(server, workload, connections, duration):
     p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
     errors = re.search(r"Socket errors: (.*)", output)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"rps": rps, "p50": p50, "p99": p99, "cpu_us": cpu * 1e6 / max(requests, 1),
+    return {"rps": rps, "p50": p50, "p99": p99, "cpu_us": cpu * 1e6 / max(requests, 1), "client_cpu": client_cpu,
             "errors": (errors.group(1) if errors else "") + (f" non-2xx {non2xx.group(1)}" if non2xx else "")}
 
 
@@ -272,11 +287,11 @@ def run_ws_load(server, duration):
     command = ["taskset", "-c", CLIENT_CPU, str(WS_LOAD), "127.0.0.1", str(port), "/ws",
                str(WEBSOCKET_CLIENTS), str(duration), "64"]
     cpu_before = tree_cpu_seconds(process.pid)
-    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout.split()
+    output, client_cpu = load_generator_run(command, duration + 60)
     cpu = tree_cpu_seconds(process.pid) - cpu_before
-    rate, p50, p99, errors = output
+    rate, p50, p99, errors = output.split()
     return {"rps": float(rate), "p50": float(p50), "p99": float(p99),
-            "cpu_us": cpu * 1e6 / max(float(rate) * duration, 1),
+            "cpu_us": cpu * 1e6 / max(float(rate) * duration, 1), "client_cpu": client_cpu,
             "errors": "" if errors == "0" else f"{errors} failed connections"}
 
 
@@ -320,8 +335,9 @@ def median_and_spread(runs, key):
 
 def table(all_results):
     lines = ["| workload | conns | server | req/s (median, min-max) | p50 ms | p99 ms | hornbeam WSGI ÷ server "
-             "| hornbeam ASGI ÷ server | server CPU µs/req | CPU: WSGI ÷ server | CPU: ASGI ÷ server | errors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| hornbeam ASGI ÷ server | server CPU µs/req | CPU: WSGI ÷ server | CPU: ASGI ÷ server | load generator CPU "
+             "| errors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     cells = [(workload, connections) for workload in WORKLOADS for connections in (1, 50)]
     cells.append(("ws echo", WEBSOCKET_CLIENTS))
     for cell in cells:
@@ -341,9 +357,13 @@ def table(all_results):
             cpu_us = median_and_spread(runs, "cpu_us")[0]
             # Below 1: hornbeam spends less CPU per request than this server.
             cpu_ratios = " | ".join(f"{base / cpu_us:.2f}×" if base and cpu_us else "—" for base in cpu_bases)
+            # Near 100 %, the load generator's core is full: the req/s ratios of the cell are its
+            # limit more than the servers' (the CPU ratios still hold).
+            client_cpu = median_and_spread(runs, "client_cpu")[0]
             errors = "; ".join(sorted({run["errors"].strip() for run in runs if run["errors"].strip()})) or "0"
             lines.append(f"| {cell[0]} | {cell[1]} | {name} | {rps:,.0f} ({low:,.0f}-{high:,.0f}) | "
-                         f"{p50:.2f} | {p99:.2f} | {ratios} | {cpu_us:,.1f} | {cpu_ratios} | {errors} |")
+                         f"{p50:.2f} | {p99:.2f} | {ratios} | {cpu_us:,.1f} | {cpu_ratios} | {client_cpu:.0f} % "
+                         f"| {errors} |")
     lines += ["", "| server | RSS after the runs (all processes) | of 50 keep-alive clients, answered within 2 s "
                   "(fewest-most answers per client) |", "|---|---|---|"]
     for name, results in all_results.items():

@@ -67,11 +67,14 @@ class RequestBodySource {
   // Called from the I/O thread whenever bytes arrive, the body ends or reading fails. Set it
   // before the first try_available().
   virtual void set_waker(std::function<void()> waker) = 0;
-  // The event-loop flavour of read_fully_into (ASGI's receive()): lends `out` (`room` bytes)
-  // for the socket's next read, when nothing has arrived before it and the server can read
-  // into it (false: use try_available()); the caller keeps it alive and in place until
-  // lent_back() answers.
+  // The event-loop flavour of read_fully_into (ASGI's receive()): lends `out` (`room` bytes,
+  // at least smallest_lend) for the socket's next reads: what has arrived by then goes in,
+  // when nothing has arrived before it and the server can read into it (false: use
+  // try_available()); the caller keeps it alive and in place until lent_back() answers.
   virtual bool lend(char* out, std::size_t room) = 0;
+  // Below this, memory is not lent: the socket would be read in pieces of the app's size
+  // (read(100) in a loop: a system call per 100 bytes) instead of whole blocks.
+  static constexpr std::size_t smallest_lend = 16 * 1024;
   // Whether lend() can ever take memory (asked before making some).
   virtual bool may_lend() const = 0;
   // After lend(): nullopt while the I/O side may still write into the memory; then how many

@@ -17,6 +17,11 @@ namespace hornbeam::python {
 namespace {
 
 constexpr std::size_t receive_size = 256 * 1024;  // most of a streamed body per http.request
+// A bytes object lent for the socket's next read takes all that has arrived by then, up to the
+// body's rest and this: a body that came quickly is one message, which the app's b"".join
+// (or `body += chunk`) hands on without a copy. The object is then cut to what came, which
+// gives the rest of the memory back.
+constexpr std::size_t largest_lend = 1024 * 1024;
 
 struct HttpExchange : ExchangeBase {
   std::shared_ptr<ResponseSink> sink;
@@ -60,18 +65,29 @@ PyRef bytes_of(std::string_view data) {
   return PyRef::steal(PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size())));
 }
 
-// A bytes object lent for the socket's next read (made to receive_size; cut to what came),
+// A piece of a streamed body. The last piece of a body of known length says so itself: a body
+// that came in one read is one message, not one and an empty last.
+PyRef body_piece_message(HttpExchange& x, PyRef bytes) {
+  const auto rest = x.stream->unread_length();
+  const bool last = rest && *rest == 0;
+  if (last) x.body_delivered = true;
+  return request_message(x.keys(), std::move(bytes), !last);
+}
+
+// A bytes object lent for the socket's next read (made to the body's rest up to largest_lend),
 // when nothing of the body waits and the server reads straight into it (a Content-Length body
 // over HTTP/1.1): true when lent.
 bool lend_for_next_read(HttpExchange& x) {
   if (!x.stream->may_lend()) return false;
-  PyRef bytes =
-      PyRef::steal(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(receive_size)));
+  const auto rest = x.stream->unread_length();
+  if (!rest || *rest < RequestBodySource::smallest_lend) return false;
+  const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(*rest, largest_lend));
+  PyRef bytes = PyRef::steal(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size)));
   if (!bytes) {
     PyErr_Clear();  // then the blocks are read as usual
     return false;
   }
-  if (!x.stream->lend(PyBytes_AS_STRING(bytes.get()), receive_size)) return false;
+  if (!x.stream->lend(PyBytes_AS_STRING(bytes.get()), size)) return false;
   x.lent = std::move(bytes);
   return true;
 }
@@ -97,7 +113,7 @@ PyRef next_receive(HttpExchange& x) {
           x.body_delivered = true;
           return disconnect_message(k);
         }
-        return request_message(k, PyRef::steal(bytes), true);
+        return body_piece_message(x, PyRef::steal(bytes));
       }
     }
     // The socket's next read goes into a bytes object of ours when nothing has arrived before
@@ -119,8 +135,9 @@ PyRef next_receive(HttpExchange& x) {
       x.body_delivered = true;  // the client left, or the body broke max_body_size (then 413)
       return disconnect_message(k);
     }
-    if (*available == 0) x.body_delivered = true;
-    return request_message(k, std::move(bytes), *available > 0);
+    if (*available > 0) return body_piece_message(x, std::move(bytes));
+    x.body_delivered = true;
+    return request_message(k, std::move(bytes), false);
   }
   if (x.complete || x.sink->client_gone()) return disconnect_message(k);
   x.sink->watch_for_disconnect();  // what this receive() now waits for

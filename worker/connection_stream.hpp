@@ -11,6 +11,8 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
+#include <sys/socket.h>
+
 #include <memory>
 #include <utility>
 
@@ -49,6 +51,16 @@ class ConnectionStream {
   template <class ConstBuffers>
   std::size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
     return tls_ ? tls_->write_some(buffers, ec) : plain_.write_some(buffers, ec);
+  }
+
+  // Plain only: what the socket holds now, read into `data` without waiting (recv(2) with
+  // MSG_DONTWAIT, outside Asio: no operation is pending on the socket when this is called).
+  // 0 when nothing waits, on TLS (bytes there come through the TLS layer), at the end of the
+  // stream or on an error: the next asynchronous read then finds out which.
+  std::size_t read_now(void* data, std::size_t size) {
+    if (tls_ || size == 0) return 0;
+    const ssize_t got = ::recv(plain_.native_handle(), data, size, MSG_DONTWAIT);
+    return got > 0 ? static_cast<std::size_t>(got) : 0;
   }
 
   // TLS only: what the socket takes now (TlsSocket::try_write).

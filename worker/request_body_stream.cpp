@@ -5,14 +5,6 @@
 #include <stdexcept>
 
 namespace hornbeam::worker {
-namespace {
-
-// Below this, a read's memory is not lent: the I/O thread would read the socket in pieces of
-// the app's size (read(100) in a loop: a system call per 100 bytes) instead of whole blocks.
-constexpr std::size_t smallest_target = 16 * 1024;
-
-}  // namespace
-
 BodyTargetLease::BodyTargetLease(BodyTargetLease&& other) noexcept
     : stream_(std::move(other.stream_)),
       data_(other.data_),
@@ -86,7 +78,7 @@ std::size_t RequestBodyStream::read_fully_into(char* out, std::size_t size) {
     }
     if (!error_.empty()) throw RequestBodyError(cause_, error_);
     if (ended_) break;
-    if (direct_reads() && size - filled >= smallest_target) {
+    if (direct_reads() && size - filled >= smallest_lend) {
       // What arrives next goes straight into `out` (the I/O side takes it only while nothing
       // is buffered, so the bytes stay in order).
       target_ = {Target::State::offered, out + filled, size - filled, 0, true};
@@ -137,7 +129,7 @@ void RequestBodyStream::give_back_target(std::size_t filled) {
 bool RequestBodyStream::lend(char* out, std::size_t room) {
   {
     std::lock_guard lock(mutex_);
-    if (!direct_reads() || room < smallest_target || buffered_ > 0 || ended_ || !error_.empty() ||
+    if (!direct_reads() || room < smallest_lend || buffered_ > 0 || ended_ || !error_.empty() ||
         target_.state != Target::State::none) {
       return false;
     }

@@ -55,6 +55,7 @@ class BodyTargetLease {
   // first read that brought bytes (lend(): the event loop takes what came).
   bool wants_it_full() const { return fill_; }
   void add(std::size_t count) { filled_ += count; }
+  std::size_t filled() const { return filled_; }
   // The memory is the app's again, with the bytes read into it.
   void give_back();
 

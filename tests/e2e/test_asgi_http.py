@@ -101,6 +101,19 @@ def test_a_small_body_comes_in_one_message_a_large_one_streams(asgi):
     assert response["messages"] > 1
 
 
+# A Content-Length body's receive() reads all that has arrived, up to 1 MiB, into the bytes
+# of one message: the app's b"".join of a single piece copies nothing. The last message carries
+# the last bytes (no empty message after them).
+def test_a_body_that_has_arrived_comes_in_messages_of_up_to_1_mib(asgi):
+    mib = 1 << 20
+    for length, sizes in ((900_000, [900_000]), (3 * mib + 5, [mib, mib, mib, 5])):
+        with asgi.connect() as connection:
+            body = os.urandom(length)
+            connection.sendall(b"POST /late-echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % length + body)
+            status, _, answer = connection.read_response()
+            assert (status, json.loads(answer)) == (200, {"sizes": sizes})
+
+
 @pytest.mark.skipif(bool(os.environ.get("HB_TEST_SANITIZE")),
                     reason="ASan keeps freed memory in quarantine: RSS says nothing under it")
 def test_a_large_upload_streams_in_bounded_memory(asgi):

@@ -80,6 +80,19 @@ async def echo(scope, receive, send):
                                          "sha": __import__("hashlib").sha256(body).hexdigest()}).encode())
 
 
+async def late_echo(scope, receive, send):
+    """Reads the body only after a pause (so that all of it has arrived), and says the size of
+    each http.request message and whether a body came in the last one."""
+    await asyncio.sleep(0.3)
+    sizes = []
+    while True:
+        message = await receive()
+        sizes.append(len(message.get("body", b"")))
+        if not message.get("more_body", False):
+            break
+    await respond(send, body=json.dumps({"sizes": sizes}).encode())
+
+
 async def body_or_disconnect(scope, receive, send):
     """Reads the body; answers 200 with what the last receive() gave (a malformed body must
     still get 400 from the server)."""
@@ -252,6 +265,7 @@ ROUTES = {
     "/scope": scope_json,
     "/task": task,
     "/echo": echo,
+    "/late-echo": late_echo,
     "/count": count,
     "/sleep": sleep,
     "/blocking-sleep": blocking_sleep,
