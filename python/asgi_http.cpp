@@ -22,6 +22,9 @@ constexpr std::size_t receive_size = 256 * 1024;  // most of a streamed body per
 // (or `body += chunk`) hands on without a copy. The object is then cut to what came, which
 // gives the rest of the memory back.
 constexpr std::size_t largest_lend = 1024 * 1024;
+// Large lends are made while the context's lent memory stays under this; beyond it a lend is
+// receive_size, so that many slow uploads waiting at once cost no more each than they did.
+constexpr std::size_t large_lends_budget = 64 * 1024 * 1024;
 
 struct HttpExchange : ExchangeBase {
   std::shared_ptr<ResponseSink> sink;
@@ -41,12 +44,25 @@ struct HttpExchange : ExchangeBase {
   // A bytes object lent to the stream for the socket's next read (RequestBodySource::lend):
   // the I/O thread may write into it until lent_back() answers.
   PyRef lent;
+  std::size_t lent_size = 0;  // counted in runtime->lent_bytes while lent
 
   HttpExchange() = default;
   HttpExchange(const HttpExchange&) = delete;
   HttpExchange& operator=(const HttpExchange&) = delete;
   ~HttpExchange() {  // GIL held (the exchange object's dealloc)
-    if (lent && !stream->lent_back()) runtime->lent_bodies.keep(stream, std::move(lent));
+    PyRef bytes = take_lent();
+    if (bytes && !stream->lent_back()) runtime->lent_bodies.keep(stream, std::move(bytes));
+  }
+
+  void keep_lent(PyRef bytes, std::size_t size) {
+    lent = std::move(bytes);
+    lent_size = size;
+    runtime->lent_bytes += size;
+  }
+  PyRef take_lent() {
+    if (lent_size > 0) runtime->lent_bytes -= lent_size;
+    lent_size = 0;
+    return std::move(lent);
   }
 };
 
@@ -81,14 +97,16 @@ bool lend_for_next_read(HttpExchange& x) {
   if (!x.stream->may_lend()) return false;
   const auto rest = x.stream->unread_length();
   if (!rest || *rest < RequestBodySource::smallest_lend) return false;
-  const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(*rest, largest_lend));
+  const std::size_t most =
+      x.runtime->lent_bytes + largest_lend <= large_lends_budget ? largest_lend : receive_size;
+  const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(*rest, most));
   PyRef bytes = PyRef::steal(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size)));
   if (!bytes) {
     PyErr_Clear();  // then the blocks are read as usual
     return false;
   }
   if (!x.stream->lend(PyBytes_AS_STRING(bytes.get()), size)) return false;
-  x.lent = std::move(bytes);
+  x.keep_lent(std::move(bytes), size);
   return true;
 }
 
@@ -105,7 +123,7 @@ PyRef next_receive(HttpExchange& x) {
     if (x.lent) {  // the socket's next read went into a bytes object of ours
       const auto lent_back = x.stream->lent_back();
       if (!lent_back) return {};  // still being read into
-      PyRef lent = std::move(x.lent);
+      PyRef lent = x.take_lent();
       if (*lent_back > 0) {
         PyObject* bytes = lent.release();
         if (_PyBytes_Resize(&bytes, static_cast<Py_ssize_t>(*lent_back)) != 0) {

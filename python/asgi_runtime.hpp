@@ -50,6 +50,9 @@ struct AsgiRuntime {
   AsgiKeys keys;
   std::shared_ptr<EventInbox> inbox;
   std::function<void()> request_done;  // an exchange's app finished (counts requests)
+  // Bytes of the objects the context's waiting receive() calls have lent for socket reads
+  // (asgi_http.cpp: large lends only while this stays small).
+  std::size_t lent_bytes = 0;
   LentBodies lent_bodies;  // declared last: destroyed first, while the types above still exist
 };
 

@@ -114,6 +114,34 @@ def test_a_body_that_has_arrived_comes_in_messages_of_up_to_1_mib(asgi):
             assert (status, json.loads(answer)) == (200, {"sizes": sizes})
 
 
+# Large lends are made while the context's lent memory stays under 64 MiB: 70 uploads whose
+# receive() waits at once lend 1 MiB for at most 64 of them, 256 KiB for the others; once they
+# are over, the budget is whole again.
+def test_many_waiting_uploads_share_a_bounded_amount_of_lent_memory(asgi):
+    mib = 1 << 20
+    connections = [asgi.connect() for _ in range(70)]
+    for connection in connections:
+        connection.sendall(b"POST /late-echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (2 * mib))
+    time.sleep(1.0)  # every app is past its pause, its receive() waiting with memory lent
+    body = b"u" * (2 * mib)
+    for connection in connections:
+        connection.sendall(body)
+    first_sizes = []
+    for connection in connections:
+        status, _, answer = connection.read_response()
+        sizes = json.loads(answer)["sizes"]
+        assert (status, sum(sizes)) == (200, 2 * mib)
+        first_sizes.append(sizes[0])
+        connection.sock.close()
+    assert max(first_sizes) <= mib
+    assert sum(size > 256 * 1024 for size in first_sizes) <= 64, first_sizes
+    assert sum(size <= 256 * 1024 for size in first_sizes) >= 6, first_sizes
+    with asgi.connect() as connection:  # the budget came back whole
+        connection.sendall(b"POST /late-echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n" + b"v" * 900_000)
+        status, _, answer = connection.read_response()
+        assert (status, json.loads(answer)) == (200, {"sizes": [900_000]})
+
+
 @pytest.mark.skipif(bool(os.environ.get("HB_TEST_SANITIZE")),
                     reason="ASan keeps freed memory in quarantine: RSS says nothing under it")
 def test_a_large_upload_streams_in_bounded_memory(asgi):
