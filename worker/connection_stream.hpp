@@ -53,12 +53,13 @@ class ConnectionStream {
     return tls_ ? tls_->write_some(buffers, ec) : plain_.write_some(buffers, ec);
   }
 
-  // Plain only: what the socket holds now, read into `data` without waiting (recv(2) with
-  // MSG_DONTWAIT, outside Asio: no operation is pending on the socket when this is called).
-  // 0 when nothing waits, on TLS (bytes there come through the TLS layer), at the end of the
-  // stream or on an error: the next asynchronous read then finds out which.
+  // What the connection holds now, read into `data` without waiting (recv(2) with
+  // MSG_DONTWAIT, or OpenSSL on its non-blocking socket; outside Asio: called only while no
+  // read is pending on the connection). 0 when nothing waits, at the end of the stream or on
+  // an error: the next asynchronous read then finds out which.
   std::size_t read_now(void* data, std::size_t size) {
-    if (tls_ || size == 0) return 0;
+    if (tls_) return tls_->read_now(data, size);
+    if (size == 0) return 0;
     const ssize_t got = ::recv(plain_.native_handle(), data, size, MSG_DONTWAIT);
     return got > 0 ? static_cast<std::size_t>(got) : 0;
   }

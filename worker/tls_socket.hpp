@@ -111,6 +111,15 @@ class TlsSocket {
     });
   }
 
+  // What OpenSSL can decrypt now without waiting (from the input, or from the non-blocking
+  // socket): the bytes read, 0 when it would wait. A failure is left as it is (OpenSSL's
+  // error queue included): the next asynchronous read meets it again and reports it.
+  std::size_t read_now(void* data, std::size_t size) {
+    if (size == 0) return 0;
+    const int result = SSL_read(ssl_.get(), data, clamp(size));
+    return result > 0 ? static_cast<std::size_t>(result) : 0;
+  }
+
   // Writes what the socket takes now, never waiting: the bytes written (the rest goes through
   // async_write_some, starting with the same bytes as OpenSSL asks of a retry), or nothing
   // when the connection failed.

@@ -362,6 +362,18 @@ def test_optional_client_certificates_and_the_asgi_tls_extension(start_arbiter, 
     assert json.loads(body)["extensions"]["tls"]["client_cert_name"] is None
 
 
+# An ASGI receive() over TLS takes all that OpenSSL can decrypt by then into its message (up
+# to 1 MiB), not one record of 16 KiB per message.
+def test_an_asgi_body_that_has_arrived_over_tls_comes_in_one_message(start_arbiter, pki):
+    arbiter = start_arbiter("asgi_app:app", workers=1, settings={
+        **tls_settings(pki), "worker_class": "asgi"})
+    tls_port, _ = ports(arbiter)
+    body = bytes(range(256)) * 3500  # 896,000 bytes
+    answer = requests.post(f"https://localhost:{tls_port}/late-echo", data=body, verify=str(pki / "ca.pem"),
+                           timeout=30)
+    assert (answer.status_code, answer.json()) == (200, {"sizes": [len(body)]})
+
+
 def test_websockets_over_tls(start_arbiter, pki):
     arbiter = start_arbiter("asgi_app:websocket_app", workers=1, settings={
         **tls_settings(pki), "worker_class": "asgi"})
