@@ -55,6 +55,32 @@ void set_client_certificate_keys(PyObject* environ, const TlsSession& tls) {
   set_text(environ, "SSL_CLIENT_CERT", tls.client_cert_pem);
 }
 
+bool declares_length(const std::vector<HttpHeader>& headers) {
+  return std::any_of(headers.begin(), headers.end(), [](const HttpHeader& header) {
+    return iequals(header.name, "Content-Length");
+  });
+}
+
+// PEP 3333 lets a server work out the Content-Length of a body that is one item (as wsgiref
+// does): the response then goes with its length rather than chunked, or on HTTP/1.0
+// close-delimited (which ends the connection). Not for HEAD, whose app may return nothing, nor
+// for statuses that have no body.
+void declare_length_of_single_item(PyObject* result, std::string_view method,
+                                   WsgiResponseState& state) {
+  if (!state.called || state.head_sent || method == "HEAD") return;
+  PyObject* item = nullptr;  // borrowed
+  if (PyList_CheckExact(result) && PyList_GET_SIZE(result) == 1) {
+    item = PyList_GET_ITEM(result, 0);
+  } else if (PyTuple_CheckExact(result) && PyTuple_GET_SIZE(result) == 1) {
+    item = PyTuple_GET_ITEM(result, 0);
+  }
+  if (!item || !PyBytes_Check(item)) return;  // the body's loop reports what is not bytes
+  const std::string_view status = state.status;
+  if (status.starts_with('1') || status.starts_with("204") || status.starts_with("304")) return;
+  if (declares_length(state.headers)) return;
+  state.headers.push_back({"Content-Length", std::to_string(PyBytes_GET_SIZE(item))});
+}
+
 // The iterable's close method, or null. A list or tuple (most apps' body) has none; for others
 // the lookup must not raise and clear an AttributeError when there is none: that cost an
 // eighth of a hello world's instructions.
@@ -251,10 +277,7 @@ bool WsgiAdapter::send_as_file(PyObject* result, WsgiResponseState& state) {
                         0));  // the app's close() must not pull it away
   if (!copy) return false;
   std::uint64_t length = static_cast<std::uint64_t>(info.st_size - offset);
-  const auto declared =
-      std::find_if(state.headers.begin(), state.headers.end(),
-                   [](const HttpHeader& header) { return iequals(header.name, "Content-Length"); });
-  if (declared == state.headers.end()) {
+  if (!declares_length(state.headers)) {
     state.headers.push_back(
         {"Content-Length", std::to_string(length)});  // known: no chunking needed
   }
@@ -295,6 +318,7 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
 
   const bool sent_as_file = !failed && send_as_file(result.get(), state);
   if (!failed && !sent_as_file) {
+    declare_length_of_single_item(result.get(), request.method, state);
     // A list or tuple is the whole body already: its chunks need not be flushed one by one.
     const bool whole_body = PyList_CheckExact(result.get()) || PyTuple_CheckExact(result.get());
     PyRef iterator = PyRef::steal(PyObject_GetIter(result.get()));

@@ -74,7 +74,7 @@ def test_chunked_request_body(start_worker):
 
 
 def test_response_without_length_is_chunked_on_http11_and_close_delimited_on_http10(start_worker):
-    worker = start_worker("echo:echo_body")
+    worker = start_worker("echo:echo_body_iterated")
     with worker.connect() as sock:
         sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
         status, headers, body = read_response(sock)
@@ -85,6 +85,26 @@ def test_response_without_length_is_chunked_on_http11_and_close_delimited_on_htt
         assert status == 200 and body == b"abc"
         assert "transfer-encoding" not in dict(headers)
         assert dict(headers).get("connection") == "close"
+
+
+# PEP 3333: a body of one item has a length the server can give (wsgiref does): no chunks on
+# HTTP/1.1, and an HTTP/1.0 client that asks for keep-alive keeps its connection.
+def test_a_one_item_body_goes_with_its_content_length(start_worker):
+    worker = start_worker("echo:echo_body")
+    with worker.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        status, headers, body = read_response(sock)
+        assert (status, body) == (200, b"abc")
+        assert dict(headers).get("content-length") == "3" and "transfer-encoding" not in dict(headers)
+        sock.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")  # HEAD: the app's empty body says nothing
+        head = sock._take_until(b"\r\n\r\n").lower()
+        assert b"content-length: 0" not in head
+    with worker.connect() as sock:
+        for _ in range(2):
+            sock.sendall(b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nxyz")
+            status, headers, body = read_response(sock)
+            assert (status, body, dict(headers).get("content-length")) == (200, b"xyz", "3")
+            assert dict(headers).get("connection", "").lower() == "keep-alive"
 
 
 @pytest.mark.parametrize("status", [204, 304])

@@ -36,6 +36,13 @@ def echo_body(environ, start_response):
     return [body]
 
 
+def echo_body_iterated(environ, start_response):
+    """The body back from a generator: a body whose length the server cannot know."""
+    body = read_all(environ["wsgi.input"])
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return iter([body])
+
+
 def hello(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
     return [b"Hello, World!"]
