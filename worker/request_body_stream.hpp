@@ -7,7 +7,7 @@
 //
 // Direct reads (HTTP/1.1 Content-Length bodies): a reader with memory of its own to fill
 // (wsgi.input.read(n) fills the bytes object it returns; ASGI's receive() lends a bytes object
-// for the next read) that finds nothing buffered lends that memory to the I/O thread, which
+// for what arrives next) that finds nothing buffered lends that memory to the I/O thread, which
 // reads the socket straight into it: no copy in user space, and one wake-up of the context for
 // the whole read(n) instead of one per block. Such a stream reads only while its reader waits
 // (no read-ahead: bytes read ahead would land in a block and be copied), so at most one block
@@ -51,8 +51,9 @@ class BodyTargetLease {
 
   char* next() const { return data_ + filled_; }
   std::size_t room_left() const { return room_ - filled_; }
-  // Filled to the end before it is given back (read_fully_into), or given back after the
-  // first read that brought bytes (lend(): the event loop takes what came).
+  // Filled to the end before it is given back (read_fully_into), or given back once a read
+  // brought bytes and the socket has no more right now (lend(): the event loop takes what
+  // came).
   bool wants_it_full() const { return fill_; }
   void add(std::size_t count) { filled_ += count; }
   std::size_t filled() const { return filled_; }
