@@ -229,7 +229,8 @@ def run_wrk(server, workload, connections, duration):
     p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
     errors = re.search(r"Socket errors: (.*)", output)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"rps": rps, "p50": p50, "p99": p99, "cpu_us": cpu * 1e6 / max(requests, 1), "client_cpu": client_cpu,
+    return {"rps": rps, "p50": p50, "p99": p99, "requests": requests, "cpu_us": cpu * 1e6 / max(requests, 1),
+            "client_cpu": client_cpu,
             "errors": (errors.group(1) if errors else "") + (f" non-2xx {non2xx.group(1)}" if non2xx else "")}
 
 

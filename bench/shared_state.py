@@ -9,7 +9,9 @@
    its counter in hornbeam's shared memory, in Redis through hornbeam's backend (the same
    app), or in Redis through redis-py, served by hornbeam-worker (and the redis-py one by
    Gunicorn gthread too, what such an app runs on today). The servers and redis-server run on
-   CPU 0, wrk on CPU 1; the servers take turns run by run.
+   CPU 0, wrk on CPU 1; the servers take turns run by run. Beside req/s, the CPU time per
+   request of the server and of redis-server (their sum is what a request costs that core,
+   which the machine's noise moves less than req/s).
 
     bench/shared_state.py [--runs 3] [--duration 5] [--out FILE]
 
@@ -72,6 +74,17 @@ def start_redis(tmp):
     raise RuntimeError("redis-server did not start")
 
 
+def counter_run(process, port, connections, duration, redis):
+    """One wrk run of the counter, with redis-server's CPU time per request beside the server's:
+    both share the server's core, so their sum is what a request costs it (the servers take
+    turns, so Redis works for one of them at a time)."""
+    redis_before = bench.tree_cpu_seconds(redis.pid)
+    result = bench.run_wrk((process, port), COUNTER, connections, duration)
+    redis_cpu = bench.tree_cpu_seconds(redis.pid) - redis_before
+    result["redis_cpu_us"] = redis_cpu * 1e6 / max(result["requests"], 1)
+    return result
+
+
 MICRO_BACKENDS = ("hornbeam", "hornbeam redis", "redis", "local")
 
 
@@ -125,7 +138,7 @@ def main():
                 for _ in range(args.runs):
                     for name in running:
                         results[name].setdefault(connections, []).append(
-                            bench.run_wrk((running[name], ports[name]), COUNTER, connections, args.duration))
+                            counter_run(running[name], ports[name], connections, args.duration, redis))
                 print(f"  counter at {connections} connection(s) done", file=sys.stderr, flush=True)
         finally:
             for name, process in running.items():
@@ -150,27 +163,34 @@ def render(micro_results, results, args):
         ours, backend, theirs, local = (micro_results[b][op] for b in MICRO_BACKENDS)
         lines.append(f"| state_{op} | {ours:,.0f} | {backend:,.0f} | {theirs:,.0f} | {local:,.0f} "
                      f"| {backend / theirs:.2f} |")
-    lines += ["", "## A counter incremented per request (req/s; p99 ms)", "",
-              "| server | " + " | ".join(f"c={c} req/s | c={c} p99" for c in CONNECTIONS) + " |",
-              "|---|" + "---:|---:|" * len(CONNECTIONS)]
-    medians = {}
+    lines += ["", "## A counter incremented per request (req/s; p99 ms; CPU µs per request of the server "
+                  "and of redis-server, which share the server's core)", "",
+              "| server | " + " | ".join(f"c={c} req/s | c={c} p99 | c={c} CPU server + Redis" for c in CONNECTIONS)
+              + " |",
+              "|---|" + "---:|---:|---:|" * len(CONNECTIONS)]
+    medians, cpu = {}, {}
     for name, cells in results.items():
         row = [name]
         for connections in CONNECTIONS:
             runs = cells[connections]
             rps = statistics.median(run["rps"] for run in runs)
             medians[(name, connections)] = rps
+            server_us = statistics.median(run["cpu_us"] for run in runs)
+            redis_us = statistics.median(run["redis_cpu_us"] for run in runs)
+            cpu[(name, connections)] = server_us + redis_us
             errors = "; ".join(run["errors"] for run in runs if run["errors"])
             row += [f"{rps:,.0f}" + (f" ({errors})" if errors else ""),
-                    f"{statistics.median(run['p99'] for run in runs):.2f}"]
+                    f"{statistics.median(run['p99'] for run in runs):.2f}",
+                    f"{server_us:.1f} + {redis_us:.1f}"]
         lines.append("| " + " | ".join(row) + " |")
     lines += [""]
     for connections in CONNECTIONS:
         backend = medians[("hornbeam + Redis backend", connections)]
+        by_cpu = cpu[("hornbeam + redis-py", connections)] / cpu[("hornbeam + Redis backend", connections)]
         lines.append(f"- c={connections}: shared memory is "
                      f"{medians[('hornbeam + shared memory', connections)] / backend:.2f}× the Redis backend; "
                      f"the Redis backend is {backend / medians[('hornbeam + redis-py', connections)]:.2f}× "
-                     f"the same app on redis-py and "
+                     f"the same app on redis-py ({by_cpu:.2f}× by CPU per request, server + Redis) and "
                      f"{backend / medians[('gunicorn gthread + redis-py', connections)]:.2f}× Gunicorn gthread "
                      f"with redis-py")
     return "\n".join(lines) + "\n"
