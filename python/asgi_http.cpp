@@ -41,10 +41,10 @@ struct HttpExchange : ExchangeBase {
   int status = 0;
   std::vector<HttpHeader> headers;
   std::vector<HttpHeader> trailer_fields;
-  // A bytes object lent to the stream for the socket's next read (RequestBodySource::lend):
-  // the I/O thread may write into it until lent_back() answers.
+  // A bytes object lent to the stream for the socket's next reads (RequestBodySource::lend):
+  // the I/O thread may write into it until lent_back() answers. Its size counts in
+  // runtime->lent_bytes while it is lent (it is cut to what came only once taken).
   PyRef lent;
-  std::size_t lent_size = 0;  // counted in runtime->lent_bytes while lent
 
   HttpExchange() = default;
   HttpExchange(const HttpExchange&) = delete;
@@ -54,14 +54,12 @@ struct HttpExchange : ExchangeBase {
     if (bytes && !stream->lent_back()) runtime->lent_bodies.keep(stream, std::move(bytes));
   }
 
-  void keep_lent(PyRef bytes, std::size_t size) {
+  void keep_lent(PyRef bytes) {
     lent = std::move(bytes);
-    lent_size = size;
-    runtime->lent_bytes += size;
+    runtime->lent_bytes += static_cast<std::size_t>(PyBytes_GET_SIZE(lent.get()));
   }
   PyRef take_lent() {
-    if (lent_size > 0) runtime->lent_bytes -= lent_size;
-    lent_size = 0;
+    if (lent) runtime->lent_bytes -= static_cast<std::size_t>(PyBytes_GET_SIZE(lent.get()));
     return std::move(lent);
   }
 };
@@ -106,7 +104,7 @@ bool lend_for_next_read(HttpExchange& x) {
     return false;
   }
   if (!x.stream->lend(PyBytes_AS_STRING(bytes.get()), size)) return false;
-  x.keep_lent(std::move(bytes), size);
+  x.keep_lent(std::move(bytes));
   return true;
 }
 

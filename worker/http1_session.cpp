@@ -480,7 +480,6 @@ class Session final : public std::enable_shared_from_this<Session>,
         buffer_.consume(count);
         body_left_ -= count;
         target->add(count);
-        take_what_is_waiting(*target);
       }
       return go_on_filling(std::move(*target));
     }
@@ -527,8 +526,9 @@ class Session final : public std::enable_shared_from_this<Session>,
   }
 
   // Reads into the app's memory until it is full or the body is over (a lent bytes object:
-  // until a read brought bytes), then gives it back.
+  // until bytes came and the socket has no more now), then gives it back.
   void go_on_filling(BodyTargetLease&& target) {
+    if (target.filled() > 0 && !lingering_ && stream_) take_what_is_waiting(target);
     if (!lingering_ && stream_ && body_left_ > 0 && target.room_left() > 0 &&
         (target.wants_it_full() || target.filled() == 0)) {
       stream_reading_ = true;
@@ -567,10 +567,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     stream_reading_ = false;
     body_left_ -= n;
     target.add(n);
-    if (!ec) {
-      if (n > 0 && !lingering_ && stream_) take_what_is_waiting(target);
-      return go_on_filling(std::move(target));
-    }
+    if (!ec) return go_on_filling(std::move(target));
     target.give_back();
     if (lingering_) return close();
     if (!stream_) return;
