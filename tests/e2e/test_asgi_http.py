@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from conftest import CONTEXT_MODE, EMBEDS_DEBIAN_PYTHON, WORKER_PYTHON, Load
+from peers import wait_for_file as wait_for_marks
 
 
 @pytest.fixture
@@ -122,14 +123,14 @@ def test_a_body_that_has_arrived_comes_in_messages_of_up_to_1_mib(asgi):
 # Large lends are made while the context's lent memory stays under 64 MiB: 70 uploads whose
 # receive() waits at once lend 1 MiB for at most 64 of them, 256 KiB for the others; once they
 # are over, the budget is whole again.
-def test_many_waiting_uploads_share_a_bounded_amount_of_lent_memory(asgi):
+def test_many_waiting_uploads_share_a_bounded_amount_of_lent_memory(asgi, tmp_path):
     mib = 1 << 20
+    marker = tmp_path / "receiving"
     connections = [asgi.connect() for _ in range(70)]
     for connection in connections:
-        connection.sendall(b"POST /late-echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (2 * mib))
-    # Every app past its 0.3 s pause, its receive() waiting with memory lent (the lend is made
-    # inside receive(); nothing outside the worker can see it, so a margin for slow builds).
-    time.sleep(2.0)
+        connection.sendall(b"POST /late-echo?marker=%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                           % (str(marker).encode(), 2 * mib))
+    wait_for_marks(marker, "receiving", count=70)  # every app's receive() waits, its memory lent
     body = b"u" * (2 * mib)
     for connection in connections:
         connection.sendall(body)
