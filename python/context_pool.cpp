@@ -1,9 +1,12 @@
 #include "python/context_pool.hpp"
 
+#include "common/io_thread_policy.hpp"
+
 #include "python/interpreter.hpp"
 #include "python/sub_interpreter.hpp"
 
 #include <optional>
+#include <utility>
 
 namespace hornbeam::python {
 
@@ -57,8 +60,21 @@ void ContextPool::submit(Job job, TimeLimit time_limit) {
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back({std::move(job), time_limit});
+    // More jobs than idle contexts: this request waits for one (see IoThreadPolicy).
+    if (static_cast<int>(jobs_.size()) > size() - running_) IoThreadPolicy::defer();
+    // The I/O thread's turn wakes a context once, at its end, for all the jobs it queued.
+    if (unwoken_++ > 0) return;
   }
-  wake_.notify_one();
+  if (!WakeBatch::hold(*this)) wake_now();
+}
+
+void ContextPool::wake_now() {
+  int jobs = 0;
+  {
+    std::lock_guard lock(mutex_);
+    jobs = std::exchange(unwoken_, 0);
+  }
+  for (; jobs > 0; --jobs) wake_.notify_one();
 }
 
 void ContextPool::run(int index, Setup& setup) {
@@ -113,6 +129,7 @@ void ContextPool::run(int index, Setup& setup) {
       if (jobs_.empty()) break;  // stopping, and nothing left to do
       queued = std::move(jobs_.front());
       jobs_.pop_front();
+      ++running_;
     }
     // Keep the GIL while more jobs are queued; it is released only to wait (never wait for
     // the queue while holding it).
@@ -132,6 +149,9 @@ void ContextPool::run(int index, Setup& setup) {
       if (!jobs_.empty()) {
         queued = std::move(jobs_.front());
         jobs_.pop_front();
+      } else {
+        --running_;
+        IoThreadPolicy::restore();  // this context is idle: the next request can start now
       }
     }
   }

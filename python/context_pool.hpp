@@ -5,6 +5,7 @@
 // and a GIL of its own (owngil mode, InterpreterOptions::own_gil_contexts). A job runs with its
 // context's GIL held; the queue waits without it.
 
+#include "common/wake_batch.hpp"
 #include "python/gil.hpp"
 
 #include <atomic>
@@ -34,7 +35,7 @@ class ContextState {
   virtual void stop_serving() {}
 };
 
-class ContextPool {
+class ContextPool final : public Wakeable {
  public:
   using Setup = std::function<std::unique_ptr<ContextState>(int index)>;  // GIL held
   using Job = std::function<void(ContextState&)>;                         // GIL held
@@ -53,6 +54,7 @@ class ContextPool {
   ContextPool& operator=(const ContextPool&) = delete;
 
   void submit(Job job, TimeLimit time_limit = std::nullopt);
+  void wake_now() override;
   // The state a context's setup made (valid until the pool is destroyed).
   ContextState& state(int index) { return *states_.at(index); }
   int size() const { return static_cast<int>(threads_.size()); }
@@ -79,6 +81,8 @@ class ContextPool {
     TimeLimit time_limit;
   };
   std::deque<Queued> jobs_;
+  int unwoken_ = 0;  // jobs queued since the last wake (a WakeBatch holds it)
+  int running_ = 0;  // contexts running a job
   bool stopping_ = false;
   int started_ = 0;
   std::exception_ptr setup_error_;

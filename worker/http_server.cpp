@@ -5,6 +5,7 @@
 
 #include "worker/http_server.hpp"
 
+#include "common/io_thread_policy.hpp"
 #include "common/logging.hpp"
 #include "common/spin_before_sleep.hpp"
 #include "common/wake_batch.hpp"
@@ -398,6 +399,7 @@ StopReason HttpServer::run(ServerEvents events) {
   };
   schedule_tick();
   impl_->wait_for_signal();
+  IoThreadPolicy::adopt_calling_thread();
   {
     // Work handed to the event loops during a burst of completions wakes them once, at its end.
     WakeBatch burst;
@@ -416,6 +418,7 @@ StopReason HttpServer::run(ServerEvents events) {
       if (server.draining && server.connections.empty() && server.websockets.empty()) break;
     }
   }
+  IoThreadPolicy::release_calling_thread();
   impl_->cut_all();
   impl_->signals.cancel();
   impl_->grace.cancel();

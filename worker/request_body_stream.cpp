@@ -1,5 +1,7 @@
 #include "worker/request_body_stream.hpp"
 
+#include "common/io_thread_policy.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -41,6 +43,7 @@ std::string RequestBodyStream::read(std::size_t max) {
 }
 
 std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
+  const IoThreadPolicy::WaitingForIo waiting;  // what this may wait for comes from the I/O thread
   std::unique_lock lock(mutex_);
   const bool asked = ask_locked();
   bool wake = !started_ || asked;
@@ -65,6 +68,7 @@ std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
 }
 
 std::size_t RequestBodyStream::read_fully_into(char* out, std::size_t size) {
+  const IoThreadPolicy::WaitingForIo waiting;  // the same
   std::size_t filled = 0;
   std::unique_lock lock(mutex_);
   bool wake = !started_;  // the first read is what starts the reading

@@ -1,5 +1,6 @@
 #include "worker/response_channel.hpp"
 #include "common/http_text.hpp"
+#include "common/io_thread_policy.hpp"
 #include "worker/send_now.hpp"
 
 #include "common/logging.hpp"
@@ -442,6 +443,7 @@ bool ResponseChannel::send_directly_after_pending(std::string_view chunk_head,
 template <class HasRoom>
 void ResponseChannel::wait_for_room(std::unique_lock<std::mutex>& lock, HasRoom has_room) {
   if (closed_ || has_room()) return;
+  const IoThreadPolicy::WaitingForIo waiting;  // the I/O thread drains it
   wake(lock);
   drained_.wait(lock, [&] { return closed_ || has_room(); });
 }

@@ -349,3 +349,11 @@ def big_read_until_gone(environ, start_response):
     except OSError as error:
         caught = f"{type(error).__name__}: {error}"
     return _answer_and_mark(environ, start_response, caught)
+
+
+def sleeps_then_reads_body(environ, start_response):
+    """?SECONDS: sleeps, then reads the whole body; answers its length."""
+    time.sleep(float(environ["QUERY_STRING"] or "0"))
+    body = str(len(read_all(environ["wsgi.input"]))).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
