@@ -48,7 +48,7 @@ void IoThreadPolicy::release_calling_thread() {
 }
 
 void IoThreadPolicy::defer() {
-  if (!is_io_thread) return;
+  if (!is_io_thread || maybe_deferred.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(mutex);
   if (!deferred && contexts_waiting == 0) set_policy(SCHED_BATCH);
 }
