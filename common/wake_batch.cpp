@@ -23,6 +23,9 @@ void WakeBatch::release() {
   std::vector<Wakeable*> targets;
   targets.swap(held_);
   for (auto* target : targets) target->wake_now();
+  // Its memory back to held_ (nothing was held meanwhile): no allocation per burst.
+  targets.clear();
+  if (held_.empty()) held_.swap(targets);
 }
 
 bool WakeBatch::hold(Wakeable& target) {

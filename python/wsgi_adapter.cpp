@@ -194,6 +194,14 @@ PyObject* WsgiAdapter::tls_environ_template(const TlsSession& tls) {
   return cached.environ.get();
 }
 
+PyRef WsgiAdapter::LastText::get(std::string_view value) {
+  if (!object || text != value) {
+    object = latin1(value);
+    text = value;
+  }
+  return object;
+}
+
 PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
   PyRef environ = PyRef::steal(
       PyDict_Copy(request.tls ? tls_environ_template(*request.tls) : environ_template_.get()));
@@ -214,9 +222,9 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
            request.version == 10   ? k.http_1_0
            : request.version == 20 ? k.http_2
                                    : k.http_1_1);
-  set_item(e, k.server_name, latin1(request.server_name));
-  set_item(e, k.server_port, latin1(std::to_string(request.server_port)));
-  set_item(e, k.remote_addr, latin1(request.remote_addr));
+  set_item(e, k.server_name, server_name_.get(request.server_name));
+  set_item(e, k.server_port, server_port_.get(std::to_string(request.server_port)));
+  set_item(e, k.remote_addr, remote_addr_.get(request.remote_addr));
   set_item(e, k.remote_port, latin1(std::to_string(request.remote_port)));
   // The template's scheme is the connection's; a trusted proxy's header may say otherwise.
   if (request.url_scheme != (request.tls ? "https" : "http"))

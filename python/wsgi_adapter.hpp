@@ -55,6 +55,15 @@ class WsgiAdapter final {
   PyRef bytes_io_;  // io.BytesIO, for wsgi.input
   PyRef close_name_ = PyRef::steal(PyUnicode_InternFromString("close"));
   std::unique_ptr<Keys> keys_;
+  // The str of a request field that mostly repeats from one request to the next (the
+  // server's name and port, the client's address on loopback or behind one proxy), kept
+  // while it repeats instead of made again per request.
+  struct LastText {
+    std::string text;
+    PyRef object;
+    PyRef get(std::string_view value);
+  };
+  LastText server_name_, server_port_, remote_addr_;
 };
 
 // A WSGI context: an adapter for each WSGI app the worker serves, by mount index (null where

@@ -23,6 +23,14 @@ bool native_string(PyObject* object, const char* what, std::string& out) {
     PyErr_Format(PyExc_TypeError, "%s must be a str, not %.200s", what, Py_TYPE(object)->tp_name);
     return false;
   }
+  // One byte per character is latin-1 already (the common case): copied as it is, without
+  // the bytes object PyUnicode_AsLatin1String would make.
+  if (PyUnicode_READY(object) != 0) return false;
+  if (PyUnicode_KIND(object) == PyUnicode_1BYTE_KIND) {
+    out.assign(reinterpret_cast<const char*>(PyUnicode_1BYTE_DATA(object)),
+               static_cast<std::size_t>(PyUnicode_GET_LENGTH(object)));
+    return true;
+  }
   PyRef bytes = PyRef::steal(PyUnicode_AsLatin1String(object));
   if (!bytes) return false;
   out.assign(PyBytes_AS_STRING(bytes.get()), PyBytes_GET_SIZE(bytes.get()));
@@ -48,6 +56,8 @@ bool parse_headers(PyObject* object, std::vector<HttpHeader>& headers) {
     return false;
   }
   headers.clear();
+  // With room for the two the channel adds (Server, Date): no reallocation on the way.
+  headers.reserve(static_cast<std::size_t>(PyList_GET_SIZE(object)) + 2);
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE(object); ++i) {
     PyObject* item = PyList_GET_ITEM(object, i);
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {

@@ -82,7 +82,12 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   if (framing_.keep_headers) headers_ = std::move(headers);
   // No wake-up for the head alone: PEP 3333 sends it with the first body bytes or the end,
   // which wake the I/O thread once for both.
-  tail() += head;
+  // The head's memory (reserved above) becomes the buffer the body is appended to: a small
+  // body then costs no allocation, and the head no copy.
+  if (std::string& out = tail(); out.empty())
+    out = std::move(head);
+  else
+    out += head;
 }
 
 // HTTP/2 frames the body itself (DATA frames, END_STREAM): no chunking, and the connection

@@ -61,15 +61,15 @@ void FlushQueue::listen() {
 }
 
 void FlushQueue::run() {
-  std::vector<std::weak_ptr<Flushable>> targets;
   {
     std::lock_guard lock(mutex_);
-    targets.swap(pending_);
+    running_.swap(pending_);
     rung_ = false;
   }
-  for (auto& weak : targets) {
+  for (auto& weak : running_) {
     if (auto target = weak.lock()) target->flush();
   }
+  running_.clear();
 }
 
 std::vector<ServedApp> served_app_table(const config::Config& config) {

@@ -81,6 +81,9 @@ class FlushQueue final : public Wakeable {
   boost::asio::posix::stream_descriptor bell_;
   std::mutex mutex_;
   std::vector<std::weak_ptr<Flushable>> pending_;
+  // run()'s batch, swapped with pending_ and emptied after: both keep their capacity, so
+  // that a push (from a context) does not allocate what the I/O thread then frees.
+  std::vector<std::weak_ptr<Flushable>> running_;
   bool rung_ = false;  // a run() is on its way
 };
 

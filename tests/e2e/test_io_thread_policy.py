@@ -77,9 +77,13 @@ def test_restored_when_the_busy_context_starts_waiting_for_a_body(start_worker):
     assert answers[0].text == "0"
 
 
-def test_not_deferred_while_the_busy_context_waits_for_a_body(start_worker):
+def test_not_deferred_while_the_busy_context_waits_for_a_body(start_worker, tmp_path):
     worker = start_worker("echo:sleeps_then_reads_body", "--contexts", "1", "--limits-body-buffer-threshold", "1KiB")
-    upload = send_partial_upload(worker, "/?0", declared=4096, sent=100)
+    upload = send_partial_upload(worker, f"/?0&{tmp_path / 'reading'}", declared=4096, sent=100)
+    # The app reads right after the marker; a GET queued before it waits for the body would
+    # rightly defer the I/O thread until then.
+    wait_for_file(tmp_path / "reading")
+    time.sleep(0.05)
     answers = []
     queued = get_in_background(worker.url + "/?0", answers)
     # The GET is queued within milliseconds; the I/O thread must not defer meanwhile, since

@@ -352,8 +352,12 @@ def big_read_until_gone(environ, start_response):
 
 
 def sleeps_then_reads_body(environ, start_response):
-    """?SECONDS: sleeps, then reads the whole body; answers its length."""
-    time.sleep(float(environ["QUERY_STRING"] or "0"))
+    """?SECONDS[&MARKER]: sleeps, creates MARKER if named, then reads the whole body; answers
+    its length."""
+    seconds, _, marker = environ["QUERY_STRING"].partition("&")
+    time.sleep(float(seconds or "0"))
+    if marker:
+        open(marker, "w").close()
     body = str(len(read_all(environ["wsgi.input"]))).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
