@@ -34,13 +34,13 @@ void set_policy(int policy) {
 
 }  // namespace
 
-void IoThreadPolicy::adopt_calling_thread() {
+IoThreadPolicy::Adoption::Adoption() {
   std::lock_guard lock(mutex);
   io_thread = ::gettid();
   is_io_thread = true;
 }
 
-void IoThreadPolicy::release_calling_thread() {
+IoThreadPolicy::Adoption::~Adoption() {
   std::lock_guard lock(mutex);
   if (deferred) set_policy(SCHED_OTHER);
   io_thread = 0;

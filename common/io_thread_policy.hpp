@@ -21,10 +21,15 @@ namespace hornbeam {
 
 class IoThreadPolicy {
  public:
-  // The I/O thread, when it starts serving: the thread whose policy defer() changes.
-  static void adopt_calling_thread();
-  // The I/O thread, when it stops serving: SCHED_OTHER again, and no thread adopted.
-  static void release_calling_thread();
+  // Held by the I/O thread while it serves: the thread whose policy defer() changes. When it
+  // ends, that thread is SCHED_OTHER again and no thread is adopted.
+  class Adoption {
+   public:
+    Adoption();
+    ~Adoption();
+    Adoption(const Adoption&) = delete;
+    Adoption& operator=(const Adoption&) = delete;
+  };
 
   // The I/O thread: requests wait for busy contexts. SCHED_BATCH unless a context waits for
   // the I/O thread. No effect from any other thread.

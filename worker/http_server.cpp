@@ -399,8 +399,9 @@ StopReason HttpServer::run(ServerEvents events) {
   };
   schedule_tick();
   impl_->wait_for_signal();
-  IoThreadPolicy::adopt_calling_thread();
   {
+    // This thread gives up its wake-up preemption while requests wait for busy contexts.
+    const IoThreadPolicy::Adoption io_thread;
     // Work handed to the event loops during a burst of completions wakes them once, at its end.
     WakeBatch burst;
     SpinBeforeSleep spin(std::chrono::microseconds(server.config.io_spin_us));
@@ -418,7 +419,6 @@ StopReason HttpServer::run(ServerEvents events) {
       if (server.draining && server.connections.empty() && server.websockets.empty()) break;
     }
   }
-  IoThreadPolicy::release_calling_thread();
   impl_->cut_all();
   impl_->signals.cancel();
   impl_->grace.cancel();

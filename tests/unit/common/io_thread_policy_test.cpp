@@ -13,13 +13,14 @@ namespace {
 
 int own_policy() { return ::sched_getscheduler(0); }
 
-// Runs `body` on a thread of its own adopted as the I/O thread, and releases it after.
+// Runs `body` on a thread of its own adopted as the I/O thread, and ends the adoption after.
 template <class Body>
 void as_io_thread(Body body) {
   std::thread io([&] {
-    IoThreadPolicy::adopt_calling_thread();
-    body();
-    IoThreadPolicy::release_calling_thread();
+    {
+      const IoThreadPolicy::Adoption adopted;
+      body();
+    }
     EXPECT_EQ(own_policy(), SCHED_OTHER);
   });
   io.join();
@@ -58,7 +59,7 @@ TEST(IoThreadPolicy, AContextWaitingForTheIoThreadRestoresItAndKeepsItFromDeferr
   });
 }
 
-TEST(IoThreadPolicy, ReleasingADeferredThreadRestoresIt) {
+TEST(IoThreadPolicy, EndingTheAdoptionOfADeferredThreadRestoresIt) {
   as_io_thread([] { IoThreadPolicy::defer(); });  // as_io_thread checks SCHED_OTHER after
 }
 
