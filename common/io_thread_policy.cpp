@@ -12,11 +12,11 @@ namespace {
 
 // One I/O thread per worker process, so the state is the process's.
 std::mutex mutex;
-pid_t io_thread = 0;                      // its kernel thread id; 0 while none is adopted
-bool deferred = false;                    // it runs SCHED_BATCH
-int contexts_waiting = 0;                 // WaitingForIo guards alive
-bool refused = false;                     // the kernel refused a change once: stop trying
-std::atomic<bool> maybe_deferred{false};  // restore()'s fast path, outside the mutex
+pid_t io_thread = 0;       // its kernel thread id; 0 while none is adopted
+int contexts_waiting = 0;  // WaitingForIo guards alive
+bool refused = false;      // the kernel refused a change once: stop trying
+// It runs SCHED_BATCH. Changed with the mutex held; read without it for the fast paths.
+std::atomic<bool> deferred{false};
 
 thread_local bool is_io_thread = false;
 
@@ -28,8 +28,7 @@ void set_policy(int policy) {
     refused = true;
     return;
   }
-  deferred = policy == SCHED_BATCH;
-  maybe_deferred.store(deferred, std::memory_order_relaxed);
+  deferred.store(policy == SCHED_BATCH, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -48,13 +47,13 @@ IoThreadPolicy::Adoption::~Adoption() {
 }
 
 void IoThreadPolicy::defer() {
-  if (!is_io_thread || maybe_deferred.load(std::memory_order_relaxed)) return;
+  if (!is_io_thread || deferred.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(mutex);
   if (!deferred && contexts_waiting == 0) set_policy(SCHED_BATCH);
 }
 
 void IoThreadPolicy::restore() {
-  if (!maybe_deferred.load(std::memory_order_relaxed)) return;
+  if (!deferred.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(mutex);
   if (deferred) set_policy(SCHED_OTHER);
 }
