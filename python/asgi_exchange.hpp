@@ -14,8 +14,8 @@
 #include "python/ready_awaitable.hpp"
 #include "python/receive_awaitable.hpp"
 
-#include <deque>
 #include <memory>
+#include <vector>
 
 namespace hornbeam::python {
 
@@ -25,10 +25,12 @@ struct ExchangeBase {
   // The futures of the receive() calls waiting, in call order: each message goes to one, the
   // first still waiting (several tasks may wait at once: Starlette's StreamingResponse
   // listens for the disconnect while the app may receive too).
-  std::deque<PyRef> receive_waiters;
+  // Vectors, not deques: they hold one or two entries, mostly none, and a deque allocates
+  // two blocks as soon as it exists (4 allocations per request for the two).
+  std::vector<PyRef> receive_waiters;
   // Messages given back by a receive() cancelled after its future got them: the next
   // receive() takes these first, so that nothing is lost.
-  std::deque<PyRef> returned;
+  std::vector<PyRef> returned;
   PyRef send_waiter;  // the future an awaiting send() holds (backpressure)
 
   const AsgiKeys& keys() const { return runtime->keys; }
@@ -65,7 +67,7 @@ template <class X>
 PyRef take_message(X& x) {
   if (!x.returned.empty()) {
     PyRef message = std::move(x.returned.front());
-    x.returned.pop_front();
+    x.returned.erase(x.returned.begin());
     return message;
   }
   return next_receive(x);
@@ -85,7 +87,7 @@ template <class X>
 void deliver_to_waiters(X& x) {
   while (!x.receive_waiters.empty()) {
     if (future_done(x.keys(), x.receive_waiters.front().get())) {
-      x.receive_waiters.pop_front();
+      x.receive_waiters.erase(x.receive_waiters.begin());
       continue;
     }
     PyRef message = take_message(x);
@@ -94,7 +96,7 @@ void deliver_to_waiters(X& x) {
       return;
     }
     PyRef waiter = std::move(x.receive_waiters.front());
-    x.receive_waiters.pop_front();
+    x.receive_waiters.erase(x.receive_waiters.begin());
     if (!resolve_future(x.keys(), waiter.get(), message.get())) PyErr_Clear();
   }
 }
@@ -110,7 +112,7 @@ void exchange_withdraw(PyObject* self, PyObject* future) {
   PyRef cancelled = PyRef::steal(PyObject_CallMethodNoArgs(future, k.cancelled.get()));
   if (cancelled && cancelled.get() == Py_False && future_done(k, future)) {
     PyRef message = PyRef::steal(PyObject_CallMethodNoArgs(future, k.result.get()));
-    if (message) x.returned.push_front(std::move(message));
+    if (message) x.returned.insert(x.returned.begin(), std::move(message));
   }
   if (PyErr_Occurred()) PyErr_Clear();
   deliver_to_waiters(x);
@@ -121,7 +123,7 @@ template <class X>
 PyObject* exchange_receive(PyObject* self, PyObject*) {
   X& x = exchange_of<X>(self);
   while (!x.receive_waiters.empty() && future_done(x.keys(), x.receive_waiters.front().get()))
-    x.receive_waiters.pop_front();
+    x.receive_waiters.erase(x.receive_waiters.begin());
   if (x.receive_waiters.empty()) {  // else this call waits its turn behind them
     PyRef message = take_message(x);
     if (message) return x.ready(message.get());
