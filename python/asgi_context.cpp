@@ -83,8 +83,9 @@ AsgiContext::AsgiContext(std::vector<AsgiMount> mounts, const AsgiSettings& sett
   r.create_task = attribute(r.loop.get(), "create_task");
   r.task_type = attribute(asyncio.get(), "Task");
   r.get_task_factory = attribute(r.loop.get(), "get_task_factory");
-  r.task_keywords = checked(PyRef::steal(Py_BuildValue("(ss)", "loop", "name")), "task keywords");
-  r.task_name = checked(PyRef::steal(PyUnicode_InternFromString("hornbeam request")), "task name");
+  r.task_keywords = checked(
+      PyRef::steal(Py_BuildValue("{s:O,s:s}", "loop", r.loop.get(), "name", "hornbeam request")),
+      "task keywords");
   r.run_exchange = attribute(glue_.get(), "run_exchange");
   r.running = checked(PyRef::steal(PySet_New(nullptr)), "set");
   r.ready_type = checked(make_ready_awaitable_type(), "ready awaitable type");
@@ -328,8 +329,11 @@ PyRef AsgiContext::start_task(PyObject* coroutine) {
   if (!factory) return {};
   if (factory.get() != Py_None)
     return PyRef::steal(PyObject_CallOneArg(r.create_task.get(), coroutine));
-  PyObject* arguments[] = {coroutine, r.loop.get(), r.task_name.get()};
-  return PyRef::steal(PyObject_Vectorcall(r.task_type.get(), arguments, 1, r.task_keywords.get()));
+  // Keywords as a dict made once: a vectorcall's keyword names would become a new dict in
+  // every call (the Task type has no vectorcall of its own).
+  PyRef arguments = PyRef::steal(PyTuple_Pack(1, coroutine));
+  if (!arguments) return {};
+  return PyRef::steal(PyObject_Call(r.task_type.get(), arguments.get(), r.task_keywords.get()));
 }
 
 void AsgiContext::arm_tick() {

@@ -39,8 +39,9 @@ struct AsgiRuntime {
   PyRef create_future;  // loop.create_future
   PyRef create_task;    // loop.create_task
   // What create_task does, made cheaper (see AsgiContext::start_task): asyncio.Task, the
-  // loop's get_task_factory, the keywords ("loop", "name") and the requests' task name.
-  PyRef task_type, get_task_factory, task_keywords, task_name;
+  // loop's get_task_factory, and the Task's keywords {"loop": loop, "name": "hornbeam
+  // request"}.
+  PyRef task_type, get_task_factory, task_keywords;
   PyRef run_exchange;  // the glue's wrapper coroutine function
   PyRef running;       // set of exchanges whose app still runs (asyncio keeps tasks weakly)
   PyRef ready_type;
