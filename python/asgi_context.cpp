@@ -8,6 +8,7 @@
 #include "python/asgi_scope.hpp"
 #include "python/asgi_websocket.hpp"
 #include "python/embedded_module.hpp"
+#include "python/exchange_runner.hpp"
 #include "python/interpreter.hpp"
 #include "python/ready_awaitable.hpp"
 #include "python/receive_awaitable.hpp"
@@ -86,8 +87,11 @@ AsgiContext::AsgiContext(std::vector<AsgiMount> mounts, const AsgiSettings& sett
   r.task_keywords = checked(
       PyRef::steal(Py_BuildValue("{s:O,s:s}", "loop", r.loop.get(), "name", "hornbeam request")),
       "task keywords");
-  r.run_exchange = attribute(glue_.get(), "run_exchange");
+  r.exchange_runner_type = checked(make_exchange_runner_type(), "exchange runner type");
   r.running = checked(PyRef::steal(PySet_New(nullptr)), "set");
+  r.cancelled_error = attribute(asyncio.get(), "CancelledError");
+  PyRef traceback = checked(PyRef::steal(PyImport_ImportModule("traceback")), "traceback");
+  r.format_exception = attribute(traceback.get(), "format_exception");
   r.ready_type = checked(make_ready_awaitable_type(), "ready awaitable type");
   r.receive_type = checked(make_receive_awaitable_type(), "receive awaitable type");
   r.http_exchange_type = checked(make_http_exchange_type(), "HTTP exchange type");
@@ -301,10 +305,7 @@ void AsgiContext::start_websocket(HttpRequest& request, std::shared_ptr<Response
 void AsgiContext::start_app(const HttpRequest& request, PyObject* app, PyObject* scope,
                             PyRef exchange, ResponseSink& sink) {
   AsgiRuntime& r = *runtime_;
-  PyRef coroutine =
-      exchange ? PyRef::steal(PyObject_CallFunctionObjArgs(
-                     r.run_exchange.get(), app, scope, exchange.get(), r.running.get(), nullptr))
-               : PyRef();
+  PyRef coroutine = exchange ? make_exchange_runner(runtime_, app, scope, exchange.get()) : PyRef();
   PyRef task = coroutine ? start_task(coroutine.get()) : PyRef();
   if (task && PySet_Add(r.running.get(), exchange.get()) == 0) return;
   const std::string error = take_exception_text();

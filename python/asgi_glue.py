@@ -1,7 +1,7 @@
 # The Python half of hornbeam's ASGI adapter, compiled into hornbeam-worker and run once per
-# context. The hot path (scope, receive, send) is C++ (python/asgi_*.cpp); what lives here is
-# what reads best in Python: the task wrapper that turns an app's failure into a 500, the
-# lifespan protocol and its shared state, and the choice of event loop.
+# context. The hot path (scope, receive, send, and the coroutine each request's Task runs) is
+# C++ (python/asgi_*.cpp, python/exchange_runner.cpp); what lives here is what reads best in
+# Python: the lifespan protocol and its shared state, and the choice of event loop.
 
 import asyncio
 import pickle
@@ -24,24 +24,6 @@ def new_event_loop(choice):
         else:
             return uvloop.new_event_loop(), "uvloop", None
     return asyncio.new_event_loop(), "asyncio", None
-
-
-async def run_exchange(app, scope, exchange, running):
-    """Runs the app for one HTTP request or websocket; `exchange` turns the outcome into
-    the response (500, a cut connection or a clean end) and logs what went wrong."""
-    try:
-        await app(scope, exchange.receive, exchange.send)
-    except asyncio.CancelledError:
-        exchange.app_failed(None)
-        raise
-    except BaseException as error:  # noqa: B036 - an exiting app is reported too
-        exchange.app_failed("".join(traceback.format_exception(error)))
-        if not isinstance(error, Exception):
-            raise
-    else:
-        exchange.app_returned()
-    finally:
-        running.discard(exchange)
 
 
 _MISSING = object()

@@ -62,7 +62,13 @@ AsgiKeys::AsgiKeys()
       set_result(intern("set_result")),
       done(intern("done")),
       cancelled(intern("cancelled")),
-      result(intern("result")) {}
+      result(intern("result")),
+      receive(intern("receive")),
+      send(intern("send")),
+      app_returned(intern("app_returned")),
+      app_failed(intern("app_failed")),
+      throw_(intern("throw")),
+      close(intern("close")) {}
 
 void LoopWaker::wake() {
   if (queued_.exchange(true)) return;

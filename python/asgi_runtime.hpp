@@ -32,6 +32,8 @@ struct AsgiKeys {
       scheme_https, scheme_wss, empty_str;
   // methods called on futures
   PyRef set_result, done, cancelled, result;
+  // what the exchange runner calls (exchange_runner.cpp)
+  PyRef receive, send, app_returned, app_failed, throw_, close;
 };
 
 struct AsgiRuntime {
@@ -42,8 +44,10 @@ struct AsgiRuntime {
   // loop's get_task_factory, and the Task's keywords {"loop": loop, "name": "hornbeam
   // request"}.
   PyRef task_type, get_task_factory, task_keywords;
-  PyRef run_exchange;  // the glue's wrapper coroutine function
-  PyRef running;       // set of exchanges whose app still runs (asyncio keeps tasks weakly)
+  PyRef exchange_runner_type;  // what each request's Task runs (exchange_runner.hpp)
+  PyRef running;               // set of exchanges whose app still runs (asyncio keeps tasks weakly)
+  PyRef cancelled_error;       // asyncio.CancelledError
+  PyRef format_exception;      // traceback.format_exception
   PyRef ready_type;
   PyRef receive_type;  // what a receive() that waits returns (receive_awaitable.hpp)
   PyRef http_exchange_type;

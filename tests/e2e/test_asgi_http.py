@@ -355,6 +355,25 @@ def test_each_request_runs_in_an_asyncio_task(asgi):
     assert requests.get(asgi.url + "/task").text == "hornbeam request"
 
 
+def test_the_request_task_runs_its_app_in_a_context_of_its_own(asgi):
+    # anyio (Starlette, FastAPI) asks inspect whether a task's coroutine has started.
+    first = requests.get(asgi.url + "/task-coroutine").json()
+    assert first == {"states": ["CORO_RUNNING", "CORO_RUNNING"], "leaked": None}
+    assert requests.get(asgi.url + "/task-coroutine").json()["leaked"] is None
+
+
+def test_an_app_called_as_a_plain_function_runs_inside_its_request_task(start_worker):
+    # What __call__ does before returning the awaitable belongs to the request's context.
+    worker = start_worker("asgi_app:callable_app", "-k", "asgi")
+    for _ in range(3):
+        assert requests.get(worker.url + "/").json() == {"leaked": None}
+
+
+def test_an_app_may_return_any_awaitable(start_worker):
+    worker = start_worker("asgi_app:awaitable_app", "-k", "asgi")
+    assert requests.get(worker.url + "/").text == "answered by __await__"
+
+
 def test_a_task_factory_the_app_installs_makes_the_request_tasks(start_worker):
     if WORKER_PYTHON == "3.13.0":
         pytest.skip("Python 3.13.0's loop.create_task() names a factory's task 'None' (fixed in 3.13.1)")
@@ -369,6 +388,20 @@ def test_lifespan_shutdown_runs_on_sigterm(start_worker, tmp_path):
     assert worker.stop(signal.SIGTERM) == 0, worker.log
     assert marker.read_text() == "shutdown ran\n"
     assert "ASGI lifespan shutdown complete" in worker.log
+
+
+def test_a_request_still_running_when_the_stop_times_out_is_cancelled_and_said_so(start_worker, tmp_path):
+    worker = start_worker("asgi_app:app", "-k", "asgi", "--graceful-timeout", "1")
+    marker = tmp_path / "marker"
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(requests.get, worker.url + f"/sleep?seconds=30&marker={marker}", timeout=20)
+        wait_for_file(marker, "sleeping")
+        started = time.monotonic()
+        assert worker.stop(signal.SIGTERM) == 0, worker.log
+        assert time.monotonic() - started < 10
+        with pytest.raises(requests.exceptions.ConnectionError):
+            pending.result()
+    assert "GET /sleep?seconds=30&marker=" in worker.log and ": cancelled, the worker is stopping" in worker.log
 
 
 def test_lifespan_startup_failed_stops_the_worker_with_the_boot_failure_status(start_worker):

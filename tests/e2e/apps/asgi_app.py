@@ -4,6 +4,8 @@ Routes that must report something the response cannot carry (the client is gone)
 the file named by the `marker` query parameter."""
 
 import asyncio
+import contextvars
+import inspect
 import json
 import os
 from collections.abc import Mapping
@@ -118,6 +120,7 @@ async def count(scope, receive, send):
 
 
 async def sleep(scope, receive, send):
+    mark(scope, "sleeping")
     await asyncio.sleep(float(query(scope).get("seconds", "1")))
     await respond(send, body=b"slept\n")
 
@@ -264,9 +267,59 @@ async def task(scope, receive, send):
     await respond(send, body=asyncio.current_task().get_name().encode())
 
 
+async def task_coroutine(scope, receive, send):
+    """What inspect says of the request task's coroutine, before and after a suspension (anyio
+    asks it to know whether a task has started), and whether a ContextVar set by an earlier
+    request leaks into this one (each request runs in a context of its own)."""
+    coroutine = asyncio.current_task().get_coro()
+    states = [inspect.getcoroutinestate(coroutine)]
+    await asyncio.sleep(0)
+    states.append(inspect.getcoroutinestate(coroutine))
+    leaked = REQUEST_MARK.get()
+    REQUEST_MARK.set("set by an earlier request")
+    await respond(send, body=json.dumps({"states": states, "leaked": leaked}).encode())
+
+
+REQUEST_MARK = contextvars.ContextVar("request_mark", default=None)
+
+
+class CallableApp:
+    """An app whose __call__ is a plain function returning the awaitable, as middleware
+    written as classes often is; it marks the context when called, which must be the
+    request's own context (not leak into the next request)."""
+
+    def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            leaked = REQUEST_MARK.get()
+            REQUEST_MARK.set("set when called")
+            return respond(send, body=json.dumps({"leaked": leaked}).encode())
+        return app(scope, receive, send)
+
+
+callable_app = CallableApp()
+
+
+class AwaitableResponse:
+    """Not a coroutine: an object whose __await__ answers the request."""
+
+    def __init__(self, send):
+        self.send = send
+
+    def __await__(self):
+        return respond(self.send, body=b"answered by __await__").__await__()
+
+
+def awaitable_app(scope, receive, send):
+    """A plain function returning an awaitable that is no coroutine."""
+    if scope["type"] == "http":
+        return AwaitableResponse(send)
+    return app(scope, receive, send)
+
+
 ROUTES = {
     "/scope": scope_json,
     "/task": task,
+    "/task-coroutine": task_coroutine,
     "/echo": echo,
     "/late-echo": late_echo,
     "/count": count,
