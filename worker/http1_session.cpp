@@ -298,7 +298,7 @@ class Session final : public std::enable_shared_from_this<Session>,
       return reject(verdict.status, verdict.reason);
     }
     fields_ = head_fields(head);
-    drop_underscore_fields(fields_, peer_name());
+    drop_underscore_fields(fields_, remote_);
     origin_ =
         RequestOrigin{remote_.first, remote_.second, connection_.encrypted() ? "https" : "http",
                       local_.first, local_.second};
@@ -372,7 +372,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   // The connection speaks HTTP/2 from here on: the HTTP/2 session takes the socket and what
   // was read (`received`), and this session ends.
   void switch_to_http2(std::string received, std::optional<Http2Upgrade> upgrade) {
-    timer_.cancel();
+    stop_timer();
     handed_over_ = true;
     start_http2(server_, std::move(connection_), Http2Peer{remote_, local_, peer_trusted_, tls_},
                 std::move(received), std::move(upgrade));
@@ -401,7 +401,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     count_response(101);
     write_access_line(101);
     channel_.reset();  // the refusal path is closed: the loop will not answer through it
-    timer_.cancel();
+    stop_timer();
     start_websocket(std::move(connection_), std::move(*upgrade_request_), std::move(websocket_),
                     std::get<WebSocketAccept>(std::move(*action)), server_.config.websocket,
                     server_.websockets, peer_name());
@@ -429,7 +429,7 @@ class Session final : public std::enable_shared_from_this<Session>,
 
   // `length`: the Content-Length (on_head checked it against the limit); unused when chunked.
   void start_streaming(std::uint64_t length) {
-    timer_.cancel();
+    disarm_timer();
     stream_parser_.emplace(std::move(*head_parser_));
     stream_parser_->body_limit(body_limit());
     if (stream_parser_->chunked()) {
@@ -653,7 +653,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   }
 
   void on_body(beast::error_code ec) {
-    timer_.cancel();
+    disarm_timer();
     if (ec) return refuse(ec);
     auto message = whole_parser_->release();  // never chunked: those stream
     HttpRequest request = make_request(message);
@@ -710,7 +710,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   // answer is made.
   void open_exchange(const HttpRequest& request, const http::request_header<>& message,
                      bool keep_alive) {
-    timer_.cancel();
+    disarm_timer();
     exchange_started_ = std::chrono::steady_clock::now();
     access_pending_ = logging::access_log() != nullptr;
     if (access_pending_) {
@@ -920,7 +920,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   }
 
   void reject(int status, const std::string& why) {
-    timer_.cancel();
+    disarm_timer();
     exchange_started_ = std::chrono::steady_clock::now();
     logging::error_log().warn("refused a request from {}:{} with {}: {}", remote_.first,
                               remote_.second, status, why);
@@ -930,11 +930,37 @@ class Session final : public std::enable_shared_from_this<Session>,
     flush();
   }
 
-  void arm_timer(config::Duration deadline) {
-    timer_.expires_after(deadline);
+  // One deadline at a time (idle, request head, linger): a slow or idle client is cut when it
+  // passes. Per request the deadline only moves later (cancelled when the head is in, then
+  // the idle time, then the head's time), so the timer is started again only when the new
+  // deadline comes before the wait already armed: a wait that fires early looks at the
+  // deadline and waits again. Starting and cancelling the timer on each move was three
+  // timer-queue operations and two cancelled waits per request (docs/performance.md).
+  void arm_timer(config::Duration duration) {
+    deadline_ = std::chrono::steady_clock::now() + duration;
+    if (!timer_waiting_ || timer_.expiry() > deadline_) start_timer();
+  }
+
+  void disarm_timer() { deadline_ = no_deadline; }
+
+  // The socket is closed or handed over: no wait may outlive it.
+  void stop_timer() {
+    disarm_timer();
+    timer_waiting_ = false;
+    timer_.cancel();
+  }
+
+  void start_timer() {
+    timer_waiting_ = true;
+    timer_.expires_at(deadline_);  // a wait armed before ends with operation_aborted
     timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
       if (ec) return;
-      if (auto self = weak.lock()) self->close();  // slow or idle client: cut
+      const auto self = weak.lock();
+      if (!self) return;
+      self->timer_waiting_ = false;
+      if (self->deadline_ == no_deadline) return;
+      if (std::chrono::steady_clock::now() < self->deadline_) return self->start_timer();
+      self->close();  // slow or idle client: cut
     });
   }
 
@@ -943,7 +969,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     // First: a context still writing learns the client is gone, and can no longer send to
     // the socket directly (its fd number is free for reuse once closed).
     if (channel_) channel_->close();
-    timer_.cancel();
+    stop_timer();
     beast::error_code ignored;
     connection_.socket().shutdown(Protocol::socket::shutdown_both, ignored);
     connection_.socket().close(ignored);
@@ -957,6 +983,9 @@ class Session final : public std::enable_shared_from_this<Session>,
   ConnectionStream connection_;
   std::shared_ptr<const TlsSession> tls_;  // what the handshake negotiated (TLS only)
   asio::steady_timer timer_;
+  static constexpr auto no_deadline = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point deadline_ = no_deadline;  // see arm_timer
+  bool timer_waiting_ = false;  // a wait on timer_ is pending (it may fire before deadline_)
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> head_parser_;
   std::optional<http::request_parser<http::string_body>> whole_parser_;   // small bodies

@@ -477,7 +477,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     if (!has_host && !stream.authority.empty())
       fields.insert(fields.begin(), {"host", stream.authority});
     request.headers = std::move(fields);
-    drop_underscore_fields(request.headers, peer_name());
+    drop_underscore_fields(request.headers, peer_.remote);
     RequestOrigin origin{peer_.remote.first, peer_.remote.second,
                          connection_.encrypted() ? "https" : "http", peer_.local.first,
                          peer_.local.second};

@@ -276,11 +276,12 @@ ProxyVerdict apply_proxy_headers(std::vector<HttpHeader>& headers, RequestOrigin
   return {};
 }
 
-void drop_underscore_fields(std::vector<HttpHeader>& fields, std::string_view peer) {
-  std::erase_if(fields, [peer](const HttpHeader& field) {
+void drop_underscore_fields(std::vector<HttpHeader>& fields,
+                            const std::pair<std::string, std::uint16_t>& peer) {
+  std::erase_if(fields, [&peer](const HttpHeader& field) {
     if (field.name.find('_') == std::string::npos) return false;
-    logging::error_log().debug("dropped header field {} from {}: `_` in a field name", field.name,
-                               peer);
+    logging::error_log().debug("dropped header field {} from {}:{}: `_` in a field name",
+                               field.name, peer.first, peer.second);
     return true;
   });
 }

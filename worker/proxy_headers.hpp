@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hornbeam::worker {
@@ -41,7 +42,9 @@ ProxyVerdict apply_proxy_headers(std::vector<HttpHeader>& headers, RequestOrigin
 // `X_Forwarded_For` and `X-Forwarded-For` become the same CGI name (HTTP_X_FORWARDED_FOR) in
 // a WSGI environ and in Django's ASGI META: passing both would let a client's field pass for
 // the one a proxy set. Such fields are dropped for WSGI and ASGI apps alike, as nginx does
-// (a debug line names each, with `peer`).
-void drop_underscore_fields(std::vector<HttpHeader>& fields, std::string_view peer);
+// (a debug line names each, with the peer's address and port: not made into a string per
+// request, as this runs for every request).
+void drop_underscore_fields(std::vector<HttpHeader>& fields,
+                            const std::pair<std::string, std::uint16_t>& peer);
 
 }  // namespace hornbeam::worker

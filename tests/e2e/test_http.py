@@ -197,6 +197,22 @@ def test_idle_keep_alive_connection_is_closed_after_keepalive(start_worker):
         assert time.monotonic() - started < 10
 
 
+def test_a_connection_in_use_longer_than_keepalive_stays_open(start_worker):
+    # Each response starts a new idle time: requests 0.3 s apart for 3 s on one connection
+    # with keepalive 1 s all get answers on it.
+    worker = start_worker("echo:hello", "--keepalive", "1")
+    with worker.connect() as connection:
+        started = time.monotonic()
+        while time.monotonic() - started < 3:
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert connection.read_response()[0] == 200
+            time.sleep(0.3)
+        connection.settimeout(20)
+        idle_from = time.monotonic()
+        assert connection.recv(1) == b""  # and it still closes once idle
+        assert time.monotonic() - idle_from < 10
+
+
 def test_a_started_head_gets_header_timeout_not_keepalive(start_worker):
     worker = start_worker("echo:hello", "--keepalive", "1", "--limits-header-timeout", "30s")
     with worker.connect() as connection:
