@@ -109,6 +109,8 @@ def main():
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
     args = parser.parse_args()
+    # Gunicorn, redis-server, redis-py and wrk come from Debian: a fresh machine has none.
+    subprocess.run([str(ROOT / "bench" / "setup")], check=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         redis, redis_url = start_redis(tmp)
