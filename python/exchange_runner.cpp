@@ -222,9 +222,10 @@ PyObject* runner_close(PyObject* self, PyObject*) {
     if (PySet_Discard(r->runtime->running.get(), r->exchange) < 0) PyErr_Clear();
     Py_RETURN_NONE;
   }
-  PyRef closed;
-  if (PyObject_HasAttr(r->awaited, r->runtime->keys.close.get()))
-    closed = PyRef::steal(PyObject_CallMethodNoArgs(r->awaited, r->runtime->keys.close.get()));
+  const PyRef& close = r->runtime->keys.close;
+  PyRef closed = PyObject_HasAttr(r->awaited, close.get())
+                     ? PyRef::steal(PyObject_CallMethodNoArgs(r->awaited, close.get()))
+                     : PyRef::borrow(Py_None);  // an iterator without close(): nothing to end
   if (closed) PyErr_SetNone(r->runtime->cancelled_error.get());
   PyObject* result = nullptr;
   const PySendResult status = settle(r, PYGEN_ERROR, &result);
