@@ -67,7 +67,10 @@ def test_a_worker_past_twice_max_worker_memory_is_killed(start_arbiter, tmp_path
     limit = limit_above_fresh_workers(arbiter, 24)
     [hog] = arbiter.workers()
     marker.touch()  # its replacement takes 3 s to boot
-    assert requests.get(f"{arbiter.url}/hog?mib={3 * limit}", timeout=30).status_code == 200
+    try:
+        assert requests.get(f"{arbiter.url}/hog?mib={3 * limit}", timeout=30).status_code == 200
+    except requests.ConnectionError:
+        pass  # killed before its answer left (a slow build allocates slowly): the log says so
     arbiter.wait_for_log(rf"pid {hog}, generation 2\) uses \d+\.\d MiB, above max_worker_memory "
                          rf"\({limit}\.0 MiB\): starting its replacement")
     arbiter.wait_for_log(rf"worker \d+ \(pid {hog}, generation 2\) uses \d+\.\d MiB, past twice "
