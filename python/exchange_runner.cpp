@@ -242,11 +242,10 @@ PyObject* runner_close(PyObject* self, PyObject*) {
 void runner_finalize(PyObject* self) {
   auto* r = as_runner(self);
   if (r->done || !r->awaited) return;
-  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
-  PyErr_Fetch(&type, &value, &traceback);
+  CaughtException pending;  // whatever was being raised when the runner was dropped
   PyRef closed = PyRef::steal(runner_close(self, nullptr));
   if (!closed) PyErr_WriteUnraisable(self);
-  PyErr_Restore(type, value, traceback);
+  pending.restore();
 }
 
 // The coroutine-state attributes inspect.getcoroutinestate() reads (anyio asks them of a
