@@ -9,22 +9,22 @@
 
 namespace hornbeam {
 
-// Case-insensitive ASCII comparison (locale-independent, unlike std::tolower).
-inline bool iequals(std::string_view a, std::string_view b) {
-  const auto lower = [](char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  };
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [&](char x, char y) { return lower(x) == lower(y); });
+// One character in lowercase, ASCII only (locale-independent, unlike std::tolower).
+inline char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-// `text` in lowercase, ASCII only (locale-independent, unlike std::tolower): HTTP/2's field
-// names.
+// Case-insensitive ASCII comparison.
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_lower(x) == ascii_lower(y);
+         });
+}
+
+// `text` in lowercase, ASCII only: HTTP/2's field names.
 inline std::string ascii_lowercase(std::string_view text) {
   std::string lower(text);
-  for (auto& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  std::transform(lower.begin(), lower.end(), lower.begin(), ascii_lower);
   return lower;
 }
 

@@ -2,7 +2,7 @@
 
 #include "common/http_text.hpp"
 
-#include <cctype>
+#include <algorithm>
 
 namespace hornbeam::python {
 namespace {
@@ -25,11 +25,12 @@ PyRef address_pair(const std::string& host, std::uint16_t port) {
 PyRef header_list(const std::vector<HttpHeader>& headers) {
   PyRef list = PyRef::steal(PyList_New(static_cast<Py_ssize_t>(headers.size())));
   if (!list) return {};
-  std::string lower;
   for (std::size_t i = 0; i < headers.size(); ++i) {
-    lower.assign(headers[i].name);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    PyRef name = bytes_of(lower);
+    const std::string& sent = headers[i].name;
+    PyRef name =
+        PyRef::steal(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(sent.size())));
+    if (!name) return {};
+    std::transform(sent.begin(), sent.end(), PyBytes_AS_STRING(name.get()), ascii_lower);
     PyRef value = bytes_of(headers[i].value);
     if (!name || !value) return {};
     PyObject* pair = PyTuple_Pack(2, name.get(), value.get());
@@ -129,6 +130,16 @@ PyRef copy_of_template(ScopeApp& app, const AsgiKeys& k, const HttpRequest& requ
   return PyRef::steal(PyDict_Copy(cached.scope.get()));
 }
 
+PyRef server_pair(ScopeApp& app, const HttpRequest& request) {
+  auto& kept = app.server;
+  if (!kept.pair || kept.port != request.server_port || kept.host != request.server_name) {
+    PyRef pair = address_pair(request.server_name, request.server_port);
+    if (!pair) return {};
+    kept = {request.server_name, request.server_port, std::move(pair)};
+  }
+  return kept.pair;
+}
+
 }  // namespace
 
 // Every key build_scope sets is in the template already (with None), so a request's scope is
@@ -189,7 +200,7 @@ PyRef build_scope(const AsgiRuntime& runtime, ScopeApp& app, const HttpRequest& 
       set(s, k.query_string, bytes_of(request.query)) &&
       set(s, k.headers, header_list(request.headers)) &&
       set(s, k.client, address_pair(request.remote_addr, request.remote_port)) &&
-      set(s, k.server, address_pair(request.server_name, request.server_port)) &&
+      set(s, k.server, server_pair(app, request)) &&
       (kind == ScopeKind::http || set(s, k.subprotocols, subprotocol_list(request.headers))) &&
       // Not a copy (as the spec's dict would be): the state is a view on the shared store.
       (!app.lifespan_state || set(s, k.state, app.lifespan_state));

@@ -6,6 +6,7 @@
 #include "common/http_exchange.hpp"
 #include "python/asgi_runtime.hpp"
 
+#include <cstdint>
 #include <string>
 
 namespace hornbeam::python {
@@ -29,6 +30,14 @@ struct ScopeApp {
     PyRef scope;
   };
   TlsTemplate tls_http, tls_websocket;
+  // The `server` pair of the last request, kept: a worker listens on one address or a few, so
+  // it is nearly always the same (a tuple is immutable, scopes may share it).
+  struct ServerPair {
+    std::string host;
+    std::uint16_t port = 0;
+    PyRef pair;
+  };
+  ServerPair server;
 };
 
 // The entries every scope of that kind shares (type, asgi, scheme, root_path, extensions).

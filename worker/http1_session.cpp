@@ -294,10 +294,10 @@ class Session final : public std::enable_shared_from_this<Session>,
           std::string(static_cast<const char*>(buffer_.data().data()), buffer_.size()),
           std::nullopt);
     }
-    if (const auto verdict = check_request_head(head, server_.config.limits); verdict.status) {
+    if (const auto verdict = check_request_head(head, server_.config.limits, &fields_);
+        verdict.status) {
       return reject(verdict.status, verdict.reason);
     }
-    fields_ = head_fields(head);
     drop_underscore_fields(fields_, remote_);
     origin_ =
         RequestOrigin{remote_.first, remote_.second, connection_.encrypted() ? "https" : "http",

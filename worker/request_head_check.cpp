@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <vector>
 
 namespace hornbeam::worker {
@@ -129,7 +130,8 @@ HeadVerdict check_transfer_codings(std::string_view list) {
 
 }  // namespace
 
-HeadVerdict check_request_head(std::string_view head, const config::Limits& limits) {
+HeadVerdict check_request_head(std::string_view head, const config::Limits& limits,
+                               std::vector<HttpHeader>* fields_out) {
   // Every line ends in CRLF: a bare LF or a CR elsewhere makes the framing ambiguous.
   for (std::size_t i = 0; i < head.size(); ++i) {
     if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r'))
@@ -145,6 +147,10 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
   const std::string_view request_line = head.substr(0, line_end);
   if (auto verdict = check_request_line(request_line); verdict.status) return verdict;
 
+  if (fields_out) {
+    fields_out->clear();
+    fields_out->reserve(static_cast<std::size_t>(std::count(head.begin(), head.end(), '\n')));
+  }
   std::int64_t fields = 0;
   int content_lengths = 0;
   int hosts = 0;
@@ -176,6 +182,7 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
     if (!std::all_of(value.begin(), value.end(), [](char c) { return is_value_char(c); })) {
       return refuse(400, "control character in a header field value");
     }
+    if (fields_out) fields_out->push_back({std::string(name), std::string(value)});
     if (iequals(name, "Content-Length")) {
       ++content_lengths;
       if (value.empty() ||
@@ -212,25 +219,12 @@ std::size_t find_bare_lf(std::string_view received, std::size_t from) {
 }
 
 std::vector<HttpHeader> head_fields(std::string_view head) {
+  config::Limits unlimited;
+  unlimited.max_request_line = std::numeric_limits<std::int64_t>::max();
+  unlimited.max_headers = std::numeric_limits<std::int64_t>::max();
+  unlimited.max_header_size = std::numeric_limits<std::int64_t>::max();
   std::vector<HttpHeader> fields;
-  fields.reserve(static_cast<std::size_t>(std::count(head.begin(), head.end(), '\n')));
-  std::size_t at = head.find("\r\n");  // past the request line
-  while (at != std::string_view::npos) {
-    at += 2;
-    const auto end = head.find("\r\n", at);
-    if (end == std::string_view::npos || end == at) break;  // the blank line ends the head
-    const std::string_view line = head.substr(at, end - at);
-    const auto colon = line.find(':');
-    if (colon != std::string_view::npos) {
-      std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-        value.remove_prefix(1);
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
-        value.remove_suffix(1);
-      fields.push_back({std::string(line.substr(0, colon)), std::string(value)});
-    }
-    at = end;
-  }
+  check_request_head(head, unlimited, &fields);
   return fields;
 }
 

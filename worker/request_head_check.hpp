@@ -18,7 +18,10 @@ struct HeadVerdict {
   std::string reason;  // for the log line: which rule or which limit
 };
 
-HeadVerdict check_request_head(std::string_view head, const config::Limits& limits);
+// With `fields`, an accepted head's fields are left there as head_fields() gives them: the
+// check walks every line anyway, and a second walk cost a request a few hundred instructions.
+HeadVerdict check_request_head(std::string_view head, const config::Limits& limits,
+                               std::vector<HttpHeader>* fields = nullptr);
 
 // Where the first LF not preceded by CR is in `received[from..]`, or npos. A head whose lines
 // end in bare LF never shows the CRLF CRLF that ends a head: the reader looks for this too, so
@@ -27,6 +30,7 @@ std::size_t find_bare_lf(std::string_view received, std::size_t from);
 
 // The fields of a head that check_request_head accepted, in the order sent (Beast groups
 // repeated names together, and ASGI wants the order as sent), values without their OWS.
+// (check_request_head without limits.)
 std::vector<HttpHeader> head_fields(std::string_view head);
 
 // host[:port], [v6][:port] or user@host[:port] (the authority of RFC 3986).
