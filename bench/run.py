@@ -3,7 +3,10 @@
 
 Every server runs pinned to CPU 0 and the load generator to CPU 1, on loopback. WSGI servers
 run bench/apps/wsgi_app.py, ASGI servers bench/apps/asgi_app.py (the same routes, plus a
-websocket echo driven by hornbeam-ws-load, bench/tools/ws_load.cpp). All servers are started
+websocket echo driven by hornbeam-ws-load, bench/tools/ws_load.cpp). The load generator is wrk,
+except for the POST 1 MiB echo: there it is hornbeam-body-load (bench/tools/body_load.cpp),
+since wrk reads responses 8 KiB at a time and its core was full below what the servers could
+answer (`--post-client wrk` for wrk there too). All servers are started
 at once and take turns run by run in every (workload, connections) cell, so that the machine's
 drift does not favour any of them; the table shows medians with the spread (min-max) and the
 ratios of hornbeam's WSGI and ASGI paths to each server, in requests per second and in the
@@ -11,7 +14,8 @@ server's CPU time per request (user + system time of its process tree over the r
 by the requests served: what the load generator cannot distort), with the load generator's
 own CPU use (near 100 %, its core is full and the cell's req/s is its limit).
 
-    bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--workloads hello,...] [--out FILE]
+    bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--workloads hello,...]
+                 [--post-client body-load|wrk] [--out FILE]
 
 Machines here are noisy: compare ratios from one run, never absolute numbers across runs."""
 
@@ -34,12 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "bench" / "apps"
 WORKER = ROOT / "build" / "worker" / "hornbeam-worker"
 WS_LOAD = ROOT / "build" / "bench" / "tools" / "hornbeam-ws-load"
+BODY_LOAD = ROOT / "build" / "bench" / "tools" / "hornbeam-body-load"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 
 WORKLOADS = {
     "hello": {"path": "/", "script": None},
     "64KiB": {"path": "/64k", "script": None},
-    "POST 1MiB": {"path": "/echo", "script": ROOT / "bench" / "post_1mib.lua"},
+    "POST 1MiB": {"path": "/echo", "script": ROOT / "bench" / "post_1mib.lua", "body_bytes": 1 << 20},
 }
 
 
@@ -234,6 +239,27 @@ def run_wrk(server, workload, connections, duration):
             "errors": (errors.group(1) if errors else "") + (f" non-2xx {non2xx.group(1)}" if non2xx else "")}
 
 
+def run_body_load(server, workload, connections, duration):
+    """The same measures as run_wrk, driven by hornbeam-body-load (for large bodies)."""
+    process, port = server
+    command = ["taskset", "-c", CLIENT_CPU, str(BODY_LOAD), "127.0.0.1", str(port), workload["path"],
+               str(connections), str(duration), str(workload["body_bytes"])]
+    cpu_before = tree_cpu_seconds(process.pid)
+    output, client_cpu = load_generator_run(command, duration + 60)
+    cpu = tree_cpu_seconds(process.pid) - cpu_before
+    requests, seconds, p50, p99, errors, non2xx = output.split()
+    requests = int(requests)
+    problems = (f"{errors} failed exchanges" if errors != "0" else "") + (f" non-2xx {non2xx}" if non2xx != "0" else "")
+    return {"rps": requests / float(seconds), "p50": float(p50), "p99": float(p99), "requests": requests,
+            "cpu_us": cpu * 1e6 / max(requests, 1), "client_cpu": client_cpu, "errors": problems}
+
+
+def run_cell(server, workload, connections, duration, post_client):
+    if workload.get("body_bytes") and post_client == "body-load":
+        return run_body_load(server, workload, connections, duration)
+    return run_wrk(server, workload, connections, duration)
+
+
 def start(name, command, tmp, port):
     process = subprocess.Popen(["taskset", "-c", SERVER_CPU, *command], stdout=subprocess.DEVNULL,
                                stderr=open(Path(tmp) / f"{name.replace(' ', '_')}.log", "w"), cwd=APPS)
@@ -260,10 +286,10 @@ def measure_all(running, args):
         for connections in (1, 50):
             names = [name for name in running if not (name == "nginx" and workload["script"])]
             for name in names:  # warm-up
-                run_wrk(running[name], workload, connections, 1)
+                run_cell(running[name], workload, connections, 1, args.post_client)
             for _ in range(args.runs):
                 for name in names:
-                    run = run_wrk(running[name], workload, connections, args.duration)
+                    run = run_cell(running[name], workload, connections, args.duration, args.post_client)
                     results[name].setdefault((workload_name, connections), []).append(run)
             print(f"  {workload_name} at {connections} connection(s) done", file=sys.stderr, flush=True)
     websocket_servers = [name for name in running if name.removesuffix(" previous") in ASGI_SERVERS and "ws echo" in args.workloads]
@@ -380,6 +406,8 @@ def main():
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--workloads", default=",".join([*WORKLOADS, "ws echo"]),
                         help="a comma-separated subset of: " + ", ".join([*WORKLOADS, "ws echo"]))
+    parser.add_argument("--post-client", choices=("body-load", "wrk"), default="body-load",
+                        help="the load generator of the POST 1 MiB cells")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     parser.add_argument("--previous", type=Path,
                         help="an earlier hornbeam-worker: adds `hornbeam previous` and `hornbeam asgi "
@@ -393,6 +421,8 @@ def main():
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: run bench/setup first")
+    if "POST 1MiB" in args.workloads and args.post_client == "body-load" and not BODY_LOAD.exists():
+        sys.exit(f"{BODY_LOAD} is missing: cmake --build build --target hornbeam-body-load (bench/run does)")
     with tempfile.TemporaryDirectory(prefix="hornbeam-bench-") as tmp:
         running = {}
         try:
@@ -406,7 +436,7 @@ def main():
                 stop(name, process)
     report = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
               f"{args.runs} runs × {args.duration} s per cell, servers interleaved, server on CPU {SERVER_CPU}, "
-              f"wrk on CPU {CLIENT_CPU}\n\n"
+              f"load generator on CPU {CLIENT_CPU} (POST cells: {args.post_client})\n\n"
               + table(all_results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report + "\n")
