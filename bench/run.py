@@ -4,9 +4,10 @@
 Every server runs pinned to CPU 0 and the load generator to CPU 1, on loopback. WSGI servers
 run bench/apps/wsgi_app.py, ASGI servers bench/apps/asgi_app.py (the same routes, plus a
 websocket echo driven by hornbeam-ws-load, bench/tools/ws_load.cpp). The load generator is wrk,
-except for the POST 1 MiB echo: there it is hornbeam-body-load (bench/tools/body_load.cpp),
-since wrk reads responses 8 KiB at a time and its core was full below what the servers could
-answer (`--post-client wrk` for wrk there too). All servers are started
+except for the large bodies (the 64 KiB response and the POST 1 MiB echo): there it is
+hornbeam-body-load (bench/tools/body_load.cpp), since wrk reads responses 8 KiB at a time and
+its core was full below what the servers could answer (`--body-client wrk` for wrk there
+too). All servers are started
 at once and take turns run by run in every (workload, connections) cell, so that the machine's
 drift does not favour any of them; the table shows medians with the spread (min-max) and the
 ratios of hornbeam's WSGI and ASGI paths to each server, in requests per second and in the
@@ -15,7 +16,7 @@ by the requests served: what the load generator cannot distort), with the load g
 own CPU use (near 100 %, its core is full and the cell's req/s is its limit).
 
     bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--workloads hello,...]
-                 [--post-client body-load|wrk] [--out FILE]
+                 [--body-client body-load|wrk] [--out FILE]
 
 Machines here are noisy: compare ratios from one run, never absolute numbers across runs."""
 
@@ -43,7 +44,7 @@ SERVER_CPU, CLIENT_CPU = "0", "1"
 
 WORKLOADS = {
     "hello": {"path": "/", "script": None},
-    "64KiB": {"path": "/64k", "script": None},
+    "64KiB": {"path": "/64k", "script": None, "body_bytes": 0},
     "POST 1MiB": {"path": "/echo", "script": ROOT / "bench" / "post_1mib.lua", "body_bytes": 1 << 20},
 }
 
@@ -70,6 +71,9 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log;
 events {{ worker_connections 1024; }}
 http {{
+  # As Debian's own nginx.conf has it: the static file goes out with sendfile(2).
+  sendfile on;
+  tcp_nopush on;
   access_log off;
   client_body_temp_path {tmp}/body;
   proxy_temp_path {tmp}/proxy;
@@ -254,8 +258,8 @@ def run_body_load(server, workload, connections, duration):
             "cpu_us": cpu * 1e6 / max(requests, 1), "client_cpu": client_cpu, "errors": problems}
 
 
-def run_cell(server, workload, connections, duration, post_client):
-    if workload.get("body_bytes") and post_client == "body-load":
+def run_cell(server, workload, connections, duration, body_client):
+    if "body_bytes" in workload and body_client == "body-load":
         return run_body_load(server, workload, connections, duration)
     return run_wrk(server, workload, connections, duration)
 
@@ -286,10 +290,10 @@ def measure_all(running, args):
         for connections in (1, 50):
             names = [name for name in running if not (name == "nginx" and workload["script"])]
             for name in names:  # warm-up
-                run_cell(running[name], workload, connections, 1, args.post_client)
+                run_cell(running[name], workload, connections, 1, args.body_client)
             for _ in range(args.runs):
                 for name in names:
-                    run = run_cell(running[name], workload, connections, args.duration, args.post_client)
+                    run = run_cell(running[name], workload, connections, args.duration, args.body_client)
                     results[name].setdefault((workload_name, connections), []).append(run)
             print(f"  {workload_name} at {connections} connection(s) done", file=sys.stderr, flush=True)
     websocket_servers = [name for name in running if name.removesuffix(" previous") in ASGI_SERVERS and "ws echo" in args.workloads]
@@ -406,8 +410,8 @@ def main():
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--workloads", default=",".join([*WORKLOADS, "ws echo"]),
                         help="a comma-separated subset of: " + ", ".join([*WORKLOADS, "ws echo"]))
-    parser.add_argument("--post-client", choices=("body-load", "wrk"), default="body-load",
-                        help="the load generator of the POST 1 MiB cells")
+    parser.add_argument("--body-client", choices=("body-load", "wrk"), default="body-load",
+                        help="the load generator of the 64 KiB and POST 1 MiB cells")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     parser.add_argument("--previous", type=Path,
                         help="an earlier hornbeam-worker: adds `hornbeam previous` and `hornbeam asgi "
@@ -421,7 +425,8 @@ def main():
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: run bench/setup first")
-    if "POST 1MiB" in args.workloads and args.post_client == "body-load" and not BODY_LOAD.exists():
+    body_cells = any("body_bytes" in WORKLOADS.get(name, {}) for name in args.workloads)
+    if body_cells and args.body_client == "body-load" and not BODY_LOAD.exists():
         sys.exit(f"{BODY_LOAD} is missing: cmake --build build --target hornbeam-body-load (bench/run does)")
     with tempfile.TemporaryDirectory(prefix="hornbeam-bench-") as tmp:
         running = {}
@@ -436,7 +441,7 @@ def main():
                 stop(name, process)
     report = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
               f"{args.runs} runs × {args.duration} s per cell, servers interleaved, server on CPU {SERVER_CPU}, "
-              f"load generator on CPU {CLIENT_CPU} (POST cells: {args.post_client})\n\n"
+              f"load generator on CPU {CLIENT_CPU} (64 KiB and POST cells: {args.body_client})\n\n"
               + table(all_results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report + "\n")

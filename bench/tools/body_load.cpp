@@ -3,8 +3,9 @@
 // about 3,000 such requests per second, below what the servers can answer: its ceiling, not
 // theirs, was the cell's req/s. This one sends each request with one `send` call of a buffer
 // made once and reads with a 4 MiB buffer, and does nothing else: `connections` keep-alive
-// connections each send the request, read the whole response (Content-Length framing) and
-// send the next, for `seconds`. Prints "requests seconds p50_ms p99_ms errors non_2xx".
+// connections each send the request (a POST of BODY_BYTES, or a GET when it is 0), read the
+// whole response (Content-Length framing) and send the next, for `seconds`. Prints
+// "requests seconds p50_ms p99_ms errors non_2xx".
 //
 //   hornbeam-body-load HOST PORT PATH CONNECTIONS SECONDS BODY_BYTES
 
@@ -232,9 +233,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "not an IPv4 address: %s\n", host.c_str());
     return 2;
   }
-  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
-                        "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
-                        std::to_string(body_bytes) + "\r\n\r\n";
+  // A GET without a body when BODY_BYTES is 0 (large responses alone).
+  std::string request = (body_bytes ? "POST " : "GET ") + path + " HTTP/1.1\r\nHost: " + host +
+                        ":" + std::to_string(port) + "\r\n";
+  if (body_bytes) {
+    request +=
+        "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(body_bytes) +
+        "\r\n";
+  }
+  request += "\r\n";
   request.append(body_bytes, 'p');
 
   const auto started = Clock::now();
