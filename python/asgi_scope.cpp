@@ -32,7 +32,7 @@ PyRef header_list(const std::vector<HttpHeader>& headers) {
     if (!name) return {};
     std::transform(sent.begin(), sent.end(), PyBytes_AS_STRING(name.get()), ascii_lower);
     PyRef value = bytes_of(headers[i].value);
-    if (!name || !value) return {};
+    if (!value) return {};
     PyObject* pair = PyTuple_Pack(2, name.get(), value.get());
     if (!pair) return {};
     PyList_SET_ITEM(list.get(), static_cast<Py_ssize_t>(i), pair);  // steals
