@@ -44,6 +44,7 @@ struct Connection {
   std::string head;          // the response head, until its blank line
   long long body_left = -1;  // -1 while the head is read
   bool close_after = false;  // the server said Connection: close
+  bool watching_out = true;  // EPOLLOUT is in its epoll events (as open() registers it)
   Clock::time_point started;
 };
 
@@ -98,7 +99,10 @@ class Load {
   Totals totals;
 
  private:
+  // An epoll_ctl only when the events change: a request that goes out in one send costs none.
   void watch(Connection& connection, bool writable_too) {
+    if (connection.watching_out == writable_too) return;
+    connection.watching_out = writable_too;
     epoll_event event{};
     event.events = EPOLLIN | (writable_too ? EPOLLOUT : 0u);
     event.data.ptr = &connection;
