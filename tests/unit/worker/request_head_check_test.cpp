@@ -135,5 +135,20 @@ TEST(HeadFields, KeepTheOrderSentAndTrimWhitespace) {
   EXPECT_TRUE(head_fields("GET / HTTP/1.1\r\n\r\n").empty());
 }
 
+// The session keeps one vector for every request of a connection: the check leaves only this
+// head's fields in it.
+TEST(HeadFields, TheCheckReplacesWhatTheVectorHeld) {
+  const config::Limits limits;
+  std::vector<HttpHeader> fields{{"Stale", "from the last request"}};
+  ASSERT_EQ(check_request_head("GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n", limits, &fields)
+                .status,
+            0);
+  ASSERT_EQ(fields.size(), 2u);
+  EXPECT_EQ(fields[0].name, "Host");
+  EXPECT_EQ(fields[1].value, "*/*");
+  ASSERT_EQ(check_request_head("GET / HTTP/1.1\r\n\r\n", limits, &fields).status, 0);
+  EXPECT_TRUE(fields.empty());
+}
+
 }  // namespace
 }  // namespace hornbeam::worker
