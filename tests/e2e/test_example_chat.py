@@ -45,10 +45,16 @@ async def next_said(socket, wanted):
 
 def test_people_on_different_workers_talk_and_see_who_is_there(chat):
     async def conversation():
+        # Each waits for the echo of their own "joined": from then on their worker listens to
+        # the room. The welcome comes before that; and on Redis a worker's first subscription
+        # opens its subscribe connection, so words said meanwhile would not reach them.
         alice, alice_worker = await join(chat.port, "alice")
+        assert await next_said(alice, lambda m: m.get("event") == "joined" and m["from"] == "alice")
         bob, bob_worker = await join(chat.port, "bob", other_than=alice_worker)
         assert alice_worker != bob_worker
-        # Alice hears Bob join (published by Bob's worker).
+        assert await next_said(bob, lambda m: m.get("event") == "joined" and m["from"] == "bob")
+        # Alice hears Bob join (published by Bob's worker; or by hers, from a try of join() that
+        # landed there and left).
         assert (await next_said(alice, lambda m: m.get("event") == "joined" and m["from"] == "bob"))
         await alice.send(json.dumps({"text": "hi bob"}))
         assert await next_said(bob, lambda m: "text" in m) == {"from": "alice", "text": "hi bob"}
