@@ -197,17 +197,20 @@ def tree_cpu_seconds(pid):
     return total / TICKS_PER_SECOND
 
 
-def load_generator_run(command, timeout):
-    """Runs the load generator to its end: its stdout and the share of its CPU it used (user +
-    system time over the wall time). Near 100 %, the load generator bounds the cell: its
-    requests per second say less than the servers' CPU per request."""
+def load_generator_run(command, server_pid, duration):
+    """Runs the load generator to its end: its stdout, the share of its CPU it used (user +
+    system time over the wall time) and the CPU seconds the server's process tree spent
+    meanwhile. Near 100 %, the load generator bounds the cell: its requests per second say
+    less than the servers' CPU per request."""
+    server_before = tree_cpu_seconds(server_pid)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    output = subprocess.run(command, capture_output=True, text=True, timeout=timeout).stdout
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = tree_cpu_seconds(server_pid) - server_before
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return output, 100 * used / max(wall, 1e-9)
+    return output, 100 * used / max(wall, 1e-9), server_cpu
 
 
 def to_ms(text):
@@ -229,9 +232,7 @@ def run_wrk(server, workload, connections, duration):
                f"http://127.0.0.1:{port}{workload['path']}"]
     if workload["script"]:
         command[6:6] = ["-s", str(workload["script"])]
-    cpu_before = tree_cpu_seconds(process.pid)
-    output, client_cpu = load_generator_run(command, duration + 60)
-    cpu = tree_cpu_seconds(process.pid) - cpu_before
+    output, client_cpu, cpu = load_generator_run(command, process.pid, duration)
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
@@ -248,9 +249,7 @@ def run_body_load(server, workload, connections, duration):
     process, port = server
     command = ["taskset", "-c", CLIENT_CPU, str(BODY_LOAD), "127.0.0.1", str(port), workload["path"],
                str(connections), str(duration), str(workload["body_bytes"])]
-    cpu_before = tree_cpu_seconds(process.pid)
-    output, client_cpu = load_generator_run(command, duration + 60)
-    cpu = tree_cpu_seconds(process.pid) - cpu_before
+    output, client_cpu, cpu = load_generator_run(command, process.pid, duration)
     requests, seconds, p50, p99, errors, non2xx = output.split()
     requests = int(requests)
     problems = (f"{errors} failed exchanges" if errors != "0" else "") + (f" non-2xx {non2xx}" if non2xx != "0" else "")
@@ -317,9 +316,7 @@ def run_ws_load(server, duration):
     process, port = server
     command = ["taskset", "-c", CLIENT_CPU, str(WS_LOAD), "127.0.0.1", str(port), "/ws",
                str(WEBSOCKET_CLIENTS), str(duration), "64"]
-    cpu_before = tree_cpu_seconds(process.pid)
-    output, client_cpu = load_generator_run(command, duration + 60)
-    cpu = tree_cpu_seconds(process.pid) - cpu_before
+    output, client_cpu, cpu = load_generator_run(command, process.pid, duration)
     rate, p50, p99, errors = output.split()
     return {"rps": float(rate), "p50": float(p50), "p99": float(p99),
             "cpu_us": cpu * 1e6 / max(float(rate) * duration, 1), "client_cpu": client_cpu,

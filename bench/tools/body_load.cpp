@@ -9,6 +9,8 @@
 //
 //   hornbeam-body-load HOST PORT PATH CONNECTIONS SECONDS BODY_BYTES
 
+#include "common/http_text.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -47,13 +49,6 @@ struct Connection {
   bool watching_out = true;  // EPOLLOUT is in its epoll events (as open() registers it)
   Clock::time_point started;
 };
-
-std::string lowercase(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return lower;
-}
 
 class Load {
  public:
@@ -166,7 +161,7 @@ class Load {
   }
 
   bool parse_head(Connection& connection) {
-    const std::string head = lowercase(connection.head);
+    const std::string head = hornbeam::ascii_lowercase(connection.head);
     if (head.size() < 12 || !head.starts_with("http/1.")) return false;
     if (head[9] != '2') ++totals.non_2xx;
     const auto field = head.find("\r\ncontent-length:");
