@@ -12,6 +12,7 @@
 #include "python/interpreter.hpp"
 #include "python/ready_awaitable.hpp"
 #include "python/receive_awaitable.hpp"
+#include "python/task_registry.hpp"
 
 #include <spdlog/logger.h>
 
@@ -80,6 +81,9 @@ AsgiContext::AsgiContext(std::vector<AsgiMount> mounts, const AsgiSettings& sett
   PyRef asyncio = checked(PyRef::steal(PyImport_ImportModule("asyncio")), "asyncio");
   checked(PyRef::steal(PyObject_CallMethod(asyncio.get(), "set_event_loop", "O", r.loop.get())),
           "set_event_loop");
+  if (!speed_up_task_registry()) {  // only slower without it
+    logging::error_log().warn("asyncio's task registry stays as it is: {}", take_exception_text());
+  }
   r.create_future = attribute(r.loop.get(), "create_future");
   r.create_task = attribute(r.loop.get(), "create_task");
   r.task_type = attribute(asyncio.get(), "Task");

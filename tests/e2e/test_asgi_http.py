@@ -378,6 +378,14 @@ def test_the_request_task_runs_its_app_in_a_context_of_its_own(asgi):
     assert requests.get(asgi.url + "/task-coroutine").json()["leaked"] is None
 
 
+def test_asyncio_all_tasks_lists_the_tasks_alive_and_only_them(asgi):
+    answer = requests.get(asgi.url + "/all-tasks").json()
+    assert answer == {"own_listed": True, "fast_add": True, "made_listed": 10, "made_freed": 10,
+                      "dead_left_in_registry": 0,
+                      "dying_freed": True, "pending_while_iterating": 1,
+                      "pending_after_next_task": 0}
+
+
 def test_an_app_called_as_a_plain_function_runs_inside_its_request_task(start_worker):
     # What __call__ does before returning the awaitable belongs to the request's context.
     worker = start_worker("asgi_app:callable_app", "-k", "asgi")

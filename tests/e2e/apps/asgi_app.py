@@ -8,6 +8,8 @@ import contextvars
 import inspect
 import json
 import os
+import weakref
+from _weakrefset import _IterationGuard
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -280,6 +282,47 @@ async def task_coroutine(scope, receive, send):
     await respond(send, body=json.dumps({"states": states, "leaked": leaked}).encode())
 
 
+async def all_tasks(scope, receive, send):
+    """What asyncio.all_tasks() says while tasks come and go (the worker keeps asyncio's task
+    registry with C functions of its own, python/task_registry.hpp): the request's own task is
+    listed, tasks it made are listed while they live and not once they are gone, also when
+    one dies while the registry is being iterated over."""
+    # Python 3.12 renamed it (and keeps eager tasks apart).
+    registry = getattr(asyncio.tasks, "_scheduled_tasks", None)
+    if registry is None:
+        registry = asyncio.tasks._all_tasks
+    answer = {"own_listed": asyncio.current_task() in asyncio.all_tasks(),
+              "fast_add": "add" in vars(registry)}
+
+    async def pause():
+        await asyncio.sleep(0)
+
+    made = [asyncio.get_running_loop().create_task(pause()) for _ in range(10)]
+    answer["made_listed"] = sum(task in asyncio.all_tasks() for task in made)
+    made_refs = [weakref.ref(task) for task in made]
+    await asyncio.gather(*made)
+    del made
+    await asyncio.sleep(0)
+    answer["made_freed"] = sum(reference() is None for reference in made_refs)
+    answer["dead_left_in_registry"] = sum(reference() is None for reference in registry.data)
+
+    # A task that dies while the registry is iterated over (what WeakSet.__iter__ holds)
+    # waits in _pending_removals; the next task's registration commits the removal.
+    loop = asyncio.get_running_loop()
+    dying = loop.create_task(pause())
+    await dying
+    await asyncio.sleep(0)  # the wake-up that `await dying` resumed by holds it until then
+    dying_ref = weakref.ref(dying)
+    with _IterationGuard(registry):
+        del dying
+        answer["dying_freed"] = dying_ref() is None
+        answer["pending_while_iterating"] = len(registry._pending_removals)
+        newcomer = loop.create_task(pause())
+        answer["pending_after_next_task"] = len(registry._pending_removals)
+    await newcomer
+    await respond(send, body=json.dumps(answer).encode(), content_type=b"application/json")
+
+
 REQUEST_MARK = contextvars.ContextVar("request_mark", default=None)
 
 
@@ -320,6 +363,7 @@ ROUTES = {
     "/scope": scope_json,
     "/task": task,
     "/task-coroutine": task_coroutine,
+    "/all-tasks": all_tasks,
     "/echo": echo,
     "/late-echo": late_echo,
     "/count": count,
