@@ -13,7 +13,10 @@ drift does not favour any of them; the table shows medians with the spread (min-
 ratios of hornbeam's WSGI and ASGI paths to each server, in requests per second and in the
 server's CPU time per request (user + system time of its process tree over the run, divided
 by the requests served: what the load generator cannot distort), with the load generator's
-own CPU use (near 100 %, its core is full and the cell's req/s is its limit).
+own CPU use (near 100 %, its core is full and the cell's req/s is its limit). The header says
+what a system call and a thread hand-over cost on the server's CPU at the end
+(bench/tools/syscall_cost.cpp): on the VMs here they have ranged over ten times, and the
+dearer they are, the closer every ratio gets to 1.
 
     bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--workloads hello,...]
                  [--body-client body-load|wrk] [--out FILE]
@@ -40,6 +43,7 @@ APPS = ROOT / "bench" / "apps"
 WORKER = ROOT / "build" / "worker" / "hornbeam-worker"
 WS_LOAD = ROOT / "build" / "bench" / "tools" / "hornbeam-ws-load"
 BODY_LOAD = ROOT / "build" / "bench" / "tools" / "hornbeam-body-load"
+SYSCALL_COST = ROOT / "build" / "bench" / "tools" / "hornbeam-syscall-cost"
 SERVER_CPU, CLIENT_CPU = "0", "1"
 
 WORKLOADS = {
@@ -356,6 +360,16 @@ def fairness(port, connections=50, seconds=2.0):
     return sum(1 for count in counts if count), counts[0], counts[-1]
 
 
+def machine_costs():
+    """What the kernel charges on the server's CPU now (bench/tools/syscall_cost.cpp): the
+    ratios between servers shrink towards 1 as system calls and thread switches get dearer,
+    so a table says what they cost when it was made."""
+    if not SYSCALL_COST.exists():
+        return f"(system call costs not measured: {SYSCALL_COST.name} is not built; bench/run builds it)"
+    costs = subprocess.run([str(SYSCALL_COST), SERVER_CPU], capture_output=True, text=True, timeout=60)
+    return f"machine, on CPU {SERVER_CPU} after the runs: {costs.stdout.strip() or costs.stderr.strip()}"
+
+
 def median_and_spread(runs, key):
     values = [run[key] for run in runs]
     return statistics.median(values), min(values), max(values)
@@ -438,8 +452,8 @@ def main():
                 stop(name, process)
     report = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
               f"{args.runs} runs × {args.duration} s per cell, servers interleaved, server on CPU {SERVER_CPU}, "
-              f"load generator on CPU {CLIENT_CPU} (64 KiB and POST cells: {args.body_client})\n\n"
-              + table(all_results))
+              f"load generator on CPU {CLIENT_CPU} (64 KiB and POST cells: {args.body_client})\n"
+              f"{machine_costs()}\n\n" + table(all_results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report + "\n")
     print(report)
