@@ -15,8 +15,8 @@ server's CPU time per request (user + system time of its process tree over the r
 by the requests served: what the load generator cannot distort), with the load generator's
 own CPU use (near 100 %, its core is full and the cell's req/s is its limit). The header says
 what a system call and a thread hand-over cost on the server's CPU at the end
-(bench/tools/syscall_cost.cpp): on the VMs here they have ranged over ten times, and the
-dearer they are, the closer every ratio gets to 1.
+(bench/tools/syscall_cost.cpp): on some VMs here a null system call took about 1 µs, ten
+times a bare machine's, and the dearer they are, the closer every ratio gets to 1.
 
     bench/run.py [--runs 3] [--duration 5] [--servers hornbeam,uwsgi,...] [--workloads hello,...]
                  [--body-client body-load|wrk] [--out FILE]

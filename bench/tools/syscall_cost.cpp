@@ -1,6 +1,6 @@
 // What this machine charges for the kernel work every server pays per request, to read a
-// benchmark's ratios by: on the VMs here a null system call has cost from 0.1 to 1 µs, and
-// the ratios between servers shrink towards 1 as it grows (docs/performance.md).
+// benchmark's ratios by: on some VMs here a null system call took about 1 µs, and the ratios
+// between servers shrink towards 1 as it grows (docs/performance.md).
 //
 //   hornbeam-syscall-cost [CPU]
 //
