@@ -14,9 +14,9 @@ enum Slot : Py_ssize_t { data_slot, pending_slot, iterating_slot, commit_slot, r
 PyObject* remove_dead(PyObject* parts, PyObject* reference) {
   PyObject* pending = PyTuple_GET_ITEM(parts, pending_slot);
   PyObject* iterating = PyTuple_GET_ITEM(parts, iterating_slot);
-  const int failed = PySet_GET_SIZE(iterating) > 0
-                         ? PyList_Append(pending, reference)
-                         : PySet_Discard(PyTuple_GET_ITEM(parts, data_slot), reference) < 0;
+  const bool failed = PySet_GET_SIZE(iterating) > 0
+                          ? PyList_Append(pending, reference) < 0
+                          : PySet_Discard(PyTuple_GET_ITEM(parts, data_slot), reference) < 0;
   if (failed) return nullptr;
   Py_RETURN_NONE;
 }
