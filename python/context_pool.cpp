@@ -69,12 +69,19 @@ void ContextPool::submit(Job job, TimeLimit time_limit) {
 }
 
 void ContextPool::wake_now() {
-  int jobs = 0;
   {
     std::lock_guard lock(mutex_);
-    jobs = std::exchange(unwoken_, 0);
+    if (std::exchange(unwoken_, 0) == 0 || in_line_) return;
   }
-  for (; jobs > 0; --jobs) wake_.notify_one();
+  wake_.notify_one();  // the next in line (run() says why only one)
+}
+
+ContextPool::Queued ContextPool::take_job_locked() {
+  Queued queued = std::move(jobs_.front());
+  jobs_.pop_front();
+  // What is left needs someone in line, should this job wait on I/O.
+  if (!jobs_.empty() && !in_line_ && running_ < size()) wake_.notify_one();
+  return queued;
 }
 
 void ContextPool::run(int index, Setup& setup) {
@@ -121,25 +128,39 @@ void ContextPool::run(int index, Setup& setup) {
     Attached gil(thread_state);
     served = state->serve();
   }
+  // Queued jobs are taken by whoever holds the GIL, and one context at a time waits for the
+  // GIL on their behalf ("in line"), without a job. On one interpreter only the GIL's holder
+  // runs: a context that takes the GIL when the running one lets it go (its job waits on
+  // I/O, or the queue is empty) is all the queue needs. Waking a context per queued job
+  // instead had each take one and wait for the GIL with it: up to five more thread switches
+  // per burst, and jobs held back while the holder could have run them (hello world at 4
+  // contexts, docs/performance.md). With own-GIL contexts the one in line takes its GIL at
+  // once and calls the next: every context works.
   while (!served) {
-    Queued queued;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) break;  // stopping, and nothing left to do
-      queued = std::move(jobs_.front());
-      jobs_.pop_front();
-      ++running_;
+      wake_.wait(lock, [&] { return stopping_ || (!jobs_.empty() && !in_line_); });
+      if (jobs_.empty() || in_line_) break;  // stopping: the rest is someone else's
+      in_line_ = true;
+    }
+    const auto asked = std::chrono::steady_clock::now();
+    Attached gil(thread_state);
+    const auto waited = std::chrono::steady_clock::now() - asked;
+    Queued queued;
+    {
+      std::lock_guard lock(mutex_);
+      in_line_ = false;
+      if (!jobs_.empty()) {
+        gil_wait_ns_.fetch_add(
+            static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(waited).count()),
+            std::memory_order_relaxed);
+        ++running_;
+        queued = take_job_locked();
+      }
     }
     // Keep the GIL while more jobs are queued; it is released only to wait (never wait for
     // the queue while holding it).
-    const auto asked = std::chrono::steady_clock::now();
-    Attached gil(thread_state);
-    gil_wait_ns_.fetch_add(
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                       std::chrono::steady_clock::now() - asked)
-                                       .count()),
-        std::memory_order_relaxed);
     while (queued.job) {
       if (activity_) activity_(index, true, queued.time_limit);
       queued.job(*state);
@@ -147,8 +168,7 @@ void ContextPool::run(int index, Setup& setup) {
       if (activity_) activity_(index, false, queued.time_limit);
       std::lock_guard lock(mutex_);
       if (!jobs_.empty()) {
-        queued = std::move(jobs_.front());
-        jobs_.pop_front();
+        queued = take_job_locked();
       } else {
         --running_;
         IoThreadPolicy::restore();  // this context is idle: the next request can start now

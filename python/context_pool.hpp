@@ -81,8 +81,10 @@ class ContextPool final : public Wakeable {
     TimeLimit time_limit;
   };
   std::deque<Queued> jobs_;
-  int unwoken_ = 0;  // jobs queued since the last wake (a WakeBatch holds it)
-  int running_ = 0;  // contexts running a job
+  Queued take_job_locked();  // mutex_ held, a job queued; calls the next in line if needed
+  int unwoken_ = 0;          // jobs queued since the last wake (a WakeBatch holds it)
+  int running_ = 0;          // contexts running a job
+  bool in_line_ = false;     // a context woke for the queue and waits for the GIL (run())
   bool stopping_ = false;
   int started_ = 0;
   std::exception_ptr setup_error_;
