@@ -132,8 +132,8 @@ void ContextPool::run(int index, Setup& setup) {
   // GIL on their behalf ("in line"), without a job. On one interpreter only the GIL's holder
   // runs: a context that takes the GIL when the running one lets it go (its job waits on
   // I/O, or the queue is empty) is all the queue needs. Waking a context per queued job
-  // instead had each take one and wait for the GIL with it: up to five more thread switches
-  // per burst, and jobs held back while the holder could have run them (hello world at 4
+  // instead had each take one and wait for the GIL with it: twice the futex calls and thread
+  // switches, and jobs held back while the holder could have run them (hello world at 4
   // contexts, docs/performance.md). With own-GIL contexts the one in line takes its GIL at
   // once and calls the next: every context works.
   while (!served) {
