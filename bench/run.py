@@ -122,6 +122,11 @@ def server_command(name, port, tmp):
                       "--log-level", "warning", asgi_app],
         "hornbeam": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
                      "--logging-access-log", "", "--logging-level", "warning", app],
+        # Four thread contexts on one interpreter: what sharing the GIL costs a CPU-bound app
+        # (docs/worker.md, Contexts).
+        "hornbeam 4 contexts": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "4",
+                                "--context-mode", "thread", "--logging-access-log", "", "--logging-level", "warning",
+                                app],
         # The same app at `/` behind four other mounts, which every request is routed past
         # (longest prefix first, so `/` is tried last): what routing costs (docs/mounts.md).
         "hornbeam 5 mounts": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
