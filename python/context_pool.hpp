@@ -3,7 +3,8 @@
 // The worker's Python contexts: N long-lived threads taking jobs from one queue, each with its
 // own thread state on the worker's interpreter (thread mode), or each with a subinterpreter
 // and a GIL of its own (owngil mode, InterpreterOptions::own_gil_contexts). A job runs with its
-// context's GIL held; the queue waits without it.
+// context's GIL held; the queue waits without it, and one context at a time waits for the GIL
+// on the queue's behalf (run()).
 
 #include "common/wake_batch.hpp"
 #include "python/gil.hpp"
@@ -58,7 +59,7 @@ class ContextPool final : public Wakeable {
   // The state a context's setup made (valid until the pool is destroyed).
   ContextState& state(int index) { return *states_.at(index); }
   int size() const { return static_cast<int>(threads_.size()); }
-  // Time the job contexts spent waiting for the GIL before running a job, in total (the
+  // Time the context in line spent waiting for the GIL before it took a job, in total (the
   // price of more contexts than one interpreter can run at once). Any thread.
   std::uint64_t gil_wait_ns() const { return gil_wait_ns_.load(std::memory_order_relaxed); }
   // The interpreter the context runs in: the worker's, or its own subinterpreter (owngil).
