@@ -64,8 +64,9 @@ SubInterpreter::~SubInterpreter() {
 #else
 
 SubInterpreter::SubInterpreter(PyInterpreterState*, const InterpreterOptions&) {
-  throw std::runtime_error("own-GIL subinterpreters need Python 3.12 or newer; this build embeds "
-                           "Python " PY_VERSION);
+  throw std::runtime_error(
+      "own-GIL subinterpreters need Python 3.12 or newer; this build embeds "
+      "Python " PY_VERSION);
 }
 
 SubInterpreter::~SubInterpreter() = default;
