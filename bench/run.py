@@ -113,36 +113,33 @@ def server_command(name, port, tmp):
         return [str(PREVIOUS_WORKER), *command[1:]]
     app = "wsgi_app:application"
     asgi_app = "asgi_app:app"
+
+    def hornbeam(*options, contexts="1"):
+        """hornbeam-worker serving the benchmark's apps, without access log: `options` before
+        the app (which comes last)."""
+        return [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", contexts,
+                "--logging-access-log", "", "--logging-level", "warning", *options]
+
     return {
-        "hornbeam asgi": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
-                          "-k", "asgi", "--logging-access-log", "", "--logging-level", "warning", asgi_app],
+        "hornbeam asgi": hornbeam("-k", "asgi", asgi_app),
         "uvicorn": ["/usr/bin/python3", "-m", "uvicorn", "--port", str(port), "--loop", "uvloop", "--http",
                     "httptools", "--no-access-log", "--log-level", "warning", asgi_app],
         "hypercorn": ["/usr/bin/python3", "-m", "hypercorn", "-b", f"127.0.0.1:{port}", "-k", "uvloop",
                       "--log-level", "warning", asgi_app],
-        "hornbeam": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
-                     "--logging-access-log", "", "--logging-level", "warning", app],
+        "hornbeam": hornbeam(app),
         # Four thread contexts on one interpreter: what sharing the GIL costs a CPU-bound app
         # (docs/worker.md, Contexts).
-        "hornbeam 4 contexts": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "4",
-                                "--context-mode", "thread", "--logging-access-log", "", "--logging-level", "warning",
-                                app],
+        "hornbeam 4 contexts": hornbeam("--context-mode", "thread", app, contexts="4"),
         # The same app at `/` behind four other mounts, which every request is routed past
         # (longest prefix first, so `/` is tried last): what routing costs (docs/mounts.md).
-        "hornbeam 5 mounts": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
-                              "--logging-access-log", "", "--logging-level", "warning",
-                              *[f"--mounts=/{name}={app}" for name in ("alpha", "bravo", "charlie", "delta")],
-                              app],
+        "hornbeam 5 mounts": hornbeam(*[f"--mounts=/{name}={app}" for name in ("alpha", "bravo", "charlie", "delta")],
+                                      app),
         # The same app with a no-op hooks.on_request and hooks.on_response (docs/hooks.md).
-        "hornbeam hooks": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS), "--contexts", "1",
-                           "--logging-access-log", "", "--logging-level", "warning",
-                           "--hooks-on-request", "noop_hooks:on_request",
-                           "--hooks-on-response", "noop_hooks:on_response", app],
+        "hornbeam hooks": hornbeam("--hooks-on-request", "noop_hooks:on_request",
+                                   "--hooks-on-response", "noop_hooks:on_response", app),
         # The same with the I/O thread polling before it sleeps: for a worker that has its core
         # to itself, as here (docs/performance.md).
-        "hornbeam io_spin_us=50": [str(WORKER), "-b", f"127.0.0.1:{port}", "--pythonpath", str(APPS),
-                                   "--contexts", "1", "--io-spin-us", "50", "--logging-access-log", "",
-                                   "--logging-level", "warning", app],
+        "hornbeam io_spin_us=50": hornbeam("--io-spin-us", "50", app),
         "gunicorn sync": ["/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
                           "--chdir", str(APPS), "--log-level", "warning", app],
         "gunicorn gthread": ["/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4",
