@@ -15,6 +15,7 @@ namespace {
 
 struct StartResponseObject {
   PyObject_HEAD WsgiResponseState* state;
+  vectorcallfunc vectorcall;  // how Python calls it: start_response_vectorcall
 };
 
 // A str that is latin-1 (PEP 3333 "native string"), as bytes; sets TypeError otherwise.
@@ -83,15 +84,54 @@ PyObject* start_response_write(PyObject* self, PyObject* data);
 PyMethodDef write_method = {"write", start_response_write, METH_O,
                             "Write body bytes (PEP 3333 write callable)."};
 
-PyObject* start_response_call(PyObject* self, PyObject* args, PyObject* kwargs) {
-  static const char* keywords[] = {"status", "headers", "exc_info", nullptr};
-  PyObject* status = nullptr;
-  PyObject* headers = nullptr;
-  PyObject* exc_info = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O:start_response",
-                                   const_cast<char**>(keywords), &status, &headers, &exc_info)) {
-    return nullptr;
+// The arguments start_response(status, headers, exc_info=None) was given, by position or by
+// name (wsgiref's and Gunicorn's names). False with TypeError set when they do not fit.
+bool parse_arguments(PyObject* const* args, std::size_t nargsf, PyObject* kwnames,
+                     std::array<PyObject*, 3>& parsed) {
+  static constexpr std::array<const char*, 3> names = {"status", "headers", "exc_info"};
+  const Py_ssize_t positional = PyVectorcall_NARGS(nargsf);
+  if (positional > 3) {
+    PyErr_Format(PyExc_TypeError, "start_response() takes at most 3 arguments (%zd given)",
+                 positional);
+    return false;
   }
+  parsed = {nullptr, nullptr, nullptr};
+  std::copy(args, args + positional, parsed.begin());
+  const Py_ssize_t keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  for (Py_ssize_t i = 0; i < keywords; ++i) {
+    PyObject* name = PyTuple_GET_ITEM(kwnames, i);
+    const auto slot = std::find_if(names.begin(), names.end(), [name](const char* known) {
+      return PyUnicode_CompareWithASCIIString(name, known) == 0;
+    });
+    if (slot == names.end()) {
+      PyErr_Format(PyExc_TypeError, "start_response() got an unexpected keyword argument '%U'",
+                   name);
+      return false;
+    }
+    PyObject*& target = parsed[static_cast<std::size_t>(slot - names.begin())];
+    if (target) {
+      PyErr_Format(PyExc_TypeError, "start_response() got multiple values for argument '%U'", name);
+      return false;
+    }
+    target = args[positional + i];
+  }
+  if (!parsed[0] || !parsed[1]) {
+    PyErr_Format(PyExc_TypeError, "start_response() missing required argument '%s'",
+                 parsed[0] ? names[1] : names[0]);
+    return false;
+  }
+  return true;
+}
+
+// A vectorcall: the app's start_response(status, headers) costs no argument tuple and no
+// format-string parsing (about 850 instructions of a WSGI hello world's 24.6 k).
+PyObject* start_response_vectorcall(PyObject* self, PyObject* const* args, std::size_t nargsf,
+                                    PyObject* kwnames) {
+  std::array<PyObject*, 3> parsed{};
+  if (!parse_arguments(args, nargsf, kwnames, parsed)) return nullptr;
+  PyObject* status = parsed[0];
+  PyObject* headers = parsed[1];
+  PyObject* exc_info = parsed[2] ? parsed[2] : Py_None;
   WsgiResponseState* state = reinterpret_cast<StartResponseObject*>(self)->state;
   if (!state) {
     PyErr_SetString(PyExc_RuntimeError, "start_response called after the request ended");
@@ -150,15 +190,24 @@ PyMethodDef methods[] = {
     {nullptr, nullptr, 0, nullptr},
 };
 
+// The vectorcall's slot in each object, as CPython finds it on a heap type.
+PyMemberDef members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(StartResponseObject, vectorcall), READONLY,
+     nullptr},
+    {nullptr, 0, 0, 0, nullptr},
+};
+
 PyType_Slot slots[] = {
-    {Py_tp_call, reinterpret_cast<void*>(start_response_call)},
+    {Py_tp_call, reinterpret_cast<void*>(PyVectorcall_Call)},
+    {Py_tp_members, members},
     {Py_tp_dealloc, reinterpret_cast<void*>(free_heap_object)},
     {Py_tp_methods, methods},
     {0, nullptr},
 };
 
-PyType_Spec spec = {"hornbeam.StartResponse", sizeof(StartResponseObject), 0,
-                    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, slots};
+PyType_Spec spec = {
+    "hornbeam.StartResponse", sizeof(StartResponseObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_HAVE_VECTORCALL, slots};
 
 }  // namespace
 
@@ -189,6 +238,7 @@ PyRef make_start_response(PyObject* type, WsgiResponseState* state) {
   auto* object = PyObject_New(StartResponseObject, reinterpret_cast<PyTypeObject*>(type));
   if (!object) return {};
   object->state = state;
+  object->vectorcall = start_response_vectorcall;
   return PyRef::steal(reinterpret_cast<PyObject*>(object));
 }
 

@@ -228,6 +228,21 @@ def test_exc_info_before_the_body_replaces_the_head(start_worker):
     assert response.content == b"replaced"
 
 
+def test_start_response_takes_its_arguments_by_position_or_by_name(start_worker):
+    worker = start_worker("echo:start_response_arguments")
+    response = requests.get(worker.url)
+    outcome = dict(line.split(": ", 1) for line in response.text.splitlines())
+    # The first valid call makes the head; each later one without exc_info is refused.
+    assert response.status_code == 201 and response.headers.get("X-Named") == "1"
+    assert outcome["names"] == "ok"
+    assert outcome["exc_info_none"] == "RuntimeError"  # exc_info=None is no exc_info
+    assert outcome["positional"] == "RuntimeError"
+    assert outcome["no_headers"] == "TypeError: start_response() missing required argument 'headers'"
+    assert outcome["four"] == "TypeError: start_response() takes at most 3 arguments (4 given)"
+    assert outcome["unknown_name"] == "TypeError: start_response() got an unexpected keyword argument 'colour'"
+    assert outcome["twice_status"] == "TypeError: start_response() got multiple values for argument 'status'"
+
+
 def test_file_wrapper_sends_the_file(start_worker, tmp_path):
     worker = start_worker("echo:file_wrapper")
     data = os.urandom(300_000)

@@ -120,6 +120,30 @@ def bad_header_type(environ, start_response):
     return [b""]
 
 
+def start_response_arguments(environ, start_response):
+    """start_response called the ways PEP 3333 allows (by position, by name, exc_info=None) and
+    the ways it does not; the body lists what each call raised, the last valid call's head wins."""
+    calls = {
+        "names": lambda: start_response(status="201 Created", headers=[("X-Named", "1")]),
+        "exc_info_none": lambda: start_response("202 Accepted", [("X-Third", "3")], exc_info=None),
+        "no_headers": lambda: start_response("200 OK"),
+        "four": lambda: start_response("200 OK", [], None, None),
+        "unknown_name": lambda: start_response("200 OK", [], colour="red"),
+        "twice_status": lambda: start_response("200 OK", [], status="200 OK"),
+        "positional": lambda: start_response("203 Positional", [("X-Positional", "1")]),
+    }
+    outcome = []
+    for name, call in calls.items():
+        try:
+            call()
+            outcome.append(f"{name}: ok")
+        except TypeError as e:
+            outcome.append(f"{name}: TypeError: {e}")
+        except RuntimeError:
+            outcome.append(f"{name}: RuntimeError")  # called a second time without exc_info
+    return ["\n".join(outcome).encode()]
+
+
 def no_start_response(environ, start_response):
     return [b"body without start_response"]
 
