@@ -3,6 +3,9 @@
 // Beast's parser with the worker's limits. Besides crashes, it checks that where our check
 // accepts a head, Beast sees the same head: the same number of fields, and chunked framing
 // exactly when a Transfer-Encoding was sent (a disagreement there is how smuggling starts).
+// A head the worker serves without Beast (is_plain_bodiless) must be one Beast accepts, with
+// the same request line, no body, and the same keep-alive answer as Beast's parser (but for
+// an HTTP/1.0 head that lists both close and keep-alive: close wins, RFC 9112 §9.3).
 
 #include "common/http_text.hpp"
 #include "config/config.hpp"
@@ -56,9 +59,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   parser.eager(false);
   beast::error_code ec;
   parser.put(boost::asio::buffer(head.data(), head.size()), ec);
+  const bool served_without_beast = worker::is_plain_bodiless(fields);
+  if (served_without_beast) check(!ec && parser.is_done());
   if (ec || !parser.is_header_done()) return 0;  // the worker answers 400: no harm done
 
   const auto& message = parser.get();
+  if (served_without_beast) {
+    const auto line = worker::request_line_of(head);
+    check(line.method == std::string_view(message.method_string()));
+    check(line.target == std::string_view(message.target()));
+    check(line.version == message.version());
+    const bool keep_alive = worker::wants_keep_alive(line.version, fields);
+    // Beast's answer, but for the case where the RFC and Beast differ.
+    const bool both =
+        line.version == 10 && !worker::wants_keep_alive(11, fields) && parser.keep_alive();
+    check(keep_alive == (parser.keep_alive() && !both));
+  }
   check(static_cast<std::size_t>(std::distance(message.begin(), message.end())) == fields.size());
   check(parser.chunked() == has_transfer_encoding(fields));
 

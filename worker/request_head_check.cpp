@@ -128,6 +128,22 @@ HeadVerdict check_transfer_codings(std::string_view list) {
   return {};
 }
 
+// A Connection (or Proxy-Connection) value: tokens separated by commas, with optional white
+// space around them and empty elements allowed (RFC 9110 §5.6.1), as Beast's parser requires.
+bool is_token_list(std::string_view list) {
+  while (true) {
+    const auto comma = list.find(',');
+    const std::string_view element = trim(list.substr(0, comma));
+    if (!element.empty() && !is_token(element)) return false;
+    if (comma == std::string_view::npos) return true;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+bool is_connection_field(std::string_view name) {
+  return iequals(name, "Connection") || iequals(name, "Proxy-Connection");
+}
+
 }  // namespace
 
 HeadVerdict check_request_head(std::string_view head, const config::Limits& limits,
@@ -200,6 +216,8 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
       ++hosts;
     } else if (iequals(name, "Content-Type")) {
       ++content_types;
+    } else if (is_connection_field(name) && !is_token_list(value)) {
+      return refuse(400, "invalid Connection field");
     }
   }
   if (content_lengths > 1) return refuse(400, "repeated Content-Length");
@@ -220,6 +238,46 @@ std::size_t find_bare_lf(std::string_view received, std::size_t from) {
     if (at == 0 || received[at - 1] != '\r') return at;
   }
   return std::string_view::npos;
+}
+
+RequestLine request_line_of(std::string_view head) {
+  const std::string_view line = head.substr(0, head.find("\r\n"));
+  const auto first_space = line.find(' ');
+  const auto last_space = line.rfind(' ');
+  return {line.substr(0, first_space), line.substr(first_space + 1, last_space - first_space - 1),
+          line.ends_with("HTTP/1.0") ? 10 : 11};
+}
+
+namespace {
+
+// Whether a comma-separated list of tokens (a Connection field's value) has `token`.
+bool lists_token(std::string_view list, std::string_view token) {
+  while (true) {
+    const auto comma = list.find(',');
+    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace
+
+bool wants_keep_alive(int version, const std::vector<HttpHeader>& fields) {
+  bool close = false;
+  bool keep_alive = false;
+  for (const auto& field : fields) {
+    if (!is_connection_field(field.name)) continue;
+    close = close || lists_token(field.value, "close");
+    keep_alive = keep_alive || lists_token(field.value, "keep-alive");
+  }
+  return !close && (version >= 11 || keep_alive);
+}
+
+bool is_plain_bodiless(const std::vector<HttpHeader>& fields) {
+  return std::none_of(fields.begin(), fields.end(), [](const HttpHeader& field) {
+    return iequals(field.name, "Content-Length") || iequals(field.name, "Transfer-Encoding") ||
+           iequals(field.name, "Upgrade") || iequals(field.name, "Expect");
+  });
 }
 
 std::vector<HttpHeader> head_fields(std::string_view head) {

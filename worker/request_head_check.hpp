@@ -33,6 +33,26 @@ std::size_t find_bare_lf(std::string_view received, std::size_t from);
 // (check_request_head without limits.)
 std::vector<HttpHeader> head_fields(std::string_view head);
 
+// The request line of a head that check_request_head accepted, in its three parts.
+struct RequestLine {
+  std::string_view method;
+  std::string_view target;
+  int version = 11;  // 10 or 11: the only two the check accepts
+};
+RequestLine request_line_of(std::string_view head);
+
+// Whether the client wants the connection kept after this request (RFC 9112 §9.3): on
+// HTTP/1.1 unless a Connection field lists `close`; on HTTP/1.0 when one lists `keep-alive`
+// and none `close` (Beast's parser lets keep-alive win there; the RFC says close). Every
+// Connection field counts, and Proxy-Connection as one, as Beast's parser counts them;
+// check_request_head refused a head where one is not a list of tokens.
+bool wants_keep_alive(int version, const std::vector<HttpHeader>& fields);
+
+// A request without a body (no Content-Length, no Transfer-Encoding) that asks for nothing
+// beyond an answer (no Upgrade, no Expect): the head alone is the whole request, and the
+// worker serves it from check_request_head's reading without Beast's parser.
+bool is_plain_bodiless(const std::vector<HttpHeader>& fields);
+
 // host[:port], [v6][:port] or user@host[:port] (the authority of RFC 3986).
 bool is_authority(std::string_view authority);
 

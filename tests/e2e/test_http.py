@@ -52,6 +52,31 @@ def test_connection_close_is_honoured(start_worker):
         assert sock.recv(10) == b""
 
 
+# A head without a body is served from the worker's own reading of it, one with a body through
+# Beast's parser as well: both read the Connection fields the same way (every field, any case).
+@pytest.mark.parametrize("body", [False, True], ids=["bodiless", "with body"])
+@pytest.mark.parametrize("fields, version, closes", [
+    (b"Connection: TE\r\nConnection: Close\r\n", b"1.1", True),
+    (b"Connection: closed\r\n", b"1.1", False),
+    (b"Connection: foo, Keep-Alive\r\n", b"1.0", False),
+    (b"Connection: keep-alive\r\nConnection: close\r\n", b"1.0", True),
+])
+def test_every_connection_field_counts_with_or_without_a_body(start_worker, body, fields, version, closes):
+    worker = start_worker("echo:echo_body")
+    framing = b"Content-Length: 2\r\n" if body else b""
+    payload = b"hi" if body else b""
+    with worker.connect() as sock:
+        sock.sendall(b"POST / HTTP/" + version + b"\r\nHost: x\r\n" + fields + framing + b"\r\n" + payload)
+        status, headers, answer = read_response(sock)
+        assert (status, answer) == (200, payload)
+        assert dict(headers).get("connection") == ("close" if closes else ("keep-alive" if version == b"1.0" else None))
+        if closes:
+            assert sock.recv(10) == b""
+        else:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert read_response(sock)[0] == 200
+
+
 def test_date_and_server_headers(start_worker):
     worker = start_worker("echo:hello")
     response = requests.get(worker.url)
@@ -137,8 +162,10 @@ def test_body_over_max_body_size_is_413(start_worker):
     b"GET / HTTP/1.1\r\nHost: x\r\n: empty-name\r\n\r\n",
     b"G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep alive\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nProxy-Connection: \"close\"\r\n\r\n",
 ], ids=["cl-and-te", "repeated-cl", "signed-cl", "junk-cl", "te-not-chunked", "bad-chunk-size", "obs-fold",
-        "bare-cr", "empty-name", "bad-method", "bad-version"])
+        "bare-cr", "empty-name", "bad-method", "bad-version", "connection-not-tokens", "proxy-connection-quoted"])
 def test_ambiguous_or_malformed_requests_are_refused(start_worker, raw):
     worker = start_worker("echo:echo_body")
     status, closed = exchange(worker, raw)

@@ -150,5 +150,65 @@ TEST(HeadFields, TheCheckReplacesWhatTheVectorHeld) {
   EXPECT_TRUE(fields.empty());
 }
 
+TEST(RequestLine, SplitsAnAcceptedHeadsFirstLine) {
+  const auto line = request_line_of("OPTIONS * HTTP/1.0\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(line.method, "OPTIONS");
+  EXPECT_EQ(line.target, "*");
+  EXPECT_EQ(line.version, 10);
+  const auto absolute = request_line_of("GET http://a.example/x?y=1 HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(absolute.method, "GET");
+  EXPECT_EQ(absolute.target, "http://a.example/x?y=1");
+  EXPECT_EQ(absolute.version, 11);
+}
+
+std::vector<HttpHeader> connection(std::initializer_list<std::string> values) {
+  std::vector<HttpHeader> fields{{"Host", "a"}};
+  for (const auto& value : values) fields.push_back({"connection", value});
+  return fields;
+}
+
+TEST(KeepAlive, HttpOneOneKeepsUnlessAConnectionFieldListsClose) {
+  EXPECT_TRUE(wants_keep_alive(11, connection({})));
+  EXPECT_TRUE(wants_keep_alive(11, connection({"keep-alive"})));
+  EXPECT_TRUE(wants_keep_alive(11, connection({"closed, upgrade"})));  // a token, not a prefix
+  EXPECT_FALSE(wants_keep_alive(11, connection({"close"})));
+  EXPECT_FALSE(wants_keep_alive(11, connection({"Upgrade ,  CLOSE "})));
+  EXPECT_FALSE(wants_keep_alive(11, connection({"te", "close"})));  // every field counts
+}
+
+TEST(KeepAlive, HttpOneZeroKeepsOnlyWhenAskedAndNotClosed) {
+  EXPECT_FALSE(wants_keep_alive(10, connection({})));
+  EXPECT_TRUE(wants_keep_alive(10, connection({"Keep-Alive"})));
+  EXPECT_TRUE(wants_keep_alive(10, connection({"foo", "keep-alive"})));
+  EXPECT_FALSE(wants_keep_alive(10, connection({"keep-alive", "close"})));  // close wins
+}
+
+TEST(RequestHeadCheck, ConnectionFieldsMustBeListsOfTokens) {
+  const config::Limits limits;
+  const auto status = [&](const std::string& field) {
+    return check_request_head("GET / HTTP/1.1\r\nHost: a\r\n" + field + "\r\n\r\n", limits).status;
+  };
+  EXPECT_EQ(status("Connection: keep-alive, Upgrade"), 0);
+  EXPECT_EQ(status("Connection: , close ,"), 0);  // empty elements are allowed
+  EXPECT_EQ(status("Connection:"), 0);
+  EXPECT_EQ(status("Connection: keep alive"), 400);
+  EXPECT_EQ(status("connection: close;q=1"), 400);
+  EXPECT_EQ(status("Proxy-Connection: \"close\""), 400);
+  EXPECT_EQ(status("X-Connection: keep alive"), 0);  // only those two fields are lists
+}
+
+TEST(KeepAlive, ProxyConnectionCountsAsBeastsParserCountsIt) {
+  EXPECT_FALSE(wants_keep_alive(11, {{"Proxy-Connection", "close"}}));
+  EXPECT_TRUE(wants_keep_alive(10, {{"proxy-connection", "keep-alive"}}));
+}
+
+TEST(PlainBodiless, OnlyWithoutBodyFramingUpgradeOrExpect) {
+  EXPECT_TRUE(is_plain_bodiless({{"Host", "a"}, {"Accept", "*/*"}, {"Connection", "close"}}));
+  EXPECT_TRUE(is_plain_bodiless({}));
+  for (const char* name : {"content-length", "Transfer-Encoding", "UPGRADE", "Expect"}) {
+    EXPECT_FALSE(is_plain_bodiless({{"Host", "a"}, {name, "x"}})) << name;
+  }
+}
+
 }  // namespace
 }  // namespace hornbeam::worker
