@@ -214,7 +214,7 @@ PyType_Spec spec = {
 void WsgiResponseState::send_head() {
   if (head_sent) return;
   head_sent = true;
-  sink->start(status, headers);
+  sink->start(std::move(status), std::move(headers));  // nothing reads them after the head left
 }
 
 bool WsgiResponseState::write(std::string_view data, bool more_follows) {

@@ -56,25 +56,37 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   chunked_ = announce_chunked && !framing_.head_request;
   keep_alive_ = framing_.client_keep_alive && !(length_unknown && framing_.http_version < 11);
 
+  const std::string_view connection = !keep_alive_                  ? "Connection: close\r\n"
+                                      : framing_.http_version == 10 ? "Connection: keep-alive\r\n"
+                                                                    : "";
+  const std::string_view chunked = announce_chunked ? "Transfer-Encoding: chunked\r\n" : "";
+  const std::string_view date = http_date();  // once: both walks must see the same pieces
+  // The head's pieces, walked twice: once for their total, once to copy them. The string then
+  // grows once (a dozen appends, each checking and growing the capacity, cost about twice the
+  // instructions), and at least to 256 bytes: it becomes the buffer a small body is appended to.
+  const auto pieces = [&](auto&& put) {
+    put(framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    put(status);
+    put("\r\nServer: hornbeam\r\nDate: ");
+    put(date);
+    put("\r\n");
+    for (const auto& header : headers) {
+      put(header.name);
+      put(": ");
+      put(header.value);
+      put("\r\n");
+    }
+    put(chunked);
+    put(connection);
+    put("\r\n");
+  };
+  std::size_t size = 0;
+  pieces([&size](std::string_view piece) { size += piece.size(); });
   std::string head;
-  head.reserve(256);
-  head += framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  head += status;
-  head += "\r\nServer: hornbeam\r\nDate: ";
-  head += http_date();
-  head += "\r\n";
-  for (const auto& header : headers) {
-    head += header.name;
-    head += ": ";
-    head += header.value;
-    head += "\r\n";
-  }
-  if (announce_chunked) head += "Transfer-Encoding: chunked\r\n";
-  if (!keep_alive_)
-    head += "Connection: close\r\n";
-  else if (framing_.http_version == 10)
-    head += "Connection: keep-alive\r\n";
-  head += "\r\n";
+  head.reserve(std::max<std::size_t>(size, 256));
+  head.resize(size);
+  char* at = head.data();
+  pieces([&at](std::string_view piece) { at = std::copy(piece.begin(), piece.end(), at); });
 
   std::lock_guard lock(mutex_);
   if (complete_) return;  // answered without the app (a refused body): nothing more goes out
