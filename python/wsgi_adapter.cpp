@@ -15,7 +15,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <charconv>
 #include <stdexcept>
 
 namespace hornbeam::python {
@@ -53,6 +55,20 @@ void set_client_certificate_keys(PyObject* environ, const TlsSession& tls) {
   set_text(environ, "SSL_CLIENT_S_DN", tls.client_subject);
   set_text(environ, "SSL_CLIENT_I_DN", tls.client_issuer);
   set_text(environ, "SSL_CLIENT_CERT", tls.client_cert_pem);
+}
+
+// A port as text, without std::to_string's std::string.
+struct Decimal {
+  std::array<char, 8> digits;
+  std::size_t size;
+  operator std::string_view() const { return {digits.data(), size}; }
+};
+Decimal decimal(std::uint16_t number) {
+  Decimal text{};
+  text.size = static_cast<std::size_t>(
+      std::to_chars(text.digits.data(), text.digits.data() + text.digits.size(), number).ptr -
+      text.digits.data());
+  return text;
 }
 
 bool declares_length(const std::vector<HttpHeader>& headers) {
@@ -223,30 +239,34 @@ PyRef WsgiAdapter::build_environ(const HttpRequest& request) {
            : request.version == 20 ? k.http_2
                                    : k.http_1_1);
   set_item(e, k.server_name, server_name_.get(request.server_name));
-  set_item(e, k.server_port, server_port_.get(std::to_string(request.server_port)));
+  set_item(e, k.server_port, server_port_.get(decimal(request.server_port)));
   set_item(e, k.remote_addr, remote_addr_.get(request.remote_addr));
-  set_item(e, k.remote_port, latin1(std::to_string(request.remote_port)));
+  set_item(e, k.remote_port, latin1(decimal(request.remote_port)));
   // The template's scheme is the connection's; a trusted proxy's header may say otherwise.
   if (request.url_scheme != (request.tls ? "https" : "http"))
     set_item(e, k.url_scheme, latin1(request.url_scheme));
   if (request.tls) set_client_certificate_keys(e, *request.tls);
 
   for (const auto& header : request.headers) {
-    PyRef key;
-    if (iequals(header.name, "Content-Type"))
-      key = k.content_type;
-    else if (iequals(header.name, "Content-Length"))
-      key = k.content_length;
-    else
-      key = header_key(header.name);
-    PyObject* existing = PyDict_GetItem(e, key.get());  // borrowed
-    if (existing && key.get() != k.content_length.get() && key.get() != k.content_type.get()) {
+    PyRef value = latin1(header.value);
+    // CONTENT_TYPE and CONTENT_LENGTH hold one value: the last one sent (HTTP/1 refuses a
+    // repeated one; HTTP/2 may bring two Content-Types).
+    if (iequals(header.name, "Content-Type")) {
+      set_item(e, k.content_type, value);
+      continue;
+    }
+    if (iequals(header.name, "Content-Length")) {
+      set_item(e, k.content_length, value);
+      continue;
+    }
+    const PyRef key = header_key(header.name);
+    // Stored unless the name came before: one dict lookup, where a get then a set made two.
+    PyObject* stored = key && value ? PyDict_SetDefault(e, key.get(), value.get()) : nullptr;
+    if (!stored)
+      throw std::runtime_error("cannot build the WSGI environ: " + take_exception_text());
+    if (stored != value.get()) {
       // Repeated fields are joined as one list-valued field (RFC 9110 §5.3).
-      PyRef joined =
-          PyRef::steal(PyUnicode_FromFormat("%U, %U", existing, latin1(header.value).get()));
-      set_item(e, key, joined);
-    } else {
-      set_item(e, key, latin1(header.value));
+      set_item(e, key, PyRef::steal(PyUnicode_FromFormat("%U, %U", stored, value.get())));
     }
   }
   if (request.body_stream) {

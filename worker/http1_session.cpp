@@ -231,11 +231,13 @@ class Session final : public std::enable_shared_from_this<Session>,
   void read_more_head() {
     const std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     const auto end = seen.find("\r\n\r\n", scanned_ > 3 ? scanned_ - 3 : 0);
-    if (find_bare_lf(seen.substr(0, end), scanned_) != std::string_view::npos) {
+    // A complete head's bare LF is check_request_head's to refuse (with the same answer); an
+    // incomplete one's is refused now, since a head of bare LFs never shows its end.
+    if (end != std::string_view::npos) return on_head({}, end + 4);
+    if (find_bare_lf(seen, scanned_) != std::string_view::npos) {
       busy_ = true;
       return reject(400, "bare LF in the request head");
     }
-    if (end != std::string_view::npos) return on_head({}, end + 4);
     scanned_ = seen.size();
     if (buffer_.size() >= buffer_.max_size()) return on_head(asio::error::not_found, 0);
     const std::size_t room = std::min<std::size_t>(16 * 1024, buffer_.max_size() - buffer_.size());

@@ -2,15 +2,13 @@
 #include "common/http_text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <limits>
 #include <vector>
 
 namespace hornbeam::worker {
 namespace {
-
-// Field values: visible characters, SP, HTAB and obs-text; no other control characters.
-bool is_value_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -146,30 +144,91 @@ bool is_connection_field(std::string_view name) {
 
 }  // namespace
 
-HeadVerdict check_request_head(std::string_view head, const config::Limits& limits,
-                               std::vector<HttpHeader>* fields_out) {
-  // Every line ends in CRLF: a bare LF or a CR elsewhere makes the framing ambiguous. (memchr
-  // finds the few line ends faster than a test of every byte.)
-  std::size_t lines = 0;
+namespace {
+
+// Field values: visible characters, SP, HTAB and obs-text; no other control characters (CR
+// and LF included).
+constexpr std::array<bool, 256> value_chars = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c)
+    table[static_cast<std::size_t>(c)] = c == '\t' || (c >= 0x20 && c != 0x7f);
+  return table;
+}();
+
+// Loops over a table, inlined (std::all_of with a function pointer called a function per byte:
+// a browser's head has a few hundred).
+bool all_token_chars(std::string_view text) {
+  for (const char c : text) {
+    if (!token_chars[static_cast<unsigned char>(c)]) return false;
+  }
+  return true;
+}
+
+bool all_value_chars(std::string_view text) {
+  for (const char c : text) {
+    if (!value_chars[static_cast<unsigned char>(c)]) return false;
+  }
+  return true;
+}
+
+// A line refused for what it holds: where that is a CR, the reason is the bare CR (the line's
+// own CRLF is not part of `line`).
+HeadVerdict refuse_line(std::string_view line, std::string reason) {
+  if (line.find('\r') != std::string_view::npos) return refuse(400, "bare CR in the request head");
+  return refuse(400, std::move(reason));
+}
+
+// The first bare LF or bare CR of the whole head, as a refusal; none: status 0.
+HeadVerdict refuse_bare_line_break(std::string_view head) {
   for (auto at = head.find('\n'); at != std::string_view::npos; at = head.find('\n', at + 1)) {
     if (at == 0 || head[at - 1] != '\r') return refuse(400, "bare LF in the request head");
-    ++lines;
   }
   for (auto at = head.find('\r'); at != std::string_view::npos; at = head.find('\r', at + 1)) {
     if (at + 1 >= head.size() || head[at + 1] != '\n')
       return refuse(400, "bare CR in the request head");
   }
-  std::size_t line_end = head.find("\r\n");
-  if (line_end == std::string_view::npos) return refuse(400, "incomplete request head");
-  if (static_cast<std::int64_t>(line_end) > limits.max_request_line) {
-    return refuse(414, "request line longer than limits.max_request_line");
+  return {};
+}
+
+// A limit exceeded (414, 431): unless the head also has a bare CR or LF, which is refused first
+// (the framing is in doubt before any size is).
+HeadVerdict refuse_limit(std::string_view head, int status, std::string reason) {
+  if (auto verdict = refuse_bare_line_break(head); verdict.status) return verdict;
+  return refuse(status, std::move(reason));
+}
+
+}  // namespace
+
+// One pass over the head, a line at a time (memchr finds each LF): every line ends in CRLF, and
+// a CR elsewhere is refused with the line that holds it (no other check lets a CR through).
+HeadVerdict check_request_head(std::string_view head, const config::Limits& limits,
+                               std::vector<HttpHeader>* fields_out) {
+  const auto line_at = [&head](std::size_t start, std::string_view& line) {
+    const auto lf = head.find('\n', start);
+    if (lf == std::string_view::npos) return std::string_view::npos;
+    line = head.substr(start, lf - start);
+    if (line.empty() || line.back() != '\r') return lf;  // a bare LF: the caller refuses it
+    line.remove_suffix(1);
+    return lf;
+  };
+  const auto ends_in_crlf = [&head](std::size_t lf) { return lf > 0 && head[lf - 1] == '\r'; };
+
+  std::string_view request_line;
+  std::size_t lf = line_at(0, request_line);
+  if (lf == std::string_view::npos) {
+    if (auto verdict = refuse_bare_line_break(head); verdict.status) return verdict;
+    return refuse(400, "incomplete request head");
   }
-  const std::string_view request_line = head.substr(0, line_end);
-  if (auto verdict = check_request_line(request_line); verdict.status) return verdict;
+  if (!ends_in_crlf(lf)) return refuse(400, "bare LF in the request head");
+  if (static_cast<std::int64_t>(request_line.size()) > limits.max_request_line) {
+    return refuse_limit(head, 414, "request line longer than limits.max_request_line");
+  }
+  if (auto verdict = check_request_line(request_line); verdict.status)
+    return refuse_line(request_line, std::move(verdict.reason));
 
   if (fields_out) {
     fields_out->clear();
-    fields_out->reserve(lines);
+    fields_out->reserve(16);  // a browser's head fits: no reallocation moving the fields
   }
   std::int64_t fields = 0;
   int content_lengths = 0;
@@ -177,31 +236,28 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
   int content_types = 0;
   std::string transfer_codings;    // every Transfer-Encoding field, joined as one list
   bool transfer_encoding = false;  // one was sent (an empty one is refused, not ignored)
-  std::size_t start = line_end + 2;
   while (true) {
-    line_end = head.find("\r\n", start);
-    if (line_end == std::string_view::npos || line_end == start) break;  // the blank line
-    const std::string_view line = head.substr(start, line_end - start);
-    start = line_end + 2;
+    std::string_view line;
+    lf = line_at(lf + 1, line);
+    if (lf == std::string_view::npos) break;  // no blank line: what was read is the head
+    if (!ends_in_crlf(lf)) return refuse(400, "bare LF in the request head");
+    if (line.empty()) break;  // the blank line
     // The field's line with its CRLF, as Gunicorn counts limit_request_field_size.
     if (static_cast<std::int64_t>(line.size() + 2) > limits.max_header_size) {
-      return refuse(431, "header field larger than limits.max_header_size");
+      return refuse_limit(head, 431, "header field larger than limits.max_header_size");
     }
     if (++fields > limits.max_headers)
-      return refuse(431, "more header fields than limits.max_headers");
+      return refuse_limit(head, 431, "more header fields than limits.max_headers");
     if (line.front() == ' ' || line.front() == '\t')
-      return refuse(400, "obsolete line folding in a header");
+      return refuse_line(line, "obsolete line folding in a header");
     const auto colon = line.find(':');
     if (colon == 0 || colon == std::string_view::npos)
-      return refuse(400, "header field without a name");
+      return refuse_line(line, "header field without a name");
     const std::string_view name = line.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(), is_token_char)) {
-      return refuse(400, "invalid header field name");
-    }
+    if (!all_token_chars(name)) return refuse_line(line, "invalid header field name");
     const std::string_view value = trim(line.substr(colon + 1));
-    if (!std::all_of(value.begin(), value.end(), [](char c) { return is_value_char(c); })) {
-      return refuse(400, "control character in a header field value");
-    }
+    if (!all_value_chars(value))
+      return refuse_line(line, "control character in a header field value");
     if (fields_out) fields_out->push_back({std::string(name), std::string(value)});
     if (iequals(name, "Content-Length")) {
       ++content_lengths;
