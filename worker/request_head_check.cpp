@@ -142,10 +142,6 @@ bool is_connection_field(std::string_view name) {
   return iequals(name, "Connection") || iequals(name, "Proxy-Connection");
 }
 
-}  // namespace
-
-namespace {
-
 // Field values: visible characters, SP, HTAB and obs-text; no other control characters (CR
 // and LF included).
 constexpr std::array<bool, 256> value_chars = [] {
