@@ -163,6 +163,11 @@ class ResponseSink {
   // side watches the idle connection from now on, so that a client that leaves is noticed
   // before anything is written to it.
   virtual void watch_for_disconnect() = 0;
+  // The request's header fields, once the adapter has made the app's copy of them (the
+  // environ, the scope): the connection reads its next request into the same vector and
+  // strings, so that their memory is not freed on this thread and allocated again on the I/O
+  // thread for every request. A sink that has no use for them drops them.
+  virtual void return_fields(std::vector<HttpHeader> fields) { (void)fields; }
 };
 
 }  // namespace hornbeam

@@ -292,6 +292,7 @@ void AsgiContext::start_http(HttpRequest& request, std::shared_ptr<ResponseSink>
   ServedApp* served = served_for(request, *sink);
   if (!served) return;
   PyRef scope = build_scope(*runtime_, served->scope, request, ScopeKind::http);
+  sink->return_fields(std::move(request.headers));  // the scope has them now
   PyRef exchange = scope ? make_http_exchange(runtime_, request, sink) : PyRef();
   start_app(request, served->app.get(), scope.get(), std::move(exchange), *sink);
 }

@@ -316,7 +316,7 @@ bool WsgiAdapter::send_as_file(PyObject* result, WsgiResponseState& state) {
   return true;
 }
 
-void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
+void WsgiAdapter::handle(HttpRequest& request, ResponseSink& sink) {
   WsgiResponseState state;
   state.sink = &sink;
   PyRef start_response = make_start_response(start_response_type_.get(), &state);
@@ -328,6 +328,7 @@ void WsgiAdapter::handle(const HttpRequest& request, ResponseSink& sink) {
   const auto body_refused = [&] { return request.body_stream && request.body_stream->malformed(); };
   try {
     PyRef environ = build_environ(request);
+    sink.return_fields(std::move(request.headers));  // the environ has them now
     result = PyRef::steal(
         PyObject_CallFunctionObjArgs(app_.get(), environ.get(), start_response.get(), nullptr));
   } catch (const std::exception& e) {

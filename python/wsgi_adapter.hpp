@@ -28,7 +28,7 @@ class WsgiAdapter final {
   ~WsgiAdapter();
 
   // GIL held. Every outcome ends in exactly one of sink.finish(), fail() or abort().
-  void handle(const HttpRequest& request, ResponseSink& sink);
+  void handle(HttpRequest& request, ResponseSink& sink);  // gives its fields back to `sink`
 
  private:
   PyRef build_environ(const HttpRequest& request);

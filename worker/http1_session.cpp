@@ -853,6 +853,9 @@ class Session final : public std::enable_shared_from_this<Session>,
     ++server_.requests_since_trim;
     count_response(batch.status);
     write_access_line(batch.status);
+    // The fields vector the next head is read into, with its strings' memory (return_fields).
+    if (auto fields = channel_->take_returned_fields(); fields.capacity() > fields_.capacity())
+      fields_ = std::move(fields);
     channel_.reset();
     if (websocket_) {  // the app refused the upgrade with this response
       websocket_->finish({1006, ""});

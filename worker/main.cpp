@@ -376,7 +376,8 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     // The mount's own `timeout`, if it has one, is this request's stuck-request deadline.
     const auto time_limit = apps[static_cast<std::size_t>(request.mount)].timeout;
     wsgi_pool->submit(
-        [request = std::move(request), sink = std::move(sink)](python::ContextState& state) {
+        [request = std::move(request),
+         sink = std::move(sink)](python::ContextState& state) mutable {
           auto& app = *static_cast<python::WsgiContext&>(state)
                            .apps[static_cast<std::size_t>(request.mount)];
           app.handle(request, *sink);

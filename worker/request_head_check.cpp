@@ -199,6 +199,17 @@ HeadVerdict refuse_limit(std::string_view head, int status, std::string reason) 
 // a CR elsewhere is refused with the line that holds it (no other check lets a CR through).
 HeadVerdict check_request_head(std::string_view head, const config::Limits& limits,
                                std::vector<HttpHeader>* fields_out) {
+  // fields_out's elements are assigned to, not made anew: a connection reads its heads into
+  // one vector (ResponseSink::return_fields), and its next head usually has the same fields,
+  // whose strings then keep their memory. Whatever the outcome, only this head's stay.
+  std::size_t kept = 0;
+  struct KeepOnlyThisHeads {
+    std::vector<HttpHeader>* fields;
+    const std::size_t& kept;
+    ~KeepOnlyThisHeads() {
+      if (fields) fields->resize(kept);
+    }
+  } keep_only_this_heads{fields_out, kept};
   const auto line_at = [&head](std::size_t start, std::string_view& line) {
     const auto lf = head.find('\n', start);
     if (lf == std::string_view::npos) return std::string_view::npos;
@@ -222,10 +233,7 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
   if (auto verdict = check_request_line(request_line); verdict.status)
     return refuse_line(request_line, std::move(verdict.reason));
 
-  if (fields_out) {
-    fields_out->clear();
-    fields_out->reserve(16);  // a browser's head fits: no reallocation moving the fields
-  }
+  if (fields_out) fields_out->reserve(16);  // a browser's head fits: no reallocation
   std::int64_t fields = 0;
   int content_lengths = 0;
   int hosts = 0;
@@ -254,7 +262,15 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
     const std::string_view value = trim(line.substr(colon + 1));
     if (!all_value_chars(value))
       return refuse_line(line, "control character in a header field value");
-    if (fields_out) fields_out->push_back({std::string(name), std::string(value)});
+    if (fields_out) {
+      if (kept < fields_out->size()) {
+        (*fields_out)[kept].name.assign(name);
+        (*fields_out)[kept].value.assign(value);
+      } else {
+        fields_out->push_back({std::string(name), std::string(value)});
+      }
+      ++kept;
+    }
     if (iequals(name, "Content-Length")) {
       ++content_lengths;
       if (value.empty() ||

@@ -144,6 +144,16 @@ bool ResponseChannel::write_nowait(std::string_view data) {
   return append_body(data, false, lock);
 }
 
+void ResponseChannel::return_fields(std::vector<HttpHeader> fields) {
+  std::lock_guard lock(mutex_);
+  returned_fields_ = std::move(fields);
+}
+
+std::vector<HttpHeader> ResponseChannel::take_returned_fields() {
+  std::lock_guard lock(mutex_);
+  return std::move(returned_fields_);
+}
+
 bool ResponseChannel::has_room_or_notify() {
   std::lock_guard lock(mutex_);
   if (closed_ || complete_ || (pending_.size() < high_water_ && !file_)) return true;

@@ -47,6 +47,7 @@ class ResponseChannel final : public ResponseSink {
   bool client_gone() const override;
   void set_waker(std::function<void()> waker) override;
   void watch_for_disconnect() override;
+  void return_fields(std::vector<HttpHeader> fields) override;
 
   // From the I/O thread.
   struct FileSegment {
@@ -100,6 +101,8 @@ class ResponseChannel final : public ResponseSink {
   static constexpr std::size_t direct_body_min = 64 * 1024;
   // From the I/O thread: whether watch_for_disconnect() was asked for since the last call.
   bool take_watch_request();
+  // From the I/O thread: the request's fields, once return_fields() gave them (else empty).
+  std::vector<HttpHeader> take_returned_fields();
   // From the I/O thread: the status fail() sends instead of the adapter's (413 when the body
   // broke max_body_size while the app was reading it).
   void set_failure_status(int status);
@@ -146,7 +149,8 @@ class ResponseChannel final : public ResponseSink {
   bool wants_room_ = false;       // has_room_or_notify() said no: call waker_ once there is room
   bool watch_requested_ = false;  // watch_for_disconnect() came and the I/O side has not seen it
   bool started_ = false;          // start() ran: the head is on its way
-  DirectSender direct_;           // send_directly_through()'s writer, until close()
+  std::vector<HttpHeader> returned_fields_;  // return_fields()' until take_returned_fields()
+  DirectSender direct_;                      // send_directly_through()'s writer, until close()
   DirectSends direct_sends_ = DirectSends::whole_responses_and_large_bodies;
   bool handed_out_ = false;  // take() gave the I/O thread bytes or a file of this response
   bool complete_ = false;

@@ -20,6 +20,32 @@ def test_keep_alive_serves_several_requests_on_one_connection(start_worker):
             assert "connection" not in dict(headers)
 
 
+# A connection reads each head into the fields of the one before (their memory is reused):
+# the app sees exactly the fields of its own request, fewer, more or longer than the last one's.
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_each_request_on_a_connection_sees_only_its_own_fields(start_worker, kind):
+    worker = start_worker("echo:environ_json") if kind == "wsgi" else start_worker("asgi_app:app", "-k", "asgi")
+    heads = [
+        {"Host": "x", "User-Agent": "a" * 90, "Accept": "*/*", "X-One": "1"},
+        {"Host": "x"},
+        {"Host": "x", "X-Two": "b" * 200, "Accept": "text/html", "X-Three": "3", "X-Four": "4", "X-Five": "5"},
+        {"Host": "x", "User-Agent": "short"},
+    ]
+    with worker.connect() as sock:
+        for fields in heads:
+            path = "/" if kind == "wsgi" else "/scope"
+            sock.sendall(f"GET {path} HTTP/1.1\r\n".encode() + b"".join(
+                f"{name}: {value}\r\n".encode() for name, value in fields.items()) + b"\r\n")
+            status, _, body = read_response(sock)
+            assert status == 200
+            seen = json.loads(body)
+            if kind == "wsgi":
+                got = {key[5:].replace("_", "-").lower(): value for key, value in seen.items() if key.startswith("HTTP_")}
+            else:
+                got = {pair["items"][0]["bytes"]: pair["items"][1]["bytes"] for pair in seen["headers"]["items"]}
+            assert got == {name.lower(): value for name, value in fields.items()}
+
+
 def test_pipelined_requests_are_answered_in_order(start_worker):
     worker = start_worker("echo:environ_json")
     with worker.connect() as connection:

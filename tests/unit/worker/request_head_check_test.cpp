@@ -150,6 +150,34 @@ TEST(HeadFields, TheCheckReplacesWhatTheVectorHeld) {
   EXPECT_TRUE(fields.empty());
 }
 
+// A connection's next head is read into the strings of its last one: their memory is reused.
+TEST(HeadFields, TheCheckAssignsIntoTheFieldsItFinds) {
+  const config::Limits limits;
+  const std::string agent =
+      "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+  std::vector<HttpHeader> fields;
+  ASSERT_EQ(check_request_head("GET / HTTP/1.1\r\nUser-Agent: " + agent + "\r\nAccept: */*\r\n\r\n",
+                               limits, &fields)
+                .status,
+            0);
+  const char* memory = fields[0].value.data();
+  // A value no longer than the last one fits in its memory.
+  const std::string shorter = agent.substr(0, 40);
+  ASSERT_EQ(
+      check_request_head("GET /2 HTTP/1.1\r\nUser-Agent: " + shorter + "\r\n\r\n", limits, &fields)
+          .status,
+      0);
+  ASSERT_EQ(fields.size(), 1u);
+  EXPECT_EQ(fields[0].value, shorter);
+  EXPECT_EQ(fields[0].value.data(), memory);
+  // A refused head leaves nothing of the last head's (as before: the fields read up to the
+  // refusal are this head's).
+  EXPECT_EQ(check_request_head("GET / HTTP/1.1\r\nA: 1\r\nB C: 2\r\n\r\n", limits, &fields).status,
+            400);
+  ASSERT_EQ(fields.size(), 1u);
+  EXPECT_EQ(fields[0].name, "A");
+}
+
 TEST(RequestLine, SplitsAnAcceptedHeadsFirstLine) {
   const auto line = request_line_of("OPTIONS * HTTP/1.0\r\nHost: a\r\n\r\n");
   EXPECT_EQ(line.method, "OPTIONS");

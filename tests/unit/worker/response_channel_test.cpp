@@ -42,6 +42,19 @@ TEST(ResponseChannel, ContentLengthFromTheApp) {
   EXPECT_FALSE(batch.cut);
 }
 
+// The request's fields come back to the connection, once, with their strings' memory.
+TEST(ResponseChannel, ReturnedFieldsAreTakenOnce) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  EXPECT_TRUE(channel.take_returned_fields().empty());
+  std::vector<HttpHeader> fields{{"User-Agent", std::string(100, 'u')}};
+  const char* memory = fields[0].value.data();
+  channel.return_fields(std::move(fields));
+  auto taken = channel.take_returned_fields();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].value.data(), memory);
+  EXPECT_TRUE(channel.take_returned_fields().empty());
+}
+
 // HTTP/2: the session frames the response, so the channel hands over fields and a bare body.
 TEST(ResponseChannel, Http2GetsTheHeadAsFieldsAndTheBodyUnframed) {
   ResponseFraming framing;
