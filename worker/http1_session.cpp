@@ -307,8 +307,9 @@ class Session final : public std::enable_shared_from_this<Session>,
         return reject(400, verdict.reason);
       }
     }
-    client_keep_alive_ = wants_keep_alive(request_line_of(head).version, fields_);
-    if (is_plain_bodiless(fields_)) return dispatch_bodiless(head);
+    const RequestLine line = request_line_of(head);
+    client_keep_alive_ = wants_keep_alive(line.version, fields_);
+    if (is_plain_bodiless(fields_)) return dispatch_bodiless(line, head.size());
     // A body, an upgrade or an Expect: Beast reads the head too, and frames what follows.
     head_parser_.emplace();
     head_parser_->header_limit(static_cast<std::uint32_t>(head_limit(server_.config.limits)));
@@ -357,11 +358,10 @@ class Session final : public std::enable_shared_from_this<Session>,
   // Most requests: no body, no upgrade, no 100-continue (is_plain_bodiless). check_request_head
   // read every byte of the head already, so Beast's second reading of it is skipped: a parser
   // made, fed and destroyed cost about 1.4 k of a WSGI hello world's 24 k instructions.
-  void dispatch_bodiless(std::string_view head) {
-    const RequestLine line = request_line_of(head);
+  void dispatch_bodiless(const RequestLine& line, std::size_t head_size) {
     mount_ = server_.route(raw_path(line.target, line.method == "CONNECT"));
     HttpRequest request = make_request(line.method, line.target, line.version);
-    buffer_.consume(head.size());  // `head` and `line` point into it: not used after this
+    buffer_.consume(head_size);  // `line` points into it: not used after this
     if (mount_ < 0) return answer_without_app(std::move(request));
     expect_continue_ = false;
     dispatch(std::move(request), client_keep_alive_);

@@ -103,16 +103,26 @@ HeadVerdict check_request_line(std::string_view line) {
   return {};
 }
 
+// Calls `visit` with each element of a comma-separated list, without its white space (empty
+// elements included), while it returns true. False when `visit` stopped the walk.
+template <class Visit>
+bool each_list_element(std::string_view list, Visit visit) {
+  while (true) {
+    const auto comma = list.find(',');
+    if (!visit(trim(list.substr(0, comma)))) return false;
+    if (comma == std::string_view::npos) return true;
+    list.remove_prefix(comma + 1);
+  }
+}
+
 // RFC 9112 §6.3: the final coding must be chunked, and chunked only once; the codings
 // before it (gzip, identity...) are the app's to undo.
 HeadVerdict check_transfer_codings(std::string_view list) {
   std::vector<std::string_view> codings;
-  while (true) {
-    const auto comma = list.find(',');
-    codings.push_back(trim(list.substr(0, comma)));
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
+  each_list_element(list, [&codings](std::string_view coding) {
+    codings.push_back(coding);
+    return true;
+  });
   for (std::size_t i = 0; i < codings.size(); ++i) {
     const bool last = i + 1 == codings.size();
     if (codings[i].empty()) return refuse(400, "empty Transfer-Encoding coding");
@@ -129,13 +139,8 @@ HeadVerdict check_transfer_codings(std::string_view list) {
 // A Connection (or Proxy-Connection) value: tokens separated by commas, with optional white
 // space around them and empty elements allowed (RFC 9110 §5.6.1), as Beast's parser requires.
 bool is_token_list(std::string_view list) {
-  while (true) {
-    const auto comma = list.find(',');
-    const std::string_view element = trim(list.substr(0, comma));
-    if (!element.empty() && !is_token(element)) return false;
-    if (comma == std::string_view::npos) return true;
-    list.remove_prefix(comma + 1);
-  }
+  return each_list_element(
+      list, [](std::string_view element) { return element.empty() || is_token(element); });
 }
 
 bool is_connection_field(std::string_view name) {
@@ -151,15 +156,8 @@ constexpr std::array<bool, 256> value_chars = [] {
   return table;
 }();
 
-// Loops over a table, inlined (std::all_of with a function pointer called a function per byte:
-// a browser's head has a few hundred).
-bool all_token_chars(std::string_view text) {
-  for (const char c : text) {
-    if (!token_chars[static_cast<unsigned char>(c)]) return false;
-  }
-  return true;
-}
-
+// A loop over a table, inlined (std::all_of with a function pointer called a function per
+// byte: a browser's head has a few hundred).
 bool all_value_chars(std::string_view text) {
   for (const char c : text) {
     if (!value_chars[static_cast<unsigned char>(c)]) return false;
@@ -258,7 +256,7 @@ HeadVerdict check_request_head(std::string_view head, const config::Limits& limi
     if (colon == 0 || colon == std::string_view::npos)
       return refuse_line(line, "header field without a name");
     const std::string_view name = line.substr(0, colon);
-    if (!all_token_chars(name)) return refuse_line(line, "invalid header field name");
+    if (!is_token(name)) return refuse_line(line, "invalid header field name");
     const std::string_view value = trim(line.substr(colon + 1));
     if (!all_value_chars(value))
       return refuse_line(line, "control character in a header field value");
@@ -320,12 +318,8 @@ namespace {
 
 // Whether a comma-separated list of tokens (a Connection field's value) has `token`.
 bool lists_token(std::string_view list, std::string_view token) {
-  while (true) {
-    const auto comma = list.find(',');
-    if (iequals(trim(list.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) return false;
-    list.remove_prefix(comma + 1);
-  }
+  return !each_list_element(list,
+                            [token](std::string_view element) { return !iequals(element, token); });
 }
 
 }  // namespace
