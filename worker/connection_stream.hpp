@@ -6,6 +6,7 @@
 // session). What only a plain socket allows (send(2) from the context's thread, sendfile(2))
 // asks `encrypted()` first. Included only by the Beast translation units.
 
+#include "worker/drain_aware_read.hpp"
 #include "worker/tls_socket.hpp"
 
 #include <boost/asio/generic/stream_protocol.hpp>
@@ -42,6 +43,13 @@ class ConnectionStream {
   void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
     if (tls_) return tls_->async_read_some(buffers, std::forward<Handler>(handler));
     plain_.async_read_some(buffers, std::forward<Handler>(handler));
+  }
+  // The same for a request head: on a plain socket a read after one that emptied it waits for
+  // readiness without trying recv(2) first (drain_aware_read.hpp).
+  template <class Handler>
+  void async_read_head_bytes(boost::asio::mutable_buffer buffer, Handler&& handler) {
+    if (tls_) return tls_->async_read_some(buffer, std::forward<Handler>(handler));
+    drain_aware_read(plain_, buffer, std::forward<Handler>(handler));
   }
   template <class ConstBuffers, class Handler>
   void async_write_some(const ConstBuffers& buffers, Handler&& handler) {

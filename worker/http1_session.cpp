@@ -241,7 +241,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     scanned_ = seen.size();
     if (buffer_.size() >= buffer_.max_size()) return on_head(asio::error::not_found, 0);
     const std::size_t room = std::min<std::size_t>(16 * 1024, buffer_.max_size() - buffer_.size());
-    connection_.async_read_some(buffer_.prepare(room),
+    connection_.async_read_head_bytes(buffer_.prepare(room),
                                 [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                                   self->buffer_.commit(n);
                                   if (ec) return self->on_head(ec, 0);
