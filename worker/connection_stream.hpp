@@ -44,12 +44,16 @@ class ConnectionStream {
     if (tls_) return tls_->async_read_some(buffers, std::forward<Handler>(handler));
     plain_.async_read_some(buffers, std::forward<Handler>(handler));
   }
-  // The same for a request head: on a plain socket a read after one that emptied it waits for
-  // readiness without trying recv(2) first (drain_aware_read.hpp).
+  // The same for a request head. With `read_again_at_once` (the next read will start as soon
+  // as this thread has sent the response, when the client has rarely answered yet), a read
+  // on a plain socket that empties it makes that next read wait for readiness instead of
+  // trying recv(2) first (drain_aware_read.hpp).
   template <class Handler>
-  void async_read_head_bytes(boost::asio::mutable_buffer buffer, Handler&& handler) {
+  void async_read_head_bytes(boost::asio::mutable_buffer buffer, bool read_again_at_once,
+                             Handler&& handler) {
     if (tls_) return tls_->async_read_some(buffer, std::forward<Handler>(handler));
-    drain_aware_read(plain_, buffer, std::forward<Handler>(handler));
+    if (read_again_at_once) return drain_aware_read(plain_, buffer, std::forward<Handler>(handler));
+    plain_.async_read_some(buffer, std::forward<Handler>(handler));
   }
   template <class ConstBuffers, class Handler>
   void async_write_some(const ConstBuffers& buffers, Handler&& handler) {

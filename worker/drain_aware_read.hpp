@@ -6,15 +6,16 @@
 // EAGAIN; Boost 1.81 stops trying at once (its `try_speculative_`) only after the end of the
 // stream. A kept-alive connection reads its next request just after its response left, when
 // the client has rarely answered yet: an EAGAIN, a system call for nothing, once for every
-// request that finds nothing (docs/performance.md, "Reading the next request").
+// request that finds nothing (docs/performance.md, "the recv that found nothing").
 //
 // This operation reports a read that got fewer bytes than it asked for as having exhausted
 // the socket (`done_and_exhausted`). The reactor then queues the next read of that socket
 // without trying it, until epoll says that bytes came, and tries it at once again from then
 // on. Nothing is missed: bytes that arrive after the short read raise a readiness event
 // (edge-triggered epoll reports every arrival), and the reactor notes that event whether or
-// not a read is queued. Only the plain-socket head reads of HTTP/1.1 use it; everything else
-// goes through Asio's own operations, which try at once as before.
+// not a read is queued. Only HTTP/1.1 head reads on plain sockets use it, for ASGI apps
+// (http1_session.cpp says why). The flag is the socket's, so Asio's own reads that follow on
+// the same socket (a body) wait for readiness first too, which is right for the same reason.
 //
 // It is built from Asio's `detail` parts (an operation as Asio's own reactive_socket_recv_op
 // is, started on the socket's reactor registration), so it is tied to Boost 1.81's reactor,
@@ -31,8 +32,8 @@
 #include <boost/asio/detail/socket_ops.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution/context.hpp>
-#include <boost/asio/query.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/query.hpp>
 
 #include <sys/socket.h>
 

@@ -241,16 +241,21 @@ class Session final : public std::enable_shared_from_this<Session>,
     scanned_ = seen.size();
     if (buffer_.size() >= buffer_.max_size()) return on_head(asio::error::not_found, 0);
     const std::size_t room = std::min<std::size_t>(16 * 1024, buffer_.max_size() - buffer_.size());
-    connection_.async_read_head_bytes(buffer_.prepare(room),
-                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                                  self->buffer_.commit(n);
-                                  if (ec) return self->on_head(ec, 0);
-                                  if (self->idle_ && n > 0) {
-                                    self->idle_ = false;
-                                    self->arm_timer(self->server_.config.limits.header_timeout);
-                                  }
-                                  self->read_more_head();
-                                });
+    // An event loop's response is sent by this thread, which then reads at once; a context
+    // sends its own, and this thread reads later (dispatch). The connection's last app says
+    // which this one will be.
+    const bool read_again_at_once = server_.apps[static_cast<std::size_t>(mount_)].asgi;
+    connection_.async_read_head_bytes(
+        buffer_.prepare(room), read_again_at_once,
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          self->buffer_.commit(n);
+          if (ec) return self->on_head(ec, 0);
+          if (self->idle_ && n > 0) {
+            self->idle_ = false;
+            self->arm_timer(self->server_.config.limits.header_timeout);
+          }
+          self->read_more_head();
+        });
   }
 
   // When the app waits for its client to leave (ASGI's receive() after the body, in a long
