@@ -146,7 +146,11 @@ class Session final : public std::enable_shared_from_this<Session>,
                           : send_now(connection_.socket().native_handle(), batch.bytes);
     if (!sent) return close();
     if (*sent == batch.bytes.size()) {
-      if (batch.complete) return finish_response(batch);
+      if (batch.complete) {
+        if (batch.bytes.capacity() <= ResponseChannel::reused_buffer_limit)
+          spare_bytes_ = std::move(batch.bytes);  // the next response's buffer
+        return finish_response(batch);
+      }
       // What is queued behind these bytes (a file) takes its turn after other connections',
       // as after an asynchronous write.
       asio::post(server_.io, [self = shared_from_this()] { self->flush(); });
@@ -756,11 +760,16 @@ class Session final : public std::enable_shared_from_this<Session>,
         keep_alive && server_.config.keepalive.count() > 0 && !server_.draining;
     framing.keep_headers = logging::access_log() && server_.access_format.uses_response_headers();
     response_begun_ = false;
-    // Converted once here: a weak_ptr converts to its base by locking, which per wake-up would
-    // cost two more atomic operations per response.
-    std::weak_ptr<Flushable> weak = weak_from_this();
-    channel_ = std::make_shared<ResponseChannel>(
-        framing, response_high_water, [weak, &flushes = server_.flushes] { flushes.push(weak); });
+    if (spare_channel_) {
+      channel_ = std::move(spare_channel_);
+      channel_->reopen(framing, std::move(spare_bytes_));
+    } else {
+      // Converted once here: a weak_ptr converts to its base by locking, which per wake-up
+      // would cost two more atomic operations per response.
+      std::weak_ptr<Flushable> weak = weak_from_this();
+      channel_ = std::make_shared<ResponseChannel>(
+          framing, response_high_water, [weak, &flushes = server_.flushes] { flushes.push(weak); });
+    }
     hold_while_the_app_answers();
   }
 
@@ -861,7 +870,11 @@ class Session final : public std::enable_shared_from_this<Session>,
     // The fields vector the next head is read into, with its strings' memory (return_fields).
     if (auto fields = channel_->take_returned_fields(); fields.capacity() > fields_.capacity())
       fields_ = std::move(fields);
-    channel_.reset();
+    // Nobody else holds the channel (the app let its sink go): the next response reuses it.
+    if (channel_.use_count() == 1 && channel_->reusable())
+      spare_channel_ = std::move(channel_);
+    else
+      channel_.reset();
     if (websocket_) {  // the app refused the upgrade with this response
       websocket_->finish({1006, ""});
       websocket_.reset();
@@ -1028,6 +1041,10 @@ class Session final : public std::enable_shared_from_this<Session>,
   bool expect_continue_ = false;
   bool response_begun_ = false;
   std::shared_ptr<ResponseChannel> channel_;
+  // The last response's channel when nobody else held it at its end, and the memory of its
+  // last bytes written: the next request's (ResponseChannel::reopen).
+  std::shared_ptr<ResponseChannel> spare_channel_;
+  std::string spare_bytes_;
   std::shared_ptr<Session> in_flight_;
   std::pair<std::string, std::uint16_t> remote_;  // the client's address and port
   std::pair<std::string, std::uint16_t> local_;

@@ -42,6 +42,58 @@ TEST(ResponseChannel, ContentLengthFromTheApp) {
   EXPECT_FALSE(batch.cut);
 }
 
+// A reopened channel answers the next request as a new one would, whatever the last response
+// left behind (chunking, a cut, a wake-up, HTTP/1.0 framing), in the memory it already had.
+TEST(ResponseChannel, ReopenedServesTheNextResponseAsANewOne) {
+  int wakes = 0;
+  ResponseFraming old_framing;
+  old_framing.http_version = 10;
+  ResponseChannel channel(old_framing, 1 << 20, [&wakes] { ++wakes; });
+  channel.start("500 Internal Server Error", {});  // no length on HTTP/1.0: the close ends it
+  EXPECT_TRUE(channel.write(std::string(300, 'x'), true));
+  channel.set_failure_status(413);
+  channel.abort();
+  ResponseChannel::Batch first;
+  drain(channel, &first);
+  EXPECT_TRUE(first.cut);
+  std::string written = std::move(first.bytes);  // what the connection wrote
+  const auto capacity = written.capacity();
+  EXPECT_TRUE(channel.reusable());
+
+  channel.reopen({}, std::move(written));
+  channel.start("200 OK", {{"Content-Length", "5"}});
+  EXPECT_TRUE(channel.write("hello", false));
+  channel.finish();
+  ResponseChannel::Batch next;
+  const std::string bytes = drain(channel, &next);
+  EXPECT_EQ(without_date(bytes),
+            "HTTP/1.1 200 OK\r\nServer: hornbeam\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_TRUE(next.complete);
+  EXPECT_TRUE(next.keep_alive);
+  EXPECT_FALSE(next.cut);
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(next.bytes.capacity(), capacity);  // the written batch's memory, no new buffer
+  EXPECT_EQ(channel.body_bytes(), 5u);
+  EXPECT_EQ(wakes, 2);  // one per response: the first one's wake-up was answered by take()
+
+  channel.reopen({}, {});
+  channel.fail(500);  // the 413 set for the first response is gone with it
+  EXPECT_NE(drain(channel).find("HTTP/1.1 500 "), std::string::npos);
+}
+
+// A buffer that grew for a large response is not kept while the connection waits.
+TEST(ResponseChannel, ALargeBufferIsNotKeptForTheNextResponse) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  channel.start("200 OK", {});
+  EXPECT_TRUE(channel.write(std::string(ResponseChannel::reused_buffer_limit + 1, 'x'), true));
+  EXPECT_FALSE(channel.reusable());
+  drain(channel);
+  channel.reopen({}, std::string(ResponseChannel::reused_buffer_limit * 2, 'y'));
+  channel.start("204 No Content", {});
+  channel.finish();
+  EXPECT_LE(channel.take().bytes.capacity(), ResponseChannel::reused_buffer_limit);
+}
+
 // The request's fields come back to the connection, once, with their strings' memory.
 TEST(ResponseChannel, ReturnedFieldsAreTakenOnce) {
   ResponseChannel channel({}, 1 << 20, [] {});
