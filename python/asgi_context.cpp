@@ -264,9 +264,7 @@ void AsgiContext::stop_serving() {
 
 void AsgiContext::dispatch(HttpRequest&& request, std::shared_ptr<ResponseSink> sink) {
   in_flight_.fetch_add(1, std::memory_order_relaxed);
-  runtime_->inbox->post([this, request = std::move(request), sink = std::move(sink)]() mutable {
-    start_http(request, std::move(sink));
-  });
+  runtime_->inbox->post_http(std::move(request), std::move(sink));
 }
 
 void AsgiContext::dispatch_websocket(HttpRequest&& request, std::shared_ptr<ResponseSink> sink,
@@ -354,7 +352,14 @@ void AsgiContext::arm_tick() {
 PyObject* AsgiContext::drain_entry(PyObject* capsule, PyObject*) {
   AsgiContext* self = context_of(capsule);
   if (self->hooks_.alive) self->hooks_.alive();
-  for (auto& event : self->runtime_->inbox->take()) event();
+  EventInbox::Taken& taken = self->taken_;
+  self->runtime_->inbox->take(taken);
+  for (auto& start : taken.http_starts) self->start_http(start.request, std::move(start.sink));
+  for (auto& event : taken.events) event();
+  // What the closures held goes now, not at the next drain (a response channel still held
+  // here could not be reused by its connection).
+  taken.http_starts.clear();
+  taken.events.clear();
   Py_RETURN_NONE;
 }
 

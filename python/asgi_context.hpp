@@ -7,6 +7,7 @@
 #include "common/http_exchange.hpp"
 #include "common/websocket_exchange.hpp"
 #include "python/context_pool.hpp"
+#include "python/event_inbox.hpp"
 #include "python/py_ref.hpp"
 
 #include <atomic>
@@ -103,6 +104,7 @@ class AsgiContext final : public ContextState {
   PyRef call_soon_;
   WakeBatch* turn_ = nullptr;  // open while serve() runs the loop
   std::shared_ptr<AsgiRuntime> runtime_;
+  EventInbox::Taken taken_;  // drain_entry's, kept for its vectors' memory
   std::string loop_name_;
   AsgiSettings settings_;
   AsgiHooks hooks_;

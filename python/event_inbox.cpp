@@ -14,12 +14,20 @@ EventInbox::EventInbox() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
 }
 
 void EventInbox::post(Event event) {
-  bool first = false;
-  {
-    std::lock_guard lock(mutex_);
-    events_.push_back(std::move(event));
-    first = !signalled_;
-  }
+  std::unique_lock lock(mutex_);
+  waiting_.events.push_back(std::move(event));
+  posted(lock);
+}
+
+void EventInbox::post_http(HttpRequest&& request, std::shared_ptr<ResponseSink> sink) {
+  std::unique_lock lock(mutex_);
+  waiting_.http_starts.push_back({std::move(request), std::move(sink)});
+  posted(lock);
+}
+
+void EventInbox::posted(std::unique_lock<std::mutex>& lock) {
+  const bool first = !signalled_;
+  lock.unlock();
   // The I/O thread holds the wake until the end of its burst of completions.
   if (first && !WakeBatch::hold(*this)) wake_now();
 }
@@ -27,23 +35,24 @@ void EventInbox::post(Event event) {
 void EventInbox::wake_now() {
   {
     std::lock_guard lock(mutex_);
-    if (signalled_ || events_.empty()) return;
+    if (signalled_ || (waiting_.events.empty() && waiting_.http_starts.empty())) return;
     signalled_ = true;
   }
   const std::uint64_t one = 1;
   [[maybe_unused]] const auto written = ::write(fd_.get(), &one, sizeof one);
 }
 
-std::vector<EventInbox::Event> EventInbox::take() {
-  std::vector<Event> events;
+void EventInbox::take(Taken& taken) {
+  taken.http_starts.clear();
+  taken.events.clear();
   std::lock_guard lock(mutex_);
   if (signalled_) {
     std::uint64_t count = 0;
     [[maybe_unused]] const auto read = ::read(fd_.get(), &count, sizeof count);
     signalled_ = false;
   }
-  events.swap(events_);
-  return events;
+  taken.http_starts.swap(waiting_.http_starts);
+  taken.events.swap(waiting_.events);
 }
 
 }  // namespace hornbeam::python

@@ -4,6 +4,7 @@
 // watches fd() with add_reader and runs what take() returns, a batch at a time, with the GIL;
 // posting needs no GIL and wakes the loop only when the inbox was empty.
 
+#include "common/http_exchange.hpp"
 #include "common/unique_fd.hpp"
 #include "common/wake_batch.hpp"
 
@@ -16,6 +17,18 @@ namespace hornbeam::python {
 class EventInbox final : public Wakeable {
  public:
   using Event = std::function<void()>;
+  // A new HTTP request for the loop: the one event of every request, queued as it is rather
+  // than in a std::function, whose closure (the request, the sink) would be an allocation.
+  struct HttpStart {
+    HttpRequest request;
+    std::shared_ptr<ResponseSink> sink;
+  };
+  // What take() hands the loop. Kept by the loop from one take() to the next, so that both
+  // sides' vectors keep their memory.
+  struct Taken {
+    std::vector<HttpStart> http_starts;  // run first: nothing posted refers to them yet
+    std::vector<Event> events;           // in the order posted
+  };
 
   EventInbox();  // throws std::system_error when no eventfd can be made
   EventInbox(const EventInbox&) = delete;
@@ -23,16 +36,19 @@ class EventInbox final : public Wakeable {
 
   // Any thread.
   void post(Event event);
-  // The loop's thread: everything posted so far, in order.
-  std::vector<Event> take();
+  void post_http(HttpRequest&& request, std::shared_ptr<ResponseSink> sink);
+  // The loop's thread: everything posted since the last take(), into `taken` (emptied first).
+  void take(Taken& taken);
   int fd() const { return fd_.get(); }
   // Makes the eventfd readable if events wait (held wakes of a WakeBatch end here).
   void wake_now() override;
 
  private:
+  void posted(std::unique_lock<std::mutex>& lock);
+
   UniqueFd fd_;
   std::mutex mutex_;
-  std::vector<Event> events_;
+  Taken waiting_;
   bool signalled_ = false;  // the eventfd is readable: the loop will come
 };
 
