@@ -56,16 +56,29 @@ void ContextPool::stop_all() {
   }
 }
 
-void ContextPool::submit(Job job, TimeLimit time_limit) {
+void ContextPool::submit(HttpRequest&& request, std::shared_ptr<ResponseSink> sink,
+                         TimeLimit time_limit) {
   {
     std::lock_guard lock(mutex_);
-    jobs_.push_back({std::move(job), time_limit});
+    jobs_.push(std::move(request), std::move(sink), time_limit);
     // More jobs than idle contexts: this request waits for one (see IoThreadPolicy).
     if (static_cast<int>(jobs_.size()) > size() - running_) IoThreadPolicy::defer();
     // The I/O thread's turn wakes a context once, at its end, for all the jobs it queued.
     if (unwoken_++ > 0) return;
   }
   if (!WakeBatch::hold(*this)) wake_now();
+}
+
+void ContextPool::JobQueue::pop_into(Queued& into) {
+  into = std::move(items_[next_++]);
+  if (empty()) {
+    items_.clear();
+    next_ = 0;
+  } else if (next_ >= 64 && next_ * 2 >= items_.size()) {
+    // A queue that never empties (a steady backlog) drops what was taken now and then.
+    items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(next_));
+    next_ = 0;
+  }
 }
 
 void ContextPool::wake_now() {
@@ -76,12 +89,10 @@ void ContextPool::wake_now() {
   wake_.notify_one();  // the next in line (run() says why only one)
 }
 
-ContextPool::Queued ContextPool::take_job_locked() {
-  Queued queued = std::move(jobs_.front());
-  jobs_.pop_front();
+void ContextPool::take_job_locked(Queued& into) {
+  jobs_.pop_into(into);
   // What is left needs someone in line, should this job wait on I/O.
   if (!jobs_.empty() && !in_line_ && running_ < size()) wake_.notify_one();
-  return queued;
 }
 
 void ContextPool::run(int index, Setup& setup) {
@@ -156,19 +167,19 @@ void ContextPool::run(int index, Setup& setup) {
                 std::chrono::duration_cast<std::chrono::nanoseconds>(waited).count()),
             std::memory_order_relaxed);
         ++running_;
-        queued = take_job_locked();
+        take_job_locked(queued);
       }
     }
     // Keep the GIL while more jobs are queued; it is released only to wait (never wait for
     // the queue while holding it).
-    while (queued.job) {
+    while (queued.job.sink) {
       if (activity_) activity_(index, true, queued.time_limit);
-      queued.job(*state);
-      queued.job = nullptr;
+      state->serve_request(queued.job.request, *queued.job.sink);
+      queued.job.sink.reset();  // now: the connection reuses the channel once it holds it alone
       if (activity_) activity_(index, false, queued.time_limit);
       std::lock_guard lock(mutex_);
       if (!jobs_.empty()) {
-        queued = take_job_locked();
+        take_job_locked(queued);
       } else {
         --running_;
         IoThreadPolicy::restore();  // this context is idle: the next request can start now

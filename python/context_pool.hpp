@@ -6,6 +6,7 @@
 // context's GIL held; the queue waits without it, and one context at a time waits for the GIL
 // on the queue's behalf (run()).
 
+#include "common/http_exchange.hpp"
 #include "common/wake_batch.hpp"
 #include "python/gil.hpp"
 
@@ -13,7 +14,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -32,6 +32,8 @@ class ContextState {
   // A context with its own event loop (ASGI) serves from here, GIL held, until stop_serving()
   // and returns true; a job context (WSGI) returns false and takes jobs from the pool's queue.
   virtual bool serve() { return false; }
+  // A job context (WSGI) answers one request, GIL held.
+  virtual void serve_request(HttpRequest& /*request*/, ResponseSink& sink) { sink.fail(500); }
   // From any thread: makes serve() return.
   virtual void stop_serving() {}
 };
@@ -39,7 +41,12 @@ class ContextState {
 class ContextPool final : public Wakeable {
  public:
   using Setup = std::function<std::unique_ptr<ContextState>(int index)>;  // GIL held
-  using Job = std::function<void(ContextState&)>;                         // GIL held
+  // A request for the job contexts, queued as it is: a std::function's closure holding it was
+  // an allocation and two moves of its strings per request (docs/performance.md).
+  struct Job {
+    HttpRequest request;
+    std::shared_ptr<ResponseSink> sink;
+  };
   // A job's own time limit, passed on to Activity (the worker's stuck-request deadline for
   // it); none means the worker's default.
   using TimeLimit = std::optional<std::chrono::milliseconds>;
@@ -54,7 +61,9 @@ class ContextPool final : public Wakeable {
   ContextPool(const ContextPool&) = delete;
   ContextPool& operator=(const ContextPool&) = delete;
 
-  void submit(Job job, TimeLimit time_limit = std::nullopt);
+  // A context runs ContextState::serve_request with it.
+  void submit(HttpRequest&& request, std::shared_ptr<ResponseSink> sink,
+              TimeLimit time_limit = std::nullopt);
   void wake_now() override;
   // The state a context's setup made (valid until the pool is destroyed).
   ContextState& state(int index) { return *states_.at(index); }
@@ -81,8 +90,28 @@ class ContextPool final : public Wakeable {
     Job job;
     TimeLimit time_limit;
   };
-  std::deque<Queued> jobs_;
-  Queued take_job_locked();  // mutex_ held, a job queued; calls the next in line if needed
+  // First in, first out, in a vector that keeps its memory: a std::deque of elements this
+  // large (a request is 344 bytes) allocates a block for each.
+  class JobQueue {
+   public:
+    bool empty() const { return next_ == items_.size(); }
+    std::size_t size() const { return items_.size() - next_; }
+    void push(HttpRequest&& request, std::shared_ptr<ResponseSink> sink, TimeLimit time_limit) {
+      items_.emplace_back();  // built in place, then the request moved in: one move
+      items_.back().job.request = std::move(request);
+      items_.back().job.sink = std::move(sink);
+      items_.back().time_limit = time_limit;
+    }
+    // Moved into `into`, once: a request's dozen strings cost a move each time.
+    void pop_into(Queued& into);
+
+   private:
+    std::vector<Queued> items_;
+    std::size_t next_ = 0;  // items_ before it were taken
+  };
+  JobQueue jobs_;
+  // mutex_ held, a job queued; calls the next in line if needed.
+  void take_job_locked(Queued& into);
   int unwoken_ = 0;          // jobs queued since the last wake (a WakeBatch holds it)
   int running_ = 0;          // contexts running a job
   bool in_line_ = false;     // a context woke for the queue and waits for the GIL (run())

@@ -21,7 +21,9 @@ void EventInbox::post(Event event) {
 
 void EventInbox::post_http(HttpRequest&& request, std::shared_ptr<ResponseSink> sink) {
   std::unique_lock lock(mutex_);
-  waiting_.http_starts.push_back({std::move(request), std::move(sink)});
+  auto& start = waiting_.http_starts.emplace_back();  // built in place: the request moves once
+  start.request = std::move(request);
+  start.sink = std::move(sink);
   posted(lock);
 }
 

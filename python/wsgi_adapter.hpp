@@ -71,6 +71,10 @@ class WsgiAdapter final {
 class WsgiContext final : public ContextState {
  public:
   std::vector<std::unique_ptr<WsgiAdapter>> apps;
+
+  void serve_request(HttpRequest& request, ResponseSink& sink) override {
+    apps[static_cast<std::size_t>(request.mount)]->handle(request, sink);
+  }
 };
 
 }  // namespace hornbeam::python

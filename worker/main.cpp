@@ -375,14 +375,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
       return least_loaded_loop()->dispatch(std::move(request), std::move(sink));
     // The mount's own `timeout`, if it has one, is this request's stuck-request deadline.
     const auto time_limit = apps[static_cast<std::size_t>(request.mount)].timeout;
-    wsgi_pool->submit(
-        [request = std::move(request),
-         sink = std::move(sink)](python::ContextState& state) mutable {
-          auto& app = *static_cast<python::WsgiContext&>(state)
-                           .apps[static_cast<std::size_t>(request.mount)];
-          app.handle(request, *sink);
-        },
-        time_limit);
+    wsgi_pool->submit(std::move(request), std::move(sink), time_limit);
   };
   if (any_asgi) {
     events.dispatch_websocket = [&](HttpRequest&& request, std::shared_ptr<ResponseSink> sink,
