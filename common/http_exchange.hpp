@@ -170,4 +170,11 @@ class ResponseSink {
   virtual void return_fields(std::vector<HttpHeader> fields) { (void)fields; }
 };
 
+// A request on its way to the app's thread, queued as it is (a std::function closure holding
+// it would be an allocation and two more moves of its strings per request).
+struct DispatchedRequest {
+  HttpRequest request;
+  std::shared_ptr<ResponseSink> sink;
+};
+
 }  // namespace hornbeam

@@ -41,12 +41,6 @@ class ContextState {
 class ContextPool final : public Wakeable {
  public:
   using Setup = std::function<std::unique_ptr<ContextState>(int index)>;  // GIL held
-  // A request for the job contexts, queued as it is: a std::function's closure holding it was
-  // an allocation and two moves of its strings per request (docs/performance.md).
-  struct Job {
-    HttpRequest request;
-    std::shared_ptr<ResponseSink> sink;
-  };
   // A job's own time limit, passed on to Activity (the worker's stuck-request deadline for
   // it); none means the worker's default.
   using TimeLimit = std::optional<std::chrono::milliseconds>;
@@ -87,7 +81,7 @@ class ContextPool final : public Wakeable {
   std::mutex mutex_;
   std::condition_variable wake_;
   struct Queued {
-    Job job;
+    DispatchedRequest job;
     TimeLimit time_limit;
   };
   // First in, first out, in a vector that keeps its memory: a std::deque of elements this

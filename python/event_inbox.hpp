@@ -17,16 +17,12 @@ namespace hornbeam::python {
 class EventInbox final : public Wakeable {
  public:
   using Event = std::function<void()>;
-  // A new HTTP request for the loop: the one event of every request, queued as it is rather
-  // than in a std::function, whose closure (the request, the sink) would be an allocation.
-  struct HttpStart {
-    HttpRequest request;
-    std::shared_ptr<ResponseSink> sink;
-  };
   // What take() hands the loop. Kept by the loop from one take() to the next, so that both
   // sides' vectors keep their memory.
   struct Taken {
-    std::vector<HttpStart> http_starts;  // run first: nothing posted refers to them yet
+    // New HTTP requests, the one event of every request: run first (nothing posted refers
+    // to them yet).
+    std::vector<DispatchedRequest> http_starts;
     std::vector<Event> events;           // in the order posted
   };
 
