@@ -106,9 +106,9 @@ class ContextPool final : public Wakeable {
   JobQueue jobs_;
   // mutex_ held, a job queued; calls the next in line if needed.
   void take_job_locked(Queued& into);
-  int unwoken_ = 0;          // jobs queued since the last wake (a WakeBatch holds it)
-  int running_ = 0;          // contexts running a job
-  bool in_line_ = false;     // a context woke for the queue and waits for the GIL (run())
+  int unwoken_ = 0;       // jobs queued since the last wake (a WakeBatch holds it)
+  int running_ = 0;       // contexts running a job
+  bool in_line_ = false;  // a context woke for the queue and waits for the GIL (run())
   bool stopping_ = false;
   int started_ = 0;
   std::exception_ptr setup_error_;

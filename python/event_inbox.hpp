@@ -23,7 +23,7 @@ class EventInbox final : public Wakeable {
     // New HTTP requests, the one event of every request: run first (nothing posted refers
     // to them yet).
     std::vector<DispatchedRequest> http_starts;
-    std::vector<Event> events;           // in the order posted
+    std::vector<Event> events;  // in the order posted
   };
 
   EventInbox();  // throws std::system_error when no eventfd can be made

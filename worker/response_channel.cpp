@@ -37,7 +37,8 @@ ResponseChannel::ResponseChannel(ResponseFraming framing, std::size_t high_water
 
 void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers) {
   std::from_chars(status.data(), status.data() + 3, r_.status);
-  const bool has_body = r_.status >= 200 && r_.status != 204 && r_.status != 304;  // RFC 9110 §6.4.1
+  const bool has_body =
+      r_.status >= 200 && r_.status != 204 && r_.status != 304;  // RFC 9110 §6.4.1
   r_.body_allowed = has_body && !framing_.head_request;
   for (const auto& header : headers) {
     if (iequals(header.name, "Content-Length")) {
@@ -56,7 +57,7 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   r_.chunked = announce_chunked && !framing_.head_request;
   r_.keep_alive = framing_.client_keep_alive && !(length_unknown && framing_.http_version < 11);
 
-  const std::string_view connection = !r_.keep_alive                  ? "Connection: close\r\n"
+  const std::string_view connection = !r_.keep_alive                ? "Connection: close\r\n"
                                       : framing_.http_version == 10 ? "Connection: keep-alive\r\n"
                                                                     : "";
   const std::string_view chunked = announce_chunked ? "Transfer-Encoding: chunked\r\n" : "";
@@ -338,10 +339,10 @@ void ResponseChannel::end_with(const std::string& response, int status,
   r_.keep_alive = false;
   if (structured()) {
     r_.head = Head{status,
-                 {{"server", "hornbeam"},
-                  {"date", http_date()},
-                  {"content-type", "text/plain"},
-                  {"content-length", std::to_string(response.size())}}};
+                   {{"server", "hornbeam"},
+                    {"date", http_date()},
+                    {"content-type", "text/plain"},
+                    {"content-length", std::to_string(response.size())}}};
     if (framing_.head_request) return end(lock, false);
   }
   r_.pending += response;
@@ -410,7 +411,8 @@ void ResponseChannel::reopen(ResponseFraming framing, std::string buffer) {
 // Member by member rather than `*this = Response{}`, which builds and moves every member
 // (440 instructions, a fifth of what reusing the channel saves). Buffers keep their memory.
 void ResponseChannel::Response::reset() {
-  static_assert(sizeof(void*) != 8 || sizeof(Response) == 336, "a member was added to Response: reset it here");
+  static_assert(sizeof(void*) != 8 || sizeof(Response) == 336,
+                "a member was added to Response: reset it here");
   pending.clear();
   closed = false;
   woken = false;
@@ -477,8 +479,8 @@ void ResponseChannel::send_directly_through(DirectSender sender, DirectSends wha
 // mutex_ held, so the I/O side can neither take these bytes nor close the socket meanwhile.
 // An error is left for the I/O thread too: its own write fails the same way and closes.
 void ResponseChannel::send_whole_response_directly() {
-  if (!r_.direct || r_.direct_sends != DirectSends::whole_responses_and_large_bodies || r_.handed_out ||
-      r_.file || r_.pending.empty() || r_.pending.size() > direct_send_limit) {
+  if (!r_.direct || r_.direct_sends != DirectSends::whole_responses_and_large_bodies ||
+      r_.handed_out || r_.file || r_.pending.empty() || r_.pending.size() > direct_send_limit) {
     return;
   }
   if (const auto sent = r_.direct({r_.pending})) r_.pending.erase(0, *sent);
