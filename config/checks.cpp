@@ -70,8 +70,9 @@ const TextCheck state_backend{[](std::string_view value) {
                                   return false;
                                 }
                               },
-                              "`shm`, `redis://[user:password@]host[:port][/db]` or "
-                              "`redis-cluster://[user:password@]host:port[,host:port...]`"};
+                              "`shm`, `redis://[user:password@]host[:port][/db]`, "
+                              "`redis-cluster://[user:password@]host:port[,host:port...]` or "
+                              "`unix://[user:password@]/path/to/redis.sock[?db=N]`"};
 
 const TextCheck forwarded_ip{AddressSet::is_valid_entry,
                              "an IP address, a CIDR range such as `10.0.0.0/8`, or `*`"};

@@ -204,7 +204,7 @@ const Setting table[] = {
      SizeField{at<&Config::shared_state, &SharedState::size>, 64 * KiB, 64 * GiB}},
     {"shared_state.backend",
      "Where the state and pub/sub live: `shm` (this host's workers share memory), or a Redis "
-     "that every host shares (`rediss` for TLS).",
+     "that every host shares (`rediss` for TLS; `unix://` for a local Redis's socket).",
      TextField{at<&Config::shared_state, &SharedState::backend>, &state_backend}},
     {"shared_state.prefix", "Redis backends: the namespace of the state's keys.",
      TextField{at<&Config::shared_state, &SharedState::prefix>}},

@@ -2,6 +2,8 @@
 
 #include "redis/resp.hpp"
 
+#include <sys/un.h>
+
 #include <charconv>
 #include <stdexcept>
 
@@ -26,6 +28,50 @@ std::string percent_decoded(std::string_view text) {
     i += 2;
   }
   return out;
+}
+
+// `[user:]password`, %-escaped; a password alone is `password`, as redis-py reads it.
+void read_credentials(std::string_view credentials, Target& target) {
+  const auto colon = credentials.find(':');
+  target.user = percent_decoded(credentials.substr(0, colon));
+  if (colon != std::string_view::npos)
+    target.password = percent_decoded(credentials.substr(colon + 1));
+  if (colon == std::string_view::npos)
+    std::swap(target.user, target.password);  // redis://secret@host
+}
+
+int parse_db(std::string_view text) {
+  int db = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), db);
+  if (error != std::errc() || end != text.data() + text.size() || db < 0)
+    throw std::invalid_argument("'" + std::string(text) + "' is not a database number");
+  return db;
+}
+
+// What follows `unix://`: `[user:password@]/path/to/redis.sock[?db=N]`.
+Target parse_unix(std::string_view rest) {
+  Target target;
+  if (!rest.starts_with('/')) {
+    const auto at = rest.find("@/");
+    if (at == std::string_view::npos)
+      throw std::invalid_argument("the socket's path must be absolute: unix:///path/to/redis.sock");
+    read_credentials(rest.substr(0, at), target);
+    rest = rest.substr(at + 1);
+  }
+  std::string_view path = rest.substr(0, rest.find('?'));
+  if (path.size() < rest.size()) {
+    const auto query = rest.substr(path.size() + 1);
+    if (!query.starts_with("db=") || query.find('&') != std::string_view::npos)
+      throw std::invalid_argument("the only URL option of unix:// is ?db=N");
+    target.db = parse_db(query.substr(3));
+  }
+  if (path.ends_with('/') || path.find('#') != std::string_view::npos)
+    throw std::invalid_argument("'" + std::string(path) + "' is not a socket's path");
+  if (path.size() >= sizeof(sockaddr_un::sun_path))
+    throw std::invalid_argument("a socket's path is at most " +
+                                std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+  target.nodes.push_back(Node{std::string(path), 0});
+  return target;
 }
 
 Node parse_node(std::string_view text) {
@@ -60,6 +106,7 @@ Node parse_node(std::string_view text) {
 }  // namespace
 
 std::string to_string(const Node& node) {
+  if (node.local()) return node.host;
   const bool v6 = node.host.find(':') != std::string::npos;
   return (v6 ? "[" + node.host + "]" : node.host) + ":" + std::to_string(node.port);
 }
@@ -70,30 +117,26 @@ std::optional<Target> parse_backend(std::string_view text) {
   std::string_view rest;
   const auto scheme_end = text.find("://");
   const auto scheme = text.substr(0, scheme_end);
+  if (scheme_end != std::string_view::npos && scheme == "unix")
+    return parse_unix(text.substr(scheme_end + 3));
   target.tls = scheme == "rediss" || scheme == "rediss-cluster";
   target.cluster = scheme == "redis-cluster" || scheme == "rediss-cluster";
   if (scheme_end == std::string_view::npos || (scheme != "redis" && !target.tls && !target.cluster))
     throw std::invalid_argument(
-        "expected `shm`, `redis://host:port/db` or `redis-cluster://host:port,host:port`");
+        "expected `shm`, `redis://host:port/db`, `redis-cluster://host:port,host:port` or "
+        "`unix:///path/to/redis.sock`");
   rest = text.substr(scheme_end + 3);
   if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
     const auto credentials = rest.substr(0, at);
     rest = rest.substr(at + 1);
-    const auto colon = credentials.find(':');
-    target.user = percent_decoded(credentials.substr(0, colon));
-    if (colon != std::string_view::npos)
-      target.password = percent_decoded(credentials.substr(colon + 1));
-    if (colon == std::string_view::npos)
-      std::swap(target.user, target.password);  // redis://secret@host
+    read_credentials(credentials, target);
   }
   std::string_view hosts = rest;
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
     hosts = rest.substr(0, slash);
     const auto db = rest.substr(slash + 1);
     if (!db.empty()) {
-      const auto [end, error] = std::from_chars(db.data(), db.data() + db.size(), target.db);
-      if (error != std::errc() || end != db.data() + db.size() || target.db < 0)
-        throw std::invalid_argument("'" + std::string(db) + "' is not a database number");
+      target.db = parse_db(db);
       if (target.cluster && target.db != 0)
         throw std::invalid_argument("a Redis Cluster has only database 0");
     }
@@ -112,6 +155,10 @@ std::optional<Target> parse_backend(std::string_view text) {
 }
 
 std::string describe(const Target& target) {
+  if (!target.nodes.empty() && target.nodes[0].local()) {
+    return "unix://" + (target.user.empty() ? "" : target.user + "@") + target.nodes[0].host +
+           "?db=" + std::to_string(target.db);
+  }
   std::string out =
       std::string(target.tls ? "rediss" : "redis") + (target.cluster ? "-cluster://" : "://");
   if (!target.user.empty()) out += target.user + "@";

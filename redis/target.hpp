@@ -11,9 +11,10 @@
 namespace hornbeam::redis {
 
 struct Node {
-  std::string host;
+  std::string host;  // with port 0 (unix://), the path of a local Redis's socket
   std::uint16_t port = 6379;
   bool operator==(const Node&) const = default;
+  bool local() const { return port == 0; }
 };
 
 std::string to_string(const Node& node);
@@ -29,7 +30,8 @@ struct Target {
 
 // `shared_state.backend`: nothing for `shm`, the target of a Redis URL
 // (`redis://[user:password@]host[:port][/db]`, `redis-cluster://host:port[,host:port...]`,
-// and over TLS `rediss://...`, `rediss-cluster://...`).
+// over TLS `rediss://...`, `rediss-cluster://...`, and a local server's socket
+// `unix://[user:password@]/path/to/redis.sock[?db=N]`, as redis-py writes it).
 // Throws std::invalid_argument saying what is wrong.
 std::optional<Target> parse_backend(std::string_view text);
 

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -45,13 +46,14 @@ std::string tls_error(const char* what) {
   return std::string(what) + ": " + text;
 }
 
-UniqueFd connect_address(const addrinfo& address, Clock::time_point deadline, std::string& why) {
-  UniqueFd fd(::socket(address.ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+UniqueFd connect_address(int family, const sockaddr* address, socklen_t size,
+                         Clock::time_point deadline, std::string& why) {
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {
     why = system_error("socket");
     return {};
   }
-  if (::connect(fd.get(), address.ai_addr, address.ai_addrlen) != 0) {
+  if (::connect(fd.get(), address, size) != 0) {
     if (errno != EINPROGRESS) {
       why = system_error("connect");
       return {};
@@ -61,19 +63,34 @@ UniqueFd connect_address(const addrinfo& address, Clock::time_point deadline, st
       return {};
     }
     int error = 0;
-    socklen_t size = sizeof error;
-    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &size);
+    socklen_t error_size = sizeof error;
+    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &error_size);
     if (error != 0) {
       why = std::string("connect: ") + std::strerror(error);
       return {};
     }
   }
-  const int on = 1;
-  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (family != AF_UNIX) {
+    const int on = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  }
+  return fd;
+}
+
+// unix://: the path's length was checked when the URL was read.
+UniqueFd connect_local(const std::string& path, Clock::time_point deadline) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  path.copy(address.sun_path, sizeof address.sun_path - 1);
+  std::string why;
+  UniqueFd fd = connect_address(AF_UNIX, reinterpret_cast<const sockaddr*>(&address),
+                                sizeof address, deadline, why);
+  if (!fd) throw Unavailable(why);
   return fd;
 }
 
 UniqueFd connect_node(const Node& node, Clock::time_point deadline) {
+  if (node.local()) return connect_local(node.host, deadline);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -85,7 +102,10 @@ UniqueFd connect_node(const Node& node, Clock::time_point deadline) {
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
   std::string why = "no address";
   for (const addrinfo* address = found; address; address = address->ai_next) {
-    if (UniqueFd fd = connect_address(*address, deadline, why)) return fd;
+    if (UniqueFd fd = connect_address(address->ai_family, address->ai_addr, address->ai_addrlen,
+                                      deadline, why)) {
+      return fd;
+    }
   }
   throw Unavailable(why);
 }

@@ -3,9 +3,11 @@
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -458,6 +460,18 @@ def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_local_server():
+    """A Redis server on a Unix socket only, for the whole run; in a short directory of its
+    own, as a socket's path is at most 107 bytes."""
+    from redis_servers import RedisServer
+    directory = Path(tempfile.mkdtemp(prefix="hb-redis-"))
+    server = RedisServer(directory, socket=directory / "redis.sock")
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

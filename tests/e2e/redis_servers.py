@@ -36,21 +36,26 @@ def free_port(below=55000):
 
 
 class RedisServer:
-    """One redis-server on 127.0.0.1:`port`, without persistence."""
+    """One redis-server on 127.0.0.1:`port`, without persistence; with `socket` (a path), on
+    that Unix socket only."""
 
-    def __init__(self, directory, port=None, *options, cli_options=()):
+    def __init__(self, directory, port=None, *options, cli_options=(), socket=None):
         skip_without_redis()
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.socket = socket
+        if socket:
+            options = ("--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700", *options)
+            cli_options = ("-s", str(socket), *cli_options)
         self.options = options
-        self.cli_options = cli_options  # how redis-cli reaches it (--tls ...)
+        self.cli_options = cli_options  # how redis-cli reaches it (--tls ..., -s PATH)
         self.process = None
         self.start()
 
     @property
     def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"unix://{self.socket}" if self.socket else f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
         self.process = subprocess.Popen(
@@ -66,7 +71,8 @@ class RedisServer:
             time.sleep(0.02)
 
     def cli(self, *words, check=True):
-        result = subprocess.run([REDIS_CLI, "-p", str(self.port), *self.cli_options, *words],
+        reach = () if self.socket else ("-p", str(self.port))
+        result = subprocess.run([REDIS_CLI, *reach, *self.cli_options, *words],
                                 capture_output=True, text=True, timeout=10)
         if check:
             assert result.returncode == 0, result.stderr

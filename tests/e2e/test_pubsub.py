@@ -1,6 +1,6 @@
 """hornbeam.publish and hornbeam.subscribe between the workers of a real arbiter: a WSGI
 app's server-sent events hear what another worker publishes, on the host's shared memory and
-on Redis. (The API's own rules are in apps/state_api_checks.py, run on every backend by
+on Redis (over TCP and over a Unix socket). (The API's own rules are in apps/state_api_checks.py, run on every backend by
 test_shared_state.py; the chat example shows WebSockets: test_example_chat.py.)"""
 
 import json
@@ -11,11 +11,11 @@ import pytest
 import requests
 
 
-@pytest.fixture(params=["shm", "redis"])
+@pytest.fixture(params=["shm", "redis", "redis-unix"])
 def pair(request, start_arbiter):
     settings = {"contexts": 4}
-    if request.param == "redis":
-        server = request.getfixturevalue("redis_server")
+    if request.param != "shm":
+        server = request.getfixturevalue("redis_server" if request.param == "redis" else "redis_local_server")
         settings["shared_state"] = {"backend": server.url, "prefix": f"{request.node.name}:"}
     return start_arbiter("pubsub_app:app", workers=2, settings=settings)
 

@@ -4,14 +4,19 @@ meanwhile, and one log line per loss and recovery), Redis's out-of-memory as Sta
 Redis Cluster's redirections while a slot migrates. Real redis-server processes on loopback.
 (What every backend does, test_shared_state.py runs on each.)"""
 
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 
 from redis_servers import REDIS_CLI, RedisCluster, RedisServer, free_port
+from test_shared_state import EXPECTED_API
 
 
 def call(url, path, **params):
@@ -59,6 +64,39 @@ def test_keys_under_the_prefix_are_what_any_redis_client_reads_and_writes(start_
     assert timed(worker.url, "incr", key="plain")["result"][:2] == ["raised", "TypeError"]
     redis_server.cli("RPUSH", "interop:list", "x")
     assert timed(worker.url, "get", key="list")["result"][:2] == ["raised", "RuntimeError"]
+
+
+def test_a_local_redis_through_its_unix_socket_is_the_same_state(start_arbiter):
+    # Not under tmp_path: a socket's path is at most 107 bytes.
+    directory = Path(tempfile.mkdtemp(prefix="hb-redis-"))
+    socket = directory / "redis.sock"
+    server = RedisServer(directory, socket=socket)
+    try:
+        pair = start_arbiter("shared_state_app:app", workers=2, settings={
+            "contexts": 2, "shared_state": {"backend": f"{server.url}?db=3", "prefix": "local:",
+                                            "timeout": "500ms"}})
+        assert call(pair.url, "/checks") == EXPECTED_API
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: call(pair.url, "/incr", key="hits", n=250), range(8)))
+        # In the database the URL names, where any client of that socket finds it.
+        assert server.cli("-n", "3", "GET", "local:hits") == "2000"
+        assert server.cli("-n", "0", "EXISTS", "local:hits") == "0"
+        assert timed(pair.url, "info")["result"][1]["backend"] == "redis"
+        server.stop()
+        answer = timed(pair.url, "incr", key="hits")
+        assert answer["result"][:2] == ["raised", "StateUnavailable"] and answer["elapsed"] < 1, answer
+        assert call(pair.url, "/hello") == {"hello": "no state used"}
+        pair.wait_for_log(f"shared state: Redis at {socket} is unavailable")
+        server.start()  # empty again: no persistence
+        deadline = time.monotonic() + 15  # each worker retries within its 5 s backoff
+        done = 0
+        while done < 20:
+            assert time.monotonic() < deadline, pair.log
+            done = done + 1 if timed(pair.url, "incr", key="again")["result"][0] == "ok" else 0
+        assert int(server.cli("-n", "3", "GET", "local:again")) >= 20
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_redis_down_at_boot_the_worker_serves_and_the_state_comes_with_redis(start_worker, tmp_path):
@@ -205,6 +243,7 @@ def test_a_lost_cluster_master_fails_its_keys_only(start_worker, tmp_path):
 @pytest.mark.parametrize("url, why", [
     ("redis-sentinel://127.0.0.1:26379", "expected `shm`"),
     ("redis://127.0.0.1:6379/x", "expected `shm`"),
+    ("unix://redis.sock", "`unix://[user:password@]/path/to/redis.sock[?db=N]`"),
 ])
 def test_a_backend_that_is_not_one_is_refused_at_start(start_worker, url, why):
     worker = start_worker("shared_state_app:app", "--shared-state-backend", url, expect_ready=False)

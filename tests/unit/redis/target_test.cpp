@@ -46,6 +46,40 @@ TEST(Backend, ReadsTheTlsSchemes) {
   EXPECT_FALSE(parse_backend("redis://cache")->tls);
 }
 
+TEST(Backend, ReadsALocalSocketAsRedisPyWritesIt) {
+  const auto plain = parse_backend("unix:///run/redis/redis-server.sock");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->cluster || plain->tls);
+  EXPECT_EQ(plain->nodes, (std::vector<Node>{{"/run/redis/redis-server.sock", 0}}));
+  EXPECT_TRUE(plain->nodes[0].local());
+  EXPECT_EQ(plain->db, 0);
+  EXPECT_EQ(to_string(plain->nodes[0]), "/run/redis/redis-server.sock");
+  const auto full = parse_backend("unix://app:p%40ss@/tmp/r.sock?db=2");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->user, "app");
+  EXPECT_EQ(full->password, "p@ss");
+  EXPECT_EQ(full->nodes, (std::vector<Node>{{"/tmp/r.sock", 0}}));
+  EXPECT_EQ(full->db, 2);
+  EXPECT_EQ(describe(*full), "unix://app@/tmp/r.sock?db=2");  // no password in logs
+  const auto password_only = parse_backend("unix://secret@/tmp/r.sock");
+  ASSERT_TRUE(password_only);
+  EXPECT_EQ(password_only->user, "");
+  EXPECT_EQ(password_only->password, "secret");
+  EXPECT_FALSE(parse_backend("redis://cache")->nodes[0].local());
+}
+
+TEST(Backend, RefusesALocalSocketItCannotReach) {
+  const std::string too_long = "unix:///" + std::string(107, 'a');
+  for (const std::string& bad :
+       {std::string("unix://"), std::string("unix:///"), std::string("unix://relative.sock"),
+        std::string("unix://u:p@relative.sock"), std::string("unix:///tmp/r.sock?db=x"),
+        std::string("unix:///tmp/r.sock?timeout=1"), std::string("unix:///tmp/r.sock?db=1&x=2"),
+        std::string("unix:///tmp/dir/"), too_long}) {
+    EXPECT_THROW(parse_backend(bad), std::invalid_argument) << bad;
+  }
+  EXPECT_NO_THROW(parse_backend("unix:///" + std::string(106, 'a')));  // 107 bytes with the '/'
+}
+
 TEST(Backend, ReadsAClusterUrlWithItsSeeds) {
   const auto cluster = parse_backend("redis-cluster://a:7000,b:7001,[fd00::2]:7002");
   ASSERT_TRUE(cluster);
