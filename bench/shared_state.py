@@ -13,7 +13,10 @@
    request of the server and of redis-server (their sum is what a request costs that core,
    which the machine's noise moves less than req/s).
 
-    bench/shared_state.py [--runs 3] [--duration 5] [--out FILE]
+    bench/shared_state.py [--runs 3] [--duration 5] [--out FILE] [--unix-socket]
+
+With --unix-socket, both Redis clients reach redis-server through its Unix socket
+(`unix://PATH`) instead of loopback TCP: what a Redis on the same host is best reached by.
 
 Compare the ratios of one run, never absolute numbers across runs."""
 
@@ -59,17 +62,20 @@ def server_commands(port_of, redis_url):
     }
 
 
-def start_redis(tmp):
-    """redis-server on a loopback port, for redis-py and hornbeam's backend alike: its URL."""
+def start_redis(tmp, unix_socket):
+    """redis-server on a loopback port (and a Unix socket in `tmp` with `unix_socket`), for
+    redis-py and hornbeam's backend alike: the URL they use."""
     port = bench.free_port()
+    socket = Path(tmp) / "redis.sock"
+    local = ["--unixsocket", str(socket), "--unixsocketperm", "700"] if unix_socket else []
     process = subprocess.Popen(
         ["taskset", "-c", bench.SERVER_CPU, "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", tmp],
+         "--save", "", "--appendonly", "no", "--dir", tmp, *local],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reach = ["-s", str(socket)] if unix_socket else ["-p", str(port)]
     for _ in range(200):
-        if subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True).stdout.strip() \
-                == "PONG":
-            return process, f"redis://127.0.0.1:{port}/0"
+        if subprocess.run(["redis-cli", *reach, "PING"], capture_output=True, text=True).stdout.strip() == "PONG":
+            return process, f"unix://{socket}" if unix_socket else f"redis://127.0.0.1:{port}/0"
         subprocess.run(["sleep", "0.05"])
     raise RuntimeError("redis-server did not start")
 
@@ -108,12 +114,14 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
+    parser.add_argument("--unix-socket", action="store_true",
+                        help="both clients reach Redis through its Unix socket, not loopback TCP")
     args = parser.parse_args()
     # Gunicorn, redis-server, redis-py and wrk come from Debian: a fresh machine has none.
     subprocess.run([str(ROOT / "bench" / "setup")], check=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        redis, redis_url = start_redis(tmp)
+        redis, redis_url = start_redis(tmp, args.unix_socket)
         # The servers inherit these (counter_app.py reads them).
         os.environ.update({"BENCH_REDIS_URL": redis_url, "BENCH_PYLIB": str(ROOT / "pylib" / "hornbeam.py")})
         running = {}
@@ -156,7 +164,8 @@ def main():
 
 def render(micro_results, results, args):
     lines = [f"# Shared state vs Redis ({args.runs} runs of {args.duration}s, medians; servers and redis-server "
-             f"on CPU {bench.SERVER_CPU}, wrk on CPU {bench.CLIENT_CPU}; Redis on loopback TCP)", "",
+             f"on CPU {bench.SERVER_CPU}, wrk on CPU {bench.CLIENT_CPU}; Redis on "
+             f"{'its Unix socket' if args.unix_socket else 'loopback TCP'})", "",
              "## Micro: ns per call from Python, small values", "",
              "| call | hornbeam shared memory | hornbeam Redis backend | redis-py | process-local dict "
              "| Redis backend ÷ redis-py |",
