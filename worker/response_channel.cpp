@@ -36,28 +36,31 @@ ResponseChannel::ResponseChannel(ResponseFraming framing, std::size_t high_water
     : framing_(framing), high_water_(high_water), wake_io_(std::move(wake_io)) {}
 
 void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers) {
-  std::from_chars(status.data(), status.data() + 3, r_.status);
+  // Decided here, stored in r_ only under the lock and only if the I/O side has not answered
+  // first (fail_unstarted): its status and its Connection: close must stand.
+  Framed framed;
+  std::from_chars(status.data(), status.data() + 3, framed.status);
   const bool has_body =
-      r_.status >= 200 && r_.status != 204 && r_.status != 304;  // RFC 9110 §6.4.1
-  r_.body_allowed = has_body && !framing_.head_request;
+      framed.status >= 200 && framed.status != 204 && framed.status != 304;  // RFC 9110 §6.4.1
+  framed.body_allowed = has_body && !framing_.head_request;
   for (const auto& header : headers) {
     if (iequals(header.name, "Content-Length")) {
       std::uint64_t length = 0;
       const auto [ptr, ec] =
           std::from_chars(header.value.data(), header.value.data() + header.value.size(), length);
       if (ec == std::errc{} && ptr == header.value.data() + header.value.size())
-        r_.content_length = length;
+        framed.content_length = length;
     }
   }
-  if (structured()) return start_structured(std::move(headers));
+  if (structured()) return start_structured(framed, std::move(headers));
   // Without a length: chunked on HTTP/1.1 (a HEAD announces what its GET would use), and on
   // HTTP/1.0 the end of the body is the close.
-  const bool length_unknown = has_body && !r_.content_length;
+  const bool length_unknown = has_body && !framed.content_length;
   const bool announce_chunked = length_unknown && framing_.http_version >= 11;
-  r_.chunked = announce_chunked && !framing_.head_request;
-  r_.keep_alive = framing_.client_keep_alive && !(length_unknown && framing_.http_version < 11);
+  framed.chunked = announce_chunked && !framing_.head_request;
+  framed.keep_alive = framing_.client_keep_alive && !(length_unknown && framing_.http_version < 11);
 
-  const std::string_view connection = !r_.keep_alive                ? "Connection: close\r\n"
+  const std::string_view connection = !framed.keep_alive            ? "Connection: close\r\n"
                                       : framing_.http_version == 10 ? "Connection: keep-alive\r\n"
                                                                     : "";
   const std::string_view chunked = announce_chunked ? "Transfer-Encoding: chunked\r\n" : "";
@@ -86,7 +89,7 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
 
   std::lock_guard lock(mutex_);
   if (r_.complete) return;  // answered without the app (a refused body): nothing more goes out
-  r_.started = true;
+  store(framed);
   // No wake-up for the head alone: PEP 3333 sends it with the first body bytes or the end,
   // which wake the I/O thread once for both.
   // The head is written where the body will be appended, at least 256 bytes of it reserved:
@@ -100,16 +103,26 @@ void ResponseChannel::start(std::string status, std::vector<HttpHeader> headers)
   if (framing_.keep_headers) r_.headers = std::move(headers);
 }
 
+// mutex_ held.
+void ResponseChannel::store(const Framed& framed) {
+  r_.started = true;
+  r_.status = framed.status;
+  r_.body_allowed = framed.body_allowed;
+  r_.content_length = framed.content_length;
+  r_.chunked = framed.chunked;
+  r_.keep_alive = framed.keep_alive;
+}
+
 // HTTP/2 frames the body itself (DATA frames, END_STREAM): no chunking, and the connection
 // outlives the response.
-void ResponseChannel::start_structured(std::vector<HttpHeader> headers) {
-  Head head{r_.status, {}};
+void ResponseChannel::start_structured(const Framed& framed, std::vector<HttpHeader> headers) {
+  Head head{framed.status, {}};
   head.fields.reserve(headers.size() + 2);
   head.fields.push_back({"server", "hornbeam"});
   head.fields.push_back({"date", http_date()});
   std::lock_guard lock(mutex_);
   if (r_.complete) return;
-  r_.started = true;
+  store(framed);
   if (framing_.keep_headers) {
     head.fields.insert(head.fields.end(), headers.begin(), headers.end());
     r_.headers = std::move(headers);

@@ -126,7 +126,17 @@ class ResponseChannel final : public ResponseSink {
   const std::vector<HttpHeader>& headers() const { return r_.headers; }
 
  private:
-  void start_structured(std::vector<HttpHeader> headers);
+  // What start() decided about the app's response: how it is framed and whether the
+  // connection stays open after it.
+  struct Framed {
+    int status = 0;
+    bool body_allowed = true;
+    std::optional<std::uint64_t> content_length;
+    bool chunked = false;
+    bool keep_alive = false;
+  };
+  void store(const Framed& framed);
+  void start_structured(const Framed& framed, std::vector<HttpHeader> headers);
   bool append_body(std::string_view data, bool more_follows, std::unique_lock<std::mutex>& lock);
   void queue_file(UniqueFd file, std::uint64_t offset, std::uint64_t length,
                   std::unique_lock<std::mutex>& lock);

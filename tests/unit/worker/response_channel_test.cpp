@@ -228,6 +228,24 @@ TEST(ResponseChannel, AStuckAppThatHasNotStartedGetsA504) {
   EXPECT_FALSE(batch.keep_alive);
 }
 
+// The I/O thread answered first (a malformed body: 400, then the connection closes); the
+// app's start() that comes after must change nothing of that answer, keep-alive above all:
+// the unread rest of a bad body would otherwise be read as the next request.
+TEST(ResponseChannel, AStartAfterTheIoSideAnsweredLeavesItsAnswerAsItIs) {
+  ResponseChannel channel({}, 1 << 20, [] {});
+  ASSERT_TRUE(channel.fail_unstarted(400));
+  channel.start("200 OK", {{"Content-Length", "5"}});
+  EXPECT_FALSE(channel.write("hello", false));
+  channel.finish();
+  ResponseChannel::Batch batch;
+  const std::string bytes = drain(channel, &batch);
+  EXPECT_TRUE(bytes.starts_with("HTTP/1.1 400 Bad Request\r\n")) << bytes;
+  EXPECT_EQ(bytes.find("hello"), std::string::npos);
+  EXPECT_EQ(batch.status, 400);
+  EXPECT_TRUE(batch.complete);
+  EXPECT_FALSE(batch.keep_alive);
+}
+
 TEST(ResponseChannel, AStartedResponseIsNotReplacedByA504) {
   ResponseChannel channel({}, 1 << 20, [] {});
   channel.start("200 OK", {});
