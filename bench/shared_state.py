@@ -13,10 +13,13 @@
    request of the server and of redis-server (their sum is what a request costs that core,
    which the machine's noise moves less than req/s).
 
-    bench/shared_state.py [--runs 3] [--duration 5] [--out FILE] [--unix-socket]
+    bench/shared_state.py [--runs 3] [--duration 5] [--out FILE] [--unix-socket] [--redis-cpu N]
 
 With --unix-socket, both Redis clients reach redis-server through its Unix socket
 (`unix://PATH`) instead of loopback TCP: what a Redis on the same host is best reached by.
+With --redis-cpu 1, redis-server runs on the load generator's CPU instead of the servers':
+a Redis that does not take turns with the worker on one core (as on a machine with cores to
+spare), at the price of sharing wrk's core in the counter runs.
 
 Compare the ratios of one run, never absolute numbers across runs."""
 
@@ -62,14 +65,14 @@ def server_commands(port_of, redis_url):
     }
 
 
-def start_redis(tmp, unix_socket):
+def start_redis(tmp, unix_socket, cpu):
     """redis-server on a loopback port (and a Unix socket in `tmp` with `unix_socket`), for
     redis-py and hornbeam's backend alike: the URL they use."""
     port = bench.free_port()
     socket = Path(tmp) / "redis.sock"
     local = ["--unixsocket", str(socket), "--unixsocketperm", "700"] if unix_socket else []
     process = subprocess.Popen(
-        ["taskset", "-c", bench.SERVER_CPU, "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+        ["taskset", "-c", cpu, "redis-server", "--port", str(port), "--bind", "127.0.0.1",
          "--save", "", "--appendonly", "no", "--dir", tmp, *local],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     reach = ["-s", str(socket)] if unix_socket else ["-p", str(port)]
@@ -116,12 +119,14 @@ def main():
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
     parser.add_argument("--unix-socket", action="store_true",
                         help="both clients reach Redis through its Unix socket, not loopback TCP")
+    parser.add_argument("--redis-cpu", default=bench.SERVER_CPU,
+                        help=f"the CPU redis-server runs on (default {bench.SERVER_CPU}, the servers')")
     args = parser.parse_args()
     # Gunicorn, redis-server, redis-py and wrk come from Debian: a fresh machine has none.
     subprocess.run([str(ROOT / "bench" / "setup")], check=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        redis, redis_url = start_redis(tmp, args.unix_socket)
+        redis, redis_url = start_redis(tmp, args.unix_socket, args.redis_cpu)
         # The servers inherit these (counter_app.py reads them).
         os.environ.update({"BENCH_REDIS_URL": redis_url, "BENCH_PYLIB": str(ROOT / "pylib" / "hornbeam.py")})
         running = {}
@@ -163,8 +168,8 @@ def main():
 
 
 def render(micro_results, results, args):
-    lines = [f"# Shared state vs Redis ({args.runs} runs of {args.duration}s, medians; servers and redis-server "
-             f"on CPU {bench.SERVER_CPU}, wrk on CPU {bench.CLIENT_CPU}; Redis on "
+    lines = [f"# Shared state vs Redis ({args.runs} runs of {args.duration}s, medians; servers on CPU "
+             f"{bench.SERVER_CPU}, redis-server on CPU {args.redis_cpu}, wrk on CPU {bench.CLIENT_CPU}; Redis on "
              f"{'its Unix socket' if args.unix_socket else 'loopback TCP'})", "",
              "## Micro: ns per call from Python, small values", "",
              "| call | hornbeam shared memory | hornbeam Redis backend | redis-py | process-local dict "
@@ -174,8 +179,9 @@ def render(micro_results, results, args):
         ours, backend, theirs, local = (micro_results[b][op] for b in MICRO_BACKENDS)
         lines.append(f"| state_{op} | {ours:,.0f} | {backend:,.0f} | {theirs:,.0f} | {local:,.0f} "
                      f"| {backend / theirs:.2f} |")
+    shared = ", which share the server's core" if args.redis_cpu == bench.SERVER_CPU else ""
     lines += ["", "## A counter incremented per request (req/s; p99 ms; CPU µs per request of the server "
-                  "and of redis-server, which share the server's core)", "",
+                  f"and of redis-server{shared})", "",
               "| server | " + " | ".join(f"c={c} req/s | c={c} p99 | c={c} CPU server + Redis" for c in CONNECTIONS)
               + " |",
               "|---|" + "---:|---:|---:|" * len(CONNECTIONS)]
