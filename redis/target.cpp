@@ -10,7 +10,7 @@
 namespace hornbeam::redis {
 namespace {
 
-std::string percent_decoded(std::string_view text) {
+std::string percent_decoded(std::string_view text, const char* what) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '%') {
@@ -23,7 +23,7 @@ std::string percent_decoded(std::string_view text) {
     const auto [end, error] = whole ? std::from_chars(digits, digits + 2, value, 16)
                                     : std::from_chars_result{digits, std::errc::invalid_argument};
     if (error != std::errc() || end != digits + 2)
-      throw std::invalid_argument("a bad %-escape in the user or password");
+      throw std::invalid_argument(std::string("a bad %-escape in the ") + what);
     out += static_cast<char>(value);
     i += 2;
   }
@@ -33,9 +33,9 @@ std::string percent_decoded(std::string_view text) {
 // `[user:]password`, %-escaped; a password alone is `password`, as redis-py reads it.
 void read_credentials(std::string_view credentials, Target& target) {
   const auto colon = credentials.find(':');
-  target.user = percent_decoded(credentials.substr(0, colon));
+  target.user = percent_decoded(credentials.substr(0, colon), "user or password");
   if (colon != std::string_view::npos)
-    target.password = percent_decoded(credentials.substr(colon + 1));
+    target.password = percent_decoded(credentials.substr(colon + 1), "user or password");
   if (colon == std::string_view::npos)
     std::swap(target.user, target.password);  // redis://secret@host
 }
@@ -67,10 +67,13 @@ Target parse_unix(std::string_view rest) {
   }
   if (path.ends_with('/') || path.find('#') != std::string_view::npos)
     throw std::invalid_argument("'" + std::string(path) + "' is not a socket's path");
-  if (path.size() >= sizeof(sockaddr_un::sun_path))
+  // %-escaped as redis-py reads it (a '?' or '#' in a path is written %3F, %23).
+  std::string decoded = percent_decoded(path, "socket's path");
+  if (decoded.size() >= sizeof(sockaddr_un::sun_path) || decoded.find('\0') != std::string::npos)
     throw std::invalid_argument("a socket's path is at most " +
-                                std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
-  target.nodes.push_back(Node{std::string(path), 0});
+                                std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                                " bytes, without NUL");
+  target.nodes.push_back(Node{std::move(decoded), 0});
   return target;
 }
 

@@ -66,6 +66,10 @@ TEST(Backend, ReadsALocalSocketAsRedisPyWritesIt) {
   EXPECT_EQ(password_only->user, "");
   EXPECT_EQ(password_only->password, "secret");
   EXPECT_FALSE(parse_backend("redis://cache")->nodes[0].local());
+  const auto escaped = parse_backend("unix:///run/my%20app/redis%3F.sock?db=1");
+  ASSERT_TRUE(escaped);
+  EXPECT_EQ(escaped->nodes, (std::vector<Node>{{"/run/my app/redis?.sock", 0}}));
+  EXPECT_EQ(escaped->db, 1);
 }
 
 TEST(Backend, RefusesALocalSocketItCannotReach) {
@@ -74,7 +78,8 @@ TEST(Backend, RefusesALocalSocketItCannotReach) {
        {std::string("unix://"), std::string("unix:///"), std::string("unix://relative.sock"),
         std::string("unix://u:p@relative.sock"), std::string("unix:///tmp/r.sock?db=x"),
         std::string("unix:///tmp/r.sock?timeout=1"), std::string("unix:///tmp/r.sock?db=1&x=2"),
-        std::string("unix:///tmp/dir/"), too_long}) {
+        std::string("unix:///tmp/dir/"), std::string("unix:///tmp/r%zz.sock"),
+        std::string("unix:///tmp/r%00.sock"), too_long}) {
     EXPECT_THROW(parse_backend(bad), std::invalid_argument) << bad;
   }
   EXPECT_NO_THROW(parse_backend("unix:///" + std::string(106, 'a')));  // 107 bytes with the '/'
