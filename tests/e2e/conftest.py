@@ -468,10 +468,14 @@ def redis_local_server():
     own, as a socket's path is at most 107 bytes."""
     from redis_servers import RedisServer
     directory = Path(tempfile.mkdtemp(prefix="hb-redis-"))
-    server = RedisServer(directory, socket=directory / "redis.sock")
-    yield server
-    server.stop()
-    shutil.rmtree(directory, ignore_errors=True)
+    try:
+        server = RedisServer(directory, socket=directory / "redis.sock")
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """hornbeam.publish and hornbeam.subscribe between the workers of a real arbiter: a WSGI
 app's server-sent events hear what another worker publishes, on the host's shared memory and
-on Redis (over TCP and over a Unix socket). (The API's own rules are in apps/state_api_checks.py, run on every backend by
-test_shared_state.py; the chat example shows WebSockets: test_example_chat.py.)"""
+on Redis (over TCP and over its Unix socket). (The API's own rules are in
+apps/state_api_checks.py, run on every backend by test_shared_state.py; the chat example shows
+WebSockets: test_example_chat.py.)"""
 
 import json
 import time

@@ -1,7 +1,8 @@
 """What only the Redis backends of the shared state do: keys other clients can read, the
 timeout and StateUnavailable when Redis is down or frozen (the worker serving the rest
-meanwhile, and one log line per loss and recovery), Redis's out-of-memory as StateFull, and a
-Redis Cluster's redirections while a slot migrates. Real redis-server processes on loopback.
+meanwhile, and one log line per loss and recovery), Redis's out-of-memory as StateFull, a
+Redis Cluster's redirections while a slot migrates, and a local Redis through its Unix socket.
+Real redis-server processes on loopback.
 (What every backend does, test_shared_state.py runs on each.)"""
 
 import shutil
@@ -70,8 +71,9 @@ def test_a_local_redis_through_its_unix_socket_is_the_same_state(start_arbiter):
     # Not under tmp_path: a socket's path is at most 107 bytes.
     directory = Path(tempfile.mkdtemp(prefix="hb-redis-"))
     socket = directory / "redis.sock"
-    server = RedisServer(directory, socket=socket)
+    server = None
     try:
+        server = RedisServer(directory, socket=socket)
         pair = start_arbiter("shared_state_app:app", workers=2, settings={
             "contexts": 2, "shared_state": {"backend": f"{server.url}?db=3", "prefix": "local:",
                                             "timeout": "500ms"}})
@@ -95,7 +97,8 @@ def test_a_local_redis_through_its_unix_socket_is_the_same_state(start_arbiter):
             done = done + 1 if timed(pair.url, "incr", key="again")["result"][0] == "ok" else 0
         assert int(server.cli("-n", "3", "GET", "local:again")) >= 20
     finally:
-        server.stop()
+        if server:
+            server.stop()
         shutil.rmtree(directory, ignore_errors=True)
 
 
