@@ -3,11 +3,9 @@
 import os
 import platform
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -464,18 +462,10 @@ def redis_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def redis_local_server():
-    """A Redis server on a Unix socket only, for the whole run; in a short directory of its
-    own, as a socket's path is at most 107 bytes."""
-    from redis_servers import RedisServer
-    directory = Path(tempfile.mkdtemp(prefix="hb-redis-"))
-    try:
-        server = RedisServer(directory, socket=directory / "redis.sock")
-        try:
-            yield server
-        finally:
-            server.stop()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    """A Redis server on a Unix socket only, for the whole run."""
+    from redis_servers import local_redis_server
+    with local_redis_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,12 @@
 redis-server on loopback, standalone or as a 3-master Redis Cluster (made by redis-cli), each
 in its own directory, stopped (and its processes reaped) by whoever started it."""
 
+import contextlib
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -91,6 +93,21 @@ class RedisServer:
 
     def resume(self):
         self.process.send_signal(signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def local_redis_server():
+    """A RedisServer on a Unix socket only, in a short directory of its own (a socket's path
+    is at most 107 bytes), stopped and removed after."""
+    directory = Path(tempfile.mkdtemp(prefix="hb-redis-"))
+    try:
+        server = RedisServer(directory, socket=directory / "redis.sock")
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class RedisCluster:

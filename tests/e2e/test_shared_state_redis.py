@@ -5,18 +5,15 @@ Redis Cluster's redirections while a slot migrates, and a local Redis through it
 Real redis-server processes on loopback.
 (What every backend does, test_shared_state.py runs on each.)"""
 
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
-from redis_servers import REDIS_CLI, RedisCluster, RedisServer, free_port
+from redis_servers import REDIS_CLI, RedisCluster, RedisServer, free_port, local_redis_server
 from test_shared_state import EXPECTED_API
 
 
@@ -68,12 +65,7 @@ def test_keys_under_the_prefix_are_what_any_redis_client_reads_and_writes(start_
 
 
 def test_a_local_redis_through_its_unix_socket_is_the_same_state(start_arbiter):
-    # Not under tmp_path: a socket's path is at most 107 bytes.
-    directory = Path(tempfile.mkdtemp(prefix="hb-redis-"))
-    socket = directory / "redis.sock"
-    server = None
-    try:
-        server = RedisServer(directory, socket=socket)
+    with local_redis_server() as server:  # its own: the test stops and restarts it
         pair = start_arbiter("shared_state_app:app", workers=2, settings={
             "contexts": 2, "shared_state": {"backend": f"{server.url}?db=3", "prefix": "local:",
                                             "timeout": "500ms"}})
@@ -88,7 +80,7 @@ def test_a_local_redis_through_its_unix_socket_is_the_same_state(start_arbiter):
         answer = timed(pair.url, "incr", key="hits")
         assert answer["result"][:2] == ["raised", "StateUnavailable"] and answer["elapsed"] < 1, answer
         assert call(pair.url, "/hello") == {"hello": "no state used"}
-        pair.wait_for_log(f"shared state: Redis at {socket} is unavailable")
+        pair.wait_for_log(f"shared state: Redis at {server.socket} is unavailable")
         server.start()  # empty again: no persistence
         deadline = time.monotonic() + 15  # each worker retries within its 5 s backoff
         done = 0
@@ -96,10 +88,6 @@ def test_a_local_redis_through_its_unix_socket_is_the_same_state(start_arbiter):
             assert time.monotonic() < deadline, pair.log
             done = done + 1 if timed(pair.url, "incr", key="again")["result"][0] == "ok" else 0
         assert int(server.cli("-n", "3", "GET", "local:again")) >= 20
-    finally:
-        if server:
-            server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_redis_down_at_boot_the_worker_serves_and_the_state_comes_with_redis(start_worker, tmp_path):
