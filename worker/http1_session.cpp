@@ -233,6 +233,14 @@ class Session final : public std::enable_shared_from_this<Session>,
   // pipelined behind the previous request). asio::async_read_until would copy a Beast
   // flat_buffer instead of filling it, hence this loop.
   void read_more_head() {
+    // RFC 9112 §2.2: empty lines before a request line are ignored (a client may end a body
+    // with a CRLF it did not count, as old browsers did after a POST). A drip of them is
+    // still cut by the head's deadline, armed at the first byte.
+    while (buffer_.size() >= 2 &&
+           std::string_view(static_cast<const char*>(buffer_.data().data()), 2) == "\r\n") {
+      buffer_.consume(2);
+      scanned_ = 0;
+    }
     const std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     const auto end = seen.find("\r\n\r\n", scanned_ > 3 ? scanned_ - 3 : 0);
     // A complete head's bare LF is check_request_head's to refuse (with the same answer); an

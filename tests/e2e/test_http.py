@@ -54,6 +54,21 @@ def test_pipelined_requests_are_answered_in_order(start_worker):
     assert paths == [f"/{i}" for i in range(5)]
 
 
+def test_empty_lines_before_a_request_line_are_ignored(start_worker):
+    """RFC 9112 §2.2: a CRLF a client did not count after a body (as old browsers sent after a
+    POST), or before its first request, is not a malformed request; even split across reads."""
+    worker = start_worker("echo:environ_json")
+    with worker.connect() as connection:
+        connection.sendall(b"\r\nPOST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\r\n")
+        first = json.loads(read_response(connection)[2])
+        connection.sendall(b"\r\n\r")
+        time.sleep(0.1)
+        connection.sendall(b"\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body = read_response(connection)
+    assert (first["PATH_INFO"], first["body"]) == ("/first", "abc")
+    assert (status, json.loads(body)["PATH_INFO"]) == (200, "/second")
+
+
 def test_http10_closes_by_default_and_keeps_alive_when_asked(start_worker):
     worker = start_worker("echo:hello")
     with worker.connect() as sock:
