@@ -4,7 +4,8 @@
 1. Micro: ns per state_get / state_set / state_incr call from Python (small values), through
    hornbeam's shared-memory store, through hornbeam's Redis backend and through redis-py to
    the same local redis-server (loopback TCP), and through pylib's process-local module (a
-   dict under a lock: the floor of a Python call).
+   dict under a lock: the floor of a Python call). Beside it, the CPU time per call of the
+   worker and of redis-server: on one core, Redis's own share is in both clients' time.
 2. End to end: a page-hit counter app (bench/apps/counter_app.py) that increments per request,
    its counter in hornbeam's shared memory, in Redis through hornbeam's backend (the same
    app), or in Redis through redis-py, served by hornbeam-worker (and the redis-py one by
@@ -97,19 +98,31 @@ def counter_run(process, port, connections, duration, redis):
 MICRO_BACKENDS = ("hornbeam", "hornbeam redis", "redis", "local")
 
 
-def micro(port, redis_port, runs):
-    """{backend: {op: median ns}}; "hornbeam redis" is the `hornbeam` module of the worker on
-    `redis_port`, whose state is on Redis."""
-    results = {}
+# Calls one micro request makes (counter_app.micro: get, set and incr, 20,000 each on the
+# network), for the CPU time per call.
+MICRO_NETWORK_CALLS = 3 * 20_000
+
+
+def micro(servers, redis, runs):
+    """{backend: {op: median ns}}, and for the two Redis clients {backend: (worker µs, Redis µs)}:
+    the CPU time per call of the worker that calls and of redis-server, over get, set and incr.
+    `servers`: (process, port) of the plain worker and of the one whose state is on Redis
+    ("hornbeam redis" is the `hornbeam` module of the latter)."""
+    results, cpu = {}, {}
     for backend in MICRO_BACKENDS:
-        samples = []
+        samples, worker_us, redis_us = [], [], []
         for _ in range(runs):
-            where, name = (redis_port, "hornbeam") if backend == "hornbeam redis" else (port, backend)
+            (process, where), name = (servers[1], "hornbeam") if backend == "hornbeam redis" else (servers[0], backend)
+            worker_before, redis_before = bench.tree_cpu_seconds(process.pid), bench.tree_cpu_seconds(redis.pid)
             with urllib.request.urlopen(f"http://127.0.0.1:{where}/?backend={name}", timeout=300) as answer:
                 samples.append(dict((pair.split("=")[0], float(pair.split("=")[1]))
                                     for pair in answer.read().decode().split()))
+            worker_us.append((bench.tree_cpu_seconds(process.pid) - worker_before) * 1e6 / MICRO_NETWORK_CALLS)
+            redis_us.append((bench.tree_cpu_seconds(redis.pid) - redis_before) * 1e6 / MICRO_NETWORK_CALLS)
         results[backend] = {op: statistics.median(sample[op] for sample in samples) for op in samples[0]}
-    return results
+        if backend in ("hornbeam redis", "redis"):
+            cpu[backend] = (statistics.median(worker_us), statistics.median(redis_us))
+    return results, cpu
 
 
 def main():
@@ -133,13 +146,13 @@ def main():
         try:
             micro_port, redis_port = bench.free_port(), bench.free_port()
             micro_servers = [
-                bench.start("micro", worker_command(micro_port, "counter_app:micro"), tmp, micro_port),
-                bench.start("micro redis", worker_command(redis_port, "counter_app:micro", "--shared-state-backend",
-                                                          redis_url), tmp, redis_port)]
+                (bench.start("micro", worker_command(micro_port, "counter_app:micro"), tmp, micro_port), micro_port),
+                (bench.start("micro redis", worker_command(redis_port, "counter_app:micro", "--shared-state-backend",
+                                                           redis_url), tmp, redis_port), redis_port)]
             try:
-                micro_results = micro(micro_port, redis_port, args.runs)
+                micro_results = micro(micro_servers, redis, args.runs)
             finally:
-                for server in micro_servers:
+                for server, _ in micro_servers:
                     bench.stop("hornbeam", server)
             print("  micro done", file=sys.stderr, flush=True)
 
@@ -175,10 +188,17 @@ def render(micro_results, results, args):
              "| call | hornbeam shared memory | hornbeam Redis backend | redis-py | process-local dict "
              "| Redis backend ÷ redis-py |",
              "|---|---:|---:|---:|---:|---:|"]
+    micro_times, micro_cpu = micro_results
     for op in ("get", "set", "incr"):
-        ours, backend, theirs, local = (micro_results[b][op] for b in MICRO_BACKENDS)
+        ours, backend, theirs, local = (micro_times[b][op] for b in MICRO_BACKENDS)
         lines.append(f"| state_{op} | {ours:,.0f} | {backend:,.0f} | {theirs:,.0f} | {local:,.0f} "
                      f"| {backend / theirs:.2f} |")
+    (backend_worker, backend_redis), (py_worker, py_redis) = micro_cpu["hornbeam redis"], micro_cpu["redis"]
+    where = "on the worker's core, so it is in both clients' time per call" if args.redis_cpu == bench.SERVER_CPU \
+        else "on another core"
+    lines += ["", f"CPU µs per call (get, set and incr together) of the worker that calls and of redis-server "
+                  f"({where}): Redis backend {backend_worker:.1f} + {backend_redis:.1f}, redis-py {py_worker:.1f} + "
+                  f"{py_redis:.1f}; the worker's alone, backend ÷ redis-py: {backend_worker / py_worker:.2f}."]
     shared = ", which share the server's core" if args.redis_cpu == bench.SERVER_CPU else ""
     lines += ["", "## A counter incremented per request (req/s; p99 ms; CPU µs per request of the server "
                   f"and of redis-server{shared})", "",
