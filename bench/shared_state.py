@@ -193,13 +193,14 @@ def render(micro_results, results, args):
         ours, backend, theirs, local = (micro_times[b][op] for b in MICRO_BACKENDS)
         lines.append(f"| state_{op} | {ours:,.0f} | {backend:,.0f} | {theirs:,.0f} | {local:,.0f} "
                      f"| {backend / theirs:.2f} |")
+    redis_shares_the_core = args.redis_cpu == bench.SERVER_CPU
     (backend_worker, backend_redis), (py_worker, py_redis) = micro_cpu["hornbeam redis"], micro_cpu["redis"]
-    where = "on the worker's core, so it is in both clients' time per call" if args.redis_cpu == bench.SERVER_CPU \
+    where = "on the worker's core, so it is in both clients' time per call" if redis_shares_the_core \
         else "on another core"
     lines += ["", f"CPU µs per call (get, set and incr together) of the worker that calls and of redis-server "
                   f"({where}): Redis backend {backend_worker:.1f} + {backend_redis:.1f}, redis-py {py_worker:.1f} + "
                   f"{py_redis:.1f}; the worker's alone, backend ÷ redis-py: {backend_worker / py_worker:.2f}."]
-    shared = ", which share the server's core" if args.redis_cpu == bench.SERVER_CPU else ""
+    shared = ", which share the server's core" if redis_shares_the_core else ""
     lines += ["", "## A counter incremented per request (req/s; p99 ms; CPU µs per request of the server "
                   f"and of redis-server{shared})", "",
               "| server | " + " | ".join(f"c={c} req/s | c={c} p99 | c={c} CPU server + Redis" for c in CONNECTIONS)
