@@ -86,17 +86,23 @@ std::string Supervisor::name(const WorkerRecord& worker) const {
          ", generation " + std::to_string(worker.generation) + ")";
 }
 
+void Supervisor::note_readiness(WorkerRecord& worker, shm::SlotState state) {
+  if (worker.phase != Phase::booting ||
+      (state != shm::SlotState::ready && state != shm::SlotState::retiring &&
+       state != shm::SlotState::draining)) {
+    return;
+  }
+  worker.phase = Phase::ready;
+  worker.was_ready = true;
+  if (worker.generation == current_.generation) boot_failures_in_a_row_ = 0;
+  crash_streaks_.erase(worker.slot);
+  logging::error_log().info("{} ready", name(worker));
+}
+
 void Supervisor::observe(WorkerRecord& worker, TimePoint now) {
   const auto& slot = segment_.slot(worker.slot);
   const auto state = slot.current_state();
-  if (worker.phase == Phase::booting &&
-      (state == shm::SlotState::ready || state == shm::SlotState::retiring)) {
-    worker.phase = Phase::ready;
-    worker.was_ready = true;
-    if (worker.generation == current_.generation) boot_failures_in_a_row_ = 0;
-    crash_streaks_.erase(worker.slot);
-    logging::error_log().info("{} ready", name(worker));
-  }
+  note_readiness(worker, state);
   if (worker.phase == Phase::ready && state == shm::SlotState::retiring) {
     worker.phase = Phase::retiring;
     worker.retire_cause = RetireCause::max_requests;
@@ -337,6 +343,11 @@ bool Supervisor::on_exit(pid_t pid, int wait_status, TimePoint now) {
   const auto found = std::find_if(workers_.begin(), workers_.end(),
                                   [&](const WorkerRecord& w) { return w.pid == pid; });
   if (found == workers_.end()) return false;
+  // The worker says it is ready in its slot before it accepts a connection, and its exit is
+  // reaped before the slot is looked at again: one that crashed on its first request was past
+  // its boot all the same. Taken for a boot failure, a request that crashes every worker
+  // made the arbiter give up (or a reload go back) within seconds.
+  note_readiness(*found, segment_.slot(found->slot).current_state());
   const WorkerRecord worker = *found;
   workers_.erase(found);
   const std::string how = describe_wait_status(wait_status);

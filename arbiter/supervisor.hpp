@@ -124,6 +124,8 @@ class Supervisor {
   };
 
   void observe(WorkerRecord& worker, TimePoint now);
+  // A booting worker whose slot says it got past its boot becomes ready (once).
+  void note_readiness(WorkerRecord& worker, shm::SlotState state);
   void check_deadlines(WorkerRecord& worker, TimePoint now);
   void check_recycling(WorkerRecord& worker, TimePoint now);
   void retire(WorkerRecord& worker, RetireCause cause);

@@ -71,6 +71,31 @@ def test_a_worker_killed_under_load_is_replaced_within_2s(start_arbiter):
     assert len(load.errors) <= 6, load.errors
 
 
+def test_a_request_that_crashes_every_worker_never_makes_the_arbiter_give_up(start_arbiter):
+    # Each fresh worker takes a queued /crash as soon as it is ready and dies of it, usually
+    # before the arbiter's next look at its slot: crashes to recover from, not boot failures
+    # (three of which in a row stop the arbiter).
+    arbiter = start_arbiter("supervised:crashing", workers=1)
+    load = Load(arbiter.url + "/crash", clients=2)
+    try:
+        arbiter.wait_for_log(r"was killed by SIGSEGV", count=5, timeout=20)
+    finally:
+        load.stop()
+    assert arbiter.process.poll() is None, arbiter.log
+    assert arbiter.count("failed to boot") == 0, arbiter.log
+    assert not load.statuses, "a crashed request got an answer"
+    arbiter.wait_for_workers(1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            assert requests.get(arbiter.url, timeout=5).status_code == 200
+            break
+        except requests.ConnectionError:
+            time.sleep(0.2)  # the last one crashed: its replacement comes within a second
+    else:
+        raise AssertionError(arbiter.log)
+
+
 def test_a_stuck_request_gets_504_the_traceback_is_logged_and_the_worker_replaced(start_arbiter):
     arbiter = start_arbiter("supervised:stuck", workers=1, settings={"timeout": "2s"})
     [stuck_worker] = arbiter.workers()

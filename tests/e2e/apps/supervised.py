@@ -43,3 +43,12 @@ def leaky(environ, start_response):
     _kept.append(b"x" * (mib << 20))  # written, so resident
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(os.getpid()).encode()]
+
+
+def crashing(environ, start_response):
+    """/crash kills the worker with SIGSEGV, as a broken C extension does; anything else is fast."""
+    if environ["PATH_INFO"] == "/crash":
+        import ctypes
+        ctypes.string_at(0)  # reads address 0
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]

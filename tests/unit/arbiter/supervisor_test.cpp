@@ -190,6 +190,36 @@ TEST_F(SupervisorTest, ThreeBootFailuresInARowGiveUpWithTheAppsError) {
   EXPECT_NE(events[0].error.find("ModuleNotFoundError: No module named 'nope'"), std::string::npos);
 }
 
+// A worker that said it was ready in its slot and died before the next tick (on its first
+// request, say): a crash to recover from, never a boot failure to give up on.
+TEST_F(SupervisorTest, WorkersDyingRightAfterTheirSlotSaidReadyAreCrashesNotBootFailures) {
+  supervisor.start_generation(1, {.workers = 1});
+  supervisor.tick(now);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ASSERT_EQ(processes.spawns.size(), static_cast<std::size_t>(attempt + 1));
+    const auto spawn = processes.spawns.back();
+    ready(spawn.pid);  // no tick in between: the exit is reaped first
+    ASSERT_TRUE(supervisor.on_exit(spawn.pid, killed_by(SIGSEGV), now));
+    EXPECT_TRUE(supervisor.take_events().empty()) << "attempt " << attempt;
+    advance(1s);
+  }
+  EXPECT_EQ(processes.spawns.size(), 6u) << "each replaced after a second, no growing backoff";
+}
+
+TEST_F(SupervisorTest, AReloadWhoseNewWorkerDiesRightAfterItWasReadyGoesOn) {
+  serving(1);
+  supervisor.start_generation(2, {.workers = 1});
+  supervisor.tick(now);
+  const auto fresh = processes.spawns[1];
+  ready(fresh.pid);
+  ASSERT_TRUE(supervisor.on_exit(fresh.pid, killed_by(SIGSEGV), now));
+  EXPECT_TRUE(supervisor.take_events().empty()) << "not a generation that cannot boot";
+  EXPECT_EQ(supervisor.generation(), 2u);
+  advance(1s);
+  ASSERT_EQ(processes.spawns.size(), 3u);
+  EXPECT_EQ(processes.spawns[2].generation, 2u);
+}
+
 TEST_F(SupervisorTest, AWorkerThatCannotBeStartedCountsAsABootFailure) {
   processes.fail_next_spawn = true;
   supervisor.start_generation(1, {.workers = 1});
