@@ -10,6 +10,7 @@
 #include "common/spin_before_sleep.hpp"
 #include "common/wake_batch.hpp"
 #include "config/tls_context.hpp"
+#include "worker/accept_backoff.hpp"
 #include "worker/connection_stream.hpp"
 #include "worker/http1_session.hpp"
 #include "worker/http2_session.hpp"
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -203,8 +205,12 @@ class Listener {
         } else {
           start_http1(server_, ConnectionStream(std::move(socket)));
         }
-      } else {
-        logging::error_log().warn("accept failed: {}", ec.message());
+        if (const unsigned failures = backoff_.succeeded()) {
+          logging::error_log().info("accepting connections again (after {} failed tries)",
+                                    failures);
+        }
+      } else if (classify_accept_failure(ec.value()) == AcceptFailure::of_this_process) {
+        return wait_then_accept(ec);
       }
       if (!server_.draining) accept();
     });
@@ -213,11 +219,30 @@ class Listener {
   void stop() {
     beast::error_code ignored;
     acceptor_.close(ignored);
+    retry_.cancel();
   }
 
  private:
+  // See worker/accept_backoff.hpp: one log line per episode, not per try.
+  void wait_then_accept(const beast::error_code& ec) {
+    if (!backoff_.backing_off()) {
+      rlimit files{};
+      ::getrlimit(RLIMIT_NOFILE, &files);
+      logging::error_log().warn(
+          "accept failed: {} (open-file limit {}): new connections wait in the listen backlog, "
+          "accepting again as descriptors are freed",
+          ec.message(), files.rlim_cur);
+    }
+    retry_.expires_after(backoff_.failed());
+    retry_.async_wait([this](beast::error_code waited) {
+      if (!waited && !server_.draining) accept();
+    });
+  }
+
   ServerState& server_;
   asio::basic_socket_acceptor<Protocol> acceptor_;
+  asio::steady_timer retry_{server_.io};
+  AcceptBackoff backoff_;
   SSL_CTX* tls_;  // the https:// binds' context; null for a plain bind
 };
 

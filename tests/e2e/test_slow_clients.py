@@ -1,7 +1,9 @@
 """Slow and stalled clients must not take the worker's Python contexts or stop others."""
 
+import os
 import resource
 import socket
+import subprocess
 import time
 
 import requests
@@ -37,3 +39,28 @@ def test_a_thousand_slow_heads_do_not_stop_a_normal_client(start_worker):
     assert response.text == "Hello, World!"
     for sock in slow:
         sock.close()
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_the_worker_waits_instead_of_spinning_and_serves_after(start_worker):
+    worker = start_worker("echo:hello")
+    pid = worker.process.pid
+    in_use = len(os.listdir(f"/proc/{pid}/fd"))
+    subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={in_use + 8}:{in_use + 8}"], check=True)
+    idle = [socket.create_connection(("127.0.0.1", worker.port)) for _ in range(30)]
+    worker.wait_for_log("accept failed: Too many open files")
+    used = cpu_seconds(pid)
+    time.sleep(2)
+    # Trying again at once spun the core (2 s of CPU in 2 s) and logged each try.
+    assert cpu_seconds(pid) - used < 0.5
+    assert worker.log.count("accept failed") == 1, worker.log[-2000:]
+    for sock in idle:
+        sock.close()
+    # The connections that waited in the backlog are accepted (and closed by their clients),
+    # then this one is served.
+    assert requests.get(worker.url, timeout=10).status_code == 200
+    worker.wait_for_log("accepting connections again")
