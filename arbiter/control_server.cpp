@@ -1,8 +1,11 @@
 #include "arbiter/control_server.hpp"
 
+#include "common/accept_backoff.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
@@ -101,6 +104,13 @@ class ControlServer::Impl {
         if (trusted_peer(socket.native_handle())) {
           std::make_shared<Conversation>(std::move(socket), run_)->read_request();
         }
+        backoff_.succeeded();
+      } else if (classify_accept_failure(ec.value()) == AcceptFailure::of_this_process) {
+        retry_.expires_after(backoff_.failed(ec.message()));  // common/accept_backoff.hpp
+        retry_.async_wait([this](boost::system::error_code waited) {
+          if (!waited) accept();
+        });
+        return;
       }
       accept();
     });
@@ -111,6 +121,8 @@ class ControlServer::Impl {
   Run run_;
   asio::io_context io_{1};
   Protocol::acceptor acceptor_{io_};
+  asio::steady_timer retry_{io_};
+  AcceptBackoff backoff_{"control connections"};
   std::thread thread_;
 };
 

@@ -1,5 +1,6 @@
 #include "arbiter/metrics_server.hpp"
 
+#include "common/accept_backoff.hpp"
 #include "common/listen_socket.hpp"
 
 #include <boost/asio/basic_socket_acceptor.hpp>
@@ -133,6 +134,13 @@ class MetricsServer::Impl {
         // The arbiter's other thread spawns workers: nothing of this may reach them.
         ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
         std::make_shared<Exchange>(std::move(socket), metrics_)->start();
+        backoff_.succeeded();
+      } else if (classify_accept_failure(ec.value()) == AcceptFailure::of_this_process) {
+        retry_.expires_after(backoff_.failed(ec.message()));  // common/accept_backoff.hpp
+        retry_.async_wait([this](beast::error_code waited) {
+          if (!waited) accept();
+        });
+        return;
       }
       accept();
     });
@@ -141,6 +149,8 @@ class MetricsServer::Impl {
   const Metrics& metrics_;
   asio::io_context io_{1};
   asio::basic_socket_acceptor<Protocol> acceptor_{io_};
+  asio::steady_timer retry_{io_};
+  AcceptBackoff backoff_{"metrics connections"};
   std::thread thread_;
 };
 

@@ -5,12 +5,12 @@
 
 #include "worker/http_server.hpp"
 
+#include "common/accept_backoff.hpp"
 #include "common/io_thread_policy.hpp"
 #include "common/logging.hpp"
 #include "common/spin_before_sleep.hpp"
 #include "common/wake_batch.hpp"
 #include "config/tls_context.hpp"
-#include "worker/accept_backoff.hpp"
 #include "worker/connection_stream.hpp"
 #include "worker/http1_session.hpp"
 #include "worker/http2_session.hpp"
@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <sched.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -205,10 +204,7 @@ class Listener {
         } else {
           start_http1(server_, ConnectionStream(std::move(socket)));
         }
-        if (const unsigned failures = backoff_.succeeded()) {
-          logging::error_log().info("accepting connections again (after {} failed tries)",
-                                    failures);
-        }
+        backoff_.succeeded();
       } else if (classify_accept_failure(ec.value()) == AcceptFailure::of_this_process) {
         return wait_then_accept(ec);
       }
@@ -223,17 +219,9 @@ class Listener {
   }
 
  private:
-  // See worker/accept_backoff.hpp: one log line per episode, not per try.
+  // Out of descriptors, say: see common/accept_backoff.hpp.
   void wait_then_accept(const beast::error_code& ec) {
-    if (!backoff_.backing_off()) {
-      rlimit files{};
-      ::getrlimit(RLIMIT_NOFILE, &files);
-      logging::error_log().warn(
-          "accept failed: {} (open-file limit {}): new connections wait in the listen backlog, "
-          "accepting again as descriptors are freed",
-          ec.message(), files.rlim_cur);
-    }
-    retry_.expires_after(backoff_.failed());
+    retry_.expires_after(backoff_.failed(ec.message()));
     retry_.async_wait([this](beast::error_code waited) {
       if (!waited && !server_.draining) accept();
     });
@@ -242,7 +230,7 @@ class Listener {
   ServerState& server_;
   asio::basic_socket_acceptor<Protocol> acceptor_;
   asio::steady_timer retry_{server_.io};
-  AcceptBackoff backoff_;
+  AcceptBackoff backoff_{"connections"};
   SSL_CTX* tls_;  // the https:// binds' context; null for a plain bind
 };
 

@@ -376,6 +376,12 @@ def pid_alive(pid):
     return status != "Z"
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def systemd_activation(listener):
     """start_arbiter's keyword arguments that hand `listener` to the arbiter as systemd does:
     the socket as fd 3, LISTEN_FDS=1 and LISTEN_PID = the server's pid."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import Load
+from conftest import Load, cpu_seconds
 from peers import Prometheus
 
 
@@ -183,3 +183,22 @@ def test_a_real_prometheus_scrapes_the_request_count(start_arbiter, tmp_path):
         assert prometheus.query('up{job="hornbeam"}') == 1
     finally:
         prometheus.stop()
+
+
+def test_out_of_descriptors_the_metrics_listener_waits_instead_of_spinning(start_arbiter):
+    arbiter = start_with_metrics(start_arbiter, workers=1)
+    url = metrics_url(arbiter)
+    port = int(url.rsplit(":", 1)[1])
+    pid = arbiter.process.pid
+    in_use = len(list(Path(f"/proc/{pid}/fd").iterdir()))
+    subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={in_use + 4}:{in_use + 4}"], check=True)
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+    arbiter.wait_for_log("accept failed: Too many open files")
+    used = cpu_seconds(pid)
+    time.sleep(2)
+    assert cpu_seconds(pid) - used < 0.5, "the metrics thread spun on accept"
+    assert arbiter.count("accept failed") == 1, arbiter.log[-2000:]
+    for sock in idle:
+        sock.close()
+    assert requests.get(url + "/metrics", timeout=10).status_code == 200
+    arbiter.wait_for_log("accepting metrics connections again")

@@ -8,6 +8,8 @@ import time
 
 import requests
 
+from conftest import cpu_seconds
+
 
 def test_stalled_downloads_do_not_hold_the_only_context(start_worker):
     worker = start_worker("echo:big_download", "--contexts", "1")
@@ -39,11 +41,6 @@ def test_a_thousand_slow_heads_do_not_stop_a_normal_client(start_worker):
     assert response.text == "Hello, World!"
     for sock in slow:
         sock.close()
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_out_of_descriptors_the_worker_waits_instead_of_spinning_and_serves_after(start_worker):

@@ -1,34 +1,34 @@
-#include "worker/accept_backoff.hpp"
+#include "common/accept_backoff.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cerrno>
 
-namespace hornbeam::worker {
+namespace hornbeam {
 namespace {
 
 using namespace std::chrono_literals;
 
 TEST(AcceptBackoff, ExhaustionWaitsFiveMillisecondsDoublingUpToASecond) {
-  AcceptBackoff backoff;
+  AcceptBackoff backoff("connections");
   EXPECT_FALSE(backoff.backing_off());
-  EXPECT_EQ(backoff.failed(), 5ms);
+  EXPECT_EQ(backoff.failed("Too many open files"), 5ms);
   EXPECT_TRUE(backoff.backing_off());
-  EXPECT_EQ(backoff.failed(), 10ms);
-  EXPECT_EQ(backoff.failed(), 20ms);
-  for (int i = 0; i < 40; ++i) backoff.failed();
-  EXPECT_EQ(backoff.failed(), 1000ms);
+  EXPECT_EQ(backoff.failed("Too many open files"), 10ms);
+  EXPECT_EQ(backoff.failed("Too many open files"), 20ms);
+  for (int i = 0; i < 40; ++i) backoff.failed("Too many open files");
+  EXPECT_EQ(backoff.failed("Too many open files"), 1000ms);
 }
 
 TEST(AcceptBackoff, AnAcceptThatWorksSaysHowManyFailedAndStartsOver) {
-  AcceptBackoff backoff;
+  AcceptBackoff backoff("connections");
   EXPECT_EQ(backoff.succeeded(), 0u);
-  backoff.failed();
-  backoff.failed();
-  backoff.failed();
+  backoff.failed("Too many open files");
+  backoff.failed("Too many open files");
+  backoff.failed("Too many open files");
   EXPECT_EQ(backoff.succeeded(), 3u);
   EXPECT_FALSE(backoff.backing_off());
-  EXPECT_EQ(backoff.failed(), 5ms);
+  EXPECT_EQ(backoff.failed("Too many open files"), 5ms);
 }
 
 TEST(AcceptBackoff, OnlyTheProcesssOwnFailuresWait) {
@@ -39,4 +39,4 @@ TEST(AcceptBackoff, OnlyTheProcesssOwnFailuresWait) {
 }
 
 }  // namespace
-}  // namespace hornbeam::worker
+}  // namespace hornbeam
