@@ -7,10 +7,15 @@
 #include "config/logging_options.hpp"
 #include "config/startup.hpp"
 
+#include <signal.h>
+
 #include <iostream>
 
 int main(int argc, char** argv) {
   using namespace hornbeam;
+  // The log's reader may go away (`hornbeam-arbiter | head`, a log collector restarted): a
+  // write to its pipe must fail, not kill the arbiter. From the first line on.
+  ::signal(SIGPIPE, SIG_IGN);
   arbiter::ArbiterOptions options;
   std::vector<std::string> shm_fd;
   const std::vector<config::ExtraOption> extras = {

@@ -36,9 +36,6 @@ SignalQueue::SignalQueue(std::initializer_list<int> signals) : signals_(signals)
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
   for (const int signal : signals_) ::sigaction(signal, &action, nullptr);
-  // A client that goes away must not kill the arbiter (it writes to nothing but logs and
-  // the notify socket, but a closed stdout pipe would).
-  ::signal(SIGPIPE, SIG_IGN);
 }
 
 SignalQueue::~SignalQueue() {

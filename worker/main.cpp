@@ -425,6 +425,12 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The log's reader may go away (`hornbeam-arbiter | head`, a log collector restarted): a
+  // write to its pipe killed every worker as it booted, and the arbiter then gave up. The
+  // python3 program ignores SIGPIPE from its start, the embedded interpreter does not
+  // (install_signal_handlers = 0): the worker does it itself. Its sockets never needed the
+  // signal (MSG_NOSIGNAL), and the app's subprocesses get the default back, as under python3.
+  ::signal(SIGPIPE, SIG_IGN);
   remember_usr1_until_the_server_listens();
   ArbiterArguments arguments;
   const std::vector<config::ExtraOption> extras = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import APPS, EMBEDDED_PYTHON, Load, pid_alive, systemd_activation
+from conftest import APPS, ARBITER_BIN, EMBEDDED_PYTHON, Load, pid_alive, systemd_activation
 
 
 def test_workers_boot_serve_and_stop_with_term(start_arbiter, tmp_path):
@@ -94,6 +94,39 @@ def test_a_request_that_crashes_every_worker_never_makes_the_arbiter_give_up(sta
             time.sleep(0.2)  # the last one crashed: its replacement comes within a second
     else:
         raise AssertionError(arbiter.log)
+
+
+def test_a_log_reader_that_went_away_kills_nothing(tmp_path):
+    # `hornbeam-arbiter | head`, a log collector restarted: every log line meets a closed
+    # pipe. SIGPIPE's default action killed each worker as it booted, and the arbiter gave up.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "hornbeam.yaml"
+    config.write_text(json.dumps({"app": "supervised:pid", "pythonpath": [str(APPS)], "workers": 2,
+                                  "bind": [f"127.0.0.1:{port}"], "logging": {"access_log": "-"}}))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    arbiter = subprocess.Popen([ARBITER_BIN, "-c", str(config)], stdin=subprocess.DEVNULL,
+                               stdout=write_end, stderr=write_end)
+    os.close(write_end)
+    try:
+        deadline = time.monotonic() + 30
+        answers = set()
+        while len(answers) < 2 and time.monotonic() < deadline:
+            try:
+                answers.add(requests.get(f"http://127.0.0.1:{port}/", timeout=5).text)
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert len(answers) == 2, "both workers serve, and write their access log to the pipe"
+        time.sleep(1)
+        assert arbiter.poll() is None
+        arbiter.send_signal(signal.SIGTERM)
+        assert arbiter.wait(30) == 0
+    finally:
+        if arbiter.poll() is None:
+            arbiter.kill()
+            arbiter.wait()
 
 
 def test_a_stuck_request_gets_504_the_traceback_is_logged_and_the_worker_replaced(start_arbiter):
