@@ -4,6 +4,7 @@
 #include "arbiter/arbiter.hpp"
 #include "common/exit_codes.hpp"
 #include "common/logging.hpp"
+#include "common/standard_fds.hpp"
 #include "config/logging_options.hpp"
 #include "config/startup.hpp"
 
@@ -13,6 +14,7 @@
 
 int main(int argc, char** argv) {
   using namespace hornbeam;
+  open_missing_standard_fds();
   // The log's reader may go away (`hornbeam-arbiter | head`, a log collector restarted): a
   // write to its pipe must fail, not kill the arbiter. From the first line on.
   ::signal(SIGPIPE, SIG_IGN);

@@ -6,6 +6,7 @@
 #include "common/exit_codes.hpp"
 #include "common/listen_socket.hpp"
 #include "common/logging.hpp"
+#include "common/standard_fds.hpp"
 #include "config/logging_options.hpp"
 #include "config/startup.hpp"
 #include "python/app_loader.hpp"
@@ -431,6 +432,7 @@ int main(int argc, char** argv) {
   // (install_signal_handlers = 0): the worker does it itself. Its sockets never needed the
   // signal (MSG_NOSIGNAL), and the app's subprocesses get the default back, as under python3.
   ::signal(SIGPIPE, SIG_IGN);
+  open_missing_standard_fds();
   remember_usr1_until_the_server_listens();
   ArbiterArguments arguments;
   const std::vector<config::ExtraOption> extras = {

@@ -1,5 +1,6 @@
 """hornbeam-arbiter with real workers: supervision, timeouts, crashes, signals, sockets."""
 
+import contextlib
 import json
 import os
 import re
@@ -96,30 +97,20 @@ def test_a_request_that_crashes_every_worker_never_makes_the_arbiter_give_up(sta
         raise AssertionError(arbiter.log)
 
 
-def test_a_log_reader_that_went_away_kills_nothing(tmp_path):
-    # `hornbeam-arbiter | head`, a log collector restarted: every log line meets a closed
-    # pipe. SIGPIPE's default action killed each worker as it booted, and the arbiter gave up.
+@contextlib.contextmanager
+def arbiter_on_its_own(tmp_path, workers, **popen):
+    """An arbiter started with `popen`'s arguments (its standard fds, which start_arbiter
+    keeps to itself), serving supervised:pid: (process, its port). Stopped with TERM, which
+    must exit 0."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = tmp_path / "hornbeam.yaml"
-    config.write_text(json.dumps({"app": "supervised:pid", "pythonpath": [str(APPS)], "workers": 2,
+    config.write_text(json.dumps({"app": "supervised:pid", "pythonpath": [str(APPS)], "workers": workers,
                                   "bind": [f"127.0.0.1:{port}"], "logging": {"access_log": "-"}}))
-    read_end, write_end = os.pipe()
-    os.close(read_end)
-    arbiter = subprocess.Popen([ARBITER_BIN, "-c", str(config)], stdin=subprocess.DEVNULL,
-                               stdout=write_end, stderr=write_end)
-    os.close(write_end)
+    arbiter = subprocess.Popen([ARBITER_BIN, "-c", str(config)], **popen)
     try:
-        deadline = time.monotonic() + 30
-        answers = set()
-        while len(answers) < 2 and time.monotonic() < deadline:
-            try:
-                answers.add(requests.get(f"http://127.0.0.1:{port}/", timeout=5).text)
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        assert len(answers) == 2, "both workers serve, and write their access log to the pipe"
-        time.sleep(1)
+        yield arbiter, port
         assert arbiter.poll() is None
         arbiter.send_signal(signal.SIGTERM)
         assert arbiter.wait(30) == 0
@@ -127,6 +118,44 @@ def test_a_log_reader_that_went_away_kills_nothing(tmp_path):
         if arbiter.poll() is None:
             arbiter.kill()
             arbiter.wait()
+
+
+def worker_pids_answering(port, count, timeout=30):
+    """The pids of `count` different workers that answered on `port`."""
+    deadline = time.monotonic() + timeout
+    answers = set()
+    while len(answers) < count and time.monotonic() < deadline:
+        try:
+            answers.add(int(requests.get(f"http://127.0.0.1:{port}/", timeout=5).text))
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    assert len(answers) == count, f"{len(answers)} of {count} workers answered"
+    return answers
+
+
+def test_a_log_reader_that_went_away_kills_nothing(tmp_path):
+    # `hornbeam-arbiter | head`, a log collector restarted: every log line meets a closed
+    # pipe. SIGPIPE's default action killed each worker as it booted, and the arbiter gave up.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with arbiter_on_its_own(tmp_path, 2, stdin=subprocess.DEVNULL, stdout=write_end,
+                            stderr=write_end) as (arbiter, port):
+        os.close(write_end)
+        worker_pids_answering(port, 2)  # each writes its access log to the pipe too
+        time.sleep(1)
+
+
+def test_started_with_stdin_stdout_and_stderr_closed_it_serves_with_them_on_dev_null(tmp_path):
+    # The next descriptors opened took the numbers 0-2: the shared-memory segment became
+    # stdin, a pipe stdout, and the workers failed to boot (the arbiter gave up).
+    def close_standard_fds():
+        for fd in (0, 1, 2):
+            os.close(fd)
+
+    with arbiter_on_its_own(tmp_path, 1, preexec_fn=close_standard_fds) as (arbiter, port):
+        [worker] = worker_pids_answering(port, 1)
+        for pid in (arbiter.pid, worker):
+            assert [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in (0, 1, 2)] == ["/dev/null"] * 3
 
 
 def test_a_stuck_request_gets_504_the_traceback_is_logged_and_the_worker_replaced(start_arbiter):
