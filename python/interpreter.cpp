@@ -2,6 +2,10 @@
 
 #include "python/py_ref.hpp"
 
+#include "common/logging.hpp"
+
+#include <spdlog/logger.h>
+
 #include <unistd.h>
 #include <filesystem>
 #include <stdexcept>
@@ -27,6 +31,34 @@ void run_or_throw(const char* code) {
   PyRef globals = PyRef::steal(PyDict_New());
   PyRef result = PyRef::steal(PyRun_String(code, Py_file_input, globals.get(), globals.get()));
   if (!result) throw std::runtime_error(take_exception_text());
+}
+
+// Py_FinalizeEx first joins the threads the app started without daemon=True
+// (threading._shutdown): one that never ends holds the worker's exit until the arbiter kills
+// it, graceful_timeout later, with nothing in the log to say why. This says which they are.
+void log_threads_the_exit_waits_for() {
+  static constexpr const char* find = R"(
+import sys
+threading = sys.modules.get("threading")
+names = [] if threading is None else [
+    thread.name for thread in threading.enumerate()
+    if type(thread) not in (threading._MainThread, threading._DummyThread)
+    and not thread.daemon and thread.is_alive()]
+)";
+  PyRef globals = PyRef::steal(PyDict_New());
+  PyRef done = PyRef::steal(PyRun_String(find, Py_file_input, globals.get(), globals.get()));
+  PyObject* names = done ? PyDict_GetItemString(globals.get(), "names") : nullptr;  // borrowed
+  if (!names || !PyList_Check(names) || PyList_GET_SIZE(names) == 0) {
+    PyErr_Clear();
+    return;
+  }
+  std::string listed;
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); ++i)
+    listed += (i ? ", " : "") + text_for_log(PyList_GET_ITEM(names, i));
+  logging::error_log().warn(
+      "waiting for {} thread(s) of the app that are not daemon threads to end before exiting "
+      "(Python joins them): {}",
+      PyList_GET_SIZE(names), listed);
 }
 
 #if PY_VERSION_HEX >= 0x030C0000
@@ -118,6 +150,7 @@ Interpreter::Interpreter(const InterpreterOptions& options) : options_(options) 
 
 Interpreter::~Interpreter() {
   PyEval_RestoreThread(main_thread_);
+  log_threads_the_exit_waits_for();
   Py_FinalizeEx();
 }
 

@@ -76,6 +76,16 @@ def test_repeated_sigterm_while_stopping_still_exits_0(start_worker, kind):
         assert worker.stop() == 0
 
 
+def test_the_exit_names_the_apps_threads_it_waits_for(start_worker):
+    # Python joins the app's non-daemon threads before the worker can exit: a stop that
+    # takes long (or for ever, until the arbiter's SIGKILL) says why.
+    worker = start_worker("lingering_thread:app")
+    worker.process.send_signal(signal.SIGTERM)
+    worker.wait_for_log("waiting for 1 thread(s) of the app that are not daemon threads")
+    assert "(Python joins them): flusher" in worker.log
+    assert worker.process.wait(30) == 0
+
+
 def test_the_apps_child_processes_take_sigterm(start_worker):
     worker = start_worker("echo:terminates_a_child", "--contexts", "2")
     assert requests.get(worker.url, timeout=30).text == "-15"
