@@ -332,7 +332,16 @@ class Arbiter final : public Processes {
   }
 
   // Opens what the config needs (throws: nothing changed) and makes it the current generation.
+  // Why `workers` cannot be had (see Supervisor::max_workers).
+  std::string too_many_workers(std::int64_t workers) const {
+    return "cannot run " + std::to_string(workers) + " workers: this arbiter's shared-memory " +
+           "segment has slots for " + std::to_string(supervisor_.max_workers()) +
+           " (two generations' worth, for reloads); restart the arbiter to go past that";
+  }
+
   void start_generation(std::shared_ptr<const config::Config> config, bool one_first = false) {
+    if (config->workers > supervisor_.max_workers())
+      throw std::runtime_error(too_many_workers(config->workers));
     GenerationLaunch launch;
     launch.config = config;
     launch.sockets = listen_set_.open(
@@ -397,6 +406,10 @@ class Arbiter final : public Processes {
   }
 
   void scale_to(int workers, const char* why) {
+    if (workers > supervisor_.max_workers()) {
+      logging::error_log().warn("{}: {}", why, too_many_workers(workers));
+      workers = std::max(supervisor_.max_workers(), supervisor_.target());
+    }
     supervisor_.set_target(workers);
     logging::error_log().info("{}: {} worker(s)", why, supervisor_.target());
     report_status();
@@ -459,7 +472,8 @@ class Arbiter final : public Processes {
     }
     if (command == "scale") {
       const int workers = request.value("workers", 0);
-      if (workers < 1 || workers > 4096) return error("scale: give 1 to 4096 workers");
+      if (workers < 1) return error("scale: give at least 1 worker");
+      if (workers > supervisor_.max_workers()) return error("scale: " + too_many_workers(workers));
       scale_to(workers, "control socket");
       return ok(std::to_string(workers) + " worker(s)");
     }

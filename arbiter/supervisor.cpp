@@ -55,6 +55,8 @@ void Supervisor::start_generation(std::uint64_t generation, const GenerationSett
 
 void Supervisor::set_target(int workers) { current_.settings.workers = std::max(workers, 0); }
 
+int Supervisor::max_workers() const { return static_cast<int>(segment_.slot_count() / 2); }
+
 int Supervisor::ready_in_current() const {
   return static_cast<int>(
       std::count_if(workers_.begin(), workers_.end(), [&](const WorkerRecord& w) {

@@ -92,6 +92,10 @@ class Supervisor {
   std::uint64_t generation() const { return current_.generation; }
   // TTIN / TTOU / WINCH: the number of workers of the current generation.
   void set_target(int workers);
+  // The most workers a generation may have: half the segment's slots, as a reload runs two
+  // generations side by side until the new one is ready (with more, the new one could never
+  // get all of its slots, and the reload would never end).
+  int max_workers() const;
   int target() const { return current_.settings.workers; }
 
   void tick(TimePoint now);

@@ -204,6 +204,18 @@ def test_hup_with_a_broken_config_keeps_serving(start_arbiter):
     assert arbiter.workers() == workers
 
 
+def test_hup_to_more_workers_than_the_segment_has_slots_for_keeps_serving(start_arbiter):
+    # 64 slots, two generations' worth of 32: with 63, the new generation never had all its
+    # slots, and the reload never ended (both generations ran on, half of it spawned).
+    arbiter = start_arbiter("supervised:pid", workers=1)
+    workers = arbiter.workers()
+    arbiter.reload_with(workers=33)
+    arbiter.wait_for_log(r"cannot run 33 workers: this arbiter's shared-memory segment has slots for 32 .*; "
+                         r"still serving with the previous configuration")
+    assert requests.get(arbiter.url).status_code == 200
+    assert arbiter.workers() == workers
+
+
 def test_hup_to_an_app_that_cannot_boot_keeps_the_old_generation(start_arbiter):
     arbiter = start_arbiter("supervised:pid", workers=1)
     workers = arbiter.workers()

@@ -64,6 +64,12 @@ def test_commands_do_what_their_signals_do(start_arbiter, tmp_path):
     arbiter.wait_for_log(r"SIGUSR1: log files reopened")
     ctl("-s", path, "reload")  # the file's `workers: 2` again, as with HUP
     arbiter.wait_for_log(r"generation 2: 2 worker\(s\) ready")
+    # The segment has 64 slots, two generations' worth of 32 (a reload runs both at once).
+    too_many = ctl("-s", path, "scale", "33", check=False)
+    assert (too_many.returncode, too_many.stderr) == (1, "hornbeamctl: scale: cannot run 33 workers: this "
+                                                      "arbiter's shared-memory segment has slots for 32 (two "
+                                                      "generations' worth, for reloads); restart the arbiter to "
+                                                      "go past that\n")
     refused = ctl("-s", path, "kill", "99", check=False)
     assert (refused.returncode, refused.stderr) == (1, "hornbeamctl: no serving worker in slot 99\n")
     assert ctl("-s", path, "bogus", check=False).returncode == 1

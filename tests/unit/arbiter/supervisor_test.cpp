@@ -220,6 +220,10 @@ TEST_F(SupervisorTest, AReloadWhoseNewWorkerDiesRightAfterItWasReadyGoesOn) {
   EXPECT_EQ(processes.spawns[2].generation, 2u);
 }
 
+TEST_F(SupervisorTest, AGenerationMayHaveHalfTheSlotsAsAReloadRunsTwo) {
+  EXPECT_EQ(supervisor.max_workers(), 8);  // the segment of these tests has 16 slots
+}
+
 TEST_F(SupervisorTest, AWorkerThatCannotBeStartedCountsAsABootFailure) {
   processes.fail_next_spawn = true;
   supervisor.start_generation(1, {.workers = 1});
