@@ -40,6 +40,7 @@ struct Limits {
   std::uint64_t max_body_size = 0;  // 0 = no limit
   std::uint64_t body_buffer_threshold = 64 * KiB;
   Duration header_timeout = std::chrono::seconds(10);
+  Duration body_timeout = std::chrono::seconds(60);  // between two reads of a streamed body
 };
 
 struct Hooks {

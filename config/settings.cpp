@@ -165,6 +165,9 @@ const Setting table[] = {
      SizeField{at<&Config::limits, &Limits::body_buffer_threshold>, 1 * KiB, 1 * GiB}},
     {"limits.header_timeout", "Deadline for a client to send the whole request head.",
      DurationField{at<&Config::limits, &Limits::header_timeout>, 100ms, 1h}},
+    {"limits.body_timeout",
+     "While the app reads a request body, longest wait for the client's next bytes; then 408.",
+     DurationField{at<&Config::limits, &Limits::body_timeout>, 100ms, 1h}},
     {"mounts",
      "Apps served under path prefixes, WSGI and ASGI side by side; the longest prefix wins "
      "(docs/mounts.md).",

@@ -533,6 +533,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     stream_reading_ = true;
     if (!block_.bytes) block_ = BodyBlock::with_room(body_read_size);
     const auto room = static_cast<std::size_t>(std::min<std::uint64_t>(body_read_size, body_left_));
+    await_body_bytes();
     connection_.async_read_some(asio::buffer(block_.bytes.get(), room),
                                 [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                                   self->on_body_bytes(ec, n);
@@ -541,6 +542,7 @@ class Session final : public std::enable_shared_from_this<Session>,
 
   void on_body_bytes(beast::error_code ec, std::size_t n) {
     stream_reading_ = false;
+    body_bytes_came();
     if (lingering_) return ec ? close() : drain_input();
     if (!stream_) return;
     if (n > 0) {
@@ -570,6 +572,7 @@ class Session final : public std::enable_shared_from_this<Session>,
       stream_reading_ = true;
       const auto room =
           static_cast<std::size_t>(std::min<std::uint64_t>(target.room_left(), body_left_));
+      await_body_bytes();
       connection_.async_read_some(asio::buffer(target.next(), room),
                                   [self = shared_from_this(), target = std::move(target)](
                                       beast::error_code ec, std::size_t n) mutable {
@@ -601,6 +604,7 @@ class Session final : public std::enable_shared_from_this<Session>,
 
   void on_target_bytes(BodyTargetLease&& target, beast::error_code ec, std::size_t n) {
     stream_reading_ = false;
+    body_bytes_came();
     body_left_ -= n;
     target.add(n);
     if (!ec) return go_on_filling(std::move(target));
@@ -617,9 +621,11 @@ class Session final : public std::enable_shared_from_this<Session>,
     if (buffer_.size() > 0) return decode_chunked();
     stream_reading_ = true;
     const std::size_t room = std::min<std::size_t>(64 * 1024, buffer_.max_size());
+    await_body_bytes();
     connection_.async_read_some(
         buffer_.prepare(room), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
           self->stream_reading_ = false;
+          self->body_bytes_came();
           self->buffer_.commit(n);
           if (self->lingering_) return ec ? self->close() : self->drain_input();
           if (!self->stream_) return;
@@ -980,18 +986,52 @@ class Session final : public std::enable_shared_from_this<Session>,
     flush();
   }
 
-  // One deadline at a time (idle, request head, linger): a slow or idle client is cut when it
-  // passes. Per request the deadline only moves later (cancelled when the head is in, then
+  // One deadline at a time (idle, request head, body, linger): a slow or idle client is cut
+  // when it passes. Per request the deadline only moves later (cancelled when the head is in, then
   // the idle time, then the head's time), so the timer is started again only when the new
   // deadline comes before the wait already armed: a wait that fires early looks at the
   // deadline and waits again. Starting and cancelling the timer on each move was three
   // timer-queue operations and two cancelled waits per request (docs/performance.md).
   void arm_timer(config::Duration duration) {
+    awaiting_body_ = false;
     deadline_ = std::chrono::steady_clock::now() + duration;
     if (!timer_waiting_ || timer_.expiry() > deadline_) start_timer();
   }
 
-  void disarm_timer() { deadline_ = no_deadline; }
+  void disarm_timer() {
+    awaiting_body_ = false;
+    deadline_ = no_deadline;
+  }
+
+  // The app waits for body bytes the client does not send, and its context waits with it
+  // (under the arbiter, until `timeout` replaces the whole worker): after limits.body_timeout
+  // without a byte, the client gets 408 and the app's read fails as on a disconnect (nginx's
+  // client_body_timeout). Armed before each read of body bytes, disarmed when bytes come.
+  void await_body_bytes() {
+    arm_timer(server_.config.limits.body_timeout);
+    awaiting_body_ = true;
+  }
+  void body_bytes_came() {
+    if (awaiting_body_) disarm_timer();
+  }
+
+  void body_timed_out() {
+    awaiting_body_ = false;
+    const auto waited = std::chrono::duration<double>(server_.config.limits.body_timeout).count();
+    const bool answered = channel_ && channel_->fail_unstarted(408);
+    logging::error_log().warn(
+        "no request body bytes from {}:{} for {:g}s (limits.body_timeout): {}", remote_.first,
+        remote_.second, waited, answered ? "answered 408" : "the connection was closed");
+    if (stream_) {
+      stream_->fail(RequestBodyError::Cause::client_gone,
+                    "the client sent no body bytes within limits.body_timeout");
+    }
+    if (!answered) return close();
+    // The pending read may hold the app's memory (a direct read): it comes back now, and the
+    // app's read fails. The 408 goes out, then the connection closes.
+    beast::error_code ignored;
+    connection_.socket().cancel(ignored);
+  }
 
   // The socket is closed or handed over: no wait may outlive it.
   void stop_timer() {
@@ -1010,6 +1050,7 @@ class Session final : public std::enable_shared_from_this<Session>,
       self->timer_waiting_ = false;
       if (self->deadline_ == no_deadline) return;
       if (std::chrono::steady_clock::now() < self->deadline_) return self->start_timer();
+      if (self->awaiting_body_) return self->body_timed_out();
       self->close();  // slow or idle client: cut
     });
   }
@@ -1046,6 +1087,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   std::uint64_t body_left_ = 0;  // of a streamed Content-Length body, still on the wire
   BodyBlock block_;  // where its next piece is read into (freed only with no read pending)
   bool stream_reading_ = false;
+  bool awaiting_body_ = false;  // the deadline is limits.body_timeout's (await_body_bytes)
   bool expect_continue_ = false;
   bool response_begun_ = false;
   std::shared_ptr<ResponseChannel> channel_;

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import time
 
 import pytest
@@ -136,3 +137,39 @@ def test_one_gib_upload_keeps_memory_growth_under_64_mib(start_worker, framing):
     assert answer == f"{size} {expected.hexdigest()}"
     growth_mib = (peak_rss_kib(worker.process.pid) - before) / 1024
     assert growth_mib < 64, f"the worker grew by {growth_mib:.0f} MiB for a 1 GiB upload"
+
+
+@pytest.mark.parametrize("app, framing", [("echo:upload_digest", "length"), ("echo:upload_digest", "chunked"),
+                                          ("asgi_app:app", "length")])
+def test_a_body_the_client_stops_sending_gets_408(start_worker, app, framing):
+    # The app waits in its read for bytes the client holds back; without a deadline its
+    # context waited too (for ever standalone; under the arbiter until `timeout` replaced the
+    # whole worker, every request on it cut).
+    kind = "asgi" if app.startswith("asgi") else "wsgi"
+    worker = start_worker(app, "-k", kind, "--contexts", "1", "--limits-body-timeout", "1s")
+    head = (b"POST /echo HTTP/1.1\r\nHost: x\r\n"
+            + (b"Transfer-Encoding: chunked\r\n\r\n30000\r\n" if framing == "chunked"
+               else b"Content-Length: 1000000\r\n\r\n"))
+    with socket.create_connection(("127.0.0.1", worker.port)) as stalled:
+        started = time.monotonic()
+        stalled.sendall(head + b"x" * 100_000)  # streamed (over 64 KiB), then nothing more
+        stalled.settimeout(10)
+        answer = stalled.recv(4096)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
+    assert 0.9 < waited < 5
+    worker.wait_for_log("(limits.body_timeout): answered 408")
+    assert requests.get(worker.url + "/echo", timeout=10).status_code == 200  # the context is free again
+
+
+def test_a_body_that_keeps_coming_slowly_is_not_cut(start_worker):
+    # The deadline is for the wait between two of the client's sends, not for the whole body.
+    worker = start_worker("echo:upload_digest", "--limits-body-timeout", "1s")
+
+    def trickle():
+        for _ in range(6):
+            yield b"y" * 70_000
+            time.sleep(0.4)
+
+    response = requests.post(worker.url, data=trickle(), timeout=30)
+    assert response.text.split()[0] == str(6 * 70_000)
