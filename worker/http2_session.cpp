@@ -75,7 +75,9 @@ struct Http2Stream final : Flushable {
   std::uint64_t body_received = 0;
   std::uint64_t body_consumed = 0;  // given back to the flow-control windows
   bool body_ended = false;          // END_STREAM came from the client
-  bool in_app = false;              // dispatched, and its response not complete
+  // The last DATA the client sent on it, or the app's first read (limits.body_timeout).
+  std::chrono::steady_clock::time_point body_progress;
+  bool in_app = false;  // dispatched, and its response not complete
   bool head_submitted = false;
   bool data_deferred = false;  // nghttp2 waits for resume_data
   bool response_complete = false;
@@ -352,6 +354,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
       stream->body_consumed = stream->body_received;
       return 0;
     }
+    stream->body_progress = std::chrono::steady_clock::now();
     stream->body->push(std::string_view(reinterpret_cast<const char*>(data), length));
     return 0;
   }
@@ -528,6 +531,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
           settings_.initial_window_size, [weak, &flushes = server_.flushes] { flushes.push(weak); },
           RequestBodyStream::WakeOn::every_read);
       request.body_stream = stream.body;
+      stream.body_progress = std::chrono::steady_clock::now();
     }
     stream.in_app = true;
     ++streams_in_app_;
@@ -786,6 +790,8 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
   // - a response waits for its client (flow-control window or socket full): stall_timeout
   //   since the last bytes went out;
   // - a request's header block has begun and not ended: limits.header_timeout;
+  // - the app reads a request body whose client sends nothing, though its window is open:
+  //   limits.body_timeout since that stream's last DATA;
   // - nothing in flight: keepalive (header_timeout before the first request), shorter while
   //   draining;
   // - the app is answering: none (the arbiter's `timeout` watches the app).
@@ -795,6 +801,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     if (!session_ || timer_reason_ == Deadline::goodbye) return;
     const Deadline reason = waiting_for_client()                       ? Deadline::stall
                             : headers_pending()                        ? Deadline::headers
+                            : earliest_body_deadline()                 ? Deadline::body
                             : streams_.empty() && streams_in_app_ == 0 ? Deadline::idle
                                                                        : Deadline::none;
     if (reason == timer_reason_) return;
@@ -806,6 +813,9 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
     config::Duration deadline = settings_.stall_timeout;
     if (reason == Deadline::stall) {
       last_progress_ = std::chrono::steady_clock::now();
+    } else if (reason == Deadline::body) {
+      deadline = std::chrono::duration_cast<config::Duration>(*earliest_body_deadline() -
+                                                              std::chrono::steady_clock::now());
     } else if (reason == Deadline::headers) {
       deadline = server_.config.limits.header_timeout;
     } else {
@@ -826,6 +836,39 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
   bool headers_pending() const {
     return std::any_of(streams_.begin(), streams_.end(),
                        [](const auto& entry) { return !entry.second->channel; });
+  }
+
+  // The app waits for a body its client does not send: the app has read (its first read
+  // reopens the window), there is room for more, and no END_STREAM came.
+  static bool body_awaited(const Http2Stream& stream) {
+    return stream.body && !stream.body_ended && stream.body->wants_more();
+  }
+
+  // When the first awaited body passes limits.body_timeout, if any body is awaited.
+  std::optional<std::chrono::steady_clock::time_point> earliest_body_deadline() const {
+    std::optional<std::chrono::steady_clock::time_point> earliest;
+    for (const auto& [id, stream] : streams_) {
+      if (!body_awaited(*stream)) continue;
+      const auto due = stream->body_progress + server_.config.limits.body_timeout;
+      if (!earliest || due < *earliest) earliest = due;
+    }
+    return earliest;
+  }
+
+  // As HTTP/1.1's: 408 when the response has not begun (else the stream is reset), and the
+  // app's read fails as on a disconnect. Other streams go on.
+  void time_out_body(Http2Stream& stream) {
+    const bool answered = stream.channel && stream.channel->fail_unstarted(408);
+    logging::error_log().warn(
+        "no request body bytes on HTTP/2 stream {} from {} for {:g}s (limits.body_timeout): {}",
+        stream.id, peer_name(),
+        std::chrono::duration<double>(server_.config.limits.body_timeout).count(),
+        answered ? "answered 408" : "the stream was reset");
+    stream.body->fail(RequestBodyError::Cause::client_gone,
+                      "the client sent no body bytes within limits.body_timeout");
+    stream.body.reset();  // DATA that still comes is dropped, its window given back
+    if (answered) return update_stream(stream);
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_CANCEL);
   }
 
   bool waiting_for_client() const {
@@ -859,6 +902,18 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
       if (writing_) return close();  // the socket itself is full: GOAWAY cannot go out
       send();
       return arm_goodbye();
+    }
+    if (timer_reason_ == Deadline::body) {
+      timer_reason_ = Deadline::none;
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& [id, stream] : streams_) {
+        if (body_awaited(*stream) &&
+            now - stream->body_progress >= server_.config.limits.body_timeout) {
+          time_out_body(*stream);
+        }
+      }
+      send();
+      return arm_timer();  // the next awaited body's deadline, or another reason
     }
     if (timer_reason_ == Deadline::headers) {
       timer_reason_ = Deadline::none;
@@ -942,7 +997,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
   std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point costly_window_start_ = std::chrono::steady_clock::now();
   int costly_frames_ = 0;
-  enum class Deadline { none, idle, headers, stall, goodbye } timer_reason_ = Deadline::none;
+  enum class Deadline { none, idle, headers, body, stall, goodbye } timer_reason_ = Deadline::none;
 };
 
 void Http2Stream::flush() {

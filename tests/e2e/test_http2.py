@@ -200,6 +200,26 @@ def test_a_header_block_that_never_ends_is_cut_after_the_header_timeout(start_wo
     served_after(worker)
 
 
+@pytest.mark.parametrize("app", ["h2_app:wsgi", "h2_app:asgi"])
+def test_a_body_the_client_stops_sending_gets_408_and_other_streams_go_on(start_worker, app):
+    """A stream whose client sends part of its body, then nothing while the app reads:
+    408 after limits.body_timeout (as over HTTP/1.1), the connection and its other streams
+    unharmed."""
+    kind = "asgi" if app.endswith("asgi") else "wsgi"
+    worker = start_worker(app, "-k", kind, "--contexts", "2", "--limits-body-timeout", "1s")
+    client = H2Client(worker.port)
+    try:
+        started = time.monotonic()
+        stalled = client.start("/upload", method="POST", body=b"x" * 10_000, end=False)
+        response = client.wait(stalled)
+        assert int(response.headers[":status"]) == 408
+        assert 0.9 < time.monotonic() - started < 5
+        assert client.get("/environ")[0] == 200  # the same connection serves on
+    finally:
+        client.close()
+    worker.wait_for_log("(limits.body_timeout): answered 408")
+
+
 def test_rapid_reset_is_cut_off(start_worker, tmp_path):
     """CVE-2023-44487: streams opened and reset at once. Streams reset while the app still runs
     them keep counting against http2.max_concurrent_streams."""
