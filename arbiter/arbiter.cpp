@@ -331,7 +331,6 @@ class Arbiter final : public Processes {
     });
   }
 
-  // Opens what the config needs (throws: nothing changed) and makes it the current generation.
   // Why `workers` cannot be had (see Supervisor::max_workers).
   std::string too_many_workers(std::int64_t workers) const {
     return "cannot run " + std::to_string(workers) + " workers: this arbiter's shared-memory " +
@@ -339,6 +338,7 @@ class Arbiter final : public Processes {
            " (two generations' worth, for reloads); restart the arbiter to go past that";
   }
 
+  // Opens what the config needs (throws: nothing changed) and makes it the current generation.
   void start_generation(std::shared_ptr<const config::Config> config, bool one_first = false) {
     if (config->workers > supervisor_.max_workers())
       throw std::runtime_error(too_many_workers(config->workers));

@@ -26,8 +26,8 @@ std::chrono::milliseconds AcceptBackoff::failed(const std::string& why) {
     rlimit files{};
     ::getrlimit(RLIMIT_NOFILE, &files);
     logging::error_log().warn(
-        "accept failed: {} (open-file limit {}): new {} wait in the listen backlog, accepted "
-        "again as descriptors are freed",
+        "accept failed: {} (open-file limit {}): new {} wait in the listen backlog until "
+        "accepting works again (tried after 5 ms, then less often, up to every second)",
         why, files.rlim_cur, what_);
   }
   const unsigned doublings = std::min(failures_, 10u);

@@ -33,9 +33,8 @@ void run_or_throw(const char* code) {
   if (!result) throw std::runtime_error(take_exception_text());
 }
 
-// Py_FinalizeEx first joins the threads the app started without daemon=True
-// (threading._shutdown): one that never ends holds the worker's exit until the arbiter kills
-// it, graceful_timeout later, with nothing in the log to say why. This says which they are.
+}  // namespace
+
 void log_threads_the_exit_waits_for() {
   static constexpr const char* find = R"(
 import sys
@@ -60,6 +59,8 @@ names = [] if threading is None else [
       "(Python joins them): {}",
       PyList_GET_SIZE(names), listed);
 }
+
+namespace {
 
 #if PY_VERSION_HEX >= 0x030C0000
 // Own-GIL subinterpreters share the static C types of a few extension modules (datetime's in

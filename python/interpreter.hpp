@@ -58,6 +58,12 @@ class Interpreter {
   PyInterpreterState* state_ = nullptr;
 };
 
+// Before an interpreter ends (Py_FinalizeEx, Py_EndInterpreter), which joins the threads the
+// app started without daemon=True (threading._shutdown): one that never ends holds the
+// worker's exit until the arbiter kills it, graceful_timeout later. One warning names them,
+// if there are any. Call with the interpreter's GIL held.
+void log_threads_the_exit_waits_for();
+
 // The pending Python exception as "Traceback (most recent call last): ...", cleared.
 // Call with the GIL held.
 std::string take_exception_text();

@@ -58,6 +58,7 @@ SubInterpreter::SubInterpreter(PyInterpreterState* main, const InterpreterOption
 
 SubInterpreter::~SubInterpreter() {
   PyEval_RestoreThread(thread_state_);
+  log_threads_the_exit_waits_for();
   Py_EndInterpreter(thread_state_);  // leaves no thread state current
 }
 

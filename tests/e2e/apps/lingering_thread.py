@@ -14,7 +14,9 @@ def flush_for_a_while():
     time.sleep(3)  # what a thread that flushes a buffer at exit would take
 
 
-threading.Thread(target=flush_for_a_while, name="flusher").start()
+# daemon=False said outright: a thread inherits the flag of the thread that starts it, and the
+# context thread that imports the app is a daemon one on some Pythons (3.13's dummy threads).
+threading.Thread(target=flush_for_a_while, name="flusher", daemon=False).start()
 # The worker's SIGTERM handler is its own: this thread learns of the stop from the exit hook.
 threading._register_atexit(stopping.set)
 
