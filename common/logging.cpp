@@ -3,10 +3,14 @@
 #include "common/json_log_formatter.hpp"
 #include "common/log_text.hpp"
 #include "common/reopenable_file_sink.hpp"
+#include "common/unique_fd.hpp"
 
 #include <spdlog/logger.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <stdexcept>
 #include <vector>
@@ -44,7 +48,33 @@ struct Registry {
   std::shared_ptr<spdlog::logger> error;
   std::shared_ptr<spdlog::logger> access;
   std::vector<std::shared_ptr<ReopenableFileSink>> files;
+  std::string error_file;  // the error log's path, "" for stderr
 };
+
+// error_log_fd(): stderr itself, or a descriptor of the error log file of our own.
+int raw_error_fd = -1;
+
+// Points raw_error_fd at the error log: stderr, or `path` opened for appending (as spdlog's
+// file sink is, so that both append whole writes). A file's descriptor keeps its number when
+// the file is reopened.
+void point_raw_error_fd(const std::string& path) {
+  const bool owned = raw_error_fd > STDERR_FILENO;
+  if (path.empty()) {
+    if (owned) {
+      ::dup3(STDERR_FILENO, raw_error_fd, O_CLOEXEC);
+    } else {
+      raw_error_fd = STDERR_FILENO;
+    }
+    return;
+  }
+  UniqueFd file(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  if (!file) return;  // the logger itself says what is wrong with the file
+  if (owned) {
+    ::dup3(file.get(), raw_error_fd, O_CLOEXEC);
+  } else {
+    raw_error_fd = file.release();
+  }
+}
 
 Registry& registry() {
   static Registry instance = [] {
@@ -96,6 +126,7 @@ void configure(const Options& options) {
   }
   next.error->set_level(level);
   next.error->flush_on(spdlog::level::warn);
+  next.error_file = options.error_log == "-" ? "" : options.error_log;
 
   if (!options.access_log.empty()) {
     // Access lines are formatted by the request path (text or JSON) and written verbatim.
@@ -105,11 +136,15 @@ void configure(const Options& options) {
     next.access->set_level(spdlog::level::info);
   }
   registry() = std::move(next);
+  point_raw_error_fd(registry().error_file);
 }
 
 void reopen_files() {
   for (auto& file : registry().files) file->reopen();
+  if (!registry().error_file.empty()) point_raw_error_fd(registry().error_file);
 }
+
+int error_log_fd() { return raw_error_fd; }
 
 spdlog::logger& error_log() { return *registry().error; }
 

@@ -30,6 +30,12 @@ void configure(const Options& options);
 // thread that runs the signal dispatch loop, never from a signal handler.
 void reopen_files();
 
+// A descriptor that writes where the error log goes, for what cannot go through the logger: a
+// crash report written from a signal handler. For a log file, a descriptor of our own whose
+// number reopen_files() keeps (it points it at the reopened file), so that it can be handed
+// out once; else stderr (or that same number, pointed at stderr). -1 until configure() ran.
+int error_log_fd();
+
 // The error log ("hornbeam") and the access log; never null after configure() or before it
 // (a stderr logger is installed until configure() runs).
 spdlog::logger& error_log();

@@ -33,6 +33,17 @@ void run_or_throw(const char* code) {
   if (!result) throw std::runtime_error(take_exception_text());
 }
 
+// A worker killed by a signal (a C extension's segfault) left only "was killed by SIGSEGV" in
+// the arbiter's log, when where it happened is what the operator needs. faulthandler writes
+// every thread's traceback from the signal handler, then lets the signal kill the worker as
+// before (a core dump too). SIGABRT is the arbiter's timeout signal: the worker's server takes
+// it over when it starts, and answers it with its own traceback dump.
+void report_fatal_signals_to(int fd) {
+  const std::string code = "import faulthandler\nfaulthandler.enable(file=" + std::to_string(fd) +
+                           ", all_threads=True)\n";
+  run_or_throw(code.c_str());
+}
+
 }  // namespace
 
 void log_threads_the_exit_waits_for() {
@@ -141,6 +152,7 @@ Interpreter::Interpreter(const InterpreterOptions& options) : options_(options) 
 #if PY_VERSION_HEX >= 0x030C0000
     if (options.own_gil_contexts) prepare_types_shared_by_interpreters();
 #endif
+    if (options.crash_report_fd >= 0) report_fatal_signals_to(options.crash_report_fd);
   } catch (...) {
     Py_FinalizeEx();
     throw;

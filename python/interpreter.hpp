@@ -19,6 +19,9 @@ struct InterpreterOptions {
   // Contexts run in subinterpreters with a GIL of their own (context_mode: owngil), each
   // with pythonpath and venv applied.
   bool own_gil_contexts = false;
+  // Where Python's faulthandler writes every thread's traceback when a fatal signal (SIGSEGV,
+  // SIGBUS, SIGFPE, SIGILL) kills the worker: the error log's descriptor; -1: nowhere.
+  int crash_report_fd = -1;
 };
 
 // Applies `pythonpath` and `venv` to the current interpreter's sys.path (GIL held). Throws

@@ -233,6 +233,7 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     python::set_pubsub_bus(shared_state->bus());
     python::InterpreterOptions options{config.pythonpath, config.venv, config.chdir, {}};
     options.own_gil_contexts = config.context_mode == "owngil";
+    options.crash_report_fd = logging::error_log_fd();
     const auto served = config::served_apps(config);
     const bool serves_asgi = std::any_of(
         served.begin(), served.end(), [](const auto& app) { return app.worker_class == "asgi"; });

@@ -1,12 +1,15 @@
 """Log lines stay valid whatever a client sends: text logs are valid UTF-8 with no terminal
-escapes, JSON logs are valid JSON, and request bytes show as \\xNN (as in the access log)."""
+escapes, JSON logs are valid JSON, and request bytes show as \\xNN (as in the access log).
+A worker that a signal kills leaves its Python tracebacks in the error log."""
 
 import json
 import re
+import signal
 import socket
 import time
 
 import pytest
+import requests
 
 from conftest import Worker
 
@@ -30,12 +33,15 @@ def start_logging_to_file(tmp_path, app, *args):
 
 
 def wait_for_bytes(log, needle, timeout=10):
+    """The log's bytes once `needle` is in them (the file may not exist yet: a reopened one)."""
     deadline = time.monotonic() + timeout
+    data = b""
     while time.monotonic() < deadline:
-        if needle in log.read_bytes():
-            return log.read_bytes()
+        data = log.read_bytes() if log.exists() else b""
+        if needle in data:
+            return data
         time.sleep(0.02)
-    raise AssertionError(f"{needle!r} not in {log.read_bytes()!r}")
+    raise AssertionError(f"{needle!r} not in {data!r}")
 
 
 def send(worker, raw):
@@ -109,5 +115,24 @@ def test_every_line_stays_valid_for_the_corpus_of_hostile_requests(tmp_path, log
             assert not any(c in text for c in "\x1b\r\x00\x7f\x9b"), text
             if log_format == "json":
                 json.loads(text)
+    finally:
+        worker.stop()
+
+
+def test_a_worker_killed_by_a_signal_leaves_its_python_tracebacks_in_the_error_log(tmp_path):
+    # Only "was killed by SIGSEGV" reached the log: where the crash happened did not. The
+    # report goes to the error log file as it is after a rotation (USR1), and the signal still
+    # kills the worker.
+    worker, log = start_logging_to_file(tmp_path, "supervised:crashing")
+    try:
+        log.rename(tmp_path / "error.log.1")
+        worker.process.send_signal(signal.SIGUSR1)
+        wait_for_bytes(log, b"SIGUSR1: log files reopened")
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{worker.port}/crash", timeout=10)
+        assert worker.process.wait(10) in (-signal.SIGSEGV, 1)  # 1: under AddressSanitizer
+        text = wait_for_bytes(log, b"in crashing").decode()
+        assert "Fatal Python error: Segmentation fault" in text
+        assert re.search(r'File ".*supervised\.py", line \d+ in crashing', text), text
     finally:
         worker.stop()

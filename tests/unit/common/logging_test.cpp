@@ -4,6 +4,9 @@
 #include <spdlog/logger.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -84,6 +87,33 @@ TEST_F(LoggingTest, ReopenAfterRotationWritesToANewFile) {
   access_log()->info("after rotation");
   EXPECT_EQ(read(path("access.log.1")), "before rotation\n");
   EXPECT_EQ(read(path("access.log")), "after rotation\n");
+}
+
+TEST_F(LoggingTest, TheRawDescriptorFollowsTheErrorLogAcrossARotationUnderOneNumber) {
+  Options options;
+  options.error_log = path("error.log");
+  configure(options);
+  const int fd = error_log_fd();
+  ASSERT_GT(fd, 2);
+  ASSERT_EQ(::write(fd, "crash one\n", 10), 10);
+  error_log().warn("after it");  // appended after the raw bytes, not over them
+  std::filesystem::rename(path("error.log"), path("error.log.1"));
+  reopen_files();
+  EXPECT_EQ(error_log_fd(), fd);
+  ASSERT_EQ(::write(fd, "crash two\n", 10), 10);
+  const auto rotated = read(path("error.log.1"));
+  EXPECT_EQ(rotated.rfind("crash one\n", 0), 0u) << rotated;
+  EXPECT_NE(rotated.find("after it"), std::string::npos);
+  EXPECT_EQ(read(path("error.log")), "crash two\n");
+}
+
+TEST_F(LoggingTest, TheRawDescriptorOfStderrWritesToStderr) {
+  configure(Options{});
+  struct stat raw {
+  }, standard{};
+  ASSERT_EQ(::fstat(error_log_fd(), &raw), 0);
+  ASSERT_EQ(::fstat(STDERR_FILENO, &standard), 0);
+  EXPECT_EQ(std::pair(raw.st_dev, raw.st_ino), std::pair(standard.st_dev, standard.st_ino));
 }
 
 TEST_F(LoggingTest, AccessLogCanBeOff) {
