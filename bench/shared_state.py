@@ -15,12 +15,15 @@
    which the machine's noise moves less than req/s).
 
     bench/shared_state.py [--runs 3] [--duration 5] [--out FILE] [--unix-socket] [--redis-cpu N]
+                          [--threads N]
 
 With --unix-socket, both Redis clients reach redis-server through its Unix socket
 (`unix://PATH`) instead of loopback TCP: what a Redis on the same host is best reached by.
 With --redis-cpu 1, redis-server runs on the load generator's CPU instead of the servers':
 a Redis that does not take turns with the worker on one core (as on a machine with cores to
-spare), at the price of sharing wrk's core in the counter runs.
+spare), at the price of sharing wrk's core in the counter runs. --threads sets the contexts
+(Gunicorn's threads) of the three Redis rows, 4 by default: more of them wait on Redis at once,
+and the backend pipelines more calls per round trip.
 
 Compare the ratios of one run, never absolute numbers across runs."""
 
@@ -41,9 +44,9 @@ COUNTER = {"path": "/", "script": None}
 CONNECTIONS = (1, 50)
 SERVERS = ("hornbeam + shared memory", "hornbeam + Redis backend", "hornbeam + redis-py",
            "gunicorn gthread + redis-py")
-# The Redis rows run 4 threads each (hornbeam's contexts, Gunicorn's threads): what waits on
-# Redis leaves the GIL to the others, and the backend pipelines their calls.
-REDIS_THREADS = "4"
+# The Redis rows run 4 threads each by default (hornbeam's contexts, Gunicorn's threads): what
+# waits on Redis leaves the GIL to the others, and the backend pipelines their calls.
+REDIS_THREADS = 4
 
 
 def worker_command(port, app, *options, contexts="1"):
@@ -51,16 +54,17 @@ def worker_command(port, app, *options, contexts="1"):
             "--logging-access-log", "", "--logging-level", "warning", *options, app]
 
 
-def server_commands(port_of, redis_url):
-    """The command of each of SERVERS."""
+def server_commands(port_of, redis_url, threads):
+    """The command of each of SERVERS, the Redis rows with `threads` contexts or threads."""
+    threads = str(threads)
     return {
         "hornbeam + shared memory": worker_command(port_of["hornbeam + shared memory"], "counter_app:app"),
         "hornbeam + Redis backend": worker_command(port_of["hornbeam + Redis backend"], "counter_app:app",
-                                                   "--shared-state-backend", redis_url, contexts=REDIS_THREADS),
+                                                   "--shared-state-backend", redis_url, contexts=threads),
         "hornbeam + redis-py": worker_command(port_of["hornbeam + redis-py"], "counter_app:redis_app",
-                                              contexts=REDIS_THREADS),
+                                              contexts=threads),
         "gunicorn gthread + redis-py": [
-            "/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", REDIS_THREADS, "-b",
+            "/usr/bin/python3", "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", threads, "-b",
             f"127.0.0.1:{port_of['gunicorn gthread + redis-py']}", "--chdir", str(bench.APPS), "--log-level",
             "warning", "counter_app:redis_app"],
     }
@@ -134,6 +138,8 @@ def main():
                         help="both clients reach Redis through its Unix socket, not loopback TCP")
     parser.add_argument("--redis-cpu", default=bench.SERVER_CPU,
                         help=f"the CPU redis-server runs on (default {bench.SERVER_CPU}, the servers')")
+    parser.add_argument("--threads", type=int, default=REDIS_THREADS,
+                        help=f"contexts (threads) of the Redis rows (default {REDIS_THREADS})")
     args = parser.parse_args()
     # Gunicorn, redis-server, redis-py and wrk come from Debian: a fresh machine has none.
     subprocess.run([str(ROOT / "bench" / "setup")], check=True)
@@ -157,7 +163,7 @@ def main():
             print("  micro done", file=sys.stderr, flush=True)
 
             ports = {name: bench.free_port() for name in SERVERS}
-            for name, command in server_commands(ports, redis_url).items():
+            for name, command in server_commands(ports, redis_url, args.threads).items():
                 running[name] = bench.start(name, command, tmp, ports[name])
             results = {name: {} for name in running}
             for connections in CONNECTIONS:
@@ -183,7 +189,8 @@ def main():
 def render(micro_results, results, args):
     lines = [f"# Shared state vs Redis ({args.runs} runs of {args.duration}s, medians; servers on CPU "
              f"{bench.SERVER_CPU}, redis-server on CPU {args.redis_cpu}, wrk on CPU {bench.CLIENT_CPU}; Redis on "
-             f"{'its Unix socket' if args.unix_socket else 'loopback TCP'})", "",
+             f"{'its Unix socket' if args.unix_socket else 'loopback TCP'}; {args.threads} contexts or threads in the "
+             f"Redis rows)", "",
              "## Micro: ns per call from Python, small values", "",
              "| call | hornbeam shared memory | hornbeam Redis backend | redis-py | process-local dict "
              "| Redis backend ÷ redis-py |",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import Load, cpu_seconds
+from conftest import Load, cpu_seconds, out_of_descriptors_under_sanitizers
 from peers import Prometheus
 
 
@@ -185,6 +185,7 @@ def test_a_real_prometheus_scrapes_the_request_count(start_arbiter, tmp_path):
         prometheus.stop()
 
 
+@out_of_descriptors_under_sanitizers
 def test_out_of_descriptors_the_metrics_listener_waits_instead_of_spinning(start_arbiter):
     arbiter = start_with_metrics(start_arbiter, workers=1)
     url = metrics_url(arbiter)

@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from conftest import cpu_seconds
+from conftest import cpu_seconds, out_of_descriptors_under_sanitizers
 
 
 def test_stalled_downloads_do_not_hold_the_only_context(start_worker):
@@ -43,6 +43,7 @@ def test_a_thousand_slow_heads_do_not_stop_a_normal_client(start_worker):
         sock.close()
 
 
+@out_of_descriptors_under_sanitizers
 def test_out_of_descriptors_the_worker_waits_instead_of_spinning_and_serves_after(start_worker):
     worker = start_worker("echo:hello")
     pid = worker.process.pid
