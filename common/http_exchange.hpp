@@ -30,6 +30,7 @@ class RequestBodyError : public std::runtime_error {
     malformed,          // the client's framing is broken (a bad chunk, a forbidden trailer)
     too_large,          // over limits.max_body_size
     response_complete,  // the response ended before the app read the rest
+    timed_out,          // the client sent nothing for limits.body_timeout while the app read
   };
   RequestBodyError(Cause cause, const std::string& what)
       : std::runtime_error(what), cause_(cause) {}
@@ -80,10 +81,11 @@ class RequestBodySource {
   // After lend(): nullopt while the I/O side may still write into the memory; then how many
   // bytes it holds (0: it was not used; read as usual).
   virtual std::optional<std::size_t> lent_back() = 0;
-  // The body was malformed: the I/O side has answered 400 (or cut a started response) and
-  // logged why. Whatever the app then does (raise, return, answer) is not the app's error:
-  // adapters neither log it nor answer for it.
-  virtual bool malformed() const = 0;
+  // The I/O side refused the body, the client's fault: malformed (400) or not sent within
+  // limits.body_timeout (408). It has answered (or cut a started response) and logged why.
+  // Whatever the app then does (raise, return, answer) is not the app's error: adapters
+  // neither log it nor answer for it.
+  virtual bool refused() const = 0;
 };
 
 // What a TLS connection negotiated, and who its client certificate names (mTLS): read once per

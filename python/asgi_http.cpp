@@ -314,10 +314,10 @@ PyObject* exchange_send(PyObject* self, PyObject* message) {
   return nullptr;
 }
 
-// The I/O side refused the request's body as malformed: it answered 400 (or cut the
-// response) and logged why. What the app did after its receive() got http.disconnect is not
-// the app's error.
-bool body_refused(const HttpExchange& x) { return x.stream && x.stream->malformed(); }
+// The I/O side refused the request's body (malformed, or not sent in time): it answered 400 or
+// 408 (or cut the response) and logged why. What the app did after its receive() got
+// http.disconnect is not the app's error.
+bool body_refused(const HttpExchange& x) { return x.stream && x.stream->refused(); }
 
 // The app's coroutine returned.
 PyObject* exchange_app_returned(PyObject* self, PyObject*) {

@@ -322,10 +322,10 @@ void WsgiAdapter::handle(HttpRequest& request, ResponseSink& sink) {
   PyRef start_response = make_start_response(start_response_type_.get(), &state);
   PyRef result;
   bool failed = false;
-  // A body the I/O side refused as malformed has its 400 already (or its connection cut):
-  // what the app then did (let hornbeam.BadRequestBody through, or caught it) is not an error
-  // of the app's, and the I/O side logged why.
-  const auto body_refused = [&] { return request.body_stream && request.body_stream->malformed(); };
+  // A body the I/O side refused (malformed, or not sent in time) has its 400 or 408 already
+  // (or its connection cut): what the app then did (let the read's exception through, or
+  // caught it) is not an error of the app's, and the I/O side logged why.
+  const auto body_refused = [&] { return request.body_stream && request.body_stream->refused(); };
   try {
     PyRef environ = build_environ(request);
     sink.return_fields(std::move(request.headers));  // the environ has them now

@@ -1023,7 +1023,7 @@ class Session final : public std::enable_shared_from_this<Session>,
         "no request body bytes from {}:{} for {:g}s (limits.body_timeout): {}", remote_.first,
         remote_.second, waited, answered ? "answered 408" : "the connection was closed");
     if (stream_) {
-      stream_->fail(RequestBodyError::Cause::client_gone,
+      stream_->fail(RequestBodyError::Cause::timed_out,
                     "the client sent no body bytes within limits.body_timeout");
     }
     if (!answered) return close();

@@ -864,7 +864,7 @@ class Http2Connection final : public std::enable_shared_from_this<Http2Connectio
         stream.id, peer_name(),
         std::chrono::duration<double>(server_.config.limits.body_timeout).count(),
         answered ? "answered 408" : "the stream was reset");
-    stream.body->fail(RequestBodyError::Cause::client_gone,
+    stream.body->fail(RequestBodyError::Cause::timed_out,
                       "the client sent no body bytes within limits.body_timeout");
     stream.body.reset();  // DATA that still comes is dropped, its window given back
     if (answered) return update_stream(stream);

@@ -281,9 +281,10 @@ void RequestBodyStream::fail(RequestBodyError::Cause cause, const std::string& w
   changed();
 }
 
-bool RequestBodyStream::malformed() const {
+bool RequestBodyStream::refused() const {
   std::lock_guard lock(mutex_);
-  return !error_.empty() && cause_ == RequestBodyError::Cause::malformed;
+  return !error_.empty() && (cause_ == RequestBodyError::Cause::malformed ||
+                             cause_ == RequestBodyError::Cause::timed_out);
 }
 
 }  // namespace hornbeam::worker

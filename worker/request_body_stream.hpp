@@ -104,7 +104,7 @@ class RequestBodyStream final : public RequestBodySource,
   void push(std::string_view data);
   // As push(), taking the block as it is: no byte is copied.
   void push_block(BodyBlock&& block);
-  bool malformed() const override;
+  bool refused() const override;
   void end();  // the body is complete
   // The body cannot be read on (the first failure counts; none after the end).
   void fail(RequestBodyError::Cause cause, const std::string& why);

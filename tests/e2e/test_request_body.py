@@ -160,6 +160,7 @@ def test_a_body_the_client_stops_sending_gets_408(start_worker, app, framing):
     assert 0.9 < waited < 5
     worker.wait_for_log("(limits.body_timeout): answered 408")
     assert requests.get(worker.url + "/echo", timeout=10).status_code == 200  # the context is free again
+    assert "error handling" not in worker.log  # the client's fault: the app's failed read is not an error
 
 
 def test_a_body_that_keeps_coming_slowly_is_not_cut(start_worker):

@@ -152,10 +152,10 @@ TEST(RequestBodyStream, TryReadThrowsOnFailure) {
 
 TEST(RequestBodyStream, TheFirstFailureNamesItsCause) {
   RequestBodyStream stream(1 << 20, [] {});
-  EXPECT_FALSE(stream.malformed());
+  EXPECT_FALSE(stream.refused());
   stream.fail(RequestBodyError::Cause::malformed, "bad chunk");
   stream.fail(RequestBodyError::Cause::response_complete, "the response is complete");
-  EXPECT_TRUE(stream.malformed());
+  EXPECT_TRUE(stream.refused());
   try {
     try_read(stream, 100);
     FAIL() << "no exception";
