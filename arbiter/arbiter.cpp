@@ -408,7 +408,7 @@ class Arbiter final : public Processes {
   void scale_to(int workers, const char* why) {
     if (workers > supervisor_.max_workers()) {
       logging::error_log().warn("{}: {}", why, too_many_workers(workers));
-      workers = std::max(supervisor_.max_workers(), supervisor_.target());
+      workers = supervisor_.max_workers();
     }
     supervisor_.set_target(workers);
     logging::error_log().info("{}: {} worker(s)", why, supervisor_.target());
