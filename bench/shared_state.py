@@ -5,7 +5,10 @@
    hornbeam's shared-memory store, through hornbeam's Redis backend and through redis-py to
    the same local redis-server (loopback TCP), and through pylib's process-local module (a
    dict under a lock: the floor of a Python call). Beside it, the CPU time per call of the
-   worker and of redis-server: on one core, Redis's own share is in both clients' time.
+   worker and of redis-server. Twice: with redis-server on the worker's core, where Redis's own
+   work (the same for both clients) sits inside every call, and on a core of its own (wrk's,
+   idle during the micro), as Redis runs in production, where a call's time is the client's
+   and the round trip's.
 2. End to end: a page-hit counter app (bench/apps/counter_app.py) that increments per request,
    its counter in hornbeam's shared memory, in Redis through hornbeam's backend (the same
    app), or in Redis through redis-py, served by hornbeam-worker (and the redis-py one by
@@ -19,9 +22,9 @@
 
 With --unix-socket, both Redis clients reach redis-server through its Unix socket
 (`unix://PATH`) instead of loopback TCP: what a Redis on the same host is best reached by.
-With --redis-cpu 1, redis-server runs on the load generator's CPU instead of the servers':
-a Redis that does not take turns with the worker on one core (as on a machine with cores to
-spare), at the price of sharing wrk's core in the counter runs. --threads sets the contexts
+With --redis-cpu 1, redis-server runs on the load generator's CPU instead of the servers' in
+the counter runs: a Redis that does not take turns with the worker on one core (as on a
+machine with cores to spare), at the price of sharing wrk's core. --threads sets the contexts
 (Gunicorn's threads) of the three Redis rows, 4 by default: more of them wait on Redis at once,
 and the backend pipelines more calls per round trip.
 
@@ -107,6 +110,16 @@ MICRO_BACKENDS = ("hornbeam", "hornbeam redis", "redis", "local")
 MICRO_NETWORK_CALLS = 3 * 20_000
 
 
+# Where redis-server runs during the micro: each placement is a table of the report.
+MICRO_PLACEMENTS = {bench.SERVER_CPU: "redis-server on the worker's core",
+                    bench.CLIENT_CPU: "redis-server on a core of its own"}
+
+
+def pin(process, cpu):
+    """Moves every thread of a running process to `cpu`."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpu, str(process.pid)], check=True, capture_output=True)
+
+
 def micro(servers, redis, runs):
     """{backend: {op: median ns}}, and for the two Redis clients {backend: (worker µs, Redis µs)}:
     the CPU time per call of the worker that calls and of redis-server, over get, set and incr.
@@ -156,7 +169,11 @@ def main():
                 (bench.start("micro redis", worker_command(redis_port, "counter_app:micro", "--shared-state-backend",
                                                            redis_url), tmp, redis_port), redis_port)]
             try:
-                micro_results = micro(micro_servers, redis, args.runs)
+                micro_results = {}
+                for cpu in MICRO_PLACEMENTS:
+                    pin(redis, cpu)
+                    micro_results[cpu] = micro(micro_servers, redis, args.runs)
+                pin(redis, args.redis_cpu)
             finally:
                 for server, _ in micro_servers:
                     bench.stop("hornbeam", server)
@@ -188,25 +205,12 @@ def main():
 
 def render(micro_results, results, args):
     lines = [f"# Shared state vs Redis ({args.runs} runs of {args.duration}s, medians; servers on CPU "
-             f"{bench.SERVER_CPU}, redis-server on CPU {args.redis_cpu}, wrk on CPU {bench.CLIENT_CPU}; Redis on "
-             f"{'its Unix socket' if args.unix_socket else 'loopback TCP'}; {args.threads} contexts or threads in the "
-             f"Redis rows)", "",
-             "## Micro: ns per call from Python, small values", "",
-             "| call | hornbeam shared memory | hornbeam Redis backend | redis-py | process-local dict "
-             "| Redis backend ÷ redis-py |",
-             "|---|---:|---:|---:|---:|---:|"]
-    micro_times, micro_cpu = micro_results
-    for op in ("get", "set", "incr"):
-        ours, backend, theirs, local = (micro_times[b][op] for b in MICRO_BACKENDS)
-        lines.append(f"| state_{op} | {ours:,.0f} | {backend:,.0f} | {theirs:,.0f} | {local:,.0f} "
-                     f"| {backend / theirs:.2f} |")
+             f"{bench.SERVER_CPU}, wrk on CPU {bench.CLIENT_CPU}, redis-server on CPU {args.redis_cpu} in the counter "
+             f"runs; Redis on {'its Unix socket' if args.unix_socket else 'loopback TCP'}; {args.threads} contexts or "
+             f"threads in the Redis rows)"]
+    for cpu, placement in MICRO_PLACEMENTS.items():
+        lines += render_micro(micro_results[cpu], placement, shares_the_core=cpu == bench.SERVER_CPU)
     redis_shares_the_core = args.redis_cpu == bench.SERVER_CPU
-    (backend_worker, backend_redis), (py_worker, py_redis) = micro_cpu["hornbeam redis"], micro_cpu["redis"]
-    where = "on the worker's core, so it is in both clients' time per call" if redis_shares_the_core \
-        else "on another core"
-    lines += ["", f"CPU µs per call (get, set and incr together) of the worker that calls and of redis-server "
-                  f"({where}): Redis backend {backend_worker:.1f} + {backend_redis:.1f}, redis-py {py_worker:.1f} + "
-                  f"{py_redis:.1f}; the worker's alone, backend ÷ redis-py: {backend_worker / py_worker:.2f}."]
     shared = ", which share the server's core" if redis_shares_the_core else ""
     lines += ["", "## A counter incremented per request (req/s; p99 ms; CPU µs per request of the server "
                   f"and of redis-server{shared})", "",
@@ -239,6 +243,24 @@ def render(micro_results, results, args):
                      f"{backend / medians[('gunicorn gthread + redis-py', connections)]:.2f}× Gunicorn gthread "
                      f"with redis-py")
     return "\n".join(lines) + "\n"
+
+
+def render_micro(micro_result, placement, shares_the_core):
+    lines = ["", f"## Micro: ns per call from Python, small values, {placement}", "",
+             "| call | hornbeam shared memory | hornbeam Redis backend | redis-py | process-local dict "
+             "| Redis backend ÷ redis-py |",
+             "|---|---:|---:|---:|---:|---:|"]
+    micro_times, micro_cpu = micro_result
+    for op in ("get", "set", "incr"):
+        ours, backend, theirs, local = (micro_times[b][op] for b in MICRO_BACKENDS)
+        lines.append(f"| state_{op} | {ours:,.0f} | {backend:,.0f} | {theirs:,.0f} | {local:,.0f} "
+                     f"| {backend / theirs:.2f} |")
+    (backend_worker, backend_redis), (py_worker, py_redis) = micro_cpu["hornbeam redis"], micro_cpu["redis"]
+    where = "on the worker's core, so it is in both clients' time per call" if shares_the_core else "on another core"
+    return lines + ["", f"CPU µs per call (get, set and incr together) of the worker that calls and of redis-server "
+                        f"({where}): Redis backend {backend_worker:.1f} + {backend_redis:.1f}, redis-py "
+                        f"{py_worker:.1f} + {py_redis:.1f}; the worker's alone, backend ÷ redis-py: "
+                        f"{backend_worker / py_worker:.2f}."]
 
 
 if __name__ == "__main__":
