@@ -42,7 +42,10 @@ std::optional<OverdueRequest> WorkerSlot::overdue_request(std::int64_t now_ns,
   for (std::size_t i = 0; i < count; ++i) {
     const auto since = busy_since_ns[i].load(std::memory_order_acquire);
     if (since == 0) continue;
-    const auto own = time_limit_ns[i].load(std::memory_order_relaxed);
+    const auto own = time_limit_ns[i].load(std::memory_order_acquire);
+    // A start that moved meanwhile (a new request, the end of a wait for the client that
+    // moved it later) is judged at the next look: the limit read may go with the new one.
+    if (busy_since_ns[i].load(std::memory_order_relaxed) != since) continue;
     const auto limit = own == 0 ? default_limit_ns : own;
     if (limit <= 0) continue;
     const auto running = now_ns - since;

@@ -94,7 +94,8 @@ struct WorkerSlot {
   char boot_error[boot_error_size];  // why the worker could not boot, written before it exits
   std::atomic<std::int64_t> busy_since_ns[max_contexts];  // 0 = idle
   // The running request's own limit (its mount's `timeout`): 0 = the worker's `timeout`,
-  // negative = none. Written before busy_since_ns, which publishes it.
+  // negative = none (also while the request waits for its client). Written before
+  // busy_since_ns, which publishes it.
   std::atomic<std::int64_t> time_limit_ns[max_contexts];
   WorkerStats stats;
   // The topics this worker's subscribers listen to (common/pubsub_shm.hpp).

@@ -41,6 +41,7 @@ struct Limits {
   std::uint64_t body_buffer_threshold = 64 * KiB;
   Duration header_timeout = std::chrono::seconds(10);
   Duration body_timeout = std::chrono::seconds(60);  // between two reads of a streamed body
+  Duration send_timeout = std::chrono::seconds(60);  // between two writes a client takes
 };
 
 struct Hooks {

@@ -168,6 +168,10 @@ const Setting table[] = {
     {"limits.body_timeout",
      "While the app reads a request body, longest wait for the client's next bytes; then 408.",
      DurationField{at<&Config::limits, &Limits::body_timeout>, 100ms, 1h}},
+    {"limits.send_timeout",
+     "Longest wait for the client to take any more of a response (HTTP/1.1, WebSocket); then "
+     "the connection is closed.",
+     DurationField{at<&Config::limits, &Limits::send_timeout>, 100ms, one_day}},
     {"mounts",
      "Apps served under path prefixes, WSGI and ASGI side by side; the longest prefix wins "
      "(docs/mounts.md).",

@@ -1,5 +1,6 @@
 #include "python/context_pool.hpp"
 
+#include "common/client_wait.hpp"
 #include "common/io_thread_policy.hpp"
 
 #include "python/interpreter.hpp"
@@ -9,6 +10,33 @@
 #include <utility>
 
 namespace hornbeam::python {
+
+namespace {
+
+// For as long as a job context lives, its thread's waits for a client go to Activity.
+class ReportedClientWaits final : public ClientWait::Observer {
+ public:
+  ReportedClientWaits(const ContextPool::Activity& activity, int index)
+      : activity_(activity), index_(index) {
+    if (activity_) ClientWait::observe_this_thread(this);
+  }
+  ~ReportedClientWaits() { ClientWait::observe_this_thread(nullptr); }
+  ReportedClientWaits(const ReportedClientWaits&) = delete;
+  ReportedClientWaits& operator=(const ReportedClientWaits&) = delete;
+
+  void client_wait_began() override {
+    activity_(index_, ContextPool::Event::client_wait_began, std::nullopt);
+  }
+  void client_wait_ended() override {
+    activity_(index_, ContextPool::Event::client_wait_ended, std::nullopt);
+  }
+
+ private:
+  const ContextPool::Activity& activity_;
+  const int index_;
+};
+
+}  // namespace
 
 ContextPool::ContextPool(Interpreter& interpreter, int count, Setup setup, Activity activity)
     : interpreter_(interpreter),
@@ -147,6 +175,7 @@ void ContextPool::run(int index, Setup& setup) {
   // switches, and jobs held back while the holder could have run them (hello world at 4
   // contexts, docs/performance.md). With own-GIL contexts the one in line takes its GIL at
   // once and calls the next: every context works.
+  const ReportedClientWaits client_waits(activity_, index);
   while (!served) {
     {
       std::unique_lock lock(mutex_);
@@ -173,10 +202,10 @@ void ContextPool::run(int index, Setup& setup) {
     // Keep the GIL while more jobs are queued; it is released only to wait (never wait for
     // the queue while holding it).
     while (queued.job.sink) {
-      if (activity_) activity_(index, true, queued.time_limit);
+      if (activity_) activity_(index, Event::job_started, queued.time_limit);
       state->serve_request(queued.job.request, *queued.job.sink);
       queued.job.sink.reset();  // now: the connection reuses the channel once it holds it alone
-      if (activity_) activity_(index, false, queued.time_limit);
+      if (activity_) activity_(index, Event::job_ended, queued.time_limit);
       std::lock_guard lock(mutex_);
       if (!jobs_.empty()) {
         take_job_locked(queued);

@@ -44,9 +44,17 @@ class ContextPool final : public Wakeable {
   // A job's own time limit, passed on to Activity (the worker's stuck-request deadline for
   // it); none means the worker's default.
   using TimeLimit = std::optional<std::chrono::milliseconds>;
-  // Told when a context starts (busy = true) and ends a job, from the context's thread: the
-  // worker's shared-memory slot keeps a "busy since" per context for the arbiter's timeout.
-  using Activity = std::function<void(int index, bool busy, TimeLimit time_limit)>;
+  enum class Event {
+    job_started,
+    job_ended,
+    // Within a job: the context waits for its client (common/client_wait.hpp).
+    client_wait_began,
+    client_wait_ended,
+  };
+  // Told what a context does, from the context's thread: the worker's shared-memory slot
+  // keeps a "busy since" per context for the arbiter's timeout. `time_limit` is the job's
+  // (job_started and job_ended only).
+  using Activity = std::function<void(int index, Event event, TimeLimit time_limit)>;
 
   // Starts `count` contexts and runs `setup` in each. Throws what a setup threw (after
   // stopping the others): a context that cannot load the app fails the worker's boot.

@@ -63,6 +63,24 @@ void ArbiterLink::context_busy(int index, bool busy,
   slot_->busy_since_ns[index].store(busy ? shm::monotonic_ns() : 0, std::memory_order_release);
 }
 
+void ArbiterLink::context_waits_for_client(int index, bool waiting) {
+  if (!slot_ || index < 0 || static_cast<std::size_t>(index) >= shm::max_contexts) return;
+  auto& wait = client_waits_[static_cast<std::size_t>(index)];
+  auto& limit = slot_->time_limit_ns[index];
+  if (waiting) {
+    wait.began_ns = shm::monotonic_ns();
+    wait.time_limit_ns = limit.load(std::memory_order_relaxed);
+    limit.store(-1, std::memory_order_release);  // none while the client is waited for
+    return;
+  }
+  // The later start first, then the limit back (release): an arbiter that reads the limit
+  // back also reads the later start (WorkerSlot::overdue_request checks the start again).
+  auto& since = slot_->busy_since_ns[index];
+  const auto waited = shm::monotonic_ns() - wait.began_ns;
+  since.store(since.load(std::memory_order_relaxed) + waited, std::memory_order_relaxed);
+  limit.store(wait.time_limit_ns, std::memory_order_release);
+}
+
 bool ArbiterLink::count_request() {
   const auto done = requests_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (slot_) slot_->requests.store(done, std::memory_order_relaxed);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace hornbeam::worker {
 
@@ -46,6 +47,11 @@ class ArbiterLink {
   // mount's `timeout`, zero for none); without one the worker's `timeout` applies.
   void context_busy(int index, bool busy,
                     std::optional<std::chrono::milliseconds> time_limit = std::nullopt);
+  // From the context's thread, while it runs a request: it waits for its client (room for the
+  // response, body bytes; common/client_wait.hpp). The request's clock stops meanwhile: the
+  // arbiter sees no limit for it, and when the wait ends its "busy since" moves later by the
+  // time waited, so `timeout` judges the app's time only.
+  void context_waits_for_client(int index, bool waiting);
   // Counts a finished request; true exactly once, when it reaches max_requests.
   bool count_request();
   // This worker's slot; null when standalone.
@@ -58,6 +64,13 @@ class ArbiterLink {
   shm::WorkerSlot* slot_ = nullptr;
   std::uint64_t max_requests_ = 0;
   std::atomic<std::uint64_t> requests_{0};
+  // Per context, its client wait under way (each touched only by its context's thread).
+  struct ClientWaitUnderWay {
+    std::int64_t began_ns = 0;
+    std::int64_t time_limit_ns = 0;  // the request's, given back when the wait ends
+  };
+  std::vector<ClientWaitUnderWay> client_waits_ =
+      std::vector<ClientWaitUnderWay>(shm::max_contexts);
 };
 
 }  // namespace hornbeam::worker

@@ -12,8 +12,11 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <memory>
 #include <utility>
 
@@ -57,6 +60,7 @@ class ConnectionStream {
   }
   template <class ConstBuffers, class Handler>
   void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    ++writes_begun_;
     if (tls_) return tls_->async_write_some(buffers, std::forward<Handler>(handler));
     plain_.async_write_some(buffers, std::forward<Handler>(handler));
   }
@@ -79,9 +83,29 @@ class ConnectionStream {
   // TLS only: what the socket takes now (TlsSocket::try_write).
   std::optional<std::size_t> try_write(std::string_view bytes) { return tls_->try_write(bytes); }
 
+  // Whether the client took any of what it is sent since the last look (limits.send_timeout):
+  // fewer bytes wait in the socket's send queue (SIOCOUTQ: not yet acknowledged by a TCP
+  // peer, not yet read by a unix-socket one), or a write part began (a composed write begins
+  // each part once the one before was taken; sendfile says so with note_write_began). Whether
+  // the socket is writable says less: a full send buffer (megabytes, as Linux sizes it for a
+  // fast link) is writable again only once a third of it is free, which a client reading
+  // slowly but steadily may take minutes to free.
+  bool took_bytes_since_last_look() {
+    int queued = 0;
+    const bool known = ::ioctl(socket().native_handle(), SIOCOUTQ, &queued) == 0;
+    const bool took = writes_begun_ != writes_seen_ || (known && queued < queued_seen_);
+    writes_seen_ = writes_begun_;
+    queued_seen_ = known ? queued : 0;
+    return took;
+  }
+  void note_write_began() { ++writes_begun_; }
+
  private:
   Protocol::socket plain_;  // the connection itself when plain; unused (closed) under TLS
   std::unique_ptr<TlsSocket> tls_;
+  std::uint64_t writes_begun_ = 0;  // see took_bytes_since_last_look
+  std::uint64_t writes_seen_ = 0;
+  int queued_seen_ = 0;
 };
 
 // How Beast's websocket::stream<ConnectionStream> closes the connection (found by ADL). Under

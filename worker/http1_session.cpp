@@ -127,7 +127,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     if (writing_ || !channel_) return;
     auto batch = channel_->take();
     if (batch.file) {
-      writing_ = true;
+      begin_writing();
       response_begun_ = true;
       auto file = std::make_shared<ResponseChannel::FileSegment>(std::move(*batch.file));
       // then flush() takes what follows and the end
@@ -440,7 +440,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     stop_timer();
     start_websocket(std::move(connection_), std::move(*upgrade_request_), std::move(websocket_),
                     std::get<WebSocketAccept>(std::move(*action)), server_.config.websocket,
-                    server_.websockets, peer_name());
+                    server_.config.limits.send_timeout, server_.websockets, peer_name());
     upgrade_request_.reset();
     const auto keep = release_app_hold();  // this session ends here
   }
@@ -800,7 +800,7 @@ class Session final : public std::enable_shared_from_this<Session>,
 
   // The long way: the bytes are written as the socket takes them, then flush() again.
   void write_async(std::string bytes) {
-    writing_ = true;
+    begin_writing();
     auto kept = std::make_shared<std::string>(std::move(bytes));
     asio::async_write(connection_, asio::buffer(*kept),
                       [self = shared_from_this(), kept](beast::error_code ec, std::size_t) {
@@ -855,6 +855,7 @@ class Session final : public std::enable_shared_from_this<Session>,
       }
       if (sent < 0 && errno == EINTR) continue;
       if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        connection_.note_write_began();  // the client took the bytes before this wait
         socket.async_wait(Protocol::socket::wait_write,
                           [self = shared_from_this(), file](beast::error_code wait_error) {
                             if (wait_error) {
@@ -986,21 +987,65 @@ class Session final : public std::enable_shared_from_this<Session>,
     flush();
   }
 
-  // One deadline at a time (idle, request head, body, linger): a slow or idle client is cut
-  // when it passes. Per request the deadline only moves later (cancelled when the head is in, then
-  // the idle time, then the head's time), so the timer is started again only when the new
-  // deadline comes before the wait already armed: a wait that fires early looks at the
-  // deadline and waits again. Starting and cancelling the timer on each move was three
-  // timer-queue operations and two cancelled waits per request (docs/performance.md).
+  // One deadline at a time (idle, request head, body, linger), and the looks at a write that
+  // waits beside it (begin_writing): a slow or idle client is cut when it passes. Per request the
+  // deadline only moves later (cancelled when the head is in, then the idle time, then the head's
+  // time), so the timer is started again only when the new deadline comes before the wait already
+  // armed: a wait that fires early looks at the deadline and waits again. Starting and cancelling
+  // the timer on each move was three timer-queue operations and two cancelled waits per request
+  // (docs/performance.md).
   void arm_timer(config::Duration duration) {
     awaiting_body_ = false;
     deadline_ = std::chrono::steady_clock::now() + duration;
-    if (!timer_waiting_ || timer_.expiry() > deadline_) start_timer();
+    if (!timer_waiting_ || timer_.expiry() > std::min(deadline_, send_look_at_)) start_timer();
   }
 
   void disarm_timer() {
     awaiting_body_ = false;
     deadline_ = no_deadline;
+  }
+
+  // A write that waits for the client (the socket is full) is looked at beside the deadline of
+  // the moment, four times per limits.send_timeout: a client that takes none of it for that
+  // long is cut (nginx's send_timeout). Otherwise it would hold its response's context as
+  // long as it likes (under the arbiter, whose `timeout` leaves waits for the client out, for
+  // ever).
+  void begin_writing() {
+    writing_ = true;
+    if (send_look_at_ != no_deadline) return;  // already looked at
+    connection_.took_bytes_since_last_look();  // from here
+    const auto now = std::chrono::steady_clock::now();
+    client_took_bytes_at_ = now;
+    send_look_at_ = now + send_look_interval();
+    if (!timer_waiting_ || timer_.expiry() > send_look_at_) start_timer();
+  }
+  config::Duration send_look_interval() const {
+    return std::max<config::Duration>(server_.config.limits.send_timeout / 4,
+                                      std::chrono::milliseconds(10));
+  }
+  // False when the client was cut.
+  bool look_at_send(std::chrono::steady_clock::time_point now) {
+    if (!writing_) {
+      send_look_at_ = no_deadline;
+      return true;
+    }
+    if (connection_.took_bytes_since_last_look()) {
+      client_took_bytes_at_ = now;
+    } else if (now - client_took_bytes_at_ >= server_.config.limits.send_timeout) {
+      send_timed_out();
+      return false;
+    }
+    send_look_at_ = now + send_look_interval();
+    return true;
+  }
+
+  void send_timed_out() {
+    logging::error_log().warn(
+        "the client {}:{} took none of the response for {:g}s (limits.send_timeout): the "
+        "connection was closed",
+        remote_.first, remote_.second,
+        std::chrono::duration<double>(server_.config.limits.send_timeout).count());
+    close();
   }
 
   // The app waits for body bytes the client does not send, and its context waits with it
@@ -1036,20 +1081,24 @@ class Session final : public std::enable_shared_from_this<Session>,
   // The socket is closed or handed over: no wait may outlive it.
   void stop_timer() {
     disarm_timer();
+    send_look_at_ = no_deadline;
     timer_waiting_ = false;
     timer_.cancel();
   }
 
   void start_timer() {
     timer_waiting_ = true;
-    timer_.expires_at(deadline_);  // a wait armed before ends with operation_aborted
+    // A wait armed before ends with operation_aborted.
+    timer_.expires_at(std::min(deadline_, send_look_at_));
     timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
       if (ec) return;
       const auto self = weak.lock();
       if (!self) return;
       self->timer_waiting_ = false;
-      if (self->deadline_ == no_deadline) return;
-      if (std::chrono::steady_clock::now() < self->deadline_) return self->start_timer();
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= self->send_look_at_ && !self->look_at_send(now)) return;
+      if (self->deadline_ == no_deadline && self->send_look_at_ == no_deadline) return;
+      if (now < self->deadline_) return self->start_timer();
       if (self->awaiting_body_) return self->body_timed_out();
       self->close();  // slow or idle client: cut
     });
@@ -1077,6 +1126,9 @@ class Session final : public std::enable_shared_from_this<Session>,
   static constexpr auto no_deadline = std::chrono::steady_clock::time_point::max();
   std::chrono::steady_clock::time_point deadline_ = no_deadline;  // see arm_timer
   bool timer_waiting_ = false;  // a wait on timer_ is pending (it may fire before deadline_)
+  // While a write waits for the client: the next look at it, and when it last took bytes.
+  std::chrono::steady_clock::time_point send_look_at_ = no_deadline;
+  std::chrono::steady_clock::time_point client_took_bytes_at_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> head_parser_;
   std::optional<http::request_parser<http::string_body>> whole_parser_;   // small bodies

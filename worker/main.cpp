@@ -273,9 +273,15 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
       server->request_graceful_stop("max_requests reached");
     }
   };
-  const auto activity = [&](int index, bool busy, python::ContextPool::TimeLimit time_limit) {
-    link.context_busy(index, busy, time_limit);
-    if (!busy) count_request();
+  const auto activity = [&](int index, python::ContextPool::Event event,
+                            python::ContextPool::TimeLimit time_limit) {
+    using Event = python::ContextPool::Event;
+    switch (event) {
+      case Event::job_started: return link.context_busy(index, true, time_limit);
+      case Event::job_ended: link.context_busy(index, false, time_limit); return count_request();
+      case Event::client_wait_began: return link.context_waits_for_client(index, true);
+      case Event::client_wait_ended: return link.context_waits_for_client(index, false);
+    }
   };
   // A few beats per timeout, so that one late beat never looks like a dead worker.
   const auto beat = config.timeout.count() > 0 ? config.timeout / 4 : std::chrono::seconds(1);

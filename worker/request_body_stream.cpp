@@ -1,5 +1,6 @@
 #include "worker/request_body_stream.hpp"
 
+#include "common/client_wait.hpp"
 #include "common/io_thread_policy.hpp"
 
 #include <algorithm>
@@ -53,7 +54,11 @@ std::size_t RequestBodyStream::read_into(char* out, std::size_t max) {
     wake_io_();
     lock.lock();
   }
-  arrived_.wait(lock, [&] { return buffered_ > 0 || ended_ || !error_.empty(); });
+  const auto arrived = [&] { return buffered_ > 0 || ended_ || !error_.empty(); };
+  if (!arrived()) {
+    const ClientWait client;  // the client's time, not the app's
+    arrived_.wait(lock, arrived);
+  }
   if (buffered_ == 0) {
     if (!error_.empty()) throw RequestBodyError(cause_, error_);
     return 0;  // ended
@@ -96,11 +101,15 @@ std::size_t RequestBodyStream::read_fully_into(char* out, std::size_t size) {
       lock.lock();
       wake = false;
     }
-    arrived_.wait(lock, [&] {
+    const auto arrived = [&] {
       if (target_.state == Target::State::taken) return false;  // being written into
       return target_.state == Target::State::given_back || buffered_ > 0 || ended_ ||
              !error_.empty();
-    });
+    };
+    if (!arrived()) {
+      const ClientWait client;  // the client's time, not the app's
+      arrived_.wait(lock, arrived);
+    }
     if (target_.state == Target::State::given_back) {
       filled += target_.filled;
       consumed_ += target_.filled;

@@ -1,4 +1,5 @@
 #include "worker/response_channel.hpp"
+#include "common/client_wait.hpp"
 #include "common/http_text.hpp"
 #include "common/io_thread_policy.hpp"
 #include "worker/send_now.hpp"
@@ -528,6 +529,7 @@ template <class HasRoom>
 void ResponseChannel::wait_for_room(std::unique_lock<std::mutex>& lock, HasRoom has_room) {
   if (r_.closed || has_room()) return;
   const IoThreadPolicy::WaitingForIo waiting;  // the I/O thread drains it
+  const ClientWait client;  // as fast as the client takes it: its time, not the app's
   wake(lock);
   drained_.wait(lock, [&] { return r_.closed || has_room(); });
 }

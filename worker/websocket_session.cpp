@@ -32,11 +32,12 @@ constexpr int message_too_big = 1009;
 class Connection final : public WebSocketSession, public std::enable_shared_from_this<Connection> {
  public:
   Connection(ConnectionStream connection, std::shared_ptr<WebSocketChannel> channel,
-             const config::WebSocket& settings, std::set<WebSocketSession*>& sessions,
-             std::string label)
+             const config::WebSocket& settings, config::Duration send_timeout,
+             std::set<WebSocketSession*>& sessions, std::string label)
       : ws_(std::move(connection)),
         channel_(std::move(channel)),
         settings_(settings),
+        send_timeout_(send_timeout),
         sessions_(sessions),
         heartbeat_(ws_.get_executor()),
         label_(std::move(label)) {
@@ -204,10 +205,12 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
         });
   }
 
-  // Pings every ping_interval, and drops a peer silent (not even a pong) for idle_timeout.
+  // Pings every ping_interval, drops a peer silent (not even a pong) for idle_timeout, and one
+  // that takes none of a frame for limits.send_timeout: while it sends, it is never silent,
+  // and the app's sends would wait on it for ever (found by a peer that sends and never reads).
   void arm_heartbeat() {
     const auto idle = settings_.idle_timeout;
-    auto period = std::chrono::duration_cast<config::Duration>(idle / 4);
+    auto period = std::chrono::duration_cast<config::Duration>(std::min(idle, send_timeout_) / 4);
     if (settings_.ping_interval.count() > 0) period = std::min(period, settings_.ping_interval);
     heartbeat_.expires_after(std::max(period, config::Duration(10)));
     heartbeat_.async_wait([weak = weak_from_this()](beast::error_code ec) {
@@ -218,6 +221,14 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
       if (now - self->heard_ >= self->settings_.idle_timeout) {
         return self->fail({abnormal_closure, ""},
                           "no frame from the peer for websocket.idle_timeout: dropped");
+      }
+      // A frame (or a ping) being written, of which the peer took nothing for that long.
+      if (!(self->writing_ || self->pinging_) ||
+          self->ws_.next_layer().took_bytes_since_last_look()) {
+        self->took_bytes_at_ = now;
+      } else if (now - self->took_bytes_at_ >= self->send_timeout_) {
+        return self->fail({abnormal_closure, ""},
+                          "the peer took none of a frame for limits.send_timeout: dropped");
       }
       const auto interval = self->settings_.ping_interval;
       if (interval.count() > 0 && now - self->pinged_ >= interval && !self->pinging_ &&
@@ -257,6 +268,8 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
       message_buffer_;
   std::shared_ptr<WebSocketChannel> channel_;
   const config::WebSocket& settings_;
+  const config::Duration send_timeout_;
+  Clock::time_point took_bytes_at_ = Clock::now();  // or the last look that found no write
   std::set<WebSocketSession*>& sessions_;
   asio::steady_timer heartbeat_;
   std::string label_;                  // "/path from 1.2.3.4:5678", for log lines
@@ -277,11 +290,11 @@ class Connection final : public WebSocketSession, public std::enable_shared_from
 
 void start_websocket(ConnectionStream connection, http::request<http::empty_body> request,
                      std::shared_ptr<WebSocketChannel> channel, WebSocketAccept accept,
-                     const config::WebSocket& settings, std::set<WebSocketSession*>& sessions,
-                     const std::string& peer) {
+                     const config::WebSocket& settings, config::Duration send_timeout,
+                     std::set<WebSocketSession*>& sessions, const std::string& peer) {
   std::string label = logging::escape_for_log(request.target()) + " from " + peer;
-  std::make_shared<Connection>(std::move(connection), std::move(channel), settings, sessions,
-                               std::move(label))
+  std::make_shared<Connection>(std::move(connection), std::move(channel), settings, send_timeout,
+                               sessions, std::move(label))
       ->start(std::move(request), std::move(accept));
 }
 

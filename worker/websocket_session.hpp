@@ -28,11 +28,12 @@ class WebSocketSession {
 
 // Answers the handshake as `accept` says and runs the connection; it registers itself in
 // `sessions` for its lifetime, which lasts until the connection ends (whatever ends it), and
-// `peer` ("address:port") names it in log lines.
+// `peer` ("address:port") names it in log lines. A peer that takes none of a frame for
+// `send_timeout` (limits.send_timeout) is dropped.
 void start_websocket(ConnectionStream connection,
                      boost::beast::http::request<boost::beast::http::empty_body> request,
                      std::shared_ptr<WebSocketChannel> channel, WebSocketAccept accept,
-                     const config::WebSocket& settings, std::set<WebSocketSession*>& sessions,
-                     const std::string& peer);
+                     const config::WebSocket& settings, config::Duration send_timeout,
+                     std::set<WebSocketSession*>& sessions, const std::string& peer);
 
 }  // namespace hornbeam::worker

@@ -177,6 +177,34 @@ def test_a_stuck_request_gets_504_the_traceback_is_logged_and_the_worker_replace
     arbiter.wait_for_log(rf"pid {stuck_worker}, generation 1\) exited with code 1")
 
 
+def test_slow_clients_never_get_their_worker_replaced_for_timeout(start_arbiter):
+    # `timeout` judges the app. The time a context waits for its client (to take the response,
+    # to send the body) is the client's, and limits.send_timeout and limits.body_timeout cut
+    # that one client; counted as the app's, it had the worker replaced with every request on
+    # it, by any client that read or sent slowly.
+    arbiter = start_arbiter("supervised:streams_or_reads_then_hangs", workers=1,
+                            settings={"timeout": "2s", "contexts": 2})
+    [worker] = arbiter.workers()
+    download = socket.create_connection(("127.0.0.1", arbiter.port))
+    download.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert download.recv(100).startswith(b"HTTP/1.1 200")  # then never read
+    upload = socket.create_connection(("127.0.0.1", arbiter.port))
+    size = 200_000  # past limits.body_buffer_threshold: the app reads it as it comes
+    upload.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode())
+    for _ in range(8):  # 4 s, twice the timeout
+        upload.sendall(b"u" * 20_000)
+        time.sleep(0.5)
+    assert arbiter.workers() == [worker]
+    assert "has been running a request" not in arbiter.log
+    # The body ends and the app hangs: from here its own time is judged again.
+    upload.sendall(b"u" * (size - 8 * 20_000))
+    arbiter.wait_for_log(r"has been running a request for [\d.]+s \(timeout 2.0s\): replacing it", timeout=15)
+    overdue = float(re.search(r"running a request for ([\d.]+)s", arbiter.log).group(1))
+    assert overdue < 3.5, "the wait for the upload's bytes is not the app's time"
+    download.close()
+    upload.close()
+
+
 def test_five_hups_under_load_fail_no_request(start_arbiter):
     arbiter = start_arbiter("supervised:pid", workers=2, settings={"graceful_timeout": "10s"})
     first = set(arbiter.workers())

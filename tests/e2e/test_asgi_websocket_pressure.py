@@ -3,8 +3,11 @@ against hornbeam and, with the same app and client, Uvicorn. Whatever ends a con
 app gets websocket.disconnect with the right code."""
 
 import asyncio
+import base64
 import os
 import re
+import socket
+import time
 
 import pytest
 import websockets
@@ -142,3 +145,39 @@ def test_500_connections_each_holding_the_high_water_mark(serve, tmp_path):
     assert grown_mib < connections * 2.5, "memory per connection is bounded by the high-water mark"
     # The apps wake, read what was held, and see the clients' close.
     wait_for_file(marker, "disconnect", count=connections, timeout=60)
+
+
+def raw_websocket(port, path):
+    """A WebSocket client on a bare socket: it reads only the handshake's answer, nothing after."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    sock.settimeout(10)
+    assert sock.recv(12) == b"HTTP/1.1 101"
+    return sock
+
+
+def masked_text_frame(text):
+    payload = text.encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_a_peer_that_sends_but_never_reads_is_dropped_after_send_timeout(start_worker, tmp_path):
+    # It is never silent (websocket.idle_timeout), and the app's sends wait on it: they waited
+    # for ever before limits.send_timeout covered WebSocket frames too.
+    worker = start_worker("ws_pressure:app", "-k", "asgi", "--limits-send-timeout", "1s")
+    marker = tmp_path / "marker"
+    sock = raw_websocket(worker.port, f"/flood?count=100000&size=65536&marker={marker}")
+    deadline = time.monotonic() + 20
+    try:
+        while "limits.send_timeout" not in worker.log and time.monotonic() < deadline:
+            sock.sendall(masked_text_frame("still here"))
+            time.sleep(0.1)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # dropped
+    worker.wait_for_log("the peer took none of a frame for limits.send_timeout: dropped")
+    disconnect_seen(marker, 1006)
+    sock.close()

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 
+import pytest
 import requests
 
 from conftest import cpu_seconds, out_of_descriptors_under_sanitizers
@@ -62,3 +63,75 @@ def test_out_of_descriptors_the_worker_waits_instead_of_spinning_and_serves_afte
     # then this one is served.
     assert requests.get(worker.url, timeout=10).status_code == 200
     worker.wait_for_log("accepting connections again")
+
+
+def ask_and_stop_reading(port, path, receive_buffer=None):
+    """A client that asks for a response and reads nothing of it past its first bytes."""
+    sock = socket.socket()
+    if receive_buffer:  # before connecting: set later, it shrinks the window erratically
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    sock.settimeout(10)
+    assert sock.recv(100).startswith(b"HTTP/1.1 200")
+    return sock
+
+
+def read_to_the_end(sock, timeout=20):
+    """Bytes until the server closes (what was in flight when it cut the connection)."""
+    sock.settimeout(timeout)
+    total = 0
+    try:
+        while chunk := sock.recv(1 << 20):
+            total += len(chunk)
+    except ConnectionResetError:
+        pass
+    return total
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_a_client_that_stops_reading_is_cut_after_send_timeout(start_worker, tmp_path, kind):
+    # Its response waits for it in the worker, and the app with it (a WSGI context, held): for
+    # ever before limits.send_timeout, or until the arbiter's `timeout` replaced the worker.
+    marker = tmp_path / "marker"
+    if kind == "wsgi":
+        worker = start_worker("echo:endless_until_closed", "--contexts", "1", "--limits-send-timeout", "1s")
+        path, the_app_saw = f"/?{marker}", "closed"  # the iterable's close()
+    else:
+        worker = start_worker("asgi_app:stream", "-k", "asgi", "--limits-send-timeout", "1s")
+        path, the_app_saw = f"/?count=100000000&interval=0&marker={marker}", "send raised OSError"
+    started = time.monotonic()
+    stalled = ask_and_stop_reading(worker.port, path)
+    worker.wait_for_log("took none of the response for 1s (limits.send_timeout): the connection was closed",
+                        timeout=15)
+    assert time.monotonic() - started >= 1
+    assert worker.log.count("limits.send_timeout") == 1
+    # As when a client goes away: the app's write fails, and the connection ends.
+    deadline = time.monotonic() + 10
+    while not (marker.exists() and marker.read_text().strip() == the_app_saw) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.read_text().strip() == the_app_saw
+    read_to_the_end(stalled)
+    stalled.close()
+    # The only context is free: the next client is served.
+    ask_and_stop_reading(worker.port, f"/?{tmp_path / 'next'}" if kind == "wsgi" else "/?count=1").close()
+
+
+def test_a_client_reading_slowly_but_steadily_is_not_cut(start_worker, tmp_path):
+    # 320 KiB a second. The worker's send buffer (megabytes, as Linux sizes it) is writable
+    # again only once a third of it is free, which takes this client longer than send_timeout:
+    # the bytes it takes are what counts, not the socket's readiness.
+    worker = start_worker("echo:endless_until_closed", "--limits-send-timeout", "1s")
+    sock = ask_and_stop_reading(worker.port, f"/?{tmp_path / 'marker'}", receive_buffer=65536)
+    until = time.monotonic() + 5
+    while time.monotonic() < until:
+        assert sock.recv(32768)
+        time.sleep(0.1)
+    assert "limits.send_timeout" not in worker.log
+    # Still served: far more than the buffers on the way held.
+    received = 0
+    while received < 50 << 20:
+        chunk = sock.recv(1 << 20)
+        assert chunk
+        received += len(chunk)
+    sock.close()

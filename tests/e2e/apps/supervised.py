@@ -52,3 +52,14 @@ def crashing(environ, start_response):
         ctypes.string_at(0)  # reads address 0
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(os.getpid()).encode()]
+
+
+def streams_or_reads_then_hangs(environ, start_response):
+    """GET streams for ever (a response as large as the client will take); POST reads its body
+    to the end, then never returns (the app stuck after its client wait)."""
+    if environ["REQUEST_METHOD"] == "POST":
+        while environ["wsgi.input"].read(65536):
+            pass
+        stuck_forever_in_here()
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return iter(lambda: b"s" * 65536, None)

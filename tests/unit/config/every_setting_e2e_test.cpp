@@ -94,6 +94,8 @@ const std::map<std::string, std::string>& end_to_end_tests() {
       {"limits.header_timeout", "test_http.py::test_slow_request_head_is_cut_after_header_timeout"},
       {"limits.body_timeout",
        "test_request_body.py::test_a_body_the_client_stops_sending_gets_408"},
+      {"limits.send_timeout",
+       "test_slow_clients.py::test_a_client_that_stops_reading_is_cut_after_send_timeout"},
       {"hooks.on_request", "test_hooks.py::test_on_request_answers_instead_of_the_app"},
       {"hooks.on_response", "test_hooks.py::test_on_response_adds_headers"},
       {"hooks.on_error", "test_hooks.py::test_on_error_answers_for_an_app_that_raised"},

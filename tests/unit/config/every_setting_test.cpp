@@ -67,6 +67,7 @@ const std::map<std::string, Sample>& samples() {
       {"limits.body_buffer_threshold", {"128K", "128KiB"}},
       {"limits.header_timeout", {"3s", "3s"}},
       {"limits.body_timeout", {"20s", "20s"}},
+      {"limits.send_timeout", {"45s", "45s"}},
       {"mounts",
        {"/api=api:app@asgi,/admin=admin.wsgi:application",
         "/api=api:app@asgi,/admin=admin.wsgi:application@wsgi",
