@@ -1,5 +1,6 @@
 #include "python/interpreter.hpp"
 
+#include "python/app_signals.hpp"
 #include "python/py_ref.hpp"
 
 #include "common/logging.hpp"
@@ -145,6 +146,7 @@ Interpreter::Interpreter(const InterpreterOptions& options) : options_(options) 
 
   try {
     apply_path_options(options);
+    keep_the_workers_signals();
     for (const auto& module : options.preload) {
       PyRef imported = PyRef::steal(PyImport_ImportModule(module.c_str()));
       if (!imported) PyErr_Clear();  // optional: whoever needs it reports its absence

@@ -1,5 +1,6 @@
 #include "python/sub_interpreter.hpp"
 
+#include "python/app_signals.hpp"
 #include "python/interpreter.hpp"
 
 #include <stdexcept>
@@ -47,6 +48,7 @@ SubInterpreter::SubInterpreter(PyInterpreterState* main, const InterpreterOption
   // released with main_thread detached.
   try {
     apply_path_options(options);
+    keep_the_workers_signals();
   } catch (...) {
     Py_EndInterpreter(thread_state_);
     delete_main_thread_state(main_thread);

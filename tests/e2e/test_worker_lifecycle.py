@@ -86,6 +86,24 @@ def test_the_exit_names_the_apps_threads_it_waits_for(start_worker):
     assert worker.process.wait(30) == 0
 
 
+def test_an_app_that_installs_its_own_sigterm_handler_boots_and_cleans_up_at_exit(start_worker, tmp_path):
+    # CPython refuses signal.signal outside the main thread, and the app is imported on a
+    # context's: the worker failed to boot. Its handler must not replace the worker's either.
+    marker = tmp_path / "marker"
+    worker = start_worker("signal_handlers:app", "--contexts", "2", env={"HB_TEST_MARKER": str(marker)})
+    answer = requests.get(worker.url, timeout=10).text
+    assert answer.startswith("previous=<Handlers.SIG_DFL: 0>"), answer
+    assert "usr2=signal only works in main thread" in answer  # not a signal of the worker's
+    worker.wait_for_log("the app's handler for SIGTERM (signal.signal) is not installed: hornbeam "
+                        "handles SIGTERM itself (a graceful stop); code to run when the worker stops "
+                        "belongs in an atexit function")
+    assert worker.log.count("handler for SIGTERM") == 1, "once, whatever the number of contexts"
+    assert worker.stop() == 0  # a graceful stop, as the worker's own handler does it
+    # Once per interpreter that imported the app (each context's own under owngil).
+    ran = marker.read_text().splitlines()
+    assert ran and set(ran) == {"atexit"}, ran
+
+
 def test_the_apps_child_processes_take_sigterm(start_worker):
     worker = start_worker("echo:terminates_a_child", "--contexts", "2")
     assert requests.get(worker.url, timeout=30).text == "-15"
