@@ -19,6 +19,7 @@
 #include "common/version.hpp"
 #include "config/json_output.hpp"
 #include "config/logging_options.hpp"
+#include "config/without_effect.hpp"
 
 #include <spdlog/logger.h>
 #include <nlohmann/json.hpp>
@@ -190,6 +191,8 @@ class Arbiter final : public Processes {
     logging::error_log().info("arbiter started (pid {}): app {}, {} worker(s) of {} context(s)",
                               ::getpid(), options_.config.app, options_.config.workers,
                               options_.config.contexts);
+    for (const auto& warning : config::settings_without_effect(options_.config))
+      logging::error_log().warn("{}", warning);
     const auto& first_launch = launches_.rbegin()->second;
     for (std::size_t i = 0; i < first_launch.sockets.size(); ++i) {
       const auto& socket = first_launch.sockets[i];
@@ -562,6 +565,8 @@ class Arbiter final : public Processes {
     options_.config = *config;
     logging::error_log().info("{}{}; starting generation {}", why,
                               code_change ? "" : ": configuration reloaded", last_generation_);
+    for (const auto& warning : config::settings_without_effect(*config))
+      logging::error_log().warn("{}", warning);
   }
 
   // USR2: a new arbiter from the binary on disk now, inheriting sockets and shared memory.

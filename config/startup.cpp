@@ -3,6 +3,7 @@
 #include "common/exit_codes.hpp"
 #include "common/version.hpp"
 #include "config/json_output.hpp"
+#include "config/without_effect.hpp"
 
 #include <ostream>
 
@@ -55,6 +56,8 @@ Startup start(int argc, const char* const* argv, std::string_view program,
       out << program << ": configuration "
           << (sources.config_file.empty() ? std::string("(no file)") : sources.config_file)
           << " is valid\n";
+      for (const auto& warning : settings_without_effect(config))
+        err << program << ": warning: " << warning << "\n";
       return result;
     }
     if (line.print_config) {

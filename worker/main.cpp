@@ -9,6 +9,7 @@
 #include "common/standard_fds.hpp"
 #include "config/logging_options.hpp"
 #include "config/startup.hpp"
+#include "config/without_effect.hpp"
 #include "python/app_loader.hpp"
 #include "python/asgi_context.hpp"
 #include "python/context_pool.hpp"
@@ -214,6 +215,11 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
     logging::error_log().critical("{}", e.what());
     link.boot_failed(e.what());
     return exit_code::config_error;
+  }
+  // Under the arbiter, the arbiter said so once for every worker.
+  if (!link.supervised()) {
+    for (const auto& warning : config::settings_without_effect(config))
+      logging::error_log().warn("{}", warning);
   }
   const auto max_requests = draw_max_requests(config);
   link.set_max_requests(max_requests);

@@ -15,6 +15,7 @@ import pytest
 import requests
 import websockets
 
+from conftest import ARBITER_BIN
 from peers import free_port
 
 
@@ -442,3 +443,21 @@ def test_clients_that_leave_mid_response_leave_the_worker_serving(start_arbiter,
                 tls.sendall(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert exchange(tls_port, client_context(pki))[0] == 200
     assert arbiter.workers() == [worker], arbiter.log
+
+
+def test_tls_settings_without_an_https_bind_are_named_not_ignored(start_arbiter, start_worker, pki, tmp_path):
+    # Gunicorn's `certfile` alone makes every bind TLS; here a bind is TLS when written
+    # `https://`. A configuration set up the Gunicorn way served plain HTTP without a word.
+    settings = {"tls": {"certfile": str(pki / "server.pem"), "keyfile": str(pki / "server.key")}}
+    expected = ("`tls.certfile`, `tls.keyfile` set, but no bind is `https://`: no TLS is served, every "
+                "bind serves plain HTTP (write a bind as `https://host:port` to serve TLS on it)")
+    arbiter = start_arbiter("echo:hello", workers=1, settings=settings)
+    arbiter.wait_for_log(re.escape(expected))
+    assert arbiter.log.count("no bind is `https://`") == 1, "said by the arbiter, not by every worker"
+    assert requests.get(arbiter.url, timeout=10).text == "Hello, World!"
+    worker = start_worker("echo:hello", "--tls-certfile", str(pki / "server.pem"))
+    worker.wait_for_log("`tls.certfile` set, but no bind is `https://`")
+    config = tmp_path / "check.yaml"
+    config.write_text(json.dumps({"app": "echo:hello", **settings}))
+    checked = subprocess.run([ARBITER_BIN, "--check-config", "-c", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0 and expected in checked.stderr, checked

@@ -1,0 +1,19 @@
+#pragma once
+
+// Settings given that the rest of the configuration leaves without effect: `tls.*` with no
+// `https://` bind (Gunicorn's `certfile` alone makes every bind TLS; here a bind is TLS when
+// written `https://`, and a file set up the Gunicorn way would serve plain HTTP without a
+// word). Warnings, not errors: a bind given on the command line may stand in for the file's
+// for a while (a plain local run of a configuration that serves TLS).
+
+#include "config/config.hpp"
+
+#include <string>
+#include <vector>
+
+namespace hornbeam::config {
+
+// One line per finding, for the error log (and --check-config).
+std::vector<std::string> settings_without_effect(const Config& config);
+
+}  // namespace hornbeam::config
