@@ -800,7 +800,6 @@ class Session final : public std::enable_shared_from_this<Session>,
 
   // The long way: the bytes are written as the socket takes them, then flush() again.
   void write_async(std::string bytes) {
-    begin_writing();
     auto kept = std::make_shared<std::string>(std::move(bytes));
     asio::async_write(connection_, asio::buffer(*kept),
                       [self = shared_from_this(), kept](beast::error_code ec, std::size_t) {
@@ -808,6 +807,9 @@ class Session final : public std::enable_shared_from_this<Session>,
                         if (ec) return self->close();
                         self->flush();
                       });
+    // After the write's first part began (its handler runs later, never from in here): what
+    // that part put in the send queue is not the client's progress.
+    begin_writing();
   }
 
   // Under TLS a file is read and written through the stream, 64 KiB at a time.
@@ -844,6 +846,7 @@ class Session final : public std::enable_shared_from_this<Session>,
     beast::error_code ec;
     auto& socket = connection_.socket();
     socket.native_non_blocking(true, ec);
+    bool sent_any = false;
     while (!ec && file->length > 0) {
       off_t offset = static_cast<off_t>(file->offset);
       const ssize_t sent = ::sendfile(socket.native_handle(), file->file.get(), &offset,
@@ -851,11 +854,13 @@ class Session final : public std::enable_shared_from_this<Session>,
       if (sent > 0) {
         file->offset += static_cast<std::uint64_t>(sent);
         file->length -= static_cast<std::uint64_t>(sent);
+        sent_any = true;
         continue;
       }
       if (sent < 0 && errno == EINTR) continue;
       if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        connection_.note_write_began();  // the client took the bytes before this wait
+        // The client made room for these bytes (limits.send_timeout's looks).
+        if (sent_any) connection_.note_write_began();
         socket.async_wait(Protocol::socket::wait_write,
                           [self = shared_from_this(), file](beast::error_code wait_error) {
                             if (wait_error) {

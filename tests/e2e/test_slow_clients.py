@@ -117,6 +117,19 @@ def test_a_client_that_stops_reading_is_cut_after_send_timeout(start_worker, tmp
     ask_and_stop_reading(worker.port, f"/?{tmp_path / 'next'}" if kind == "wsgi" else "/?count=1").close()
 
 
+def test_a_file_the_client_stops_reading_is_cut_after_send_timeout(start_worker, tmp_path):
+    # wsgi.file_wrapper goes out by sendfile(2), which waits for the socket on its own.
+    big = tmp_path / "big"
+    with open(big, "wb") as f:
+        f.truncate(256 << 20)
+    worker = start_worker("echo:file_wrapper", "--limits-send-timeout", "1s")
+    stalled = ask_and_stop_reading(worker.port, f"/?{big}")
+    worker.wait_for_log("took none of the response for 1s (limits.send_timeout): the connection was closed",
+                        timeout=15)
+    assert read_to_the_end(stalled) < 256 << 20
+    stalled.close()
+
+
 def test_a_client_reading_slowly_but_steadily_is_not_cut(start_worker, tmp_path):
     # 320 KiB a second. The worker's send buffer (megabytes, as Linux sizes it) is writable
     # again only once a third of it is free, which takes this client longer than send_timeout:
