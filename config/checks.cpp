@@ -28,16 +28,23 @@ bool is_dotted_identifier(std::string_view path) {
   }
 }
 
+// `module`, `module:callable` or `module:factory(ARGS)`; the worker, which has Python, reads
+// ARGS (Python literals).
 bool is_app_spec(std::string_view value) {
   const auto colon = value.find(':');
   if (!is_dotted_identifier(value.substr(0, colon))) return false;
-  return colon == std::string_view::npos || is_dotted_identifier(value.substr(colon + 1));
+  if (colon == std::string_view::npos) return true;
+  std::string_view callable = value.substr(colon + 1);
+  const auto call = callable.find('(');
+  if (call != std::string_view::npos && !callable.ends_with(')')) return false;
+  return is_dotted_identifier(callable.substr(0, call));
 }
 
 }  // namespace
 
 const TextCheck app_spec{is_app_spec,
-                         "an app as `module:callable` (e.g. `myproject.wsgi:application`)"};
+                         "an app as `module:callable` (e.g. `myproject.wsgi:application`) or "
+                         "`module:factory(ARGS)`"};
 
 const TextCheck optional_app_spec{
     [](std::string_view value) { return value.empty() || is_app_spec(value); },

@@ -40,10 +40,38 @@ void check_item(const TextCheck* check, std::string_view value) {
     throw ValueError{std::string(check->expected), std::string(value)};
 }
 
-std::vector<std::string> split_commas(std::string_view text) {
+// The first comma of `text` outside an app factory's arguments (`/a=x:make(1, 'b,c')`), or npos.
+std::size_t top_level_comma(std::string_view text) {
+  int depth = 0;
+  char quote = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quote) {
+      if (c == '\\')
+        ++i;
+      else if (c == quote)
+        quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      depth = std::max(0, depth - 1);
+    } else if (c == ',' && depth == 0) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+std::size_t first_comma(std::string_view text) { return text.find(','); }
+
+// Comma-separated items, trimmed; `find_comma` says where an item ends.
+std::vector<std::string> split_items(std::string_view text,
+                                     std::size_t (*find_comma)(std::string_view)) {
   std::vector<std::string> items;
   while (true) {
-    const auto comma = text.find(',');
+    const auto comma = find_comma(text);
     std::string_view item = text.substr(0, comma);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
@@ -51,6 +79,10 @@ std::vector<std::string> split_commas(std::string_view text) {
     if (comma == std::string_view::npos) return items;
     text.remove_prefix(comma + 1);
   }
+}
+
+std::vector<std::string> split_commas(std::string_view text) {
+  return split_items(text, first_comma);
 }
 
 template <class T>
@@ -67,7 +99,11 @@ Mount parse_mount_text(std::string_view text) {
   Mount mount;
   mount.prefix = std::string(text.substr(0, equals));
   std::string_view app = text.substr(equals + 1);
-  if (const auto at_sign = app.find('@'); at_sign != std::string_view::npos) {
+  // The class follows the last `@` outside a factory's arguments (`create_app("a@b")@asgi`).
+  const auto at_sign = app.rfind('@');
+  const auto call_end = app.rfind(')');
+  if (at_sign != std::string_view::npos &&
+      (call_end == std::string_view::npos || at_sign > call_end)) {
     mount.worker_class = std::string(app.substr(at_sign + 1));
     app = app.substr(0, at_sign);
   }
@@ -271,7 +307,7 @@ void set_from_text(const Field& field, Config& config, std::string_view text, bo
                  [&](const MountsField& f) {
                    auto& mounts = f.ref(config);
                    if (!append) mounts.clear();
-                   for (const auto& item : split_commas(text)) {
+                   for (const auto& item : split_items(text, top_level_comma)) {
                      mounts.push_back(parse_mount_text(item));
                    }
                  },

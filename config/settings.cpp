@@ -48,7 +48,9 @@ constexpr std::uint64_t no_size_limit = std::numeric_limits<std::uint64_t>::max(
 constexpr Duration one_day = 24h;
 
 const Setting table[] = {
-    {"app", "The application to serve, as `module:callable`.",
+    {"app",
+     "The application to serve, as `module:callable`, or `module:factory(ARGS)` for what an app "
+     "factory returns (docs/configuration.md).",
      TextField{at<&Config::app>, &app_spec}},
     {"worker_class", "`wsgi` (PEP 3333) or `asgi` (ASGI 3).",
      ChoiceField{at<&Config::worker_class>, worker_classes}, "k"},

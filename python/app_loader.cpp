@@ -1,20 +1,53 @@
 #include "python/app_loader.hpp"
 
+#include "python/embedded_module.hpp"
 #include "python/interpreter.hpp"
 
 namespace hornbeam::python {
 
-PyRef load_app(const std::string& spec) {
-  const auto colon = spec.find(':');
-  const std::string module_name = spec.substr(0, colon);
-  const std::string path = colon == std::string::npos ? "application" : spec.substr(colon + 1);
+extern const char* const app_glue_source;  // python/app_glue.py, compiled in (CMake)
 
+namespace {
+
+PyRef app_glue() {
+  return load_embedded_module("_hornbeam_app", app_glue_source, "hornbeam/app_glue.py");
+}
+
+// The error a glue call raised: its message alone for the glue's SpecError (it says it all),
+// the traceback for anything else (an app's factory that failed).
+std::string glue_error_text(PyObject* glue) {
+  PyObject* type = nullptr;
+  PyObject* value = nullptr;
+  PyObject* traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);  // no other call may run with the error set
+  PyErr_NormalizeException(&type, &value, &traceback);
+  PyRef spec_error = PyRef::steal(PyObject_GetAttrString(glue, "SpecError"));
+  if (spec_error && value && PyObject_IsInstance(value, spec_error.get()) == 1) {
+    PyRef text = PyRef::steal(PyObject_Str(value));
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+    if (text) return text_for_log(text.get());
+    PyErr_Clear();
+    return "unprintable error";
+  }
+  PyErr_Clear();
+  PyErr_Restore(type, value, traceback);
+  return take_exception_text();
+}
+
+PyRef import_module_of(const std::string& module_name, const std::string& spec) {
   PyRef module = PyRef::steal(PyImport_ImportModule(module_name.c_str()));
   if (!module) {
     throw AppLoadError("cannot import module `" + module_name + "` of app `" + spec + "`:\n" +
                        take_exception_text());
   }
-  PyRef object = module;
+  return module;
+}
+
+// `path` (dotted) looked up from `module`.
+PyRef attribute_path(PyRef object, const std::string& module_name, const std::string& path,
+                     const std::string& spec) {
   std::string reached = module_name;
   std::size_t start = 0;
   while (start <= path.size()) {
@@ -31,10 +64,56 @@ PyRef load_app(const std::string& spec) {
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
+  return object;
+}
+
+// The glue's verdict on an app: None, or why the server cannot call it as configured.
+void throw_if_problem(PyObject* problem) {
+  if (problem && problem != Py_None) throw AppLoadError(text_for_log(problem));
+}
+
+}  // namespace
+
+PyRef load_app(const std::string& spec) {
+  const auto colon = spec.find(':');
+  const std::string module_name = spec.substr(0, colon);
+  std::string path = colon == std::string::npos ? "application" : spec.substr(colon + 1);
+  const auto call_at = path.find('(');
+  const std::string call = call_at == std::string::npos ? "" : path.substr(call_at);
+  path.resize(std::min(call_at, path.size()));
+
+  PyRef object = attribute_path(import_module_of(module_name, spec), module_name, path, spec);
+  if (!call.empty()) {
+    PyRef glue = app_glue();
+    object = PyRef::steal(PyObject_CallMethod(glue.get(), "made_by_factory", "Oss", object.get(),
+                                              call.c_str(), spec.c_str()));
+    if (!object) throw AppLoadError("app `" + spec + "`: " + glue_error_text(glue.get()));
+  }
   if (!PyCallable_Check(object.get())) {
     throw AppLoadError("app `" + spec + "` is not callable");
   }
   return object;
+}
+
+PyRef load_wsgi_app(const std::string& spec) {
+  PyRef app = load_app(spec);
+  PyRef glue = app_glue();
+  PyRef problem =
+      PyRef::steal(PyObject_CallMethod(glue.get(), "wsgi_problem", "Os", app.get(), spec.c_str()));
+  if (!problem) throw AppLoadError("app `" + spec + "`: " + take_exception_text());
+  throw_if_problem(problem.get());
+  return app;
+}
+
+PyRef load_asgi_app(const std::string& spec) {
+  PyRef app = load_app(spec);
+  PyRef glue = app_glue();
+  PyRef verdict =
+      PyRef::steal(PyObject_CallMethod(glue.get(), "as_asgi3", "Os", app.get(), spec.c_str()));
+  if (!verdict || !PyTuple_Check(verdict.get()) || PyTuple_Size(verdict.get()) != 2)
+    throw AppLoadError("app `" + spec + "`: " + take_exception_text());
+  throw_if_problem(PyTuple_GetItem(verdict.get(), 1));
+  return PyRef::borrow(PyTuple_GetItem(verdict.get(), 0));
 }
 
 }  // namespace hornbeam::python

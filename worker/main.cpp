@@ -296,8 +296,9 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   std::vector<python::AsgiContext*> asgi_contexts(static_cast<std::size_t>(contexts), nullptr);
   // An app as its context runs it: with the request hooks around it, when there are any.
   const auto load_with_hooks = [&](const config::Mount& app, bool asgi_app) {
-    return python::with_request_hooks(python::load_app(app.app), asgi_app, app.prefix,
-                                      config.hooks);
+    return python::with_request_hooks(
+        asgi_app ? python::load_asgi_app(app.app) : python::load_wsgi_app(app.app), asgi_app,
+        app.prefix, config.hooks);
   };
   const auto make_wsgi_context = [&](int) -> std::unique_ptr<python::ContextState> {
     auto context = std::make_unique<python::WsgiContext>();

@@ -138,7 +138,7 @@ TEST(ConfigErrors, MissingFile) {
 TEST(ConfigErrors, BadAppSpec) {
   EXPECT_EQ(only_problem("app: 'not an app'\n"),
             "hornbeam.yaml:1:6: `app`: expected an app as `module:callable` (e.g. "
-            "`myproject.wsgi:application`), found `not an app`");
+            "`myproject.wsgi:application`) or `module:factory(ARGS)`, found `not an app`");
 }
 
 TEST(ConfigErrors, MissingAppSaysHowToGiveOne) {

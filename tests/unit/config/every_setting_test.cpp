@@ -191,6 +191,21 @@ TEST(EverySetting, MountWithoutClassInheritsTheTopLevelOne) {
   EXPECT_EQ(config.mounts[0].worker_class, "asgi");
 }
 
+TEST(EverySetting, AnAppFactoryWithLiteralArgumentsIsAnAppSpec) {
+  EXPECT_EQ(load_from("app: 'shop:create_app()'\n").app, "shop:create_app()");
+  EXPECT_EQ(load_from("", {}, {"shop.wsgi:factories.make('a:b', debug=True)"}).app,
+            "shop.wsgi:factories.make('a:b', debug=True)");
+  const Config config = load_from(
+      "", {}, {"--mounts", "/api=api:create(\"x@y\", 2)@asgi,/site=site:make(',')", "a:b"});
+  ASSERT_EQ(config.mounts.size(), 2u);
+  EXPECT_EQ(config.mounts[0].app, "api:create(\"x@y\", 2)");
+  EXPECT_EQ(config.mounts[0].worker_class, "asgi");
+  EXPECT_EQ(config.mounts[1].app, "site:make(',')");
+  for (const char* bad : {"shop:create_app(", "shop:(x)", "shop:create_app()x"}) {
+    EXPECT_THROW(load_from("", {}, {bad}), ConfigError) << bad;
+  }
+}
+
 TEST(EverySetting, RelativePathsInAFileAreRelativeToTheFile) {
   testing::TempYaml file(
       "app: a:b\npythonpath: [src, /abs]\nchdir: .\nlogging:\n  access_log: logs/access.log\n  "
