@@ -714,6 +714,10 @@ class Session final : public std::enable_shared_from_this<Session>,
     split_target(target, method == "CONNECT", request);
     request.version = version;
     request.headers = std::move(fields_);
+    if (const auto authority = absolute_form_authority(target, method == "CONNECT");
+        !authority.empty()) {
+      use_as_host(request.headers, authority);
+    }
     request.remote_addr = origin_.client_addr;
     request.remote_port = origin_.client_port;
     request.server_name = origin_.server_name;

@@ -51,6 +51,27 @@ std::string_view raw_path(std::string_view target, bool connect) {
   return root_only ? std::string_view("/") : origin.substr(0, origin.find('?'));
 }
 
+std::string_view absolute_form_authority(std::string_view target, bool connect) {
+  if (connect || target.starts_with('/') || target == "*") return {};
+  const auto separator = target.find("://");
+  if (separator == std::string_view::npos) return {};
+  std::string_view authority = target.substr(separator + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos)
+    authority.remove_prefix(at + 1);
+  return authority;
+}
+
+void use_as_host(std::vector<HttpHeader>& fields, std::string_view authority) {
+  bool replaced = false;
+  for (auto& field : fields) {
+    if (!iequals(field.name, "host")) continue;
+    field.value.assign(authority);
+    replaced = true;
+  }
+  if (!replaced) fields.push_back({"Host", std::string(authority)});
+}
+
 void split_target(std::string_view target, bool connect, HttpRequest& request) {
   if (target == "*" || connect) {
     request.path.assign(target);  // asterisk-form and authority-form: no path to speak of

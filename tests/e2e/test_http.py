@@ -130,8 +130,18 @@ def test_absolute_form_target(start_worker):
     with worker.connect() as sock:
         sock.sendall(b"GET http://example.com/p/q?z=9 HTTP/1.1\r\nHost: example.com\r\n\r\n")
         status, _, body = read_response(sock)
-    environ = json.loads(body)
-    assert (environ["PATH_INFO"], environ["QUERY_STRING"]) == ("/p/q", "z=9")
+        environ = json.loads(body)
+        assert (environ["PATH_INFO"], environ["QUERY_STRING"]) == ("/p/q", "z=9")
+        # RFC 9112 §3.2.2: the target's authority is the host, whatever Host says.
+        sock.sendall(b"GET http://user@other.example:8080?a HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        status, _, body = read_response(sock)
+        environ = json.loads(body)
+        assert (environ["HTTP_HOST"], environ["PATH_INFO"], environ["QUERY_STRING"]) == (
+            "other.example:8080", "/", "a")
+    with worker.connect() as sock:  # HTTP/1.0 needs no Host: the target gives one
+        sock.sendall(b"GET http://example.org/x HTTP/1.0\r\n\r\n")
+        status, _, body = read_response(sock)
+    assert json.loads(body)["HTTP_HOST"] == "example.org"
 
 
 def test_expect_100_continue(start_worker):

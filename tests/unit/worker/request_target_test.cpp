@@ -34,6 +34,26 @@ TEST(RequestTarget, AsteriskAndAuthorityForms) {
   EXPECT_EQ(split("example.com:443", true), parts("example.com:443", ""));
 }
 
+TEST(RequestTarget, AnAbsoluteFormTargetsAuthorityIsTheHost) {
+  EXPECT_EQ(absolute_form_authority("http://example.com/p?q", false), "example.com");
+  EXPECT_EQ(absolute_form_authority("https://user:pw@host:8443", false), "host:8443");
+  EXPECT_EQ(absolute_form_authority("http://[::1]:81?q", false), "[::1]:81");
+  EXPECT_EQ(absolute_form_authority("/p?http://x/", false), "");
+  EXPECT_EQ(absolute_form_authority("*", false), "");
+  EXPECT_EQ(absolute_form_authority("example.com:443", true), "");
+
+  std::vector<HttpHeader> fields = {{"Accept", "*/*"}, {"HOST", "ignored"}};
+  use_as_host(fields, "example.com:81");
+  ASSERT_EQ(fields.size(), 2u);
+  EXPECT_EQ(fields[1].name, "HOST");
+  EXPECT_EQ(fields[1].value, "example.com:81");
+  std::vector<HttpHeader> without_host = {{"Accept", "*/*"}};  // HTTP/1.0 may send none
+  use_as_host(without_host, "example.com");
+  ASSERT_EQ(without_host.size(), 2u);
+  EXPECT_EQ(without_host[1].name, "Host");
+  EXPECT_EQ(without_host[1].value, "example.com");
+}
+
 TEST(RequestTarget, ForbiddenTrailers) {
   for (const char* name : {"Host", "content-length", "Transfer-Encoding", "Authorization", "TE"}) {
     EXPECT_TRUE(is_forbidden_trailer(name)) << name;
