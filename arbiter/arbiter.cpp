@@ -181,6 +181,7 @@ class Arbiter final : public Processes {
       }
       if (const auto path = config::control_socket_path(options_.config); !path.empty()) {
         control.emplace(path, [this](const std::string& request) { return hand_over(request); });
+        control_ = &*control;
         logging::error_log().info("control socket {} (hornbeamctl -s {} status)", path, path);
       }
       watch_for_reload(options_.config);
@@ -610,12 +611,27 @@ class Arbiter final : public Processes {
                                    pid, describe_wait_status(status));
         upgrade_pid_ = 0;
         pidfile_.restore_name();
+        reclaim_unix_sockets();
         continue;
       }
       // Anything else that is not a worker: an orphan reparented to us (PID 1 in a
       // container), reaped quietly.
       supervisor_.on_exit(pid, status, Clock::now());
     }
+  }
+
+  // The upgraded arbiter that died had made the unix socket paths its own (the control
+  // socket, a unix metrics_bind): hornbeamctl and scrapers would find dead sockets there.
+  void reclaim_unix_sockets() {
+    const auto report = [](const char* what) {
+      return [what](bool served_again, const std::string& error) {  // on that server's thread
+        if (served_again) logging::error_log().info("serving the {} again", what);
+        if (!error.empty())
+          logging::error_log().error("cannot serve the {} again: {}", what, error);
+      };
+    };
+    if (control_) control_->reclaim(report("control socket"));
+    if (metrics_server_) metrics_server_->reclaim(report("metrics listener"));
   }
 
   void handle_events() {
@@ -698,6 +714,7 @@ class Arbiter final : public Processes {
   std::uint64_t last_generation_ = 0;
   std::uint64_t ready_generation_ = 0;
   Pidfile pidfile_;
+  ControlServer* control_ = nullptr;  // run()'s, while it serves
   SystemdNotifier notifier_;
   pid_t upgrade_pid_ = 0;
   bool announced_ready_ = false;

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
@@ -71,31 +72,57 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
 class ControlServer::Impl {
  public:
   Impl(const std::string& path, Run run) : path_(path), run_(std::move(run)) {
-    ::unlink(path.c_str());                 // a socket file left by an arbiter that died
-    const mode_t previous = ::umask(0177);  // 0600 from its creation on
-    boost::system::error_code ec;
-    acceptor_.open(Protocol(), ec);
-    if (!ec) acceptor_.bind(Protocol::endpoint(path), ec);
-    ::umask(previous);
-    if (!ec) acceptor_.listen(16, ec);
-    if (ec) throw std::runtime_error("control_socket " + path + ": " + ec.message());
-    struct stat made {};
-    if (::stat(path.c_str(), &made) == 0) identity_ = {made.st_dev, made.st_ino};
-    ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
+    if (const auto error = listen(); !error.empty()) throw std::runtime_error(error);
     accept();
     thread_ = std::thread([this] { io_.run(); });
+  }
+
+  void reclaim(Reclaimed report) {
+    asio::post(io_, [this, report = std::move(report)] {
+      if (owns_path()) return report(false, "");  // the other arbiter never took it
+      boost::system::error_code ignored;
+      retry_.cancel();
+      acceptor_.close(ignored);  // its pending accept ends with operation_aborted
+      const auto error = listen();
+      if (error.empty()) accept();
+      report(error.empty(), error);
+    });
   }
 
   ~Impl() {
     io_.stop();
     thread_.join();
     // After a USR2 upgrade the path is the new arbiter's socket: leave it.
-    struct stat now {};
-    if (::stat(path_.c_str(), &now) == 0 && std::pair(now.st_dev, now.st_ino) == identity_)
-      ::unlink(path_.c_str());
+    if (owns_path()) ::unlink(path_.c_str());
   }
 
  private:
+  // A new socket at the path (replacing whatever file is there: the socket of an arbiter that
+  // died). The error's text, or empty.
+  std::string listen() {
+    ::unlink(path_.c_str());
+    const mode_t previous = ::umask(0177);  // 0600 from its creation on
+    boost::system::error_code ec;
+    acceptor_.open(Protocol(), ec);
+    if (!ec) acceptor_.bind(Protocol::endpoint(path_), ec);
+    ::umask(previous);
+    if (!ec) acceptor_.listen(16, ec);
+    if (ec) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      return "control_socket " + path_ + ": " + ec.message();
+    }
+    struct stat made {};
+    if (::stat(path_.c_str(), &made) == 0) identity_ = {made.st_dev, made.st_ino};
+    ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
+    return {};
+  }
+
+  bool owns_path() const {
+    struct stat now {};
+    return ::stat(path_.c_str(), &now) == 0 && std::pair(now.st_dev, now.st_ino) == identity_;
+  }
+
   void accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, Protocol::socket socket) {
       if (ec == asio::error::operation_aborted) return;
@@ -130,5 +157,7 @@ ControlServer::ControlServer(const std::string& path, Run run)
     : impl_(std::make_unique<Impl>(path, std::move(run))) {}
 
 ControlServer::~ControlServer() = default;
+
+void ControlServer::reclaim(Reclaimed report) { impl_->reclaim(std::move(report)); }
 
 }  // namespace hornbeam::arbiter

@@ -21,6 +21,12 @@ class ControlServer {
   // Creates the socket (throws std::runtime_error naming the path) and starts serving.
   ControlServer(const std::string& path, Run run);
   ~ControlServer();  // stops serving and removes the socket file, unless another took its path
+
+  // Serves at the path again after another arbiter took it and died (a USR2 upgrade that
+  // failed): the file there is then a dead socket. Runs on the control thread; `report` says
+  // from there whether it serves the path again, or why not.
+  using Reclaimed = std::function<void(bool served_again, const std::string& error)>;
+  void reclaim(Reclaimed report);
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 

@@ -1,17 +1,21 @@
 #include "arbiter/metrics_server.hpp"
 
 #include "common/accept_backoff.hpp"
+#include "common/bind_address.hpp"
 #include "common/listen_socket.hpp"
 
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -102,19 +106,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
 class MetricsServer::Impl {
  public:
-  Impl(const std::string& bind, const Metrics& metrics, mode_t umask) : metrics_(metrics) {
-    ListenOptions options;
-    options.backlog = 64;
-    options.umask = umask;
-    // A USR2 upgrade starts a second arbiter while this one runs: both must hold the address
-    // (a unix socket path is taken over by the newer one as it is).
-    options.reuse_port = !bind.starts_with("unix:");
-    UniqueFd fd = open_listen_socket(bind, options);
-    name_ = socket_name(fd.get());
-    sockaddr_storage address{};
-    socklen_t length = sizeof address;
-    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
-    acceptor_.assign(Protocol(address.ss_family, SOCK_STREAM), fd.release());
+  Impl(const std::string& bind, const Metrics& metrics, mode_t umask)
+      : metrics_(metrics), bind_(bind), umask_(umask) {
+    listen();
+    name_ = socket_name(acceptor_.native_handle());
     accept();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -122,6 +117,23 @@ class MetricsServer::Impl {
   ~Impl() {
     io_.stop();
     thread_.join();
+    if (owns_path()) ::unlink(unix_path().c_str());  // not after a USR2 upgrade took it
+  }
+
+  void reclaim(Reclaimed report) {
+    asio::post(io_, [this, report = std::move(report)] {
+      if (unix_path().empty() || owns_path()) return report(false, "");  // a port is shared
+      boost::system::error_code ignored;
+      retry_.cancel();
+      acceptor_.close(ignored);  // its pending accept ends with operation_aborted
+      try {
+        listen();
+      } catch (const std::exception& e) {
+        return report(false, e.what());
+      }
+      accept();
+      report(true, "");
+    });
   }
 
   std::string name_;
@@ -146,7 +158,40 @@ class MetricsServer::Impl {
     });
   }
 
+  // Opens the listener (throws std::runtime_error naming the address).
+  void listen() {
+    ListenOptions options;
+    options.backlog = 64;
+    options.umask = umask_;
+    // A USR2 upgrade starts a second arbiter while this one runs: both must hold the address
+    // (a unix socket path is taken over by the newer one as it is).
+    options.reuse_port = unix_path().empty();
+    UniqueFd fd = open_listen_socket(bind_, options);
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+    acceptor_.assign(Protocol(address.ss_family, SOCK_STREAM), fd.release());
+    struct stat made {};
+    if (!unix_path().empty() && ::stat(unix_path().c_str(), &made) == 0)
+      identity_ = {made.st_dev, made.st_ino};
+  }
+
+  std::string unix_path() const {
+    const auto address = BindAddress::parse(bind_);
+    return address && address->kind == BindAddress::Kind::unix_socket ? address->path
+                                                                      : std::string();
+  }
+
+  bool owns_path() const {
+    struct stat now {};
+    return !unix_path().empty() && ::stat(unix_path().c_str(), &now) == 0 &&
+           std::pair(now.st_dev, now.st_ino) == identity_;
+  }
+
   const Metrics& metrics_;
+  const std::string bind_;
+  const mode_t umask_;
+  std::pair<dev_t, ino_t> identity_{};  // of the unix socket file this arbiter made
   asio::io_context io_{1};
   asio::basic_socket_acceptor<Protocol> acceptor_{io_};
   asio::steady_timer retry_{io_};
@@ -160,5 +205,7 @@ MetricsServer::MetricsServer(const std::string& bind, const Metrics& metrics, mo
 MetricsServer::~MetricsServer() = default;
 
 std::string MetricsServer::name() const { return impl_->name_; }
+
+void MetricsServer::reclaim(Reclaimed report) { impl_->reclaim(std::move(report)); }
 
 }  // namespace hornbeam::arbiter

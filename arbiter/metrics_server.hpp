@@ -7,6 +7,7 @@
 
 #include "arbiter/metrics.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,12 @@ class MetricsServer {
   MetricsServer& operator=(const MetricsServer&) = delete;
 
   std::string name() const;  // "127.0.0.1:9100" (the real port when bound to 0), "unix:/path"
+
+  // Serves at its unix socket path again after another arbiter took the path and died (a USR2
+  // upgrade that failed); a TCP port is shared, so there is nothing to do. Runs on the
+  // server's thread; `report` says from there whether it serves the path again, or why not.
+  using Reclaimed = std::function<void(bool served_again, const std::string& error)>;
+  void reclaim(Reclaimed report);
 
  private:
   class Impl;
