@@ -229,6 +229,13 @@ class Arbiter final : public Processes {
       for (const auto& socket : listen_set_.alive())
         socket->hand_over();  // the new arbiter serves on them
     }
+    // Stopped while the arbiter it upgraded from still runs (a roll-back): that one still
+    // serves on the sockets it handed down, at the same paths.
+    if (upgraded_from_ != 0 && ::getppid() == upgraded_from_) {
+      for (const auto& inherited : inherited_sockets_) {
+        if (const auto socket = inherited.lock()) socket->hand_over();
+      }
+    }
     if (gave_up_) {
       logging::error_log().critical("{}", *gave_up_);
       return exit_code::boot_failure;
@@ -296,7 +303,9 @@ class Arbiter final : public Processes {
           activated.size());
       for (auto& fd : activated) {
         const std::string name = socket_name(fd.get());
-        listen_set_.adopt(std::make_shared<ListenSocket>(name, std::move(fd), false));
+        auto socket = std::make_shared<ListenSocket>(name, std::move(fd), false);
+        socket->hand_over();  // systemd's: its unix socket file outlives this arbiter
+        listen_set_.adopt(std::move(socket));
       }
     }
     for (const auto& entry : options_.inherited.listen) {
@@ -306,9 +315,12 @@ class Arbiter final : public Processes {
       UniqueFd fd(std::stoi(entry.substr(equals + 1)));
       ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
       const bool reserved = !is_listening(fd.get());
-      listen_set_.adopt(
-          std::make_shared<ListenSocket>(entry.substr(0, equals), std::move(fd), reserved));
+      auto socket =
+          std::make_shared<ListenSocket>(entry.substr(0, equals), std::move(fd), reserved);
+      inherited_sockets_.push_back(socket);
+      listen_set_.adopt(std::move(socket));
     }
+    if (!inherited_sockets_.empty()) upgraded_from_ = ::getppid();
   }
 
   // `reload`: (re)starts the watch as the configuration says. Throws when a path cannot be
@@ -715,6 +727,10 @@ class Arbiter final : public Processes {
   std::uint64_t ready_generation_ = 0;
   Pidfile pidfile_;
   ControlServer* control_ = nullptr;  // run()'s, while it serves
+  // After a USR2 upgrade, in the new arbiter: the old one's pid, and the sockets it handed
+  // down (weakly: a reload may close them).
+  pid_t upgraded_from_ = 0;
+  std::vector<std::weak_ptr<ListenSocket>> inherited_sockets_;
   SystemdNotifier notifier_;
   pid_t upgrade_pid_ = 0;
   bool announced_ready_ = false;

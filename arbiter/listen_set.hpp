@@ -27,7 +27,8 @@ class ListenSocket {
   // worker binds its own listening socket to `name()`.
   bool reserved_for_reuse_port() const { return reserved_; }
   const std::string& name() const { return name_; }  // the address as bound: the real port
-  // After a binary upgrade the new arbiter owns the socket: its file must stay.
+  // Another process serves on the socket after this arbiter (the new arbiter after a binary
+  // upgrade, the old one after a roll-back, systemd for an activated socket): its file stays.
   void hand_over() { handed_over_ = true; }
 
  private:

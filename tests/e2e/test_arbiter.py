@@ -453,6 +453,25 @@ def test_socket_activation(start_arbiter):
     assert requests.get(f"http://127.0.0.1:{port}/").status_code == 200
 
 
+def test_an_activated_unix_socket_keeps_its_file_after_the_arbiter_stops(start_arbiter, tmp_path):
+    """systemd owns an activated socket: its file must outlive the service, which systemd
+    restarts on the same socket (a removed file would leave clients nothing to connect to)."""
+    path = tmp_path / "activated.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(16)
+    arbiter = start_arbiter("supervised:pid", workers=1, settings={"bind": [f"unix:{tmp_path}/unused.sock"]},
+                            **systemd_activation(listener))
+    assert unix_get(str(path)).startswith(b"HTTP/1.1 200 OK")
+    assert arbiter.stop() == 0
+    assert path.exists()
+    # The next start on the same socket, as systemd makes it, serves at the same path.
+    arbiter = start_arbiter("supervised:pid", workers=1, settings={"bind": [f"unix:{tmp_path}/unused.sock"]},
+                            **systemd_activation(listener))
+    listener.close()
+    assert unix_get(str(path)).startswith(b"HTTP/1.1 200 OK")
+
+
 def unix_get(path):
     client = socket.socket(socket.AF_UNIX)
     client.connect(path)

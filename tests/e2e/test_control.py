@@ -156,32 +156,37 @@ def test_a_usr2_upgrade_hands_the_socket_and_the_metrics_to_the_new_arbiter(star
             time.sleep(0.05)
 
 
-def test_a_failed_usr2_upgrade_gives_the_unix_sockets_back_to_the_old_arbiter(start_arbiter, tmp_path):
+@pytest.mark.parametrize("how", ["killed", "rolled back with TERM"])
+def test_a_usr2_upgrade_that_fails_or_is_rolled_back_leaves_every_unix_path_to_the_old_arbiter(
+        start_arbiter, tmp_path, how):
     pidfile = tmp_path / "hornbeam.pid"
-    metrics_path = tmp_path / "metrics.sock"
+    app_path, metrics_path = tmp_path / "app.sock", tmp_path / "metrics.sock"
     arbiter = start_arbiter("supervised:pid", workers=1, settings={
-        "pidfile": str(pidfile), "metrics_bind": f"unix:{metrics_path}"})
+        "bind": [f"unix:{app_path}"], "pidfile": str(pidfile), "metrics_bind": f"unix:{metrics_path}"})
     control_path = str(tmp_path / "hornbeam.ctl")
     old_pid = arbiter.process.pid
 
-    def readyz_status():
+    def status_over(path, target="/"):
         with socket.socket(socket.AF_UNIX) as client:
             client.settimeout(5)
-            client.connect(str(metrics_path))
-            client.sendall(b"GET /readyz HTTP/1.1\r\nHost: arbiter\r\nConnection: close\r\n\r\n")
+            client.connect(str(path))
+            client.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
             return int(client.recv(4096).split(b" ")[1])
 
     arbiter.send(signal.SIGUSR2)
     arbiter.wait_for_log(r"generation 1: 1 worker\(s\) ready", count=2, timeout=60)
     new_pid = int(pidfile.read_text())
     assert json.loads(ctl("-s", control_path, "status", "--json").stdout)["arbiter"]["pid"] == new_pid
-    os.kill(new_pid, signal.SIGKILL)  # the new binary dies: the old arbiter keeps serving
-    arbiter.wait_for_log(r"the upgraded arbiter \(pid \d+\) was killed by SIGKILL")
+    os.kill(new_pid, signal.SIGKILL if how == "killed" else signal.SIGTERM)
+    arbiter.wait_for_log(r"the upgraded arbiter \(pid \d+\) (was killed by SIGKILL|exited with code 0)")
     arbiter.wait_for_log(r"serving the control socket again")
     arbiter.wait_for_log(r"serving the metrics listener again")
-    # The paths the new arbiter had taken are the old one's again, not dead sockets.
+    # Every path the old arbiter serves is its own again: the app's socket (which the new one
+    # must not remove as it stops), the control socket and the metrics listener (which it had
+    # taken, and left dead or removed).
+    assert status_over(app_path) == 200
     assert json.loads(ctl("-s", control_path, "status", "--json").stdout)["arbiter"]["pid"] == old_pid
-    assert readyz_status() == 200
+    assert status_over(metrics_path, "/readyz") == 200
     assert int(pidfile.read_text()) == old_pid
     assert arbiter.stop(signal.SIGTERM) == 0
-    assert not os.path.exists(control_path) and not metrics_path.exists()
+    assert not any(path.exists() for path in (app_path, metrics_path, Path(control_path)))
