@@ -177,10 +177,13 @@ class Arbiter final : public Processes {
       if (!options_.config.pidfile.empty()) pidfile_ = Pidfile(options_.config.pidfile);
       if (!options_.config.metrics_bind.empty()) {
         metrics_server_ = std::make_unique<MetricsServer>(
-            options_.config.metrics_bind, metrics_, static_cast<mode_t>(options_.config.umask));
+            options_.config.metrics_bind, metrics_, static_cast<mode_t>(options_.config.umask),
+            options_.inherited.any());
       }
       if (const auto path = config::control_socket_path(options_.config); !path.empty()) {
-        control.emplace(path, [this](const std::string& request) { return hand_over(request); });
+        // The new arbiter of a USR2 upgrade takes the path over from the old one.
+        control.emplace(path, options_.inherited.any(),
+                        [this](const std::string& request) { return hand_over(request); });
         control_ = &*control;
         logging::error_log().info("control socket {} (hornbeamctl -s {} status)", path, path);
       }

@@ -1,6 +1,7 @@
 #include "arbiter/control_server.hpp"
 
 #include "common/accept_backoff.hpp"
+#include "common/listen_socket.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -71,7 +72,8 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
 
 class ControlServer::Impl {
  public:
-  Impl(const std::string& path, Run run) : path_(path), run_(std::move(run)) {
+  Impl(const std::string& path, bool take_over, Run run)
+      : path_(path), take_over_(take_over), run_(std::move(run)) {
     if (const auto error = listen(); !error.empty()) throw std::runtime_error(error);
     accept();
     thread_ = std::thread([this] { io_.run(); });
@@ -100,7 +102,11 @@ class ControlServer::Impl {
   // A new socket at the path (replacing whatever file is there: the socket of an arbiter that
   // died). The error's text, or empty.
   std::string listen() {
-    ::unlink(path_.c_str());
+    try {
+      clear_unix_socket_path(path_, "control_socket " + path_, take_over_);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
     const mode_t previous = ::umask(0177);  // 0600 from its creation on
     boost::system::error_code ec;
     acceptor_.open(Protocol(), ec);
@@ -144,6 +150,7 @@ class ControlServer::Impl {
   }
 
   std::string path_;
+  const bool take_over_;
   std::pair<dev_t, ino_t> identity_{};  // of the socket file this arbiter made
   Run run_;
   asio::io_context io_{1};
@@ -153,8 +160,8 @@ class ControlServer::Impl {
   std::thread thread_;
 };
 
-ControlServer::ControlServer(const std::string& path, Run run)
-    : impl_(std::make_unique<Impl>(path, std::move(run))) {}
+ControlServer::ControlServer(const std::string& path, bool take_over, Run run)
+    : impl_(std::make_unique<Impl>(path, take_over, std::move(run))) {}
 
 ControlServer::~ControlServer() = default;
 

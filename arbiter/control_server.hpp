@@ -19,7 +19,9 @@ class ControlServer {
   using Run = std::function<std::string(const std::string& request)>;
 
   // Creates the socket (throws std::runtime_error naming the path) and starts serving.
-  ControlServer(const std::string& path, Run run);
+  // `take_over`: a live arbiter's socket at the path becomes this one's (a USR2 upgrade);
+  // otherwise that is refused, as is a file that is not a socket.
+  ControlServer(const std::string& path, bool take_over, Run run);
   ~ControlServer();  // stops serving and removes the socket file, unless another took its path
 
   // Serves at the path again after another arbiter took it and died (a USR2 upgrade that

@@ -106,8 +106,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
 class MetricsServer::Impl {
  public:
-  Impl(const std::string& bind, const Metrics& metrics, mode_t umask)
-      : metrics_(metrics), bind_(bind), umask_(umask) {
+  Impl(const std::string& bind, const Metrics& metrics, mode_t umask, bool take_over)
+      : metrics_(metrics), bind_(bind), umask_(umask), take_over_(take_over) {
     listen();
     name_ = socket_name(acceptor_.native_handle());
     accept();
@@ -166,6 +166,7 @@ class MetricsServer::Impl {
     // A USR2 upgrade starts a second arbiter while this one runs: both must hold the address
     // (a unix socket path is taken over by the newer one as it is).
     options.reuse_port = unix_path().empty();
+    options.take_over_live_unix_socket = take_over_;
     UniqueFd fd = open_listen_socket(bind_, options);
     sockaddr_storage address{};
     socklen_t length = sizeof address;
@@ -191,6 +192,7 @@ class MetricsServer::Impl {
   const Metrics& metrics_;
   const std::string bind_;
   const mode_t umask_;
+  const bool take_over_;
   std::pair<dev_t, ino_t> identity_{};  // of the unix socket file this arbiter made
   asio::io_context io_{1};
   asio::basic_socket_acceptor<Protocol> acceptor_{io_};
@@ -199,8 +201,9 @@ class MetricsServer::Impl {
   std::thread thread_;
 };
 
-MetricsServer::MetricsServer(const std::string& bind, const Metrics& metrics, mode_t umask)
-    : impl_(std::make_unique<Impl>(bind, metrics, umask)) {}
+MetricsServer::MetricsServer(const std::string& bind, const Metrics& metrics, mode_t umask,
+                             bool take_over)
+    : impl_(std::make_unique<Impl>(bind, metrics, umask, take_over)) {}
 
 MetricsServer::~MetricsServer() = default;
 

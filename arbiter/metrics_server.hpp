@@ -16,7 +16,8 @@ namespace hornbeam::arbiter {
 class MetricsServer {
  public:
   // Opens the listener (throws std::runtime_error naming the address) and starts serving.
-  MetricsServer(const std::string& bind, const Metrics& metrics, mode_t umask);
+  // `take_over`: a live arbiter's unix socket at the path becomes this one's (a USR2 upgrade).
+  MetricsServer(const std::string& bind, const Metrics& metrics, mode_t umask, bool take_over);
   ~MetricsServer();  // stops serving
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

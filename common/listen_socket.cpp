@@ -23,14 +23,28 @@ std::runtime_error socket_error(const std::string& what, const std::string& bind
   return std::runtime_error(what + " " + bind + ": " + std::strerror(error));
 }
 
-UniqueFd bind_unix(const BindAddress& address, const std::string& bind,
-                   const ListenOptions& options) {
+sockaddr_un unix_address(const std::string& path, const std::string& bind) {
   sockaddr_un un{};
   un.sun_family = AF_UNIX;
-  if (address.path.size() >= sizeof un.sun_path)
+  if (path.size() >= sizeof un.sun_path)
     throw std::runtime_error("unix socket path too long: " + bind);
-  std::copy(address.path.begin(), address.path.end(), un.sun_path);
-  ::unlink(address.path.c_str());  // a socket file left by a previous run
+  std::copy(path.begin(), path.end(), un.sun_path);
+  return un;
+}
+
+// Whether a process accepts connections on the unix socket at `un` (a refused connection:
+// a socket file its server left behind).
+bool someone_listens(const sockaddr_un& un) {
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!probe) return false;
+  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&un), sizeof un) == 0) return true;
+  return errno == EAGAIN;  // listening, with a full backlog
+}
+
+UniqueFd bind_unix(const BindAddress& address, const std::string& bind,
+                   const ListenOptions& options) {
+  sockaddr_un un = unix_address(address.path, bind);
+  clear_unix_socket_path(address.path, bind, options.take_over_live_unix_socket);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) throw socket_error("cannot create a socket for", bind, errno);
   // The umask decides the socket file's mode at bind time; restore the process's own after.
@@ -69,6 +83,20 @@ UniqueFd bind_tcp(const BindAddress& address, const std::string& bind,
 }
 
 }  // namespace
+
+void clear_unix_socket_path(const std::string& path, const std::string& bind, bool take_over_live) {
+  struct stat found {};
+  if (::lstat(path.c_str(), &found) != 0) return;  // nothing there (or nothing we may see)
+  if (!S_ISSOCK(found.st_mode)) {
+    throw std::runtime_error("cannot bind " + bind + ": " + path +
+                             " exists and is not a socket (it is left as it is)");
+  }
+  if (!take_over_live && someone_listens(unix_address(path, bind))) {
+    throw std::runtime_error("cannot bind " + bind +
+                             ": another process is listening on that socket");
+  }
+  ::unlink(path.c_str());
+}
 
 UniqueFd open_listen_socket(const std::string& bind, const ListenOptions& options) {
   const auto address = BindAddress::parse(bind);

@@ -48,3 +48,46 @@ def test_serves_on_a_unix_socket(tmp_path):
         assert (status, body) == (200, b"Hello, World!")
     finally:
         stop(process)
+
+
+def refused_start(*args):
+    """Runs a worker expected to refuse its address; returns its exit status and error log."""
+    result = subprocess.run([WORKER_BIN, "--pythonpath", str(APPS), *args, "echo:hello"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    return result.returncode, result.stderr
+
+
+def test_a_unix_bind_removes_only_a_socket_nobody_listens_on(tmp_path):
+    # A typo in `bind` must never delete a file.
+    precious = tmp_path / "app.py"
+    precious.write_text("print('keep me')\n")
+    status, log = refused_start("-b", f"unix:{precious}")
+    assert status == 2
+    assert f"cannot bind unix:{precious}: {precious} exists and is not a socket" in log
+    assert precious.read_text() == "print('keep me')\n"
+
+    # Another server listening there keeps its socket, as a TCP port in use would.
+    live = tmp_path / "live.sock"
+    other = socket.socket(socket.AF_UNIX)
+    other.bind(str(live))
+    other.listen(1)
+    status, log = refused_start("-b", f"unix:{live}")
+    assert status == 2
+    assert f"cannot bind unix:{live}: another process is listening on that socket" in log
+    probe = socket.socket(socket.AF_UNIX)
+    probe.connect(str(live))  # still the other server's
+    probe.close()
+    other.close()
+
+    # The socket file a server left when it died is replaced.
+    assert live.exists()
+    process = start("-b", f"unix:{live}")
+    try:
+        client = socket.socket(socket.AF_UNIX)
+        client.settimeout(10)
+        client.connect(str(live))
+        with Connection(client) as connection:
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert connection.read_response()[2] == b"Hello, World!"
+    finally:
+        stop(process)
