@@ -172,6 +172,9 @@ class Arbiter final : public Processes {
     signals_ = &signals;
     std::optional<ControlServer> control;  // before `signals` goes: it wakes the loop
     try {
+      // The new arbiter of a USR2 upgrade writes the pidfile the old one renamed away.
+      if (!options_.config.pidfile.empty() && !options_.inherited.any())
+        Pidfile::check_no_arbiter_runs(options_.config.pidfile);
       adopt_sockets();
       start_generation(std::make_shared<const config::Config>(options_.config));
       if (!options_.config.pidfile.empty()) pidfile_ = Pidfile(options_.config.pidfile);

@@ -1,5 +1,6 @@
 #include "arbiter/pidfile.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 namespace hornbeam::arbiter {
@@ -18,7 +20,28 @@ bool holds_our_pid(const std::string& path) {
   return in >> pid && pid == static_cast<long>(::getpid());
 }
 
+// Whether `pid` is a running hornbeam-arbiter (its command name, as /proc shows it, cut to 15
+// characters by the kernel). Without /proc, a live pid counts.
+bool is_running_arbiter(long pid) {
+  if (pid <= 0 || pid == static_cast<long>(::getpid())) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  if (!(comm >> name)) return true;
+  return std::string_view("hornbeam-arbiter").starts_with(name) && name.size() >= 8;
+}
+
 }  // namespace
+
+void Pidfile::check_no_arbiter_runs(const std::string& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  if (in >> pid && is_running_arbiter(pid)) {
+    throw std::runtime_error("the pidfile " + path + " names a running arbiter (pid " +
+                             std::to_string(pid) +
+                             "): stop it first, or give this one another pidfile");
+  }
+}
 
 Pidfile::Pidfile(std::string path) : original_(path), path_(std::move(path)) {
   // Written beside and renamed into place: a reader never sees a half-written pid.

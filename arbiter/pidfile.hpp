@@ -18,6 +18,11 @@ class Pidfile {
   Pidfile(Pidfile&& other) noexcept;
   Pidfile& operator=(Pidfile&& other) noexcept;
 
+  // Throws std::runtime_error when `path` names a running arbiter (as Gunicorn refuses to
+  // start "already running on PID"): two arbiters on one pidfile would signal each other's
+  // workers. A pid that is gone, or is not an arbiter's (reused), is a stale file.
+  static void check_no_arbiter_runs(const std::string& path);
+
   void rename_to_oldbin();  // USR2
   void restore_name();      // the upgraded arbiter failed: <path> is ours again
 

@@ -453,6 +453,22 @@ def test_socket_activation(start_arbiter):
     assert requests.get(f"http://127.0.0.1:{port}/").status_code == 200
 
 
+def test_a_second_arbiter_on_a_running_arbiters_pidfile_refuses_to_start(start_arbiter, tmp_path):
+    pidfile = tmp_path / "hornbeam.pid"
+    first = start_arbiter("supervised:pid", workers=1, settings={"pidfile": str(pidfile)})
+    second = start_arbiter("supervised:pid", workers=1, expect_ready=False, settings={
+        "pidfile": str(pidfile), "control_socket": "-"})
+    assert second.process.wait(30) == 2
+    assert f"the pidfile {pidfile} names a running arbiter (pid {first.process.pid})" in second.log
+    assert int(pidfile.read_text()) == first.process.pid
+    assert requests.get(first.url, timeout=10).status_code == 200
+    assert first.stop() == 0
+    # A pidfile whose pid is gone, or is no arbiter's (reused), is stale: the next one starts.
+    pidfile.write_text(f"{os.getpid()}\n")
+    third = start_arbiter("supervised:pid", workers=1, settings={"pidfile": str(pidfile)})
+    assert int(pidfile.read_text()) == third.process.pid
+
+
 def test_an_activated_unix_socket_keeps_its_file_after_the_arbiter_stops(start_arbiter, tmp_path):
     """systemd owns an activated socket: its file must outlive the service, which systemd
     restarts on the same socket (a removed file would leave clients nothing to connect to)."""
