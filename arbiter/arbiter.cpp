@@ -192,7 +192,7 @@ class Arbiter final : public Processes {
       }
       watch_for_reload(options_.config);
     } catch (const std::exception& e) {
-      logging::error_log().critical("{}", e.what());
+      logging::fatal("hornbeam-arbiter", e.what());
       return exit_code::config_error;
     }
     logging::error_log().info("arbiter started (pid {}): app {}, {} worker(s) of {} context(s)",
@@ -243,7 +243,7 @@ class Arbiter final : public Processes {
       }
     }
     if (gave_up_) {
-      logging::error_log().critical("{}", *gave_up_);
+      logging::fatal("hornbeam-arbiter", *gave_up_);
       return exit_code::boot_failure;
     }
     logging::error_log().info("arbiter stopped");
@@ -752,7 +752,7 @@ int run_arbiter(ArbiterOptions options) {
     Arbiter arbiter(std::move(options));
     return arbiter.run();
   } catch (const std::exception& e) {
-    logging::error_log().critical("{}", e.what());
+    logging::fatal("hornbeam-arbiter", e.what());
     return exit_code::boot_failure;
   }
 }

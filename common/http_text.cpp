@@ -1,5 +1,7 @@
 #include "common/http_text.hpp"
 
+#include "common/http_exchange.hpp"
+
 namespace hornbeam {
 namespace {
 
@@ -81,6 +83,36 @@ std::string_view reason_phrase(int status) {
     case 505: return "HTTP Version Not Supported";
     default: return "";
   }
+}
+
+std::string settle_content_length(std::vector<HttpHeader>& headers) {
+  std::string_view settled;  // the first length seen
+  for (auto it = headers.begin(); it != headers.end();) {
+    if (!iequals(it->name, "Content-Length")) {
+      ++it;
+      continue;
+    }
+    std::string_view value = it->value;
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (value.empty() || value.size() > 19 ||
+        !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return "invalid Content-Length '" + it->value + "': expected a number of bytes";
+    }
+    if (!settled.empty() && value != settled) {
+      return "two different Content-Length values, " + std::string(settled) + " and " +
+             std::string(value);
+    }
+    if (!settled.empty()) {
+      it = headers.erase(it);  // the same length again: once is enough
+      continue;
+    }
+    it->value.assign(value);
+    settled = it->value;
+    ++it;
+  }
+  return {};
 }
 
 }  // namespace hornbeam

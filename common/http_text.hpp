@@ -6,8 +6,11 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hornbeam {
+
+struct HttpHeader;  // common/http_exchange.hpp
 
 // One character in lowercase, ASCII only (locale-independent, unlike std::tolower).
 inline char ascii_lower(char c) {
@@ -67,6 +70,12 @@ inline bool has_line_break_or_nul(std::string_view text) {
   return std::any_of(text.begin(), text.end(),
                      [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
+
+// The Content-Length fields of an app's response, made sound before they go out: each value
+// trimmed of white space and one to 19 digits (RFC 9110 §8.6), repeats of one value kept once.
+// Returns why not, for the app's error ("" when sound): a value that is not a length, or two
+// different lengths, would frame the response in two ways for two readers.
+std::string settle_content_length(std::vector<HttpHeader>& headers);
 
 // "%41%2F" → "A/": the bytes a percent-encoded path stands for (invalid escapes stay as sent).
 std::string percent_decode(std::string_view raw);

@@ -5,6 +5,8 @@
 #include "common/reopenable_file_sink.hpp"
 #include "common/unique_fd.hpp"
 
+#include <cstdio>
+
 #include <spdlog/logger.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -145,6 +147,13 @@ void reopen_files() {
 }
 
 int error_log_fd() { return raw_error_fd; }
+
+void fatal(const std::string& program, const std::string& text) {
+  error_log().critical("{}", text);
+  error_log().flush();
+  if (!registry().error_file.empty())
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), text.c_str());
+}
 
 spdlog::logger& error_log() { return *registry().error; }
 

@@ -42,6 +42,11 @@ spdlog::logger& error_log();
 // Null when the access log is off.
 spdlog::logger* access_log();
 
+// A critical line that ends the process: to the error log, and also to stderr as
+// "PROGRAM: text" when the error log is a file, so that the terminal or systemd's journal
+// says why the process stopped without anyone opening the file.
+void fatal(const std::string& program, const std::string& text);
+
 // spdlog level from one of our level names; throws std::invalid_argument for others.
 int level_from_name(const std::string& name);
 

@@ -149,6 +149,10 @@ bool message_headers(PyObject* message, PyObject* key, std::vector<HttpHeader>& 
     }
     if (!is_hop_by_hop(header.name)) out.push_back(std::move(header));
   }
+  if (const auto problem = settle_content_length(out); !problem.empty()) {
+    PyErr_SetString(PyExc_ValueError, problem.c_str());
+    return false;
+  }
   return true;
 }
 

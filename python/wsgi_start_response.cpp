@@ -48,26 +48,39 @@ bool parse_status(PyObject* object, std::string& status) {
     PyErr_Format(PyExc_ValueError, "invalid status %R: expected '200 OK' style", object);
     return false;
   }
+  // A 1xx is an interim answer (the server sends 100 Continue itself): the client would
+  // still wait for the response.
+  if (status[0] == '1') {
+    PyErr_Format(PyExc_ValueError, "invalid status %R: a response's status is 200 or more", object);
+    return false;
+  }
+  // "200" alone: the status line still needs its space, and RFC 9110's phrase reads better.
+  if (status.size() == 3) status += " " + std::string(reason_phrase(std::stoi(status)));
   return true;
 }
 
+// PEP 3333 asks for a list of tuples; as Gunicorn does, any sequence of (name, value) pairs
+// is taken (a tuple of them, [name, value] lists), so that what runs there runs here.
 bool parse_headers(PyObject* object, std::vector<HttpHeader>& headers) {
-  if (!PyList_Check(object)) {
+  if (PyUnicode_Check(object) || PyBytes_Check(object) || !PySequence_Check(object)) {
     PyErr_Format(PyExc_TypeError, "headers must be a list, not %.200s", Py_TYPE(object)->tp_name);
     return false;
   }
+  PyRef list = PyRef::steal(PySequence_Fast(object, "headers must be a list"));
+  if (!list) return false;
+  const Py_ssize_t count = PySequence_Fast_GET_SIZE(list.get());
   headers.clear();
   // With room for the two the channel adds (Server, Date): no reallocation on the way.
-  headers.reserve(static_cast<std::size_t>(PyList_GET_SIZE(object)) + 2);
-  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(object); ++i) {
-    PyObject* item = PyList_GET_ITEM(object, i);
-    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+  headers.reserve(static_cast<std::size_t>(count) + 2);
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* item = PySequence_Fast_GET_ITEM(list.get(), i);
+    if (!(PyTuple_Check(item) || PyList_Check(item)) || PySequence_Fast_GET_SIZE(item) != 2) {
       PyErr_Format(PyExc_TypeError, "each header must be a (name, value) tuple, not %R", item);
       return false;
     }
     HttpHeader header;
-    if (!native_string(PyTuple_GET_ITEM(item, 0), "header name", header.name) ||
-        !native_string(PyTuple_GET_ITEM(item, 1), "header value", header.value)) {
+    if (!native_string(PySequence_Fast_GET_ITEM(item, 0), "header name", header.name) ||
+        !native_string(PySequence_Fast_GET_ITEM(item, 1), "header value", header.value)) {
       return false;
     }
     if (!is_token(header.name) || has_line_break_or_nul(header.value)) {
@@ -75,6 +88,10 @@ bool parse_headers(PyObject* object, std::vector<HttpHeader>& headers) {
       return false;
     }
     if (!is_hop_by_hop(header.name)) headers.push_back(std::move(header));
+  }
+  if (const auto problem = settle_content_length(headers); !problem.empty()) {
+    PyErr_SetString(PyExc_ValueError, problem.c_str());
+    return false;
   }
   return true;
 }

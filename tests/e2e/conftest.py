@@ -59,7 +59,12 @@ class Worker:
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         if expect_ready:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except BaseException:
+                self.process.kill()  # never handed to the fixture: it goes now
+                self.process.wait(30)
+                raise
 
     def _read_log(self):
         for line in self.process.stderr:
@@ -271,8 +276,20 @@ class Arbiter:
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         if expect_ready:
-            self.wait_for_log(r"generation 1: \d+ worker\(s\) ready", timeout=60)
-            assert self.port is not None or not any("127.0.0.1" in b for b in self.settings["bind"]), self.log
+            try:
+                self.wait_for_log(r"generation 1: \d+ worker\(s\) ready", timeout=60)
+                assert self.port is not None or not any("127.0.0.1" in b for b in self.settings["bind"]), self.log
+            except BaseException:
+                # Never handed to the fixture: it and its workers go now, or they outlive the test.
+                workers = self.workers()
+                self.process.kill()
+                for pid in workers:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                self.process.wait(30)
+                raise
 
     def write_config(self):
         import json

@@ -371,6 +371,21 @@ def test_an_app_that_cannot_import_stops_the_arbiter_with_3(start_arbiter):
     assert "No module named 'module_that_does_not_exist_hornbeam'" in last, last
 
 
+def test_with_the_error_log_in_a_file_the_reason_to_stop_also_reaches_stderr(start_arbiter, tmp_path):
+    """A terminal, or systemd's journal, says why the arbiter stopped without anyone opening
+    the log file."""
+    log_file = tmp_path / "error.log"
+    arbiter = start_arbiter("broken_import:application", workers=1, expect_ready=False,
+                            settings={"logging": {"access_log": "", "error_log": str(log_file)}})
+    assert arbiter.process.wait(60) == 3
+    arbiter.stop()
+    assert "Traceback (most recent call last)" in log_file.read_text()
+    stderr = arbiter.log.splitlines()
+    assert len(stderr) == 1 and stderr[0].startswith("hornbeam-arbiter: workers failed to boot"), stderr
+    assert "No module named 'module_that_does_not_exist_hornbeam'" in stderr[0]
+    assert stderr[0].removeprefix("hornbeam-arbiter: ") in log_file.read_text()
+
+
 def test_workers_die_with_a_killed_arbiter(start_arbiter):
     arbiter = start_arbiter("supervised:pid", workers=2)
     workers = arbiter.workers()
@@ -459,6 +474,7 @@ def test_a_second_arbiter_on_a_running_arbiters_pidfile_refuses_to_start(start_a
     second = start_arbiter("supervised:pid", workers=1, expect_ready=False, settings={
         "pidfile": str(pidfile), "control_socket": "-"})
     assert second.process.wait(30) == 2
+    second.stop()  # its whole log read
     assert f"the pidfile {pidfile} names a running arbiter (pid {first.process.pid})" in second.log
     assert int(pidfile.read_text()) == first.process.pid
     assert requests.get(first.url, timeout=10).status_code == 200

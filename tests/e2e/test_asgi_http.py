@@ -300,6 +300,8 @@ def test_a_client_leaving_an_event_stream_makes_send_raise_oserror(asgi, tmp_pat
     ("/start-only", "the ASGI app returned without completing its response"),
     ("/raise-before", "ValueError: raised before the response started"),
     ("/bad-header", "invalid header"),
+    ("/bad-content-length", "invalid Content-Length '-1': expected a number of bytes"),
+    ("/bad-content-length?two", "two different Content-Length values, 1 and 2"),
 ])
 def test_failures_before_the_response_get_500_and_a_log_line(asgi, route, logged):
     response = requests.get(asgi.url + route)

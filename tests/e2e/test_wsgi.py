@@ -184,9 +184,14 @@ def test_exception_mid_stream_truncates_the_response(start_worker, tmp_path):
     assert marker.read_text() == "closed"
 
 
-@pytest.mark.parametrize("app", ["bad_status", "bad_header_value", "bad_header_type", "no_start_response",
-                                 "yields_str"])
-def test_invalid_responses_are_500_never_split(start_worker, app):
+@pytest.mark.parametrize("app, why", [
+    ("bad_status", "invalid status"), ("bad_header_value", "invalid header"),
+    ("bad_header_type", "header value must be a str"), ("no_start_response", ""),
+    ("yields_str", ""),
+    ("unframed_content_length", "invalid Content-Length 'abc': expected a number of bytes"),
+    ("two_content_lengths", "two different Content-Length values, 1 and 2"),
+    ("interim_status", "invalid status '100 Continue': a response's status is 200 or more")])
+def test_invalid_responses_are_500_never_split(start_worker, app, why):
     worker = start_worker("echo:" + app)
     with worker.connect() as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -194,6 +199,17 @@ def test_invalid_responses_are_500_never_split(start_worker, app):
     assert status == 500
     assert "x-injected" not in dict(headers)
     assert requests.get(worker.url).status_code == 500  # still serving
+    worker.wait_for_log(why)
+
+
+def test_what_gunicorn_takes_in_a_head_is_taken_and_sent_sound(start_worker):
+    worker = start_worker("echo:lenient_head")
+    with worker.connect() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = sock.recv(65536).split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert head[0] == b"HTTP/1.1 201 Created"  # the status line's space and RFC 9110's phrase
+    assert b"X-Pair: list" in head
+    assert [line for line in head if line.lower().startswith(b"content-length")] == [b"Content-Length: 2"]
 
 
 def test_hop_by_hop_headers_dropped_and_repeats_kept_in_order(start_worker):

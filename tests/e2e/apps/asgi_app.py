@@ -212,6 +212,12 @@ async def bad_header(scope, receive, send):
     await respond(send, headers=[(b"x-split", b"a\r\nSet-Cookie: evil=1")])
 
 
+async def bad_content_length(scope, receive, send):
+    """A Content-Length that is no length, or two that disagree: a body framed two ways."""
+    lengths = [b"-1"] if scope["query_string"] != b"two" else [b"1", b"2"]
+    await respond(send, body=b"x", headers=[(b"content-length", length) for length in lengths])
+
+
 async def header_rules(scope, receive, send):
     await respond(send, body=b"ok\n", headers=[
         (b"connection", b"close"), (b"transfer-encoding", b"gzip"), (b"keep-alive", b"timeout=99"),
@@ -377,6 +383,7 @@ ROUTES = {
     "/raise-midway": raise_midway,
     "/spec-errors": spec_errors,
     "/bad-header": bad_header,
+    "/bad-content-length": bad_content_length,
     "/header-rules": header_rules,
     "/trailers": trailers,
     "/pathsend": pathsend,

@@ -120,6 +120,31 @@ def bad_header_type(environ, start_response):
     return [b""]
 
 
+def unframed_content_length(environ, start_response):
+    """A Content-Length that is no length: sent as it is, it framed the body two ways (it went
+    out beside Transfer-Encoding: chunked)."""
+    start_response("200 OK", [("Content-Length", "abc")])
+    return [b"x"]
+
+
+def two_content_lengths(environ, start_response):
+    start_response("200 OK", [("Content-Length", "1"), ("content-length", "2")])
+    return [b"x"]
+
+
+def interim_status(environ, start_response):
+    """A 1xx is no response: the client would wait on for one."""
+    start_response("100 Continue", [])
+    return [b""]
+
+
+def lenient_head(environ, start_response):
+    """What Gunicorn takes and PEP 3333 frowns on: a bare status code, headers as a tuple of
+    [name, value] lists, the same Content-Length twice (once with white space)."""
+    start_response("201", (["X-Pair", "list"], ("Content-Length", "2"), ("content-length", " 2 ")))
+    return [b"ok"]
+
+
 def start_response_arguments(environ, start_response):
     """start_response called the ways PEP 3333 allows (by position, by name, exc_info=None) and
     the ways it does not; the body lists what each call raised, the last valid call's head wins."""
