@@ -21,6 +21,7 @@
 #include "worker/response_channel.hpp"
 #include "worker/send_now.hpp"
 #include "worker/server_state.hpp"
+#include "worker/websocket_handshake.hpp"
 #include "worker/websocket_session.hpp"
 
 #include <spdlog/logger.h>
@@ -341,8 +342,14 @@ class Session final : public std::enable_shared_from_this<Session>,
     mount_ = server_.route(raw_path(message.target(), message.method() == http::verb::connect));
     if (mount_ < 0) return answer_without_app(make_request(message));
     const auto& app = server_.apps[static_cast<std::size_t>(mount_)];
-    if (server_.dispatch_websocket && app.asgi && beast::websocket::is_upgrade(message))
+    if (server_.dispatch_websocket && app.asgi && beast::websocket::is_upgrade(message)) {
+      if (const auto refusal =
+              refuse_websocket_handshake(message[http::field::sec_websocket_key],
+                                         message[http::field::sec_websocket_version])) {
+        return reject(refusal->status, refusal->why);
+      }
       return start_websocket_request();
+    }
     expect_continue_ =
         message.version() == 11 && beast::iequals(message[http::field::expect], "100-continue");
     const auto length = head_parser_->content_length();

@@ -323,7 +323,8 @@ std::string ResponseChannel::error_response(int status) {
       (framing_.http_version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " +
       std::string(reason_phrase(status)) + "\r\nServer: hornbeam\r\nDate: " + http_date() +
       "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n\r\n";
+      // The server's only 426 refuses a WebSocket version: RFC 6455 §4.4 has it name its own.
+      (status == 426 ? "\r\nSec-WebSocket-Version: 13" : "") + "\r\nConnection: close\r\n\r\n";
   if (!framing_.head_request) response += body;
   return response;
 }

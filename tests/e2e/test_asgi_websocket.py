@@ -95,6 +95,36 @@ def test_close_before_accept_is_a_403(ws_worker):
     run(session())
 
 
+@pytest.mark.parametrize("fields, status", [
+    (b"Sec-WebSocket-Version: 13\r\n", 400),  # no key
+    (b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n", 400),
+    (b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", 400),  # no version
+    (b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n", 426),
+])
+def test_a_handshake_the_server_cannot_complete_is_refused_before_the_app_sees_it(
+        ws_worker, tmp_path, fields, status):
+    """RFC 6455 §4.2.1: a key that is not 16 bytes in base64, or a version other than 13 (426
+    names 13). The app never gets a websocket.connect it would accept in vain."""
+    marker = tmp_path / "marker"
+    with socket.create_connection(("127.0.0.1", ws_worker.port), timeout=10) as sock:
+        sock.sendall(f"GET /echo?marker={marker} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n".encode() + fields + b"\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer
+    if status == 426:
+        assert b"\r\nSec-WebSocket-Version: 13\r\n" in answer
+    assert not marker.exists()
+    assert run(echo_once(ws_worker.port)) == "still serving"
+
+
+async def echo_once(port):
+    async with websockets.connect(f"ws://127.0.0.1:{port}/echo") as ws:
+        await ws.send("still serving")
+        return await ws.recv()
+
+
 def test_the_http_response_extension_refuses_with_the_apps_response(ws_worker):
     sock = socket.create_connection(("127.0.0.1", ws_worker.port), timeout=10)
     sock.sendall(b"GET /teapot HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
