@@ -214,6 +214,7 @@ class Arbiter final : public Processes {
     while (true) {
       signals.also_wake_on(watcher_ ? watcher_->fd() : -1);
       for (const int signal : signals.wait(loop_period)) handle_signal(signal);
+      notifier_.feed_watchdog(Clock::now());
       run_control_requests();
       if (watcher_) {
         if (const auto changed = watcher_->poll(Clock::now()); !changed.empty())
@@ -607,6 +608,9 @@ class Arbiter final : public Processes {
     spec.pass_fds.push_back(segment_.fd());
     spec.environment = current_environment([](const std::string&) { return false; });
     if (notifier_.enabled()) spec.environment.push_back("NOTIFY_SOCKET=" + notifier_.socket_path());
+    // Its MAINPID= makes it the process systemd's watchdog watches: it feeds it from then on.
+    if (notifier_.watchdog().count() > 0)
+      spec.environment.push_back("WATCHDOG_USEC=" + std::to_string(notifier_.watchdog().count()));
     spec.die_with_parent = false;  // it outlives this arbiter: that is the point
     pidfile_.rename_to_oldbin();
     try {

@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdlib>
@@ -13,7 +14,20 @@ namespace hornbeam::arbiter {
 
 SystemdNotifier::SystemdNotifier() {
   if (const char* path = std::getenv("NOTIFY_SOCKET")) socket_path_ = path;
+  const char* usec = std::getenv("WATCHDOG_USEC");
+  const char* pid = std::getenv("WATCHDOG_PID");
+  if (usec && (!pid || std::strtol(pid, nullptr, 10) == ::getpid()))
+    watchdog_ = std::chrono::microseconds(std::strtoll(usec, nullptr, 10));
+  if (watchdog_.count() < 0) watchdog_ = {};
   ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  ::unsetenv("WATCHDOG_PID");
+}
+
+void SystemdNotifier::feed_watchdog(std::chrono::steady_clock::time_point now) {
+  if (watchdog_.count() == 0 || socket_path_.empty() || now < next_feed_) return;
+  notify("WATCHDOG=1");
+  next_feed_ = now + watchdog_ / 2;
 }
 
 void SystemdNotifier::notify(const std::string& state) const {

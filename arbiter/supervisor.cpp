@@ -352,7 +352,12 @@ bool Supervisor::on_exit(pid_t pid, int wait_status, TimePoint now) {
   note_readiness(*found, segment_.slot(found->slot).current_state());
   const WorkerRecord worker = *found;
   workers_.erase(found);
-  const std::string how = describe_wait_status(wait_status);
+  // SIGKILL from us (a stop past its time, a boot or a request past `timeout`) is no mystery:
+  // "perhaps out of memory?" would send the reader the wrong way.
+  const bool our_kill =
+      worker.kill_sent && WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL;
+  const std::string how =
+      our_kill ? "was killed (SIGKILL from the arbiter)" : describe_wait_status(wait_status);
   const bool asked_to_stop =
       worker.phase == Phase::stopping || (worker.phase == Phase::killing && !worker.timed_out);
   if (metrics_) {
@@ -374,12 +379,7 @@ bool Supervisor::on_exit(pid_t pid, int wait_status, TimePoint now) {
     boot_failed(worker, how, now);
   } else if (asked_to_stop || worker.timed_out) {
     const bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
-    const bool our_kill =
-        worker.kill_sent && WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL;
-    logging::error_log().info("{} {}", name(worker),
-                              clean      ? "exited"
-                              : our_kill ? "was killed (SIGKILL from the arbiter)"
-                                         : how);
+    logging::error_log().info("{} {}", name(worker), clean ? "exited" : how);
     segment_.release_slot(worker.slot);
   } else {
     crashed(worker, how, now);

@@ -558,7 +558,9 @@ def test_systemd_notify(start_arbiter, tmp_path):
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(path)
     notify.settimeout(30)
-    arbiter = start_arbiter("supervised:pid", workers=1, env={"NOTIFY_SOCKET": path})
+    # WatchdogSec=0.2 in a unit: WATCHDOG=1 at least every 0.1 s while the loop turns.
+    arbiter = start_arbiter("supervised:pid", workers=1,
+                            env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"})
     messages = []
 
     def wait_for(text):
@@ -567,12 +569,33 @@ def test_systemd_notify(start_arbiter, tmp_path):
 
     wait_for("READY=1")
     wait_for("STATUS=1 of 1 workers ready")
+    started = time.monotonic()
+    for _ in range(5):
+        messages.clear()
+        wait_for("WATCHDOG=1")
+    assert time.monotonic() - started < 2
+    [worker] = arbiter.workers()
+    assert b"WATCHDOG_USEC" not in Path(f"/proc/{worker}/environ").read_bytes()
     arbiter.send(signal.SIGHUP)
     wait_for("RELOADING=1")
     messages.clear()
     wait_for("READY=1")
     arbiter.stop(signal.SIGTERM)
     wait_for("STOPPING=1")
+
+
+def test_a_watchdog_meant_for_another_process_is_not_fed(start_arbiter, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(path)
+    notify.settimeout(1)
+    start_arbiter("supervised:pid", workers=1, env={
+        "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000", "WATCHDOG_PID": str(os.getpid())})
+    messages = []
+    with pytest.raises(socket.timeout):
+        while True:
+            messages.append(notify.recv(4096).decode())
+    assert any("READY=1" in m for m in messages) and not any("WATCHDOG" in m for m in messages)
 
 
 def test_workers_run_as_the_configured_user(start_arbiter):
