@@ -48,6 +48,12 @@ AccessLogFormat::AccessLogFormat(const std::string& format) {
   std::string literal;
   std::size_t i = 0;
   while (i < format.size()) {
+    // "%%" is a percent sign, as in Gunicorn's format (Python's % formatting).
+    if (format.compare(i, 2, "%%") == 0) {
+      literal += '%';
+      i += 2;
+      continue;
+    }
     if (format.compare(i, 2, "%(") == 0) {
       const auto close = format.find(")s", i + 2);
       if (close != std::string::npos) {

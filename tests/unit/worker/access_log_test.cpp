@@ -30,6 +30,10 @@ TEST(AccessLog, AtomsOfTheDefaultFormats) {
   EXPECT_FALSE(format.uses_response_headers());
 }
 
+TEST(AccessLog, APercentSignIsWrittenDoubledAsInGunicorn) {
+  EXPECT_EQ(AccessLogFormat("100%% %(s)s %%(s)s %").text(sample()), "100% 200 %(s)s %");
+}
+
 TEST(AccessLog, TimesAndSizes) {
   auto entry = sample();
   EXPECT_EQ(AccessLogFormat("%(T)s %(D)s %(M)s %(L)s").text(entry), "1 1500000 1500 1.500000");
