@@ -311,6 +311,14 @@ struct HttpServer::Impl {
           logging::error_log().info("SIGUSR1: log files reopened");
           break;
         case SIGABRT: time_out(); break;
+        case SIGHUP:
+        case SIGUSR2:
+        case SIGTTIN:
+        case SIGTTOU:
+          logging::error_log().info(
+              "SIG{}: ignored (a worker takes no action on the arbiter's signals)",
+              sigabbrev_np(signal));
+          break;
         default:
           logging::error_log().info("{}: stopping now", signal == SIGINT ? "SIGINT" : "SIGQUIT");
           stop_reason = StopReason::fast;
@@ -345,6 +353,7 @@ void keep_server_signals_caught_until_exit() {
   static asio::signal_set* const keeper = [] {
     auto* set = new asio::signal_set(*new asio::io_context(1));
     for (const int signal : kServerSignals) set->add(signal);
+    for (const int signal : kArbiterSignals) set->add(signal);
     return set;
   }();
   (void)keeper;
@@ -355,6 +364,7 @@ void keep_server_signals_caught_until_exit() {
 HttpServer::HttpServer(const config::Config& config, const std::vector<ListenFd>& listen_fds)
     : impl_(std::make_unique<Impl>(config, listen_fds)) {
   for (const int signal : kServerSignals) impl_->signals.add(signal);
+  for (const int signal : kArbiterSignals) impl_->signals.add(signal);
   keep_server_signals_caught_until_exit();
 }
 

@@ -64,6 +64,13 @@ enum class StopReason {
 // the process exits (one arriving after run() is dropped).
 inline constexpr std::array<int, 5> kServerSignals = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGABRT};
 
+// The arbiter's signals, which a worker takes no action on: `pkill -HUP hornbeam` reaches the
+// workers too, and their default action (die, or stop) would cut every request in flight, as
+// nginx's workers avoid by ignoring them. Caught, never SIG_IGN: an ignored disposition would
+// pass to the app's child processes across exec. (SIGWINCH is ignored by default already, and
+// a terminal sends it at every resize.)
+inline constexpr std::array<int, 4> kArbiterSignals = {SIGHUP, SIGUSR2, SIGTTIN, SIGTTOU};
+
 // Owns the I/O thread's world (io_context, listeners, connections, signals). Create it
 // before the context pool and destroy it after, so that contexts never post into a dead
 // io_context; from its construction on, SIGTERM/SIGINT/SIGQUIT/SIGUSR1/SIGABRT wait for run().

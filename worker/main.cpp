@@ -179,6 +179,11 @@ void remember_usr1_until_the_server_listens() {
   action.sa_handler = [](int) { usr1_during_boot = 1; };
   action.sa_flags = SA_RESTART;
   ::sigaction(SIGUSR1, &action, nullptr);
+  // The arbiter's signals change nothing in a worker, booting or not (kArbiterSignals).
+  struct sigaction nothing {};
+  nothing.sa_handler = [](int) {};
+  nothing.sa_flags = SA_RESTART;
+  for (const int signal : worker::kArbiterSignals) ::sigaction(signal, &nothing, nullptr);
 }
 
 // What to do when an extension module the app imports refuses subinterpreters (its

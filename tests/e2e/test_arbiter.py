@@ -386,6 +386,27 @@ def test_with_the_error_log_in_a_file_the_reason_to_stop_also_reaches_stderr(sta
     assert stderr[0].removeprefix("hornbeam-arbiter: ") in log_file.read_text()
 
 
+def test_pkill_hup_reloads_through_the_arbiter_and_the_workers_ride_it_out(start_arbiter):
+    """`pkill -HUP hornbeam-` signals the arbiter and every worker at once: the arbiter reloads,
+    the old workers keep their requests to the end and then drain as usual."""
+    arbiter = start_arbiter("supervised:pid", workers=2)
+    old_workers = set(arbiter.workers())
+    load = Load(arbiter.url, clients=6)
+    try:
+        load.wait_for(50)
+        for pid in [arbiter.process.pid, *old_workers]:
+            os.kill(pid, signal.SIGHUP)
+        arbiter.wait_for_log(r"generation 2: 2 worker\(s\) ready", timeout=60)
+        load.wait_for(50)
+        arbiter.wait_for_workers(2)
+    finally:
+        load.stop()
+    assert load.errors == []
+    assert set(load.statuses) == {200}
+    assert arbiter.count(r"SIGHUP: ignored \(a worker takes no action") == 2
+    assert not set(arbiter.workers()) & old_workers
+
+
 def test_workers_die_with_a_killed_arbiter(start_arbiter):
     arbiter = start_arbiter("supervised:pid", workers=2)
     workers = arbiter.workers()

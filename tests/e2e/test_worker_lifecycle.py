@@ -115,6 +115,18 @@ def test_sigint_stops_at_once(start_worker):
     assert worker.stop(signal.SIGINT) == 0
 
 
+def test_the_arbiters_signals_leave_a_worker_serving(start_worker):
+    """`pkill -HUP hornbeam` reaches workers too: their default action (die, or stop) would cut
+    every request in flight. A worker ignores them, as nginx's do, and says so."""
+    worker = start_worker("echo:hello")
+    for sig in (signal.SIGHUP, signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU):
+        worker.process.send_signal(sig)
+        worker.wait_for_log(f"{sig.name}: ignored (a worker takes no action on the arbiter's signals)")
+        assert requests.get(worker.url, timeout=5).status_code == 200
+    assert worker.process.poll() is None
+    assert worker.stop() == 0
+
+
 def test_venv_site_packages_become_importable(start_worker, tmp_path):
     import subprocess
     import sys
