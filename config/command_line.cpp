@@ -63,11 +63,69 @@ std::string unknown_option_message(const std::string& option) {
   for (const auto& setting : settings()) candidates.push_back(setting.flag());
   std::string bare = option;
   while (bare.starts_with('-')) bare.erase(0, 1);
+  if (const auto peer = peer_option_hint(bare)) return "unknown option " + option + *peer;
   const auto match = closest(bare, candidates);
   return "unknown option " + option + (match ? " (did you mean --" + *match + "?)" : std::string());
 }
 
 }  // namespace
+
+const std::vector<std::pair<std::string_view, std::string_view>>& peer_options() {
+  // Gunicorn's, Uvicorn's and uWSGI's names for what hornbeam has (docs/deployment.md):
+  // someone moving a command line over learns the name here, not from the table.
+  static const std::vector<std::pair<std::string_view, std::string_view>> table = {
+      {"threads", "contexts"},
+      {"keep-alive", "keepalive"},
+      {"timeout-keep-alive", "keepalive"},
+      {"http-keepalive", "keepalive"},
+      {"timeout-graceful-shutdown", "graceful-timeout"},
+      {"limit-max-requests", "max-requests"},
+      {"log-level", "logging-level"},
+      {"access-logfile", "logging-access-log"},
+      {"access-log", "logging-access-log"},
+      {"error-logfile", "logging-error-log"},
+      {"log-file", "logging-error-log"},
+      {"access-logformat", "logging-access-log-format"},
+      {"limit-request-line", "limits-max-request-line"},
+      {"limit-request-fields", "limits-max-headers"},
+      {"limit-request-field_size", "limits-max-header-size"},
+      {"limit-request-field-size", "limits-max-header-size"},
+      {"limit-post", "limits-max-body-size"},
+      {"certfile", "tls-certfile"},
+      {"keyfile", "tls-keyfile"},
+      {"ca-certs", "tls-ca-certs"},
+      {"ssl-certfile", "tls-certfile"},
+      {"ssl-keyfile", "tls-keyfile"},
+      {"ssl-ca-certs", "tls-ca-certs"},
+      {"ws-max-size", "websocket-max-message-size"},
+      {"ws-ping-interval", "websocket-ping-interval"},
+      {"ws-per-message-deflate", "websocket-compress"},
+      {"uid", "user"},
+      {"gid", "group"},
+      {"app-dir", "pythonpath"},
+      {"virtualenv", "venv"},
+      {"proxy-allow-from", "proxy-allow-ips"},
+      {"listen", "backlog"},
+      {"host", "bind"},
+      {"port", "bind"},
+      {"uds", "bind"},
+      {"fd", "bind"},
+  };
+  return table;
+}
+
+std::optional<std::string> peer_option_hint(std::string_view option) {
+  for (const auto& [peer, ours] : peer_options()) {
+    if (option != peer) continue;
+    if (ours == "bind") {
+      return std::string(
+          " (hornbeam takes the address as --bind HOST:PORT, --bind unix:PATH "
+          "or --bind fd://N)");
+    }
+    return " (hornbeam's is --" + std::string(ours) + ")";
+  }
+  return std::nullopt;
+}
 
 CommandLine parse_command_line(int argc, const char* const* argv,
                                const std::vector<ExtraOption>& extras) {

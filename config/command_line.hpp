@@ -6,8 +6,10 @@
 
 #include "config/loader.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hornbeam::config {
@@ -35,5 +37,12 @@ CommandLine parse_command_line(int argc, const char* const* argv,
 
 // The --help text for `program`.
 std::string help_text(std::string_view program, const std::vector<ExtraOption>& extras = {});
+
+// Options of Gunicorn, Uvicorn and uWSGI that hornbeam has under another name: (theirs, ours)
+// without the dashes; ours is a setting's flag, or `bind` for the ones an address replaces.
+const std::vector<std::pair<std::string_view, std::string_view>>& peer_options();
+
+// " (hornbeam's is --contexts)" for one of peer_options() (without its dashes).
+std::optional<std::string> peer_option_hint(std::string_view option);
 
 }  // namespace hornbeam::config

@@ -66,6 +66,20 @@ std::size_t top_level_comma(std::string_view text) {
 
 std::size_t first_comma(std::string_view text) { return text.find(','); }
 
+// Gunicorn's worker classes (`-k gthread`, `-k uvicorn.workers.UvicornWorker`) given as
+// `worker_class`: which of ours does the same.
+std::string peer_worker_class_hint(std::string_view text) {
+  if (text.find("Uvicorn") != std::string_view::npos ||
+      text.find("uvicorn") != std::string_view::npos) {
+    return " (Uvicorn's worker is `asgi` here)";
+  }
+  for (const std::string_view sync : {"sync", "gthread", "gevent", "eventlet", "tornado"}) {
+    if (text == sync)
+      return " (Gunicorn's `" + std::string(text) + "` is `wsgi` here; threads are `contexts`)";
+  }
+  return {};
+}
+
 // Comma-separated items, trimmed; `find_comma` says where an item ends.
 std::vector<std::string> split_items(std::string_view text,
                                      std::size_t (*find_comma)(std::string_view)) {
@@ -295,7 +309,11 @@ void set_from_text(const Field& field, Config& config, std::string_view text, bo
                        return;
                      }
                    }
-                   throw invalid();
+                   const bool worker_class =
+                       std::find(f.choices.begin(), f.choices.end(), "wsgi") != f.choices.end();
+                   throw ValueError{
+                       describe(field) + (worker_class ? peer_worker_class_hint(text) : ""),
+                       std::string(text)};
                  },
                  [&](const ListField& f) {
                    const auto items = split_commas(text);

@@ -2,7 +2,10 @@
 
 #include "config/settings.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 namespace hornbeam::config {
 namespace {
@@ -54,6 +57,32 @@ TEST(CommandLine, TwoAppsAreRefused) {
 }
 
 TEST(CommandLine, MissingValueIsRefused) { EXPECT_THROW(parse({"--workers"}), ConfigError); }
+
+TEST(CommandLine, APeersOptionNamesOurs) {
+  try {
+    parse({"--threads", "4", "a:b"});
+    FAIL() << "--threads is Gunicorn's";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(error.problems().front(), "unknown option --threads (hornbeam's is --contexts)");
+  }
+  try {
+    parse({"--port", "8000", "a:b"});
+    FAIL() << "--port is Uvicorn's";
+  } catch (const ConfigError& error) {
+    EXPECT_THAT(error.problems().front(), ::testing::HasSubstr("--bind HOST:PORT"));
+  }
+}
+
+TEST(CommandLine, EveryPeerOptionPointsAtARealFlag) {
+  std::vector<std::string> flags;
+  for (const auto& setting : settings()) flags.push_back(setting.flag());
+  for (const auto& [peer, ours] : peer_options()) {
+    EXPECT_NE(std::find(flags.begin(), flags.end(), std::string(ours)), flags.end())
+        << peer << " -> " << ours;
+    EXPECT_EQ(std::find(flags.begin(), flags.end(), std::string(peer)), flags.end())
+        << peer << " is one of ours";
+  }
+}
 
 }  // namespace
 }  // namespace hornbeam::config

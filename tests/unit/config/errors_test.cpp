@@ -66,8 +66,21 @@ TEST(ConfigErrors, BadSizeAndDuration) {
 }
 
 TEST(ConfigErrors, BadChoiceListsTheChoices) {
-  EXPECT_EQ(only_problem("app: a:b\nworker_class: gevent\n"),
-            "hornbeam.yaml:2:15: `worker_class`: expected one of `wsgi`, `asgi`, found `gevent`");
+  EXPECT_EQ(only_problem("app: a:b\nworker_class: fast\n"),
+            "hornbeam.yaml:2:15: `worker_class`: expected one of `wsgi`, `asgi`, found `fast`");
+}
+
+TEST(ConfigErrors, GunicornsWorkerClassesNameOurs) {
+  EXPECT_EQ(only_problem("app: a:b\nworker_class: gthread\n"),
+            "hornbeam.yaml:2:15: `worker_class`: expected one of `wsgi`, `asgi` (Gunicorn's "
+            "`gthread` is `wsgi` here; threads are `contexts`), found `gthread`");
+  EXPECT_EQ(only_problem("app: a:b\nworker_class: uvicorn.workers.UvicornWorker\n"),
+            "hornbeam.yaml:2:15: `worker_class`: expected one of `wsgi`, `asgi` (Uvicorn's "
+            "worker is `asgi` here), found `uvicorn.workers.UvicornWorker`");
+  // Another setting's choices get no such hint.
+  EXPECT_EQ(
+      only_problem("app: a:b\nloop: uvicorn\n"),
+      "hornbeam.yaml:2:7: `loop`: expected one of `auto`, `asyncio`, `uvloop`, found `uvicorn`");
 }
 
 TEST(ConfigErrors, BadBoolean) {
