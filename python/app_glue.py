@@ -39,11 +39,14 @@ def made_by_factory(factory, call, spec):
     with lock:  # a factory that releases the GIL still runs once
         if spec not in made:
             try:
-                inspect.signature(factory).bind(*args, **kwargs)
-            except TypeError as error:
-                raise SpecError(f"the factory cannot take these arguments: {error}") from None
-            except ValueError:
-                pass  # no signature to check (a builtin): the call says
+                signature = inspect.signature(factory)
+            except Exception:  # no signature to check (a builtin): the call will say
+                signature = None
+            if signature is not None:
+                try:
+                    signature.bind(*args, **kwargs)
+                except TypeError as error:
+                    raise SpecError(f"the factory cannot take these arguments: {error}") from None
             app = factory(*args, **kwargs)
             if app is None:
                 raise SpecError("the factory returned None, not an app")
@@ -56,7 +59,7 @@ def _takes(app, count):
     cannot be read (a builtin, an extension type)."""
     try:
         signature = inspect.signature(app)
-    except (TypeError, ValueError):
+    except Exception:  # no signature to read (a builtin), or an object that fails to say
         return None
     try:
         signature.bind(*[None] * count)
@@ -70,8 +73,11 @@ def _is_coroutine_function(app):
     instances')."""
     if inspect.isclass(app):
         return False
-    return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
-        getattr(app, "__call__", None))
+    try:
+        return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
+            getattr(app, "__call__", None))
+    except Exception:  # a proxy object that fails to say: served as configured
+        return False
 
 
 def wsgi_problem(app, spec):
