@@ -233,12 +233,21 @@ bool AsgiContext::serve() {
       }
     });
     turn_ = &turn;
-    ran = PyRef::steal(PyObject_CallMethod(r.loop.get(), "run_forever", nullptr));
+    // run_forever returns when stop_serving() stops the loop. It raises when a task or a
+    // callback of the app raised SystemExit or KeyboardInterrupt, which asyncio carries out
+    // of the loop: the task that raised is over, the others and the requests queued for this
+    // context are not, so the loop runs on (a loop that stayed stopped left the worker taking
+    // requests that nothing would answer).
+    while (!(ran = PyRef::steal(PyObject_CallMethod(r.loop.get(), "run_forever", nullptr)))) {
+      const bool interrupted = PyErr_ExceptionMatches(PyExc_SystemExit) ||
+                               PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+      logging::error_log().error("the event loop of context {} {}: {}", settings_.index,
+                                 interrupted ? "was interrupted (it runs on)" : "failed",
+                                 take_exception_text());
+      if (!interrupted) break;
+    }
     turn_ = nullptr;
   }
-  if (!ran)
-    logging::error_log().error("the event loop of context {} failed: {}", settings_.index,
-                               take_exception_text());
   if (tick_handle_) PyRef::steal(PyObject_CallMethod(tick_handle_.get(), "cancel", nullptr));
   tick_handle_ = PyRef();
   for (auto served = apps_.rbegin(); served != apps_.rend(); ++served) {

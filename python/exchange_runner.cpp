@@ -98,8 +98,10 @@ PyRef traceback_text(const AsgiRuntime& runtime, PyObject* exception) {
 
 // The app's awaitable ended: PYGEN_RETURN (its value in *result, dropped) or PYGEN_ERROR (the
 // exception set). The exchange hears it, the exchange leaves `running`, and the runner ends:
-// with None after an Exception (answered 500 and logged), raising again after a cancellation
-// or a BaseException that is not an Exception. PYGEN_NEXT (a yield) passes through.
+// raising again after a cancellation, else with None (answered 500 and logged). That includes
+// SystemExit and KeyboardInterrupt from the app, as Uvicorn and the WSGI side take them: raised
+// again, asyncio would carry them out of the loop's run_forever and stop the context's loop
+// for good while the worker went on taking requests for it.
 PySendResult settle(RunnerObject* r, PySendResult status, PyObject** result) {
   if (status == PYGEN_NEXT) return status;
   r->done = true;
@@ -119,7 +121,6 @@ PySendResult settle(RunnerObject* r, PySendResult status, PyObject** result) {
       raise_again = true;
       text = PyRef::borrow(Py_None);
     } else {
-      raise_again = !caught->is(PyExc_Exception);
       text = traceback_text(runtime, caught->value ? caught->value : Py_None);
     }
     heard = PyRef::steal(PyObject_CallMethodOneArg(r->exchange, k.app_failed.get(), text.get()));

@@ -313,6 +313,21 @@ def test_failures_before_the_response_get_500_and_a_log_line(asgi, route, logged
     assert requests.get(asgi.url + "/header-rules").status_code == 200
 
 
+def test_system_exit_and_keyboard_interrupt_from_the_app_leave_the_loop_serving(asgi):
+    """As Uvicorn and the WSGI side take them: a 500 for the request that raised; raised from a
+    task the app left behind, a log line. Either way the context's loop serves on (it used to
+    stop for good, and the worker took requests that nothing answered)."""
+    for kind in ("exit", "interrupt"):
+        assert requests.get(asgi.url + "/interrupts?" + kind, timeout=10).status_code == 500
+        assert requests.get(asgi.url + "/interrupts", timeout=10).text == "answered\n"
+    asgi.wait_for_log("SystemExit: 3")
+    asgi.wait_for_log("KeyboardInterrupt")
+    assert requests.get(asgi.url + "/interrupts?task-exit", timeout=10).status_code == 200
+    asgi.wait_for_log("the event loop of context 0 was interrupted (it runs on)")
+    for _ in range(3):
+        assert requests.get(asgi.url + "/interrupts", timeout=10).text == "answered\n"
+
+
 def test_an_exception_midway_cuts_the_connection_without_the_last_chunk(asgi):
     with asgi.connect() as connection:
         connection.sendall(b"GET /raise-midway HTTP/1.1\r\nHost: x\r\n\r\n")

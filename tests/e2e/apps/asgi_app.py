@@ -218,6 +218,22 @@ async def bad_content_length(scope, receive, send):
     await respond(send, body=b"x", headers=[(b"content-length", length) for length in lengths])
 
 
+async def interrupts(scope, receive, send):
+    """SystemExit or KeyboardInterrupt from the app: in the request (?exit, ?interrupt), or in
+    a task it leaves behind (?task-exit), which asyncio carries out of the loop's run_forever."""
+    kind = scope["query_string"].decode()
+    if kind == "exit":
+        raise SystemExit(3)
+    if kind == "interrupt":
+        raise KeyboardInterrupt
+    if kind == "task-exit":
+        async def leaves():
+            await asyncio.sleep(0.01)
+            raise SystemExit(4)
+        asyncio.get_running_loop().create_task(leaves())
+    await respond(send, body=b"answered\n")
+
+
 async def header_rules(scope, receive, send):
     await respond(send, body=b"ok\n", headers=[
         (b"connection", b"close"), (b"transfer-encoding", b"gzip"), (b"keep-alive", b"timeout=99"),
@@ -384,6 +400,7 @@ ROUTES = {
     "/spec-errors": spec_errors,
     "/bad-header": bad_header,
     "/bad-content-length": bad_content_length,
+    "/interrupts": interrupts,
     "/header-rules": header_rules,
     "/trailers": trailers,
     "/pathsend": pathsend,
