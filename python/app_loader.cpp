@@ -16,23 +16,21 @@ PyRef app_glue() {
 // The error a glue call raised: its message alone for the glue's SpecError (it says it all),
 // the traceback for anything else (an app's factory that failed).
 std::string glue_error_text(PyObject* glue) {
-  PyObject* type = nullptr;
-  PyObject* value = nullptr;
-  PyObject* traceback = nullptr;
-  PyErr_Fetch(&type, &value, &traceback);  // no other call may run with the error set
-  PyErr_NormalizeException(&type, &value, &traceback);
+  PyObject* raw_type = nullptr;
+  PyObject* raw_value = nullptr;
+  PyObject* raw_traceback = nullptr;
+  PyErr_Fetch(&raw_type, &raw_value, &raw_traceback);  // no other call may run with it set
+  PyErr_NormalizeException(&raw_type, &raw_value, &raw_traceback);
+  PyRef type = PyRef::steal(raw_type);
+  PyRef value = PyRef::steal(raw_value);
+  PyRef traceback = PyRef::steal(raw_traceback);
   PyRef spec_error = PyRef::steal(PyObject_GetAttrString(glue, "SpecError"));
-  if (spec_error && value && PyObject_IsInstance(value, spec_error.get()) == 1) {
-    PyRef text = PyRef::steal(PyObject_Str(value));
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(traceback);
+  if (spec_error && value && PyObject_IsInstance(value.get(), spec_error.get()) == 1) {
+    PyRef text = PyRef::steal(PyObject_Str(value.get()));
     if (text) return text_for_log(text.get());
-    PyErr_Clear();
-    return "unprintable error";
   }
   PyErr_Clear();
-  PyErr_Restore(type, value, traceback);
+  PyErr_Restore(type.release(), value.release(), traceback.release());
   return take_exception_text();
 }
 
