@@ -16,4 +16,9 @@ namespace hornbeam::config {
 // One line per finding, for the error log (and --check-config).
 std::vector<std::string> settings_without_effect(const Config& config);
 
+// The arbiter's settings that `config` sets (away from their defaults), which a worker run
+// alone (hornbeam-worker, for development) cannot act on: it has no workers to count, nothing
+// to supervise, and no privileges to drop. Its one warning line, or "" when none is set.
+std::string arbiter_settings_for_a_worker_alone(const Config& config);
+
 }  // namespace hornbeam::config

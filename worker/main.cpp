@@ -225,6 +225,8 @@ int run(const config::Config& config, const ArbiterArguments& arguments) {
   if (!link.supervised()) {
     for (const auto& warning : config::settings_without_effect(config))
       logging::error_log().warn("{}", warning);
+    if (const auto warning = config::arbiter_settings_for_a_worker_alone(config); !warning.empty())
+      logging::error_log().warn("{}", warning);
   }
   const auto max_requests = draw_max_requests(config);
   link.set_max_requests(max_requests);

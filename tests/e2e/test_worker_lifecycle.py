@@ -1,5 +1,6 @@
 """Starting and stopping hornbeam-worker."""
 
+import json
 import os
 import signal
 import threading
@@ -8,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import EMBEDDED_PYTHON, WORKER_PYTHON
+from conftest import APPS, EMBEDDED_PYTHON, WORKER_PYTHON
 
 
 def test_import_error_exits_4_with_the_traceback(start_worker):
@@ -125,6 +126,21 @@ def test_the_arbiters_signals_leave_a_worker_serving(start_worker):
         assert requests.get(worker.url, timeout=5).status_code == 200
     assert worker.process.poll() is None
     assert worker.stop() == 0
+
+
+def test_a_worker_alone_names_the_arbiters_settings_it_cannot_act_on(start_worker, tmp_path):
+    """A production config run with hornbeam-worker for a try: `user` would not be dropped to,
+    no pidfile written, no second worker started. It says so rather than ignoring them."""
+    pidfile = tmp_path / "hornbeam.pid"
+    config = tmp_path / "hornbeam.yaml"
+    config.write_text(json.dumps({"app": "echo:hello", "pythonpath": [str(APPS)], "workers": 7,
+                                  "user": "nobody", "pidfile": str(pidfile), "max_requests": 100}))
+    worker = start_worker(None, config=config)
+    worker.wait_for_log("`workers`, `user`, `pidfile` set, but these are the arbiter's: a worker "
+                        "run alone (hornbeam-worker) does not act on them")
+    assert "`max_requests`" not in worker.log  # a worker alone recycles itself: it acts on that
+    assert requests.get(worker.url).status_code == 200
+    assert not pidfile.exists()
 
 
 def test_venv_site_packages_become_importable(start_worker, tmp_path):

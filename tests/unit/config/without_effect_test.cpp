@@ -19,5 +19,18 @@ TEST(WithoutEffect, TlsSettingsWithoutAnHttpsBindAreNamed) {
   EXPECT_TRUE(settings_without_effect(config).empty()) << "one https:// bind uses them";
 }
 
+TEST(WithoutEffect, TheArbitersSettingsAreNamedForAWorkerAlone) {
+  Config config;
+  EXPECT_EQ(arbiter_settings_for_a_worker_alone(config), "") << "the defaults";
+  config.max_requests = 1000;  // a worker alone recycles itself: not named
+  config.contexts = 4;
+  EXPECT_EQ(arbiter_settings_for_a_worker_alone(config), "");
+  config.workers = config.workers + 3;
+  config.user = "nobody";
+  config.pidfile = "/run/hornbeam.pid";
+  const auto warning = arbiter_settings_for_a_worker_alone(config);
+  EXPECT_EQ(warning.substr(0, warning.find(" set,")), "`workers`, `user`, `pidfile`");
+}
+
 }  // namespace
 }  // namespace hornbeam::config
