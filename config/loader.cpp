@@ -1,5 +1,7 @@
 #include "config/loader.hpp"
 
+#include "common/bind_address.hpp"
+
 #include "config/tls_context.hpp"
 
 #include "config/settings.hpp"
@@ -144,6 +146,7 @@ class Loader {
           "or in HORNBEAM_APP (or serve apps under `mounts`)");
     }
     make_paths_absolute();
+    check_binds();
     check_mounts();
     check_tls();
     if (config_.reload.enabled) {
@@ -161,6 +164,20 @@ class Loader {
       problems_.push_back(origin("context_mode") +
                           "`context_mode`: `owngil` needs Python 3.12 or newer; this build embeds "
                           "Python " HORNBEAM_PYTHON_VERSION);
+    }
+  }
+
+  // One address given twice (`https://` or not, as written or as parsed) would fail to bind
+  // with "Address already in use", which sends the reader looking for another process.
+  void check_binds() {
+    std::set<std::string> seen;
+    for (const auto& entry : config_.bind) {
+      const auto address = BindAddress::parse(entry);
+      if (!address) continue;  // refused with its own message
+      if (address->kind == BindAddress::Kind::tcp && address->port == 0) continue;  // any port
+      const std::string bind = address->to_string();
+      if (!seen.insert(bind).second)
+        problems_.push_back(origin("bind") + "`bind`: " + bind + " is given twice");
     }
   }
 

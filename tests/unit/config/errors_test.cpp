@@ -161,6 +161,13 @@ TEST(ConfigErrors, MissingAppSaysHowToGiveOne) {
             "(or serve apps under `mounts`)");
 }
 
+TEST(ConfigErrors, AnAddressBoundTwice) {
+  EXPECT_EQ(only_problem("app: a:b\nbind: [127.0.0.1:8000, 'http://127.0.0.1:8000']\n"),
+            "hornbeam.yaml:2:7: `bind`: 127.0.0.1:8000 is given twice");
+  // Port 0 twice: two ports the kernel picks.
+  EXPECT_NO_THROW(load_from("app: a:b\nbind: [127.0.0.1:0, '[::1]:0', 'http://127.0.0.1:0']\n"));
+}
+
 TEST(ConfigErrors, MountsThatCollide) {
   EXPECT_EQ(
       only_problem("mounts:\n  - {prefix: /api, app: 'x:y'}\n  - {prefix: /api, app: 'z:w'}\n"),
