@@ -46,6 +46,9 @@ std::optional<BindAddress> BindAddress::parse(std::string_view text) {
   } else if (host.find(':') != std::string_view::npos) {
     return std::nullopt;  // a bare IPv6 address must be written [v6]:port
   }
+  // ":8000" is every IPv4 interface, as Gunicorn reads it (`gunicorn --bind :$PORT`, the
+  // form containers' docs use).
+  if (host.empty() && colon == 0) host = "0.0.0.0";
   if (host.empty() || host.find_first_of(" /") != std::string_view::npos) return std::nullopt;
   const auto port = whole_number<std::uint16_t>(text.substr(colon + 1));
   if (!port) return std::nullopt;

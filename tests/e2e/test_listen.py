@@ -91,3 +91,23 @@ def test_a_unix_bind_removes_only_a_socket_nobody_listens_on(tmp_path):
             assert connection.read_response()[2] == b"Hello, World!"
     finally:
         stop(process)
+
+
+def test_a_port_alone_listens_on_every_ipv4_interface_as_gunicorn_reads_it():
+    """`--bind :$PORT`, the form containers' docs give Gunicorn."""
+    process = subprocess.Popen([WORKER_BIN, "--pythonpath", str(APPS), "--logging-access-log", "",
+                                "-b", ":0", "echo:hello"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in process.stderr:
+            if "listening on" in line:
+                assert "listening on 0.0.0.0:" in line, line
+                port = int(line.rsplit(":", 1)[1])
+            if "ready: app" in line:
+                break
+        with Connection(socket.create_connection(("127.0.0.1", port), timeout=10)) as connection:
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert connection.read_response()[2] == b"Hello, World!"
+    finally:
+        stop(process)

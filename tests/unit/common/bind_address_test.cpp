@@ -50,10 +50,20 @@ TEST(BindAddress, HttpsMeansTlsAndHttpMeansPlain) {
   EXPECT_FALSE(BindAddress::parse("127.0.0.1:80")->tls);
 }
 
+TEST(BindAddress, APortAloneIsEveryIpv4InterfaceAsInGunicorn) {
+  const auto address = BindAddress::parse(":8000");
+  ASSERT_TRUE(address.has_value());
+  EXPECT_EQ(address->to_string(), "0.0.0.0:8000");
+  const auto tls = BindAddress::parse("https://:8443");
+  ASSERT_TRUE(tls.has_value());
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(tls->to_string(), "0.0.0.0:8443");
+}
+
 TEST(BindAddress, RefusesMalformedOnes) {
-  for (const char* text : {"", "8000", ":8000", "host:", "host:65536", "host:-1", "::1:80",
-                           "[::1:80", "unix:", "fd://", "fd://x", "fd://-1", "a b:80", "https://",
-                           "https://fd://3", "ftp://host:80", "https://:443"}) {
+  for (const char* text :
+       {"", "8000", ":", "host:", "host:65536", "host:-1", "::1:80", "[::1:80", "unix:", "fd://",
+        "fd://x", "fd://-1", "a b:80", "https://", "https://fd://3", "ftp://host:80", "[]:80"}) {
     EXPECT_FALSE(BindAddress::parse(text).has_value()) << text;
   }
 }
