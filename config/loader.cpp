@@ -38,6 +38,7 @@ class Loader {
     if (!sources_.config_file.empty()) apply_file(sources_.config_file);
     apply_environment();
     apply_command_line();
+    apply_port_variable();
     if (problems_.empty()) finish();
     if (!problems_.empty()) throw ConfigError(problems_);
     return config_;
@@ -135,6 +136,21 @@ class Loader {
     } catch (const ValueError& e) {
       problems_.push_back(origin + ": expected " + e.expected + ", found `" + e.found + "`");
     }
+  }
+
+  // $PORT, which Heroku, Cloud Run, Render and the like set for the process to listen on,
+  // makes the default `bind` 0.0.0.0:$PORT, as in Gunicorn. Any source's `bind` wins.
+  void apply_port_variable() {
+    const auto port = sources_.environment.find(port_variable);
+    if (port == sources_.environment.end() || origins_.count("bind")) return;
+    const auto address = BindAddress::parse("0.0.0.0:" + port->second);
+    if (!address || address->port == 0) {
+      problems_.push_back(std::string("environment ") + port_variable +
+                          ": expected a port number from 1 to 65535, found `" + port->second + "`");
+      return;
+    }
+    config_.bind = {address->to_string()};
+    origins_["bind"] = std::string("environment ") + port_variable;
   }
 
   // Checks that need the whole configuration, or the machine.
@@ -315,7 +331,9 @@ Environment process_environment() {
   for (char** entry = environ; *entry; ++entry) {
     const std::string_view text(*entry);
     const auto equals = text.find('=');
-    if (equals == std::string_view::npos || !text.starts_with("HORNBEAM_")) continue;
+    if (equals == std::string_view::npos) continue;
+    const std::string_view name = text.substr(0, equals);
+    if (!name.starts_with("HORNBEAM_") && name != port_variable) continue;
     environment.emplace(text.substr(0, equals), text.substr(equals + 1));
   }
   return environment;

@@ -45,6 +45,10 @@ struct Sources {
 // The environment variable that names the config file when -c is not given.
 inline constexpr const char* config_file_variable = "HORNBEAM_CONFIG";
 
+// The port a platform (Heroku, Cloud Run...) gives the process: the default `bind` is then
+// 0.0.0.0:$PORT, as in Gunicorn.
+inline constexpr const char* port_variable = "PORT";
+
 // Throws ConfigError listing every problem; nothing is partially applied to the caller.
 Config load(const Sources& sources);
 

@@ -54,7 +54,9 @@ const Setting table[] = {
      TextField{at<&Config::app>, &app_spec}},
     {"worker_class", "`wsgi` (PEP 3333) or `asgi` (ASGI 3).",
      ChoiceField{at<&Config::worker_class>, worker_classes}, "k"},
-    {"bind", "Addresses to listen on: `host:port`, `[v6]:port`, `unix:/path`, `fd://N`.",
+    {"bind",
+     "Addresses to listen on: `host:port` (`:port`: 0.0.0.0), `[v6]:port`, `unix:/path`, "
+     "`fd://N`; with `$PORT` set and no `bind` given, `0.0.0.0:$PORT`.",
      ListField{at<&Config::bind>, &bind_address}, "b"},
     {"tls.certfile",
      "PEM certificate (then its chain) served on the `https://` binds; needed by them.",

@@ -1,6 +1,7 @@
 """Where the worker listens: an inherited socket (--fd N, as the arbiter starts it) and a
 unix socket (-b unix:/path)."""
 
+import os
 import socket
 import subprocess
 
@@ -106,6 +107,30 @@ def test_a_port_alone_listens_on_every_ipv4_interface_as_gunicorn_reads_it():
                 port = int(line.rsplit(":", 1)[1])
             if "ready: app" in line:
                 break
+        with Connection(socket.create_connection(("127.0.0.1", port), timeout=10)) as connection:
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert connection.read_response()[2] == b"Hello, World!"
+    finally:
+        stop(process)
+
+
+def test_the_port_variable_of_platforms_is_the_default_bind():
+    """Heroku, Cloud Run and Render set $PORT and wait for the process to listen on it: with no
+    `bind` given, it is 0.0.0.0:$PORT, as in Gunicorn."""
+    probe = socket.create_server(("0.0.0.0", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    process = subprocess.Popen([WORKER_BIN, "--pythonpath", str(APPS), "--logging-access-log", "",
+                                "echo:hello"], env={**os.environ, "PORT": str(port)},
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        log = []
+        for line in process.stderr:
+            log.append(line)
+            if "ready: app" in line:
+                break
+        assert any(f"listening on 0.0.0.0:{port}" in line for line in log), log
         with Connection(socket.create_connection(("127.0.0.1", port), timeout=10)) as connection:
             connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert connection.read_response()[2] == b"Hello, World!"

@@ -19,6 +19,23 @@ TEST(Precedence, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(config.timeout, std::chrono::seconds(30));
 }
 
+TEST(Precedence, ThePortVariableIsTheDefaultBindAsInGunicorn) {
+  EXPECT_EQ(load_from("", {{"PORT", "8080"}}, {"a:b"}).bind,
+            std::vector<std::string>{"0.0.0.0:8080"});
+  // Any source's `bind` wins over it.
+  EXPECT_EQ(load_from(file, {{"PORT", "8080"}}).bind,
+            (std::vector<std::string>{"10.0.0.1:1", "10.0.0.2:2"}));
+  EXPECT_EQ(load_from("", {{"PORT", "8080"}}, {"-b", "unix:/run/app.sock", "a:b"}).bind,
+            std::vector<std::string>{"unix:/run/app.sock"});
+  try {
+    load_from("", {{"PORT", "eighty"}}, {"a:b"});
+    FAIL() << "PORT must be a port";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(error.problems().front(),
+              "environment PORT: expected a port number from 1 to 65535, found `eighty`");
+  }
+}
+
 TEST(Precedence, FileOverDefaults) {
   const Config config = load_from(file);
   EXPECT_EQ(config.app, "file:app");
